@@ -1,0 +1,231 @@
+"""Casts to the schema's dtypes, safe by default.
+
+A safe cast never changes a value silently: ``1.7`` does not become ``1``, ``"x"`` does not
+become null, ``None`` does not become ``False``, a timestamp with a time of day does not become a
+date. Casts are built as strict Polars expressions inside the lazy plan (so they cost nothing
+when the file already has the schema's types); when one fails, :func:`diagnose` re-runs the casts
+leniently on the raw data to name the column and a few offending values.
+
+A column declared ``cast: lossy`` in the schema takes the lenient form instead: values that do not
+fit become null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from dynio.engine.dtypes import DType
+
+__all__ = ["CastStep", "cast_expr", "diagnose", "needs_cast", "plan_casts"]
+
+# A value outside Int64's range: routing a failing row to it makes the final strict cast raise,
+# which is how an expression "raises" inside a lazy plan.
+_SENTINEL = 2**100
+_TRUE_TEXT = {"true": True, "false": False, "t": True, "f": False, "1": True, "0": False,
+              "yes": True, "no": False, "y": True, "n": False}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CastStep:
+    """A column whose source dtype differs from the schema's.
+
+    Attributes:
+        column: Column name.
+        source: The dtype the source yields.
+        target: The schema dtype.
+        lossy: Whether values that do not fit become null instead of raising.
+    """
+
+    column: str
+    source: pl.DataType
+    target: DType
+    lossy: bool = False
+
+    def expr(self, *, strict: bool | None = None) -> pl.Expr:
+        """The cast expression (strict unless the column is lossy or ``strict=False``)."""
+        use_strict = (not self.lossy) if strict is None else strict
+        return cast_expr(pl.col(self.column), self.source, self.target.polars, use_strict).alias(
+            self.column
+        )
+
+
+def _same(a: pl.DataType, b: pl.DataType) -> bool:
+    if isinstance(a, pl.Categorical) and isinstance(b, pl.Categorical):
+        return True
+    if isinstance(a, pl.String) and isinstance(b, pl.String):
+        return True
+    return bool(a == b)
+
+
+def needs_cast(source: pl.DataType, target: pl.DataType) -> bool:
+    """Whether a column of ``source`` dtype needs a cast to become ``target``."""
+    return not _same(source, target)
+
+
+def _guard_int(ok: pl.Expr, value: pl.Expr, target: pl.DataType, strict: bool) -> pl.Expr:
+    """Cast an integer-backed value, failing (strict) or nulling (lenient) where ``ok`` is false."""
+    bad: Any = pl.lit(_SENTINEL, dtype=pl.Int128) if strict else pl.lit(None, dtype=pl.Int128)
+    return (
+        pl.when(ok.fill_null(True))
+        .then(value.cast(pl.Int128, strict=False))
+        .otherwise(bad)
+        .cast(target, strict=strict)
+    )
+
+
+def _to_int(x: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool) -> pl.Expr:
+    if source.is_float():
+        f = x.fill_nan(None)
+        return _guard_int(f.is_null() | (f == f.round(0)), f, target, strict)
+    if isinstance(source, pl.String | pl.Categorical):
+        text = x.cast(pl.String).str.strip_chars()
+        return text.cast(target, strict=strict)
+    return x.cast(target, strict=strict)
+
+
+def _to_bool(x: pl.Expr, source: pl.DataType, strict: bool) -> pl.Expr:
+    if isinstance(source, pl.String | pl.Categorical):
+        text = x.cast(pl.String).str.strip_chars().str.to_lowercase()
+        if strict:
+            return text.replace_strict(_TRUE_TEXT, return_dtype=pl.Boolean)
+        return text.replace_strict(_TRUE_TEXT, default=None, return_dtype=pl.Boolean)
+    if source.is_numeric():
+        v = x.fill_nan(None) if source.is_float() else x
+        mapping = {0: False, 1: True}
+        if strict:
+            return v.replace_strict(mapping, return_dtype=pl.Boolean)
+        return v.replace_strict(mapping, default=None, return_dtype=pl.Boolean)
+    return x.cast(pl.Boolean, strict=strict)
+
+
+def _to_datetime(x: pl.Expr, source: pl.DataType, target: pl.Datetime, strict: bool) -> pl.Expr:
+    unit = target.time_unit or "us"
+    tz = target.time_zone
+    if isinstance(source, pl.String | pl.Categorical):
+        return x.cast(pl.String).str.to_datetime(time_unit=unit, time_zone=tz, strict=strict)
+    if isinstance(source, pl.Datetime):
+        src_unit = source.time_unit or "us"
+        v = x
+        if source.time_zone is None and tz is not None:
+            v = v.dt.replace_time_zone(tz)  # naive values are wall-clock times in the target zone
+        elif source.time_zone is not None and tz is None:
+            v = v.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        elif source.time_zone != tz and tz is not None:
+            v = v.dt.convert_time_zone(tz)
+        if src_unit == unit:
+            return v
+        factor = {"ns": 1, "us": 1_000, "ms": 1_000_000}
+        if factor[unit] > factor[src_unit]:  # coarser unit: refuse to drop sub-unit precision
+            step = factor[unit] // factor[src_unit]
+            raw = v.dt.replace_time_zone(None).cast(pl.Int64) if tz else v.cast(pl.Int64)
+            ok = (raw % step) == 0
+            as_target_unit = _guard_int(ok, raw // step, pl.Int64, strict)
+            out = as_target_unit.cast(pl.Datetime(unit))
+            return out.dt.replace_time_zone(tz) if tz else out
+        return v.dt.cast_time_unit(unit)
+    if isinstance(source, pl.Date):
+        out = x.cast(pl.Datetime(unit))
+        return out.dt.replace_time_zone(tz) if tz else out
+    return x.cast(target, strict=strict)
+
+
+def _to_date(x: pl.Expr, source: pl.DataType, strict: bool) -> pl.Expr:
+    if isinstance(source, pl.String | pl.Categorical):
+        return x.cast(pl.String).str.to_date(strict=strict)
+    if isinstance(source, pl.Datetime):
+        ok = x.dt.truncate("1d") == x
+        return _guard_int(ok, x.dt.date().cast(pl.Int32), pl.Int32, strict).cast(pl.Date)
+    return x.cast(pl.Date, strict=strict)
+
+
+def cast_expr(x: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool) -> pl.Expr:
+    """An expression casting ``x`` from ``source`` to ``target`` under the cast policy.
+
+    Args:
+        x: The column expression.
+        source: Its current dtype.
+        target: The schema dtype.
+        strict: Raise on values that do not fit (safe) rather than nulling them (lossy).
+    """
+    if _same(source, target):
+        return x
+    if isinstance(source, pl.Null):
+        return x.cast(target)
+    if isinstance(target, pl.String):
+        return x.cast(pl.String)
+    if isinstance(target, pl.Categorical):
+        return x.cast(pl.String).cast(pl.Categorical)
+    if target.is_integer():
+        return _to_int(x, source, target, strict)
+    if target.is_float():
+        if isinstance(source, pl.String | pl.Categorical):
+            return x.cast(pl.String).str.strip_chars().cast(target, strict=strict)
+        return x.cast(target, strict=strict)
+    if isinstance(target, pl.Boolean):
+        return _to_bool(x, source, strict)
+    if isinstance(target, pl.Datetime):
+        return _to_datetime(x, source, target, strict)
+    if isinstance(target, pl.Date):
+        return _to_date(x, source, strict)
+    if isinstance(target, pl.Time) and isinstance(source, pl.String):
+        return x.str.to_time(strict=strict)
+    return x.cast(target, strict=strict)
+
+
+def plan_casts(
+    source_schema: pl.Schema, targets: Sequence[tuple[str, DType, bool]]
+) -> list[CastStep]:
+    """The cast steps needed to bring ``source_schema`` to the targets.
+
+    Args:
+        source_schema: What the scan yields.
+        targets: ``(column, dtype, lossy)`` for each schema column present in the scan.
+    """
+    steps = []
+    for column, dtype, lossy in targets:
+        source = source_schema.get(column)
+        if source is not None and needs_cast(source, dtype.polars):
+            steps.append(CastStep(column, source, dtype, lossy))
+    return steps
+
+
+@dataclass(frozen=True)
+class CastFailure:
+    """A column whose values do not fit: how many and a few of them."""
+
+    step: CastStep
+    count: int
+    sample: list[Any]
+    reason: str | None = None
+
+
+def diagnose(raw: pl.LazyFrame, steps: Sequence[CastStep], limit: int = 5) -> list[CastFailure]:
+    """Find which casts fail on the raw (uncast) data and show offending values.
+
+    Runs each cast leniently and compares null-ness with the input: a value that was present
+    and became null did not fit.
+    """
+    failures = []
+    for step in steps:
+        col = pl.col(step.column)
+        lenient = step.expr(strict=False)
+        present = col.is_not_null()
+        if step.source.is_float():
+            present = present & ~col.is_nan()
+        bad = present & lenient.is_null()
+        try:
+            found = raw.select(
+                bad.sum().alias("n"),
+                col.filter(bad).unique(maintain_order=True).head(limit).implode().alias("s"),
+            ).collect()
+        except pl.exceptions.PolarsError as exc:
+            failures.append(CastFailure(step, -1, [], reason=str(exc).splitlines()[0]))
+            continue
+        n = int(found["n"][0] or 0)
+        if n:
+            failures.append(CastFailure(step, n, list(found["s"][0])))
+    return failures

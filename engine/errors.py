@@ -1,0 +1,160 @@
+"""The dynio error hierarchy.
+
+Every error dynio raises derives from :class:`DynioError` and carries the context a user needs to
+act on it: the resource and environment, and where relevant the file, the key path inside it, the
+column and a few offending values. Backend exceptions are translated at the boundary with
+``raise ... from exc`` so the original stays available as ``__cause__``.
+
+Context is kept as attributes (``resource``, ``env``, ``file``, ``key_path``, ``column``,
+``values``) and rendered into the message, so both people and code can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "CastError",
+    "ConfigError",
+    "DynioError",
+    "MissingDependencyError",
+    "MissingVariableError",
+    "ReadError",
+    "ResourceNotFoundError",
+    "SchemaError",
+    "TemplateError",
+    "UnknownEnvironmentError",
+    "UnsupportedError",
+    "ValidationError",
+    "WriteError",
+]
+
+_MAX_VALUES = 5
+
+
+def _fmt_values(values: Sequence[Any]) -> str:
+    shown = ", ".join(repr(v) for v in list(values)[:_MAX_VALUES])
+    more = len(values) - _MAX_VALUES
+    return f"[{shown}{f', … {more} more' if more > 0 else ''}]"
+
+
+class DynioError(Exception):
+    """Root of every error dynio raises.
+
+    Args:
+        message: What went wrong, in a sentence.
+        resource: The resource name, when known.
+        env: The environment name, when known.
+        file: The file (YAML or data) concerned, when known.
+        key_path: The dotted key path inside a YAML file, when relevant.
+        column: The column concerned, when relevant.
+        values: A few offending values, when relevant.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        resource: str | None = None,
+        env: str | None = None,
+        file: str | None = None,
+        key_path: str | None = None,
+        column: str | None = None,
+        values: Sequence[Any] | None = None,
+    ) -> None:
+        self.message = message
+        self.resource = resource
+        self.env = env
+        self.file = file
+        self.key_path = key_path
+        self.column = column
+        self.values = list(values) if values is not None else None
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.resource is not None:
+            where.append(f"resource {self.resource!r}")
+        if self.env is not None:
+            where.append(f"env {self.env!r}")
+        if self.file is not None:
+            where.append(f"file {self.file!r}")
+        if self.key_path is not None:
+            where.append(f"key {self.key_path!r}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        text = self.message
+        if self.values:
+            text += f"; offending values: {_fmt_values(self.values)}"
+        return f"{text} ({', '.join(where)})" if where else text
+
+
+class ConfigError(DynioError):
+    """A resource or schema definition is invalid: bad YAML, unknown key, wrong value type."""
+
+
+class MissingVariableError(ConfigError):
+    """A ``[[ VAR ]]`` placeholder has no value in the given mapping nor in the environment."""
+
+    def __init__(self, variable: str, **context: Any) -> None:
+        self.variable = variable
+        super().__init__(f"no value for placeholder [[ {variable} ]]", **context)
+
+
+class UnknownEnvironmentError(ConfigError):
+    """A resource has no definition for the requested environment."""
+
+
+class ResourceNotFoundError(DynioError, KeyError):
+    """The catalog has no resource of that name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message again
+        return self._render()
+
+
+class TemplateError(DynioError):
+    """A ``{placeholder}`` in a path has no value, or its value is not allowed."""
+
+
+class SchemaError(DynioError):
+    """The data does not have the columns the schema requires."""
+
+
+class CastError(DynioError):
+    """Values do not fit the dtype the schema asks for under the safe cast policy."""
+
+    def __init__(self, message: str, *, target: str | None = None, **context: Any) -> None:
+        self.target = target
+        super().__init__(message, **context)
+
+
+class ValidationError(DynioError):
+    """One or more error-severity data-quality rules failed."""
+
+    def __init__(self, message: str, *, report: Any = None, **context: Any) -> None:
+        self.report = report
+        super().__init__(message, **context)
+
+
+class ReadError(DynioError):
+    """The source could not be read (missing file, corrupt data, backend failure)."""
+
+
+class WriteError(DynioError):
+    """The destination could not be written; nothing was left half-written."""
+
+
+class UnsupportedError(DynioError):
+    """The configuration asks for something this version of dynio does not support."""
+
+
+class MissingDependencyError(DynioError, ImportError):
+    """An optional dependency is needed; the message names the extra to install."""
+
+    def __init__(self, message: str, *, extra: str, **context: Any) -> None:
+        self.extra = extra
+        super().__init__(f"{message}; install it with: pip install 'dynio[{extra}]'", **context)
+
+    def __str__(self) -> str:
+        return self._render()

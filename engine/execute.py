@@ -1,0 +1,266 @@
+"""Executing reads and writes: collect, cast, validate, measure, sink.
+
+The facade calls :func:`read` and :func:`write`; both take and give Polars frames only. Every
+stage runs in its own span under ``dynio.read`` / ``dynio.write``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from dynio.engine.casts import CastFailure, diagnose, plan_casts
+from dynio.engine.errors import CastError, DynioError, ReadError, SchemaError, ValidationError
+from dynio.engine.filters import FilterLike
+from dynio.engine.plan import Plan, PlanInfo, check_template_args, plan_read, source_module
+from dynio.engine.quality import (
+    DEFAULT_LABEL_CAP,
+    MetricValue,
+    ValidationReport,
+    evaluate,
+    log_metric_lines,
+)
+from dynio.engine.sources import WriteInfo, WriteRequest
+from dynio.engine.spec import ResourceSpec, SchemaSpec
+from dynio.engine.telemetry import set_attributes, span
+
+__all__ = ["Result", "WriteResult", "collect", "read", "write"]
+
+logger = logging.getLogger("dynio")
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of a read.
+
+    Attributes:
+        frame: The data, cast to the schema.
+        report: The validation report (empty when validation was not asked for).
+        metrics: The metric values (empty when metrics were not asked for).
+        info: What the plan did (location, files, projection, filters, casts).
+    """
+
+    frame: pl.DataFrame
+    report: ValidationReport
+    info: PlanInfo
+    metrics: list[MetricValue] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of a write: what was written, where, and what the checks found."""
+
+    info: WriteInfo
+    report: ValidationReport
+    metrics: list[MetricValue] = field(default_factory=list)
+
+
+def _cast_error(failures: Sequence[CastFailure], context: Mapping[str, Any], file: str | None) -> CastError:
+    first = failures[0]
+    others = "".join(
+        f"; column {f.step.column!r} -> {f.step.target}: {f.count} value(s) {f.sample}"
+        for f in failures[1:]
+    )
+    what = (
+        f"{first.count} value(s) do not fit" if first.count >= 0 else f"cast failed ({first.reason})"
+    )
+    return CastError(
+        f"{what} {first.step.target} (from {first.step.source}) under the safe cast policy"
+        f"{others}; declare the column 'cast: lossy' to turn such values into nulls",
+        target=str(first.step.target),
+        column=first.step.column,
+        values=first.sample,
+        file=file,
+        **context,
+    )
+
+
+def collect(plan: Plan) -> pl.DataFrame:
+    """Run a plan, translating backend failures into dynio errors that name the file and column.
+
+    Raises:
+        CastError: Values do not fit the schema's dtypes (names column and offending values).
+        ReadError: The data cannot be read.
+    """
+    info = plan.info
+    context = {"resource": info.resource, "env": info.env}
+    where = info.files[0] if len(info.files) == 1 else info.location
+    try:
+        return plan.frame.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        if plan.schema is not None and plan.rescan is not None:
+            try:
+                raw, raw_schema = plan.rescan()
+                targets = [
+                    (c.name, c.dtype, c.lossy_cast)
+                    for c in plan.schema.columns
+                    if c.name in raw_schema and (info.columns is None or c.name in info.columns)
+                ]
+                failures = diagnose(raw, plan_casts(raw_schema, targets))
+            except (pl.exceptions.PolarsError, OSError, DynioError):
+                failures = []
+            if failures:
+                raise _cast_error(failures, context, where) from exc
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReadError(f"cannot read {info.format or 'data'}: {text}", file=where, **context) from exc
+
+
+def _check_report(report: ValidationReport, context: Mapping[str, Any], verb: str) -> None:
+    for warning in report.warnings:
+        logger.warning("%s %s: %s", verb, context.get("resource"), warning.message)
+    if not report.ok:
+        raise ValidationError(
+            f"{len(report.errors)} rule(s) failed on {verb}:\n" + report.summary(),
+            report=report,
+            **context,
+        )
+
+
+def _quality(
+    frame: pl.DataFrame,
+    schema: SchemaSpec | None,
+    context: Mapping[str, Any],
+    *,
+    validate: bool,
+    metrics: bool,
+    label_cap: int,
+    verb: str,
+) -> tuple[ValidationReport, list[MetricValue]]:
+    with span("validate", resource=context.get("resource")) as sp:
+        report, values = evaluate(
+            frame,
+            schema,
+            resource=context.get("resource"),
+            env=context.get("env"),
+            rules=validate,
+            metrics=metrics,
+            label_cap=label_cap,
+        )
+        set_attributes(
+            sp,
+            {
+                "validation": "passed" if report.ok else "failed",
+                "failed_rules": len(report.failures),
+            },
+        )
+    if metrics:
+        log_metric_lines(values)
+    if validate:
+        _check_report(report, context, verb)
+    return report, values
+
+
+def read(
+    resource: ResourceSpec,
+    env: str,
+    *,
+    columns: Sequence[str] | None = None,
+    filters: FilterLike = None,
+    template_args: Mapping[str, Any] | None = None,
+    validate: bool = True,
+    metrics: bool = True,
+    label_cap: int = DEFAULT_LABEL_CAP,
+) -> Result:
+    """Read a resource: plan, collect, then rules and metrics in one pass.
+
+    Raises:
+        ValidationError: An error-severity rule failed (the report is attached).
+        CastError, SchemaError, ReadError, TemplateError: As raised by planning and collecting.
+    """
+    with span("dynio.read", resource=resource.name, env=env) as top:
+        with span("plan"):
+            plan = plan_read(
+                resource, env, columns=columns, filters=filters, template_args=template_args
+            )
+        set_attributes(top, plan.info.attributes())
+        with span("scan", **plan.info.attributes()) as sp:
+            frame = collect(plan)
+            set_attributes(sp, {"rows": frame.height})
+        set_attributes(top, {"rows": frame.height})
+        context = {"resource": resource.name, "env": plan.env.name}
+        report, values = _quality(
+            frame,
+            plan.schema,
+            context,
+            validate=validate,
+            metrics=metrics,
+            label_cap=label_cap,
+            verb="read",
+        )
+        return Result(frame=frame, report=report, metrics=values, info=plan.info)
+
+
+def _conform(frame: pl.DataFrame, schema: SchemaSpec, context: Mapping[str, Any]) -> pl.DataFrame:
+    """Project a frame to the schema's columns and cast it, safely."""
+    missing = [c for c in schema.column_names if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"column(s) {missing} required by the schema are missing; the frame has"
+            f" {frame.columns}",
+            column=missing[0],
+            **context,
+        )
+    frame = frame.select(schema.column_names)
+    steps = plan_casts(
+        frame.schema, [(c.name, c.dtype, c.lossy_cast) for c in schema.columns]
+    )
+    if not steps:
+        return frame
+    with span("cast", casts=[f"{s.column}: {s.source} -> {s.target}" for s in steps]):
+        try:
+            return frame.with_columns([s.expr() for s in steps])
+        except pl.exceptions.PolarsError as exc:
+            failures = diagnose(frame.lazy(), steps)
+            if failures:
+                raise _cast_error(failures, context, None) from exc
+            raise CastError(f"cast failed: {exc}", **context) from exc
+
+
+def write(
+    resource: ResourceSpec,
+    env: str,
+    frame: pl.DataFrame,
+    *,
+    template_args: Mapping[str, Any] | None = None,
+    validate: bool = True,
+    metrics: bool = True,
+    label_cap: int = DEFAULT_LABEL_CAP,
+) -> WriteResult:
+    """Write a frame: project -> cast -> rules -> metrics -> sink (atomic).
+
+    A failed error-severity rule writes nothing.
+
+    Raises:
+        SchemaError: Schema columns are missing from the frame.
+        CastError: Values do not fit the schema's dtypes.
+        ValidationError: An error-severity rule failed; nothing was written.
+        WriteError: The sink failed; the destination is unchanged.
+    """
+    spec = resource.env(env)
+    context = {"resource": resource.name, "env": spec.name}
+    args = dict(template_args or {})
+    with span("dynio.write", resource=resource.name, env=spec.name, kind=spec.source.kind) as top:
+        check_template_args(spec, args, context)
+        module = source_module(spec, context)
+        if spec.schema is not None:
+            frame = _conform(frame, spec.schema, context)
+        report, values = _quality(
+            frame,
+            spec.schema,
+            context,
+            validate=validate,
+            metrics=metrics,
+            label_cap=label_cap,
+            verb="write",
+        )
+        with span("sink", kind=spec.source.kind, format=spec.source.format) as sp:
+            info = module.write(
+                frame, spec.source, WriteRequest(resource.name, spec.name, args)
+            )
+            set_attributes(sp, {"location": info.location, "rows": info.rows, "bytes": info.bytes})
+        set_attributes(top, {"location": info.location, "rows": info.rows, "format": spec.source.format})
+        return WriteResult(info=info, report=report, metrics=values)

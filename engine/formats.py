@@ -1,0 +1,535 @@
+"""The format table: how each file format is scanned and written, and which options it takes.
+
+Options are accepted under pandas' names (so dynamicio YAML keeps working) and under Polars'
+names. Every option a format accepts is listed here; anything else is rejected when the catalog
+loads. A few pandas options have no meaning in this engine (``index``, ``engine``, ``low_memory``)
+and are accepted without effect, as listed in ``NO_EFFECT``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import polars as pl
+
+from dynio.engine.dtypes import parse_dtype
+
+__all__ = [
+    "FORMATS",
+    "NO_EFFECT",
+    "PLAN_OPTIONS",
+    "Format",
+    "ScanHints",
+    "format_for",
+    "infer_format",
+]
+
+# Options every format accepts, handled by the planner rather than the reader
+# (``usecols`` is pandas' read_csv name for ``columns``).
+PLAN_OPTIONS = frozenset({"columns", "filters", "usecols"})
+# pandas options that do not apply here (no index, one engine); accepted so YAML loads unchanged.
+NO_EFFECT = frozenset({"index", "engine", "low_memory", "storage_options"})
+
+# pandas' default missing-value markers for read_csv (keep_default_na=True), so a CSV reads the
+# way pandas reads it.
+PANDAS_NA_VALUES = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+
+
+@dataclass(frozen=True)
+class ScanHints:
+    """What the planner knows that helps a reader.
+
+    Attributes:
+        dtypes: Target dtypes of the schema's columns; readers that parse text (CSV) use them to
+            parse straight into the right type instead of guessing.
+        storage_options: Credentials and endpoint for remote locations.
+    """
+
+    dtypes: Mapping[str, pl.DataType] = field(default_factory=dict)
+    storage_options: Mapping[str, Any] | None = None
+
+
+Scanner = Callable[[Sequence[str], Mapping[str, Any], ScanHints], pl.LazyFrame]
+Writer = Callable[[pl.DataFrame, IO[bytes], Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format: its scanner, its writer and the options each accepts.
+
+    Attributes:
+        name: Canonical name (``parquet``, ``csv`` …).
+        extensions: File name endings that identify it (used for batch reads and inference).
+        read_options: Option names the scanner understands.
+        write_options: Option names the writer understands.
+        scan: Builds a LazyFrame over one or many files.
+        write: Writes a frame to an open binary file.
+        aliases: Other names accepted in ``file_type``.
+    """
+
+    name: str
+    extensions: tuple[str, ...]
+    read_options: frozenset[str]
+    write_options: frozenset[str]
+    scan: Scanner
+    write: Writer
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> frozenset[str]:
+        """Every option name accepted in YAML for this format."""
+        return self.read_options | self.write_options | PLAN_OPTIONS | NO_EFFECT
+
+
+def _pick(options: Mapping[str, Any], *names: str) -> Any:
+    for n in names:
+        if n in options:
+            return options[n]
+    return None
+
+
+def _dtype_option(value: Any, what: str) -> dict[str, pl.DataType]:
+    """``dtype: {col: spelling}`` from pandas-style options into Polars dtypes."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} must map column names to dtypes, got {value!r}")
+    out: dict[str, pl.DataType] = {}
+    for col, spelling in value.items():
+        dt = parse_dtype(str(spelling))
+        if dt is None:
+            raise ValueError(f"{what}: unknown dtype {spelling!r} for column {col!r}")
+        out[str(col)] = dt.polars
+    return out
+
+
+# ----------------------------------------------------------------------------------------- parquet
+
+
+def _scan_parquet(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints) -> pl.LazyFrame:
+    kwargs: dict[str, Any] = {}
+    for name in ("hive_partitioning", "use_statistics", "n_rows", "parallel"):
+        if name in options:
+            kwargs[name] = options[name]
+    if hints.storage_options:
+        kwargs["storage_options"] = dict(hints.storage_options)
+    # files written at different times may lack a column: it reads as null (drift is checked
+    # by the planner against the schema)
+    kwargs["missing_columns"] = "insert" if len(paths) > 1 else "raise"
+    kwargs["extra_columns"] = "ignore"
+    return pl.scan_parquet(list(paths), **kwargs)
+
+
+# pyarrow.parquet.write_table options pandas pipelines pass (dynamicio hands them to pyarrow);
+# when one is present the frame is written through pyarrow, which honours them.
+_PYARROW_PARQUET_WRITE = frozenset(
+    {"use_deprecated_int96_timestamps", "coerce_timestamps", "allow_truncated_timestamps",
+     "version", "use_dictionary", "write_statistics", "data_page_version"}
+)  # fmt: skip
+
+
+def _write_parquet(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
+    compression = _pick(options, "compression")
+    if compression is None and "compression" in options:
+        compression = "uncompressed"  # pandas' compression=None
+    if compression == "none":
+        compression = "uncompressed"
+    if _PYARROW_PARQUET_WRITE & set(options):
+        import pyarrow.parquet as pq
+
+        pa_kwargs: dict[str, Any] = {k: options[k] for k in _PYARROW_PARQUET_WRITE if k in options}
+        for name in ("row_group_size", "data_page_size", "compression_level"):
+            if name in options:
+                pa_kwargs[name] = options[name]
+        if compression is not None:
+            pa_kwargs["compression"] = "none" if compression == "uncompressed" else compression
+        pq.write_table(df.to_arrow(), out, **pa_kwargs)
+        return
+    kwargs: dict[str, Any] = {}
+    if compression is not None:
+        kwargs["compression"] = compression
+    for name in ("compression_level", "row_group_size", "statistics", "data_page_size"):
+        if name in options:
+            kwargs[name] = options[name]
+    df.write_parquet(out, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------- csv
+
+
+def _transcode(path: str, encoding: str) -> io.BytesIO:
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    return io.BytesIO(raw.decode(encoding).encode("utf-8"))
+
+
+def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints) -> pl.LazyFrame:
+    kwargs: dict[str, Any] = {}
+    sep = _pick(options, "separator", "sep", "delimiter")
+    if sep is not None:
+        kwargs["separator"] = sep
+    header = _pick(options, "has_header", "header")
+    names = _pick(options, "new_columns", "names")
+    if "has_header" in options:
+        kwargs["has_header"] = bool(options["has_header"])
+    elif "header" in options:
+        if header not in (None, 0, "infer"):
+            raise ValueError(f"header must be 0, 'infer' or null, got {header!r}")
+        kwargs["has_header"] = header is not None
+    if names is not None:
+        kwargs["new_columns"] = [str(n) for n in names]
+        if "header" not in options and "has_header" not in options:
+            kwargs["has_header"] = False  # pandas: names without header means no header row
+    skip = _pick(options, "skip_rows", "skiprows")
+    if skip is not None:
+        if not isinstance(skip, int):
+            raise ValueError(f"skiprows must be a number of lines, got {skip!r}")
+        kwargs["skip_rows"] = skip
+    n_rows = _pick(options, "n_rows", "nrows")
+    if n_rows is not None:
+        kwargs["n_rows"] = int(n_rows)
+    nulls: list[str] = []
+    if options.get("keep_default_na", True) and "null_values" not in options:
+        nulls.extend(PANDAS_NA_VALUES)
+    extra_nulls = _pick(options, "null_values", "na_values")
+    if extra_nulls is not None:
+        nulls.extend([extra_nulls] if isinstance(extra_nulls, str) else [str(v) for v in extra_nulls])
+    if nulls:
+        kwargs["null_values"] = sorted(set(nulls))
+    quote = _pick(options, "quote_char", "quotechar")
+    if quote is not None:
+        kwargs["quote_char"] = quote
+    comment = _pick(options, "comment_prefix", "comment")
+    if comment is not None:
+        kwargs["comment_prefix"] = comment
+    decimal = options.get("decimal")
+    if decimal == ",":
+        kwargs["decimal_comma"] = True
+    elif decimal not in (None, "."):
+        raise ValueError(f"decimal must be '.' or ',', got {decimal!r}")
+    if "decimal_comma" in options:
+        kwargs["decimal_comma"] = bool(options["decimal_comma"])
+    for name in ("infer_schema_length", "truncate_ragged_lines", "ignore_errors", "eol_char"):
+        if name in options:
+            kwargs[name] = options[name]
+    if "lineterminator" in options:
+        kwargs["eol_char"] = options["lineterminator"]
+
+    overrides: dict[str, pl.DataType] = {}
+    for col, dt in hints.dtypes.items():
+        # the CSV parser reads these types directly from text; others are cast after the scan
+        if dt.is_numeric() or isinstance(dt, pl.String | pl.Boolean | pl.Date | pl.Datetime):
+            overrides[col] = dt
+    if "dtype" in options:
+        overrides.update(_dtype_option(options["dtype"], "dtype"))
+    if "schema_overrides" in options:
+        overrides.update(_dtype_option(options["schema_overrides"], "schema_overrides"))
+    parse_dates = options.get("parse_dates")
+    if parse_dates:
+        if not isinstance(parse_dates, list | tuple):
+            raise ValueError(f"parse_dates must be a list of column names, got {parse_dates!r}")
+        for col in parse_dates:
+            overrides.setdefault(str(col), pl.Datetime("ns"))
+    if overrides:
+        kwargs["schema_overrides"] = overrides
+    if hints.storage_options:
+        kwargs["storage_options"] = dict(hints.storage_options)
+
+    encoding = str(_pick(options, "encoding") or "utf8").lower().replace("_", "-")
+    if encoding in ("utf8", "utf-8", "utf-8-sig", "utf8-lossy"):
+        kwargs["encoding"] = "utf8-lossy" if encoding == "utf8-lossy" else "utf8"
+        sources: Any = list(paths)
+    else:
+        codecs.lookup(encoding)  # raises LookupError for an unknown encoding
+        sources = [_transcode(p, encoding) for p in paths]
+    return pl.scan_csv(sources, **kwargs)
+
+
+def _write_csv(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
+    kwargs: dict[str, Any] = {}
+    sep = _pick(options, "separator", "sep", "delimiter")
+    if sep is not None:
+        kwargs["separator"] = sep
+    header = _pick(options, "include_header", "header")
+    if header is not None:
+        kwargs["include_header"] = bool(header)
+    null = _pick(options, "null_value", "na_rep")
+    if null is not None:
+        kwargs["null_value"] = str(null)
+    quote = _pick(options, "quote_char", "quotechar")
+    if quote is not None:
+        kwargs["quote_char"] = quote
+    dfmt = _pick(options, "datetime_format", "date_format")
+    if dfmt is not None:
+        kwargs["datetime_format"] = dfmt
+    term = _pick(options, "line_terminator", "lineterminator")
+    if term is not None:
+        kwargs["line_terminator"] = term
+    if "float_precision" in options:
+        kwargs["float_precision"] = int(options["float_precision"])
+    df.write_csv(out, **kwargs)
+
+
+# -------------------------------------------------------------------------------------------- json
+
+
+def _json_frame(data: Any, orient: str | None, path: str) -> pl.DataFrame:
+    """Build a frame from parsed JSON in one of pandas' orients."""
+    if orient is None:
+        if isinstance(data, list):
+            orient = "records" if not data or isinstance(data[0], dict) else "values"
+        elif isinstance(data, dict) and "schema" in data and "data" in data:
+            orient = "table"
+        elif isinstance(data, dict) and "columns" in data and "data" in data:
+            orient = "split"
+        else:
+            orient = "columns"  # pandas' default for DataFrame.to_json
+    if orient in ("records", "table"):
+        rows = data["data"] if orient == "table" else data
+        if not isinstance(rows, list):
+            raise ValueError(f"{path}: orient {orient!r} expects a list of records")
+        if orient == "table":
+            idx_names = set(data.get("schema", {}).get("primaryKey", []) or [])
+            rows = [{k: v for k, v in r.items() if k not in idx_names} for r in rows]
+        return pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    if orient == "split":
+        columns = [str(c) for c in data["columns"]]
+        cols = list(zip(*data["data"], strict=True)) if data["data"] else [()] * len(columns)
+        return pl.DataFrame(
+            {c: list(v) for c, v in zip(columns, cols, strict=True)}, strict=False
+        )
+    if orient == "values":
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: orient 'values' expects a list of rows")
+        width = len(data[0]) if data else 0
+        cols = list(zip(*data, strict=True)) if data else []
+        return pl.DataFrame({str(i): list(cols[i]) for i in range(width)}, strict=False)
+    if orient in ("columns", "index"):
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: orient {orient!r} expects an object")
+        if orient == "index":
+            rows = [dict(v) for v in data.values()]
+            return pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
+        index: list[str] = []
+        for values in data.values():
+            if not isinstance(values, dict):
+                raise ValueError(f"{path}: orient 'columns' expects {{column: {{index: value}}}}")
+            for k in values:
+                if k not in index:
+                    index.append(k)
+        return pl.DataFrame(
+            {str(c): [vals.get(i) for i in index] for c, vals in data.items()}, strict=False
+        )
+    raise ValueError(f"unknown JSON orient {orient!r}")
+
+
+_DATE_UNITS = {"s": 1_000, "ms": 1, "us": None, "ns": None}
+
+
+def _scan_json(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints) -> pl.LazyFrame:
+    if options.get("lines"):
+        return _scan_ndjson(paths, options, hints)
+    orient = options.get("orient")
+    unit = str(options.get("date_unit", "ms"))
+    if unit not in _DATE_UNITS:
+        raise ValueError(f"date_unit must be one of s, ms, us, ns, got {unit!r}")
+    frames = []
+    for path in paths:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        encoding = str(options.get("encoding") or "utf-8")
+        frames.append(_json_frame(json.loads(raw.decode(encoding)), orient, path))
+    frame = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    # pandas writes datetimes as epoch milliseconds by default: read them back as such
+    fixes = []
+    for col, dt in hints.dtypes.items():
+        if col in frame.columns and isinstance(dt, pl.Datetime) and frame[col].dtype.is_integer():
+            time_unit = "ms" if unit == "s" else unit
+            scaled = pl.col(col) * 1000 if unit == "s" else pl.col(col)
+            fixes.append(pl.from_epoch(scaled, time_unit=time_unit).alias(col))  # type: ignore[arg-type]
+    if fixes:
+        frame = frame.with_columns(fixes)
+    return frame.lazy()
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _write_json(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
+    if options.get("lines"):
+        df.write_ndjson(out)
+        return
+    orient = options.get("orient", "records")
+    indent = options.get("indent")
+    if orient == "records" and indent is None:
+        df.write_json(out)
+        return
+    rows = [[_json_value(v) for v in r] for r in df.iter_rows()]
+    cols = df.columns
+    doc: Any
+    if orient == "records":
+        doc = [dict(zip(cols, r, strict=True)) for r in rows]
+    elif orient == "split":
+        doc = {"columns": cols, "index": list(range(len(rows))), "data": rows}
+    elif orient == "values":
+        doc = rows
+    elif orient == "columns":
+        doc = {c: {str(i): r[j] for i, r in enumerate(rows)} for j, c in enumerate(cols)}
+    elif orient == "index":
+        doc = {str(i): dict(zip(cols, r, strict=True)) for i, r in enumerate(rows)}
+    else:
+        raise ValueError(f"orient must be records, split, values, columns or index, got {orient!r}")
+    out.write(json.dumps(doc, indent=indent, ensure_ascii=False).encode("utf-8"))
+
+
+# ------------------------------------------------------------------------------------------ ndjson
+
+
+def _scan_ndjson(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints) -> pl.LazyFrame:
+    kwargs: dict[str, Any] = {}
+    for name in ("infer_schema_length", "ignore_errors", "n_rows"):
+        if name in options:
+            kwargs[name] = options[name]
+    if "nrows" in options:
+        kwargs["n_rows"] = int(options["nrows"])
+    if hints.storage_options:
+        kwargs["storage_options"] = dict(hints.storage_options)
+    return pl.scan_ndjson(list(paths), **kwargs)
+
+
+def _write_ndjson(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
+    df.write_ndjson(out)
+
+
+# --------------------------------------------------------------------------------------------- ipc
+
+
+def _scan_ipc(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints) -> pl.LazyFrame:
+    kwargs: dict[str, Any] = {}
+    for name in ("n_rows", "hive_partitioning"):
+        if name in options:
+            kwargs[name] = options[name]
+    if hints.storage_options:
+        kwargs["storage_options"] = dict(hints.storage_options)
+    return pl.scan_ipc(list(paths), **kwargs)
+
+
+def _write_ipc(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
+    compression = options.get("compression", "uncompressed")
+    df.write_ipc(out, compression=compression or "uncompressed")
+
+
+_CSV_READ = frozenset(
+    {
+        "sep", "delimiter", "separator", "header", "has_header", "names", "new_columns",
+        "skiprows", "skip_rows", "nrows", "n_rows", "na_values", "null_values",
+        "keep_default_na", "quotechar", "quote_char", "comment", "comment_prefix", "decimal",
+        "decimal_comma", "dtype", "schema_overrides", "parse_dates", "encoding",
+        "infer_schema_length", "truncate_ragged_lines", "ignore_errors", "eol_char",
+        "lineterminator",
+    }
+)  # fmt: skip
+_CSV_WRITE = frozenset(
+    {
+        "sep", "delimiter", "separator", "header", "include_header", "na_rep", "null_value",
+        "quotechar", "quote_char", "date_format", "datetime_format", "lineterminator",
+        "line_terminator", "float_precision",
+    }
+)  # fmt: skip
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in [
+        Format(
+            "parquet",
+            (".parquet", ".pq", ".parq"),
+            frozenset({"hive_partitioning", "use_statistics", "n_rows", "parallel", "use_threads"}),
+            frozenset(
+                {"compression", "compression_level", "row_group_size", "statistics",
+                 "data_page_size", "partition_cols"}
+            )
+            | _PYARROW_PARQUET_WRITE,  # fmt: skip
+            _scan_parquet,
+            _write_parquet,
+        ),
+        Format("csv", (".csv", ".csv.gz", ".csv.zst", ".tsv"), _CSV_READ, _CSV_WRITE,
+               _scan_csv, _write_csv),  # fmt: skip
+        Format(
+            "json",
+            (".json",),
+            frozenset({"orient", "lines", "date_unit", "encoding", "infer_schema_length"}),
+            frozenset({"orient", "lines", "indent", "date_format"}),
+            _scan_json,
+            _write_json,
+        ),
+        Format(
+            "ndjson",
+            (".ndjson", ".jsonl"),
+            frozenset({"infer_schema_length", "ignore_errors", "n_rows", "nrows", "lines"}),
+            frozenset({"lines"}),
+            _scan_ndjson,
+            _write_ndjson,
+            aliases=("jsonl", "jsonlines", "json_lines"),
+        ),
+        Format(
+            "ipc",
+            (".arrow", ".feather", ".ipc"),
+            frozenset({"n_rows", "hive_partitioning"}),
+            frozenset({"compression"}),
+            _scan_ipc,
+            _write_ipc,
+            aliases=("feather", "arrow"),
+        ),
+    ]
+}
+
+_BY_ALIAS: dict[str, str] = {}
+for _f in FORMATS.values():
+    _BY_ALIAS[_f.name] = _f.name
+    for _a in _f.aliases:
+        _BY_ALIAS[_a] = _f.name
+
+
+def format_for(name: str) -> Format | None:
+    """The format of that name or alias (case-insensitive), or ``None``."""
+    key = _BY_ALIAS.get(name.strip().lower().lstrip("."))
+    return FORMATS[key] if key is not None else None
+
+
+def infer_format(path: str) -> Format | None:
+    """The format a path's ending suggests, or ``None``."""
+    lower = path.lower()
+    best: tuple[int, Format] | None = None
+    for fmt in FORMATS.values():
+        for ext in fmt.extensions:
+            if lower.endswith(ext) and (best is None or len(ext) > best[0]):
+                best = (len(ext), fmt)
+    return best[1] if best else None

@@ -1,0 +1,688 @@
+"""Load resource and schema YAML into frozen specs, checking everything up front.
+
+The layout is dynamicio's, loaded unchanged::
+
+    trips:                          # resource name
+      sample:                       # any number of environments, any names
+        type: local
+        local: {file_path: "data/trips.csv", file_type: csv}
+        options: {sep: ","}         # reader/writer options of the format
+      actual:
+        type: s3
+        s3: {bucket: "[[ BUCKET ]]", file_path: "trips/{day}.parquet", file_type: parquet}
+      schema:
+        file_path: schemas/trips.yaml   # or the schema inline
+
+Everything that can be wrong is found when the catalog loads, not at first use: YAML syntax,
+unknown keys, unknown types and dtypes, unknown rules and metrics, missing ``[[ VARS ]]``,
+missing schema files, missing environments. Each problem is a :class:`ConfigError` naming the
+file, the resource and the key path; several problems are reported together.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dynio.engine.dtypes import dtype_names, parse_dtype
+from dynio.engine.errors import (
+    ConfigError,
+    DynioError,
+    MissingVariableError,
+    UnknownEnvironmentError,
+)
+from dynio.engine.formats import FORMATS, PLAN_OPTIONS, format_for, infer_format
+from dynio.engine.metrics import METRICS, metric_applies
+from dynio.engine.placeholders import EnvText, VarSource, resolve_placeholders, variables_from
+from dynio.engine.rules import RULES, option_error
+from dynio.engine.sources import KINDS, SourceKind, kind_for
+from dynio.engine.spec import (
+    CatalogSpec,
+    ColumnSpec,
+    EnvSpec,
+    ResourceSpec,
+    RuleSpec,
+    SchemaSpec,
+    SourceSpec,
+    freeze,
+    match_env,
+)
+
+__all__ = ["ConfigProblems", "load_catalog", "load_schema", "parse_schema"]
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+_ENV_KEYS = {"type", "options", "schema"}
+_SCHEMA_KEYS = {"name", "columns", "validations", "metrics", "description"}
+_COLUMN_KEYS = {"type", "validations", "metrics", "cast", "description", "nullable"}
+_RULE_KEYS = {"apply", "options", "severity"}
+_SEVERITIES = ("error", "warn")
+
+
+class ConfigProblems(ConfigError):
+    """Several configuration problems found in one load; ``problems`` lists each."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problems in the catalog:\n{lines}")
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError("file not found", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: {exc.reason}", file=str(path)) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"invalid YAML{where}: {problem}", file=str(path)) from exc
+
+
+def _looks_like_schema(doc: Any) -> bool:
+    return isinstance(doc, dict) and "columns" in doc and set(doc) <= _SCHEMA_KEYS
+
+
+def _yaml_files(path: Path) -> tuple[list[Path], bool]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in _YAML_SUFFIXES and p.is_file())
+        return files, True
+    if not path.exists():
+        raise ConfigError("catalog path does not exist", file=str(path))
+    return [path], False
+
+
+def _plain(value: Any) -> Any:
+    """Turn whole-value environment text into the YAML scalar it spells (``"5"`` -> ``5``)."""
+    if isinstance(value, EnvText):
+        try:
+            parsed = yaml.safe_load(str(value))
+        except yaml.YAMLError:
+            return str(value)
+        return parsed if isinstance(parsed, int | float | bool) else str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _coerce(value: Any, typ: type, ctx: dict[str, Any]) -> Any:
+    if typ is str:
+        if isinstance(value, str):
+            return str(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    elif typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+            return value.strip().lower() in ("true", "yes")
+    raise ConfigError(f"expected {typ.__name__}, got {type(value).__name__} {value!r}", **ctx)
+
+
+def _key(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+class _Loader:
+    def __init__(self, variables: dict[str, Any]) -> None:
+        self.variables = variables
+        self.problems: list[ConfigError] = []
+
+    # ---------------------------------------------------------------------------- resources
+
+    def resource(
+        self, name: str, body: Any, file: Path, selected: str | None = None
+    ) -> ResourceSpec:
+        ctx = {"resource": name, "file": str(file)}
+        if not isinstance(body, dict):
+            raise ConfigError(
+                f"a resource must map environment names to definitions, got {type(body).__name__}",
+                key_path=name,
+                **ctx,
+            )
+        base_dir = str(file.parent)
+        schema = None
+        if "schema" in body:
+            raw_schema = resolve_placeholders(
+                body["schema"], self.variables, ctx, key_path=_key(name, "schema")
+            )
+            schema = self.schema_ref(raw_schema, name, file, _key(name, "schema"))
+        env_bodies = {str(k): v for k, v in body.items() if k != "schema"}
+        if not env_bodies:
+            raise ConfigError("the resource defines no environment", key_path=name, **ctx)
+        chosen = match_env(selected, list(env_bodies)) if selected is not None else None
+        envs: dict[str, EnvSpec] = {}
+        deferred: dict[str, Exception] = {}
+        for raw_env, env_body in env_bodies.items():
+            env_ctx = {**ctx, "env": raw_env}
+            try:
+                resolved = resolve_placeholders(
+                    env_body, self.variables, env_ctx, key_path=_key(name, raw_env)
+                )
+            except MissingVariableError as exc:
+                # another environment's unset variable must not stop this one from loading
+                if selected is not None and raw_env != chosen:
+                    deferred[raw_env] = exc
+                else:
+                    self.problems.append(exc)
+                continue
+            try:
+                envs[raw_env] = self.env(name, raw_env, resolved, file, base_dir, schema)
+            except ConfigError as exc:
+                self.problems.append(exc)
+        return ResourceSpec(
+            name=name, file=str(file), envs=freeze(envs), schema=schema, deferred=freeze(deferred)
+        )
+
+    def env(
+        self,
+        resource: str,
+        env: str,
+        body: Any,
+        file: Path,
+        base_dir: str,
+        schema: SchemaSpec | None,
+    ) -> EnvSpec:
+        path = _key(resource, env)
+        ctx = {"resource": resource, "env": env, "file": str(file)}
+        if not isinstance(body, dict):
+            raise ConfigError(
+                f"an environment must be a mapping with a 'type', got {type(body).__name__}",
+                key_path=path,
+                **ctx,
+            )
+        if "type" not in body:
+            raise ConfigError(
+                "missing 'type' (one of: " + ", ".join(KINDS) + ")",
+                key_path=_key(path, "type"),
+                **ctx,
+            )
+        type_name = body["type"]
+        kind = kind_for(type_name) if isinstance(type_name, str) else None
+        if kind is None:
+            raise ConfigError(
+                f"unknown source type {type_name!r}; known: {', '.join(KINDS)}",
+                key_path=_key(path, "type"),
+                **ctx,
+            )
+        sections = [s for s in kind.sections if s in body]
+        unknown = sorted(set(body) - _ENV_KEYS - set(kind.sections))
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {unknown}; an environment of type {kind.name!r} takes"
+                f" 'type', {kind.sections[0]!r}, 'options' and 'schema'",
+                key_path=_key(path, unknown[0]),
+                **ctx,
+            )
+        if len(sections) != 1:
+            raise ConfigError(
+                f"type {kind.name!r} needs one {kind.sections[0]!r} section with"
+                f" {', '.join(kind.fields)}",
+                key_path=_key(path, kind.sections[0]),
+                **ctx,
+            )
+        section_path = _key(path, sections[0])
+        settings = self.section(kind, body[sections[0]], section_path, ctx)
+        fmt_name = self.format_name(kind, settings, section_path, ctx)
+        options = _plain(body.get("options") or {})
+        if not isinstance(options, dict):
+            raise ConfigError(
+                f"options must be a mapping, got {type(options).__name__}",
+                key_path=_key(path, "options"),
+                **ctx,
+            )
+        self.check_options(kind, fmt_name, options, _key(path, "options"), ctx)
+        if "schema" in body:
+            schema = self.schema_ref(body["schema"], resource, file, _key(path, "schema"))
+        source = SourceSpec(
+            kind=kind.name,
+            settings=freeze(settings),
+            options=freeze(options),
+            format=fmt_name,
+            base_dir=base_dir,
+        )
+        return EnvSpec(name=env, source=source, schema=schema)
+
+    def section(
+        self, kind: SourceKind, body: Any, path: str, ctx: dict[str, Any]
+    ) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ConfigError(
+                f"the {kind.name!r} section must be a mapping, got {type(body).__name__}",
+                key_path=path,
+                **ctx,
+            )
+        unknown = sorted(set(body) - set(kind.fields))
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {unknown} in {kind.name!r}; accepted: {sorted(kind.fields)}",
+                key_path=_key(path, unknown[0]),
+                **ctx,
+            )
+        out: dict[str, Any] = {}
+        for key, fld in kind.fields.items():
+            if key not in body or body[key] is None:
+                if fld.required:
+                    raise ConfigError(
+                        f"missing required key {key!r} for type {kind.name!r}",
+                        key_path=_key(path, key),
+                        **ctx,
+                    )
+                continue
+            out[key] = _coerce(body[key], fld.type, {**ctx, "key_path": _key(path, key)})
+        for group in kind.one_of:
+            present = [k for k in group if k in out]
+            if len(present) != 1:
+                raise ConfigError(
+                    f"type {kind.name!r} needs exactly one of {list(group)}, got {present or 'none'}",
+                    key_path=path,
+                    **ctx,
+                )
+        return out
+
+    def format_name(
+        self, kind: SourceKind, settings: dict[str, Any], path: str, ctx: dict[str, Any]
+    ) -> str | None:
+        if not kind.file_based:
+            return None
+        declared = settings.get("file_type", settings.get("format"))
+        if declared is not None:
+            fmt = format_for(declared)
+            if fmt is None:
+                key = "file_type" if "file_type" in settings else "format"
+                raise ConfigError(
+                    f"unknown file type {declared!r}; known: {', '.join(FORMATS)}",
+                    key_path=_key(path, key),
+                    **ctx,
+                )
+            return fmt.name
+        location = settings.get("file_path") or settings.get("uri") or ""
+        fmt = infer_format(str(location))
+        if fmt is None:
+            raise ConfigError(
+                f"no file_type given and none can be told from {location!r}",
+                key_path=_key(path, "file_type"),
+                **ctx,
+            )
+        return fmt.name
+
+    def check_options(
+        self,
+        kind: SourceKind,
+        fmt_name: str | None,
+        options: dict[str, Any],
+        path: str,
+        ctx: dict[str, Any],
+    ) -> None:
+        if fmt_name is not None:
+            fmt = format_for(fmt_name)
+            accepted = fmt.options if fmt is not None else PLAN_OPTIONS
+            what = f"format {fmt_name!r}"
+        elif kind.options is None:
+            return
+        else:
+            accepted = kind.options
+            what = f"type {kind.name!r}"
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {unknown} for {what}; accepted: {sorted(accepted)}",
+                key_path=_key(path, unknown[0]),
+                **ctx,
+            )
+        cols = options.get("columns")
+        if cols is not None and not (
+            isinstance(cols, list) and all(isinstance(c, str) for c in cols)
+        ):
+            raise ConfigError(
+                f"options.columns must be a list of column names, got {cols!r}",
+                key_path=_key(path, "columns"),
+                **ctx,
+            )
+
+    # ------------------------------------------------------------------------------- schemas
+
+    def schema_ref(self, value: Any, resource: str, file: Path, path: str) -> SchemaSpec:
+        ctx = {"resource": resource, "file": str(file)}
+        if isinstance(value, dict) and set(value) == {"file_path"}:
+            ref = value["file_path"]
+            if not isinstance(ref, str):
+                raise ConfigError(
+                    f"schema file_path must be text, got {ref!r}", key_path=path, **ctx
+                )
+            schema_file = _resolve_path(ref, file.parent)
+            if schema_file is None:
+                raise ConfigError(
+                    f"schema file {ref!r} not found (looked beside {file.name} and in the"
+                    " working directory)",
+                    key_path=_key(path, "file_path"),
+                    **ctx,
+                )
+            return self.schema_file(schema_file, resource)
+        if isinstance(value, dict):
+            return parse_schema(value, resource=resource, file=str(file), key_path=path)
+        raise ConfigError(
+            f"schema must be {{file_path: ...}} or an inline schema, got {type(value).__name__}",
+            key_path=path,
+            **ctx,
+        )
+
+    def schema_file(self, path: Path, resource: str) -> SchemaSpec:
+        doc = _read_yaml(path)
+        ctx = {"resource": resource, "file": str(path)}
+        doc = resolve_placeholders(doc, self.variables, ctx)
+        return parse_schema(doc, resource=resource, file=str(path))
+
+
+def _resolve_path(ref: str, base: Path) -> Path | None:
+    candidate = Path(ref)
+    if candidate.is_absolute():
+        return candidate if candidate.is_file() else None
+    for root in (base, Path.cwd()):
+        if (root / candidate).is_file():
+            return root / candidate
+    return None
+
+
+def parse_schema(
+    doc: Any, *, resource: str | None = None, file: str | None = None, key_path: str = ""
+) -> SchemaSpec:
+    """Parse a schema mapping (``name``, ``columns``, optional frame-level ``validations``).
+
+    Raises:
+        ConfigError: Unknown keys, dtypes, rules, metrics or bad rule options; names the key path.
+    """
+    ctx = {"resource": resource, "file": file}
+    doc = _plain(doc)
+    if not isinstance(doc, dict):
+        raise ConfigError(
+            f"a schema must be a mapping with 'columns', got {type(doc).__name__}",
+            key_path=key_path or None,
+            **ctx,
+        )
+    unknown = sorted(set(doc) - _SCHEMA_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown schema key(s) {unknown}; accepted: {sorted(_SCHEMA_KEYS)}",
+            key_path=_key(key_path, unknown[0]),
+            **ctx,
+        )
+    columns_doc = doc.get("columns")
+    if not isinstance(columns_doc, dict) or not columns_doc:
+        raise ConfigError(
+            "a schema needs 'columns': a mapping of column name to {type: ...}",
+            key_path=_key(key_path, "columns"),
+            **ctx,
+        )
+    columns = tuple(
+        _parse_column(str(name), body, ctx, _key(_key(key_path, "columns"), name))
+        for name, body in columns_doc.items()
+    )
+    names = {c.name for c in columns}
+    frame_rules = _parse_rules(
+        doc.get("validations") or {}, None, ctx, _key(key_path, "validations"), frame=True
+    )
+    for rule in frame_rules:
+        missing = [c for c in rule.options.get("columns", ()) if c not in names]
+        if missing:
+            raise ConfigError(
+                f"rule {rule.name!r} names column(s) {missing} the schema does not have",
+                key_path=_key(_key(key_path, "validations"), rule.name),
+                **ctx,
+            )
+    name = doc.get("name")
+    return SchemaSpec(
+        name=str(name) if name is not None else resource,
+        columns=columns,
+        rules=frame_rules,
+        file=file,
+    )
+
+
+def load_schema(path: str | os.PathLike[str], *, variables: VarSource = None) -> SchemaSpec:
+    """Load one schema YAML file.
+
+    Raises:
+        ConfigError: The file is missing or invalid.
+    """
+    loader = _Loader(variables_from(variables))
+    return loader.schema_file(Path(path), resource=None)  # type: ignore[arg-type]
+
+
+def _parse_column(name: str, body: Any, ctx: dict[str, Any], path: str) -> ColumnSpec:
+    if isinstance(body, str):  # shorthand: ``col: int64``
+        body = {"type": body}
+    if not isinstance(body, dict):
+        raise ConfigError(
+            f"column {name!r} must be a mapping with 'type', got {type(body).__name__}",
+            key_path=path,
+            column=name,
+            **ctx,
+        )
+    unknown = sorted(set(body) - _COLUMN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {unknown} in column {name!r}; accepted: {sorted(_COLUMN_KEYS)}",
+            key_path=_key(path, unknown[0]),
+            column=name,
+            **ctx,
+        )
+    spelling = body.get("type")
+    dtype = parse_dtype(str(spelling)) if spelling is not None else None
+    if dtype is None:
+        known = ", ".join(dtype_names())
+        raise ConfigError(
+            f"unknown or missing type {spelling!r} for column {name!r}; known: {known}",
+            key_path=_key(path, "type"),
+            column=name,
+            **ctx,
+        )
+    cast = body.get("cast", "safe")
+    if cast not in ("safe", "lossy"):
+        raise ConfigError(
+            f"cast must be 'safe' or 'lossy', got {cast!r}",
+            key_path=_key(path, "cast"),
+            column=name,
+            **ctx,
+        )
+    rules = _parse_rules(body.get("validations") or {}, name, ctx, _key(path, "validations"))
+    metrics_doc = body.get("metrics") or []
+    if isinstance(metrics_doc, str):
+        metrics_doc = [metrics_doc]
+    if not isinstance(metrics_doc, list):
+        raise ConfigError(
+            f"metrics must be a list of metric names, got {metrics_doc!r}",
+            key_path=_key(path, "metrics"),
+            column=name,
+            **ctx,
+        )
+    metrics: list[str] = []
+    for i, m in enumerate(metrics_doc):
+        mdef = METRICS.get(str(m))
+        if mdef is None:
+            raise ConfigError(
+                f"unknown metric {m!r}; known: {', '.join(METRICS)}",
+                key_path=f"{path}.metrics[{i}]",
+                column=name,
+                **ctx,
+            )
+        if not metric_applies(mdef, dtype.polars):
+            raise ConfigError(
+                f"metric {m!r} needs a numeric column, but {name!r} is {dtype.spelling}",
+                key_path=f"{path}.metrics[{i}]",
+                column=name,
+                **ctx,
+            )
+        metrics.append(mdef.name)
+    return ColumnSpec(
+        name=name,
+        dtype=dtype,
+        rules=rules,
+        metrics=tuple(metrics),
+        lossy_cast=cast == "lossy",
+    )
+
+
+def _parse_rules(
+    doc: Any, column: str | None, ctx: dict[str, Any], path: str, frame: bool = False
+) -> tuple[RuleSpec, ...]:
+    if not isinstance(doc, dict):
+        raise ConfigError(
+            f"validations must map rule names to {{apply, options}}, got {type(doc).__name__}",
+            key_path=path,
+            column=column,
+            **ctx,
+        )
+    rules = []
+    for rule_name, body in doc.items():
+        rpath = _key(path, rule_name)
+        rctx = {**ctx, "key_path": rpath, "column": column}
+        rdef = RULES.get(str(rule_name))
+        if rdef is None:
+            raise ConfigError(f"unknown rule {rule_name!r}; known: {', '.join(RULES)}", **rctx)
+        if rdef.frame_level != frame:
+            where = "the schema's top-level 'validations'" if rdef.frame_level else "a column"
+            raise ConfigError(f"rule {rule_name!r} belongs under {where}", **rctx)
+        body = {} if body is None else body
+        if not isinstance(body, dict):
+            raise ConfigError(f"rule {rule_name!r} must be a mapping {{apply, options}}", **rctx)
+        unknown = sorted(set(body) - _RULE_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {unknown} in rule {rule_name!r}; accepted: {sorted(_RULE_KEYS)}",
+                **{**rctx, "key_path": _key(rpath, unknown[0])},
+            )
+        apply = _coerce(body.get("apply", True), bool, {**rctx, "key_path": _key(rpath, "apply")})
+        options = body.get("options") or {}
+        if not isinstance(options, dict):
+            raise ConfigError(f"options of rule {rule_name!r} must be a mapping", **rctx)
+        problem = option_error(rdef, options)
+        if problem is not None:
+            raise ConfigError(problem, **{**rctx, "key_path": _key(rpath, "options")})
+        severity = body.get("severity", "error")
+        if severity not in _SEVERITIES:
+            raise ConfigError(
+                f"severity must be one of {list(_SEVERITIES)}, got {severity!r}",
+                **{**rctx, "key_path": _key(rpath, "severity")},
+            )
+        rules.append(
+            RuleSpec(
+                name=rdef.name,
+                column=column,
+                apply=apply,
+                options=freeze(options),
+                severity=severity,
+            )
+        )
+    return tuple(rules)
+
+
+def load_catalog(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    variables: VarSource = None,
+    env: str | None = None,
+) -> CatalogSpec:
+    """Load every resource from YAML files or directories.
+
+    A directory is searched recursively for ``*.yaml``/``*.yml``; files holding a schema
+    (top-level ``columns``) are skipped there, since resources reference them.
+
+    Args:
+        paths: A file, a directory, or several of them.
+        variables: Values for ``[[ VAR ]]`` placeholders (a mapping or a module); process
+            environment variables are consulted after them.
+        env: When given, every resource must define this environment.
+
+    Raises:
+        ConfigError: The first problem, or :class:`ConfigProblems` listing all when several.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    loader = _Loader(variables_from(variables))
+    resources: dict[str, ResourceSpec] = {}
+    seen_files: list[str] = []
+    for root in paths:
+        try:
+            files, is_dir = _yaml_files(Path(root))
+        except ConfigError as exc:
+            loader.problems.append(exc)
+            continue
+        if is_dir and not files:
+            loader.problems.append(ConfigError("no YAML files in directory", file=str(root)))
+        for file in files:
+            seen_files.append(str(file))
+            try:
+                doc = _read_yaml(file)
+            except ConfigError as exc:
+                loader.problems.append(exc)
+                continue
+            if doc is None or (is_dir and _looks_like_schema(doc)):
+                continue
+            if not isinstance(doc, dict):
+                loader.problems.append(
+                    ConfigError(
+                        f"a resource file must map resource names to definitions,"
+                        f" got {type(doc).__name__}",
+                        file=str(file),
+                    )
+                )
+                continue
+            for raw_name, body in doc.items():
+                try:
+                    name = resolve_placeholders(
+                        str(raw_name), loader.variables, {"file": str(file)}
+                    )
+                    name = str(name)
+                    if name in resources:
+                        raise ConfigError(
+                            f"resource defined twice (also in {resources[name].file})",
+                            resource=name,
+                            file=str(file),
+                        )
+                    resources[name] = loader.resource(name, body, file, env)
+                except ConfigError as exc:
+                    loader.problems.append(exc)
+    if env is not None:
+        for res in resources.values():
+            try:
+                res.env(env)
+            except UnknownEnvironmentError as exc:
+                loader.problems.append(exc)
+    if loader.problems:
+        if len(loader.problems) == 1:
+            raise loader.problems[0]
+        raise ConfigProblems(loader.problems)
+    return CatalogSpec(resources=freeze(resources), files=tuple(seen_files))
+
+
+def check_catalog(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    variables: VarSource = None,
+) -> list[DynioError]:
+    """Every problem found when loading, as a list (empty when the catalog is sound)."""
+    try:
+        load_catalog(paths, variables=variables)
+    except ConfigProblems as exc:
+        return list(exc.problems)
+    except DynioError as exc:
+        return [exc]
+    return []

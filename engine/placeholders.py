@@ -1,0 +1,170 @@
+"""``[[ VAR ]]`` placeholders in YAML and ``{name}`` templates in paths.
+
+``[[ VAR ]]`` placeholders are resolved once, when a catalog loads, from an explicit mapping or
+module given by the caller, then from process environment variables. ``{name}`` templates stay in
+the spec and are filled per call (:func:`fill_template`) without mutating anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from dynio.engine.errors import MissingVariableError, TemplateError
+
+__all__ = [
+    "EnvText",
+    "VarSource",
+    "fill_template",
+    "resolve_placeholders",
+    "template_fields",
+    "variables_from",
+]
+
+VarSource = Mapping[str, Any] | ModuleType | None
+
+PLACEHOLDER_RE = re.compile(r"\[\[\s*([A-Za-z_][A-Za-z0-9_]*)\s*\]\]")
+
+
+class EnvText(str):
+    """A whole value taken from an environment variable: text whose type the field decides.
+
+    A field that expects a number turns ``"5432"`` into ``5432``; a field that expects text keeps
+    ``"0123"`` as written.
+    """
+
+    __slots__ = ()
+
+
+def variables_from(source: VarSource) -> dict[str, Any]:
+    """Turn a mapping or a module (e.g. a pipeline's ``environment.py``) into a dict."""
+    if source is None:
+        return {}
+    if isinstance(source, ModuleType):
+        return {k: v for k, v in vars(source).items() if not k.startswith("_")}
+    return dict(source)
+
+
+def _lookup(name: str, variables: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+    # a variable set to None (``DB_HOST = None`` in an environment module) counts as unset
+    if variables.get(name) is not None:
+        return variables[name]
+    if name in os.environ:
+        return EnvText(os.environ[name])
+    raise MissingVariableError(name, **context)
+
+
+def _bare_placeholder(value: Any) -> str | None:
+    """``key: [[ VAR ]]`` without quotes parses as ``[["VAR"]]``; recognise that shape."""
+    if (
+        isinstance(value, list)
+        and len(value) == 1
+        and isinstance(value[0], list)
+        and len(value[0]) == 1
+        and isinstance(value[0][0], str)
+        and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value[0][0].strip())
+    ):
+        return value[0][0].strip()
+    return None
+
+
+def _resolve_str(text: str, variables: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+    whole = PLACEHOLDER_RE.fullmatch(text.strip())
+    if whole:
+        return _lookup(whole.group(1), variables, context)
+    return PLACEHOLDER_RE.sub(lambda m: str(_lookup(m.group(1), variables, context)), text)
+
+
+def resolve_placeholders(
+    value: Any, variables: Mapping[str, Any], context: Mapping[str, Any], key_path: str = ""
+) -> Any:
+    """Resolve every ``[[ VAR ]]`` in keys and values of a parsed YAML tree.
+
+    A value that is exactly one placeholder takes the variable's value as it is (a number stays
+    a number); placeholders inside longer text are substituted as text. Several per string work.
+
+    Args:
+        value: The parsed YAML value.
+        variables: Explicit variables; process environment variables are consulted after them.
+        context: Error context (``resource``, ``file``) for a missing variable.
+        key_path: The dotted path of ``value`` (for error messages).
+
+    Raises:
+        MissingVariableError: A placeholder has no value; names variable, file, resource, key.
+    """
+    ctx = {**context, "key_path": key_path or None}
+    bare = _bare_placeholder(value)
+    if bare is not None:
+        return _lookup(bare, variables, ctx)
+    if isinstance(value, str):
+        return _resolve_str(value, variables, ctx)
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            key = _resolve_str(k, variables, ctx) if isinstance(k, str) else k
+            key = str(key) if isinstance(key, EnvText) else key
+            sub = f"{key_path}.{key}" if key_path else str(key)
+            out[key] = resolve_placeholders(v, variables, context, sub)
+        return out
+    if isinstance(value, list):
+        return [
+            resolve_placeholders(v, variables, context, f"{key_path}[{i}]")
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
+_FORMATTER = string.Formatter()
+
+
+def template_fields(text: str) -> list[str]:
+    """The ``{name}`` fields of a path template, in order, without duplicates."""
+    names: list[str] = []
+    for _, field_name, _, _ in _FORMATTER.parse(text):
+        if field_name is not None and field_name not in names:
+            names.append(field_name)
+    return names
+
+
+def _check_value(name: str, value: Any, context: Mapping[str, Any]) -> str:
+    text = str(value)
+    parts = re.split(r"[\\/]", text)
+    if "\x00" in text or ".." in parts or text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", text):
+        raise TemplateError(
+            f"template value for {{{name}}} would leave the configured location: {text!r}",
+            **context,
+        )
+    return text
+
+
+def fill_template(text: str, args: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    """Fill ``{name}`` fields of a path from call arguments.
+
+    Values may not climb out of the configured location: ``..`` segments, absolute paths and NUL
+    bytes are refused.
+
+    Raises:
+        TemplateError: A field has no value, a value is refused, or the template is malformed.
+    """
+    try:
+        fields = template_fields(text)
+    except ValueError as exc:
+        raise TemplateError(f"malformed path template {text!r}: {exc}", **context) from exc
+    missing = [f for f in fields if f not in args]
+    if missing:
+        raise TemplateError(
+            f"path template {text!r} needs a value for {', '.join('{' + m + '}' for m in missing)};"
+            f" pass it as a keyword argument",
+            **context,
+        )
+    if not fields:
+        return text
+    safe = {f: _check_value(f, args[f], context) for f in fields}
+    try:
+        return text.format_map(safe)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise TemplateError(f"malformed path template {text!r}: {exc}", **context) from exc

@@ -1,0 +1,259 @@
+"""Planning a read: scan + projection + predicates + casts, as one Polars LazyFrame.
+
+:func:`plan_read` asks the resource's source for a scan of the columns the request needs, checks
+them against the schema, and adds the casts and the filter to the lazy plan. What the source took
+over (projection, predicates) is recorded on the :class:`Plan` for the result and the spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from dynio.engine.casts import CastStep, plan_casts
+from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError
+from dynio.engine.filters import FilterLike, columns_of, describe, to_expr
+from dynio.engine.formats import ScanHints
+from dynio.engine.placeholders import template_fields
+from dynio.engine.sources import Scan, ScanRequest, SourceModule, kind_for, load_module
+from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
+
+__all__ = ["Plan", "PlanInfo", "check_template_args", "plan_read", "source_module"]
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """What a read did, for results, spans and logs.
+
+    Attributes:
+        resource: Resource name.
+        env: Environment name.
+        kind: Source kind.
+        format: Data format, if any.
+        location: Where it read from (secrets redacted).
+        files: Files matched.
+        columns: Columns projected (``None``: all).
+        filters_pushed: The filter handed to the source's scan, as text.
+        filters_residual: The filter applied after the scan, as text.
+        casts: ``column: source -> target`` for every cast in the plan.
+    """
+
+    resource: str
+    env: str
+    kind: str
+    format: str | None
+    location: str
+    files: tuple[str, ...] = ()
+    columns: tuple[str, ...] | None = None
+    filters_pushed: str | None = None
+    filters_residual: str | None = None
+    casts: tuple[str, ...] = ()
+
+    def attributes(self) -> dict[str, Any]:
+        """Span attributes by short name (see :data:`dynio.engine.telemetry.ATTR`)."""
+        return {
+            "resource": self.resource,
+            "env": self.env,
+            "kind": self.kind,
+            "format": self.format,
+            "location": self.location,
+            "files": len(self.files),
+            "columns": list(self.columns) if self.columns is not None else None,
+            "filters_pushed": self.filters_pushed,
+            "filters_residual": self.filters_residual,
+            "casts": list(self.casts) if self.casts else None,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A planned read: the lazy frame and how to explain or diagnose it.
+
+    Attributes:
+        frame: The LazyFrame with projection, casts and filter in its plan.
+        info: What the plan does.
+        schema: The schema it casts to, if any.
+        env: The environment spec.
+        casts: The cast steps in the plan.
+        rescan: Builds the raw scan again (no casts, text kept as text) to diagnose failures.
+    """
+
+    frame: pl.LazyFrame
+    info: PlanInfo
+    schema: SchemaSpec | None
+    env: EnvSpec
+    casts: tuple[CastStep, ...] = ()
+    rescan: Any = field(default=None, repr=False)
+
+
+def source_module(env: EnvSpec, context: Mapping[str, Any]) -> SourceModule:
+    """The module serving an environment's source kind."""
+    kind = kind_for(env.source.kind)
+    if kind is None:  # the loader only admits known kinds
+        raise DynioError(f"unknown source kind {env.source.kind!r}", **context)
+    return load_module(kind, context)
+
+
+def check_template_args(env: EnvSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    """Refuse call arguments that fill no ``{placeholder}`` of the source (likely typos)."""
+    fields: set[str] = set()
+    for value in env.source.settings.values():
+        if isinstance(value, str):
+            try:
+                fields.update(template_fields(value))
+            except ValueError as exc:
+                raise TemplateError(f"malformed path template {value!r}: {exc}", **context) from exc
+    unused = sorted(set(args) - fields)
+    if unused:
+        known = ", ".join("{" + f + "}" for f in sorted(fields)) or "none"
+        raise TemplateError(
+            f"unexpected argument(s) {unused}: the source's templates take {known}", **context
+        )
+
+
+def _projection(
+    env: EnvSpec, columns: Sequence[str] | None, context: Mapping[str, Any]
+) -> list[str] | None:
+    schema = env.schema
+    option_cols = env.source.options.get("columns", env.source.options.get("usecols"))
+    if columns is not None:
+        wanted = [str(c) for c in columns]
+        if isinstance(columns, str):
+            raise SchemaError(f"columns must be a list of names, got {columns!r}", **context)
+    elif option_cols is not None:
+        wanted = [str(c) for c in option_cols]
+    elif schema is not None:
+        return schema.column_names
+    else:
+        return None
+    if len(set(wanted)) != len(wanted):
+        dups = sorted({c for c in wanted if wanted.count(c) > 1})
+        raise SchemaError(f"columns requested twice: {dups}", **context)
+    if schema is not None:
+        unknown = [c for c in wanted if schema.column(c) is None]
+        if unknown:
+            raise SchemaError(
+                f"column(s) {unknown} are not in the schema; it has {schema.column_names}",
+                column=unknown[0],
+                **context,
+            )
+    return wanted
+
+
+def plan_read(
+    resource: ResourceSpec,
+    env_name: str,
+    *,
+    columns: Sequence[str] | None = None,
+    filters: FilterLike = None,
+    template_args: Mapping[str, Any] | None = None,
+) -> Plan:
+    """Plan a read of ``resource`` in ``env_name``.
+
+    Args:
+        resource: The resource spec.
+        env_name: The environment to read.
+        columns: Columns to return (a subset of the schema's); default: the schema's, else all.
+        filters: Row filter (Polars expression or the pyarrow ``filters`` convention).
+        template_args: Values for ``{placeholder}`` fields in the source's paths.
+
+    Raises:
+        SchemaError: Unknown columns requested, or schema columns missing from the data.
+        TemplateError: A path template lacks a value or an argument fills none.
+        ReadError: The source cannot be read.
+    """
+    env = resource.env(env_name)
+    context = {"resource": resource.name, "env": env.name}
+    args = dict(template_args or {})
+    check_template_args(env, args, context)
+    module = source_module(env, context)
+    schema = env.schema
+    projection = _projection(env, columns, context)
+    target = {c.name: c.dtype.polars for c in schema.columns} if schema else {}
+    filters = filters if filters is not None else env.source.options.get("filters")
+    try:
+        predicate = to_expr(filters, target)  # type: ignore[arg-type]
+    except (ValueError, TypeError, pl.exceptions.PolarsError) as exc:
+        raise DynioError(f"invalid filters: {exc}", **context) from exc
+    filter_cols = columns_of(predicate)
+    needed = None
+    if projection is not None:
+        needed = projection + [c for c in filter_cols if c not in projection]
+    hints = ScanHints(
+        dtypes={c: dt for c, dt in target.items() if needed is None or c in needed},
+    )
+
+    def request(h: ScanHints) -> ScanRequest:
+        return ScanRequest(
+            resource=resource.name,
+            env=env.name,
+            template_args=args,
+            columns=tuple(needed) if needed is not None else None,
+            hints=h,
+        )
+
+    scan = module.scan(env.source, request(hints))
+    src_schema = _collect_schema(scan, context)
+    available = src_schema.names()
+    missing = [c for c in (needed or []) if c not in src_schema]
+    if missing:
+        raise SchemaError(
+            f"column(s) {missing} missing from the data; it has {available}",
+            column=missing[0],
+            file=scan.files[0] if len(scan.files) == 1 else scan.location,
+            **context,
+        )
+    lossy = {c.name: c.lossy_cast for c in schema.columns} if schema else {}
+    steps = plan_casts(
+        src_schema,
+        [(c.name, c.dtype, lossy[c.name]) for c in schema.columns if c.name in (needed or available)]
+        if schema
+        else [],
+    )
+    frame = scan.frame
+    if needed is not None:
+        frame = frame.select(needed)
+    if steps:
+        frame = frame.with_columns([s.expr() for s in steps])
+    if predicate is not None:
+        frame = frame.filter(predicate)
+    if needed is not None and projection is not None and len(needed) != len(projection):
+        frame = frame.select(projection)
+
+    def rescan() -> tuple[pl.LazyFrame, pl.Schema]:
+        # text formats re-read as text so every value that failed to parse can be shown
+        raw_hints = ScanHints(dtypes={c: pl.String() for c in (needed or available)})
+        raw = module.scan(env.source, request(raw_hints)).frame
+        return raw, raw.collect_schema()
+
+    info = PlanInfo(
+        resource=resource.name,
+        env=env.name,
+        kind=env.source.kind,
+        format=scan.format,
+        location=scan.location,
+        files=scan.files,
+        columns=tuple(projection) if projection is not None else None,
+        filters_pushed=describe(predicate) if scan.pushed.get("predicates") else None,
+        filters_residual=None if scan.pushed.get("predicates") else describe(predicate),
+        casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
+    )
+    return Plan(frame=frame, info=info, schema=schema, env=env, casts=tuple(steps), rescan=rescan)
+
+
+def _collect_schema(scan: Scan, context: Mapping[str, Any]) -> pl.Schema:
+    try:
+        return scan.frame.collect_schema()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        where = scan.files[0] if len(scan.files) == 1 else scan.location
+        raise ReadError(
+            f"cannot read {scan.format or 'data'}: {_first_line(exc)}", file=where, **context
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,318 @@
+"""Rules and metrics of a resource, evaluated together in ONE ``select`` over the frame.
+
+:func:`evaluate` compiles every applied rule (:mod:`dynio.engine.rules`) and every metric
+(:mod:`dynio.engine.metrics`) of a schema into scalar expressions, runs them in a single
+``select``, and turns the one-row answer into a :class:`ValidationReport` and a list of
+:class:`MetricValue`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from dynio.engine.metrics import METRICS
+from dynio.engine.rules import RULES, resolved_options
+from dynio.engine.spec import RuleSpec, SchemaSpec
+
+__all__ = [
+    "DEFAULT_LABEL_CAP",
+    "MetricValue",
+    "RuleFailure",
+    "ValidationReport",
+    "evaluate",
+    "log_metric_lines",
+    "metric_line",
+]
+
+DEFAULT_LABEL_CAP = 100
+METRICS_LOGGER = logging.getLogger("dynio.metrics")
+
+
+@dataclass(frozen=True)
+class RuleFailure:
+    """One failed rule.
+
+    Attributes:
+        rule: Rule name.
+        column: Column name, or ``None`` for a frame-level rule.
+        severity: ``error`` or ``warn``.
+        failing_count: Rows failing (or, for aggregate rules, the count that breached).
+        failing_share: ``failing_count / rows`` (0 for an empty frame).
+        sample: Up to five failing values.
+        detail: Extra facts, e.g. expected categories that never appear.
+        options: The rule's options, for the message.
+    """
+
+    rule: str
+    column: str | None
+    severity: str
+    failing_count: int
+    failing_share: float
+    sample: tuple[Any, ...] = ()
+    detail: tuple[Any, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """A one-line explanation."""
+        where = f"column {self.column!r}" if self.column else "the frame"
+        text = (
+            f"{self.rule} failed on {where}: {self.failing_count} failing"
+            f" ({self.failing_share:.2%})"
+        )
+        if self.options:
+            text += f", options {self.options}"
+        if self.sample:
+            text += f", e.g. {list(self.sample)}"
+        if self.detail:
+            text += f", expected but absent: {list(self.detail)}"
+        return text
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of a resource's rules.
+
+    Attributes:
+        resource: Resource name.
+        env: Environment name.
+        rows: Rows checked.
+        checked: Rules evaluated.
+        failures: Every failed rule, errors and warnings, in schema order.
+    """
+
+    resource: str | None
+    env: str | None
+    rows: int
+    checked: int
+    failures: tuple[RuleFailure, ...] = ()
+
+    @property
+    def errors(self) -> tuple[RuleFailure, ...]:
+        """Failed rules of severity ``error``."""
+        return tuple(f for f in self.failures if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[RuleFailure, ...]:
+        """Failed rules of severity ``warn``."""
+        return tuple(f for f in self.failures if f.severity == "warn")
+
+    @property
+    def ok(self) -> bool:
+        """True when no error-severity rule failed."""
+        return not self.errors
+
+    def as_dynamicio(self) -> dict[str, str]:
+        """The dynamicio-style view ``{rule_name: message}``.
+
+        Two failures of one rule on two columns are both kept: the second key is suffixed with
+        the column (``is_in[colour]``).
+        """
+        out: dict[str, str] = {}
+        for f in self.failures:
+            key = f.rule if f.rule not in out else f"{f.rule}[{f.column}]"
+            out[key] = f.message
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form of the report."""
+        return {
+            "resource": self.resource,
+            "env": self.env,
+            "rows": self.rows,
+            "checked": self.checked,
+            "ok": self.ok,
+            "failures": [
+                {
+                    "rule": f.rule,
+                    "column": f.column,
+                    "severity": f.severity,
+                    "failing_count": f.failing_count,
+                    "failing_share": f.failing_share,
+                    "sample": [_jsonable(v) for v in f.sample],
+                    "detail": [_jsonable(v) for v in f.detail],
+                    "message": f.message,
+                }
+                for f in self.failures
+            ],
+        }
+
+    def summary(self) -> str:
+        """A multi-line text listing every failure."""
+        if not self.failures:
+            return f"{self.checked} rules passed on {self.rows} rows"
+        lines = [
+            f"{len(self.errors)} error(s), {len(self.warnings)} warning(s) in {self.checked}"
+            f" rules on {self.rows} rows:"
+        ]
+        lines += [f"  [{f.severity}] {f.message}" for f in self.failures]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One metric value.
+
+    Attributes:
+        dataset: The schema's name.
+        column: Column name.
+        metric: Metric name (``Min``, ``Quantiles`` …).
+        value: The value (``None`` when undefined, e.g. the mean of no values).
+        label: For ``CountsPerLabel`` the label, for ``Quantiles`` ``p50``/``p90``/``p99``.
+    """
+
+    dataset: str | None
+    column: str
+    metric: str
+    value: Any
+    label: str | None = None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _rule_exprs(index: int, rule: RuleSpec) -> tuple[list[pl.Expr], dict[str, str]]:
+    rdef = RULES[rule.name]
+    col = pl.col(rule.column) if rule.column is not None else None
+    built = rdef.build(col, resolved_options(rdef, rule.options))
+    names = {"passed": f"__r{index}_passed", "failing": f"__r{index}_failing"}
+    exprs = [built.passed.alias(names["passed"]), built.failing.alias(names["failing"])]
+    if built.sample is not None:
+        names["sample"] = f"__r{index}_sample"
+        exprs.append(built.sample.alias(names["sample"]))
+    if built.detail is not None:
+        names["detail"] = f"__r{index}_detail"
+        exprs.append(built.detail.alias(names["detail"]))
+    return exprs, names
+
+
+def evaluate(
+    frame: pl.DataFrame | pl.LazyFrame,
+    schema: SchemaSpec | None,
+    *,
+    resource: str | None = None,
+    env: str | None = None,
+    rules: bool = True,
+    metrics: bool = True,
+    label_cap: int = DEFAULT_LABEL_CAP,
+) -> tuple[ValidationReport, list[MetricValue]]:
+    """Evaluate a schema's applied rules and its metrics in one pass.
+
+    Args:
+        frame: The data, already cast to the schema.
+        schema: The schema; ``None`` means nothing to check.
+        resource: Resource name for the report.
+        env: Environment name for the report.
+        rules: Whether to evaluate rules.
+        metrics: Whether to compute metrics.
+        label_cap: At most this many labels per ``CountsPerLabel`` (most frequent first).
+
+    Returns:
+        The validation report and the metric values.
+    """
+    active_rules = [r for r in schema.all_rules if r.apply] if (schema and rules) else []
+    metric_cols = (
+        [(c.name, m) for c in schema.columns for m in c.metrics] if (schema and metrics) else []
+    )
+    lazy = frame.lazy() if isinstance(frame, pl.DataFrame) else frame
+    present = set(lazy.collect_schema().names())
+    active_rules = [r for r in active_rules if r.column is None or r.column in present]
+    metric_cols = [(c, m) for c, m in metric_cols if c in present]
+
+    exprs: list[pl.Expr] = [pl.len().alias("__rows")]
+    rule_names: list[dict[str, str]] = []
+    for i, rule in enumerate(active_rules):
+        e, names = _rule_exprs(i, rule)
+        exprs += e
+        rule_names.append(names)
+    metric_names: list[tuple[str, str, dict[str, str]]] = []
+    for j, (column, metric) in enumerate(metric_cols):
+        parts = METRICS[metric].build(pl.col(column))
+        names = {suffix: f"__m{j}_{suffix or 'v'}" for suffix in parts}
+        exprs += [expr.alias(names[s]) for s, expr in parts.items()]
+        metric_names.append((column, metric, names))
+
+    row = lazy.select(exprs).collect().row(0, named=True)
+    rows = int(row["__rows"])
+    dataset = schema.name if schema else resource
+
+    failures = []
+    for rule, names in zip(active_rules, rule_names, strict=True):
+        if row[names["passed"]]:
+            continue
+        count = int(row[names["failing"]] or 0)
+        failures.append(
+            RuleFailure(
+                rule=rule.name,
+                column=rule.column,
+                severity=rule.severity,
+                failing_count=count,
+                failing_share=(count / rows) if rows else 0.0,
+                sample=tuple(row.get(names.get("sample", ""), None) or ()),
+                detail=tuple(row.get(names.get("detail", ""), None) or ()),
+                options=dict(rule.options),
+            )
+        )
+    report = ValidationReport(resource, env, rows, len(active_rules), tuple(failures))
+
+    values: list[MetricValue] = []
+    for column, metric, names in metric_names:
+        if METRICS[metric].per_label:
+            counts = row[names[""]] or []
+            for item in counts[:label_cap]:
+                values.append(MetricValue(dataset, column, metric, item["count"], item["label"]))
+            continue
+        for suffix, alias in names.items():
+            raw = row[alias]
+            if isinstance(raw, float) and not math.isfinite(raw):
+                raw = None  # NaN/inf: no defined value
+            values.append(MetricValue(dataset, column, metric, raw, suffix or None))
+    return report, values
+
+
+def metric_line(value: MetricValue) -> str:
+    """The dynamicio-compatible JSON line for one metric value (always valid JSON).
+
+    As in dynamicio, ``CountsPerLabel`` names the label in the column (``colour-red``);
+    ``Quantiles`` names the quantile in the metric (``Quantiles-p90``).
+    """
+    column, metric = value.column, value.metric
+    if value.label is not None:
+        if metric == "CountsPerLabel":
+            column = f"{column}-{value.label}"
+        else:
+            metric = f"{metric}-{value.label}"
+    return json.dumps(
+        {
+            "message": "METRIC",
+            "dataset": value.dataset,
+            "column": column,
+            "metric": metric,
+            "value": _jsonable(value.value),
+        },
+        allow_nan=False,
+    )
+
+
+def log_metric_lines(values: Iterable[MetricValue], logger: logging.Logger = METRICS_LOGGER) -> None:
+    """Log one JSON line per metric value on the ``dynio.metrics`` logger (level INFO)."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    for v in values:
+        logger.info(metric_line(v))

@@ -1,0 +1,374 @@
+"""The rule table: every data-quality rule compiles to Polars expressions.
+
+Each rule is one :class:`RuleDef` entry: its options (types, required, defaults) checked when a
+catalog loads, and a builder returning a :class:`RuleExprs` of scalar expressions. All rules and
+metrics of a resource are evaluated together in one ``select`` by :mod:`dynio.engine.quality`.
+
+Users add rules with :func:`register_rule`::
+
+    @dynio.register_rule("is_even")
+    def is_even(col: pl.Expr) -> pl.Expr:
+        return col % 2 == 0          # True where the value passes
+
+and use them by name from YAML (``validations: {is_even: {apply: true}}``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+__all__ = [
+    "RULES",
+    "SAMPLE_SIZE",
+    "OptionDef",
+    "RuleDef",
+    "RuleExprs",
+    "register_rule",
+    "unregister_rule",
+]
+
+SAMPLE_SIZE = 5
+
+_Number = (int, float)
+
+
+@dataclass(frozen=True)
+class OptionDef:
+    """One option of a rule: accepted Python types, whether required, its default."""
+
+    types: tuple[type, ...]
+    required: bool = False
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class RuleExprs:
+    """Scalar expressions a rule contributes to the fused ``select``.
+
+    Attributes:
+        passed: Boolean scalar: did the rule hold.
+        failing: Integer scalar: how many rows fail (0 when the rule holds).
+        sample: List scalar: up to :data:`SAMPLE_SIZE` failing values (may be ``None``).
+        detail: Optional list scalar of extra facts (e.g. expected categories never seen).
+    """
+
+    passed: pl.Expr
+    failing: pl.Expr
+    sample: pl.Expr | None = None
+    detail: pl.Expr | None = None
+
+
+Builder = Callable[[pl.Expr | None, Mapping[str, Any]], RuleExprs]
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    """A rule: its name, its options, whether it applies to a column or the whole frame."""
+
+    name: str
+    build: Builder
+    options: Mapping[str, OptionDef] = field(default_factory=dict)
+    frame_level: bool = False
+    description: str = ""
+    builtin: bool = True
+
+
+def _row_rule(col: pl.Expr, fails: pl.Expr) -> RuleExprs:
+    """A rule that fails row by row; ``fails`` is true on failing rows (nulls count as passing)."""
+    mask = fails.fill_null(False)
+    count = mask.sum()
+    return RuleExprs(
+        passed=count == 0,
+        failing=count,
+        sample=col.filter(mask).head(SAMPLE_SIZE).implode(),
+    )
+
+
+def _col(col: pl.Expr | None) -> pl.Expr:
+    if col is None:  # the loader only builds column rules with a column
+        raise ValueError("column rule built without a column")
+    return col
+
+
+def _has_unique_values(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    c = _col(col)
+    mask = (c.is_duplicated() & c.is_not_null()).fill_null(False)
+    count = mask.sum()
+    return RuleExprs(
+        passed=count == 0,
+        failing=count,
+        sample=c.filter(mask).unique(maintain_order=True).head(SAMPLE_SIZE).implode(),
+    )
+
+
+def _has_no_null_values(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    c = _col(col)
+    count = c.null_count()
+    return RuleExprs(passed=count == 0, failing=count)
+
+
+def _has_acceptable_percentage_of_nulls(
+    col: pl.Expr | None, opts: Mapping[str, Any]
+) -> RuleExprs:
+    c = _col(col)
+    nulls = c.null_count()
+    share = pl.when(pl.len() > 0).then(nulls / pl.len()).otherwise(0.0)
+    passed = share < float(opts["threshold"])
+    return RuleExprs(passed=passed, failing=pl.when(passed).then(0).otherwise(nulls))
+
+
+def _is_in(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    c = _col(col)
+    cats = list(opts["categorical_values"])
+    # compare as text so YAML numbers and strings both match the column's categories
+    as_text = c.cast(pl.String)
+    cat_text = pl.Series([str(v) for v in cats], dtype=pl.String)
+    rows = _row_rule(c, as_text.is_not_null() & ~as_text.is_in(cat_text.implode()))
+    if not opts.get("match_all"):  # omitted or false: a subset is enough (dynamicio's default)
+        return rows
+    expected = pl.lit(cat_text)
+    missing = expected.filter(~expected.is_in(as_text.drop_nulls().unique().implode()))
+    missing_list = missing.implode()
+    return RuleExprs(
+        passed=rows.passed & (missing_list.list.len() == 0),
+        failing=rows.failing,
+        sample=rows.sample,
+        detail=missing_list,
+    )
+
+
+def _compare(op: str) -> Builder:
+    def build(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+        c = _col(col)
+        t = opts["threshold"]
+        passes = {
+            ">": c > t,
+            ">=": c >= t,
+            "<": c < t,
+            "<=": c <= t,
+        }[op]
+        return _row_rule(c, ~passes)
+
+    return build
+
+
+def _is_between(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    c = _col(col)
+    left = c >= opts["lower"] if opts.get("include_left") else c > opts["lower"]
+    right = c <= opts["upper"] if opts.get("include_right") else c < opts["upper"]
+    return _row_rule(c, ~(left & right))
+
+
+def _matches_regex(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    c = _col(col)
+    pattern = str(opts["pattern"])
+    anchored = pattern if opts.get("full_match", True) is False else f"^(?:{pattern})$"
+    return _row_rule(c, ~c.cast(pl.String).str.contains(anchored))
+
+
+def _length(c: pl.Expr) -> pl.Expr:
+    return c.cast(pl.String).str.len_chars()
+
+
+def _has_length_between(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    c = _col(col)
+    n = _length(c)
+    fails = pl.lit(False)
+    if opts.get("min") is not None:
+        fails = fails | (n < opts["min"])
+    if opts.get("max") is not None:
+        fails = fails | (n > opts["max"])
+    return _row_rule(c, fails)
+
+
+def _is_not_empty(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    c = _col(col)
+    return _row_rule(c, c.cast(pl.String).str.strip_chars() == "")
+
+
+def _row_count_between(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    n = pl.len()
+    passed = pl.lit(True)
+    if opts.get("min") is not None:
+        passed = passed & (n >= opts["min"])
+    if opts.get("max") is not None:
+        passed = passed & (n <= opts["max"])
+    return RuleExprs(passed=passed, failing=pl.when(passed).then(0).otherwise(n))
+
+
+def _unique_together(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    key = pl.struct([pl.col(c) for c in opts["columns"]])
+    mask = key.is_duplicated()
+    count = mask.sum()
+    return RuleExprs(
+        passed=count == 0,
+        failing=count,
+        sample=key.filter(mask).unique(maintain_order=True).head(SAMPLE_SIZE).implode(),
+    )
+
+
+_THRESHOLD = {"threshold": OptionDef(_Number, required=True)}
+
+RULES: dict[str, RuleDef] = {
+    d.name: d
+    for d in [
+        RuleDef("has_unique_values", _has_unique_values, description="no duplicate non-null values"),
+        RuleDef("has_no_null_values", _has_no_null_values, description="no nulls"),
+        RuleDef(
+            "has_acceptable_percentage_of_nulls",
+            _has_acceptable_percentage_of_nulls,
+            _THRESHOLD,
+            description="share of nulls strictly below threshold (a fraction)",
+        ),
+        RuleDef(
+            "is_in",
+            _is_in,
+            {
+                "categorical_values": OptionDef((list, tuple, set, frozenset), required=True),
+                "match_all": OptionDef((bool,)),
+            },
+            description=(
+                "non-null values within categorical_values; with match_all: true the distinct"
+                " values must equal the set (every category present)"
+            ),
+        ),
+        RuleDef("is_greater_than", _compare(">"), _THRESHOLD, description="value > threshold"),
+        RuleDef(
+            "is_greater_than_or_equal", _compare(">="), _THRESHOLD, description="value >= threshold"
+        ),
+        RuleDef("is_lower_than", _compare("<"), _THRESHOLD, description="value < threshold"),
+        RuleDef(
+            "is_lower_than_or_equal", _compare("<="), _THRESHOLD, description="value <= threshold"
+        ),
+        RuleDef(
+            "is_between",
+            _is_between,
+            {
+                "lower": OptionDef(_Number, required=True),
+                "upper": OptionDef(_Number, required=True),
+                "include_left": OptionDef((bool,), default=False),
+                "include_right": OptionDef((bool,), default=False),
+            },
+            # bounds are exclusive unless included, as dynamicio's code has always done
+            description="lower < value < upper (include_left/include_right make bounds inclusive)",
+        ),
+        RuleDef(
+            "matches_regex",
+            _matches_regex,
+            {"pattern": OptionDef((str,), required=True), "full_match": OptionDef((bool,), default=True)},
+            description="text matches the pattern (whole value unless full_match: false)",
+        ),
+        RuleDef(
+            "has_length_between",
+            _has_length_between,
+            {"min": OptionDef((int,)), "max": OptionDef((int,))},
+            description="text length within [min, max]",
+        ),
+        RuleDef("is_not_empty", _is_not_empty, description="no empty or blank text values"),
+        RuleDef(
+            "row_count_between",
+            _row_count_between,
+            {"min": OptionDef((int,)), "max": OptionDef((int,))},
+            frame_level=True,
+            description="number of rows within [min, max]",
+        ),
+        RuleDef(
+            "unique_together",
+            _unique_together,
+            {"columns": OptionDef((list, tuple), required=True)},
+            frame_level=True,
+            description="no two rows share the same values in these columns",
+        ),
+    ]
+}
+
+
+def register_rule(
+    name: str, *, options: Mapping[str, OptionDef] | None = None, replace: bool = False
+) -> Callable[[Callable[..., pl.Expr]], Callable[..., pl.Expr]]:
+    """Register a user rule usable by name from schema YAML.
+
+    The decorated function receives the column as a Polars expression and the rule's options as
+    keyword arguments, and returns a boolean expression that is true where a value passes. Nulls
+    pass (add ``has_no_null_values`` to forbid them). Register rules before loading a catalog
+    that uses them.
+
+    Args:
+        name: The rule name used in YAML.
+        options: The accepted options; when omitted they are taken from the function's keyword
+            parameters (those without a default are required).
+        replace: Allow replacing a rule of the same name (built-in rules cannot be replaced).
+
+    Raises:
+        ValueError: The name is taken and ``replace`` is false, or names a built-in rule.
+    """
+
+    def decorate(fn: Callable[..., pl.Expr]) -> Callable[..., pl.Expr]:
+        existing = RULES.get(name)
+        if existing is not None and (existing.builtin or not replace):
+            raise ValueError(f"a rule named {name!r} is already registered")
+        opts = dict(options) if options is not None else _options_from_signature(fn)
+
+        def build(col: pl.Expr | None, values: Mapping[str, Any]) -> RuleExprs:
+            c = _col(col)
+            return _row_rule(c, ~fn(c, **dict(values)))
+
+        RULES[name] = RuleDef(name, build, opts, description=fn.__doc__ or "", builtin=False)
+        return fn
+
+    return decorate
+
+
+def unregister_rule(name: str) -> None:
+    """Remove a user rule (built-in rules stay)."""
+    existing = RULES.get(name)
+    if existing is not None and not existing.builtin:
+        del RULES[name]
+
+
+def _options_from_signature(fn: Callable[..., Any]) -> dict[str, OptionDef]:
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    return {
+        p.name: OptionDef((object,), required=p.default is inspect.Parameter.empty)
+        for p in params
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
+
+
+def option_error(rule: RuleDef, options: Mapping[str, Any]) -> str | None:
+    """Why these options do not suit the rule, or ``None`` when they do."""
+    unknown = sorted(set(options) - set(rule.options))
+    if unknown:
+        return f"unknown option(s) {unknown} for rule {rule.name!r}; accepted: {sorted(rule.options)}"
+    for opt_name, opt in rule.options.items():
+        if opt_name not in options:
+            if opt.required:
+                return f"rule {rule.name!r} needs option {opt_name!r}"
+            continue
+        value = options[opt_name]
+        ok_types: Sequence[type] = opt.types
+        if bool in ok_types or not isinstance(value, bool):
+            if isinstance(value, tuple(ok_types)):
+                continue
+        return (
+            f"option {opt_name!r} of rule {rule.name!r} must be "
+            f"{' or '.join(t.__name__ for t in ok_types)}, got {type(value).__name__} {value!r}"
+        )
+    if rule.name == "has_acceptable_percentage_of_nulls" and not 0 < options["threshold"] < 1:
+        return f"threshold of {rule.name!r} is a fraction between 0 and 1, got {options['threshold']!r}"
+    for lo, hi in (("lower", "upper"), ("min", "max")):
+        if options.get(lo) is not None and options.get(hi) is not None and options[lo] > options[hi]:
+            return f"rule {rule.name!r}: {lo} {options[lo]!r} is above {hi} {options[hi]!r}"
+    return None
+
+
+def resolved_options(rule: RuleDef, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options with defaults filled in."""
+    out = {k: o.default for k, o in rule.options.items() if not o.required and o.default is not None}
+    out.update(options)
+    return out

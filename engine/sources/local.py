@@ -1,0 +1,241 @@
+"""Local files: ``local`` (one file), ``local_batch`` (a folder or glob of files), ``file`` (a URI).
+
+YAML examples::
+
+    trips:
+      sample:
+        type: local
+        local: {file_path: "data/trips_{day}.csv", file_type: csv}
+      history:
+        type: local_batch
+        local_batch: {path_prefix: "data/trips/", file_type: parquet}
+        options: {partition_cols: [day]}          # writes hive-partitioned folders
+      glob:
+        type: local_batch
+        local_batch: {dynamic_file_path: "data/{year}/**/*.parquet", file_type: parquet}
+      native:
+        type: file
+        file: {uri: "file:///srv/data/trips.parquet"}
+
+Relative paths resolve against the folder of the YAML file that declares them. Reads scan lazily
+through Polars (parallel over many files); writes go to a temporary file in the destination
+folder and are renamed into place, so a failed write leaves the old file untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dynio.engine.errors import ReadError, WriteError
+from dynio.engine.formats import Format, format_for
+from dynio.engine.placeholders import fill_template
+from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.spec import SourceSpec, thaw
+
+__all__ = ["atomic_write_file", "resolve_files", "scan", "write"]
+
+_GLOB_CHARS = ("*", "?", "[")
+
+
+def _format(spec: SourceSpec) -> Format:
+    fmt = format_for(spec.format or "")
+    if fmt is None:  # the loader guarantees a known format for file kinds
+        raise ValueError(f"no format for source {spec!r}")
+    return fmt
+
+
+def _raw_location(spec: SourceSpec) -> str:
+    settings = spec.settings
+    if spec.kind == "file":
+        uri = str(settings["uri"])
+        return uri[len("file://") :] if uri.startswith("file://") else uri
+    if spec.kind == "local_batch":
+        return str(settings.get("path_prefix") or settings["dynamic_file_path"])
+    return str(settings["file_path"])
+
+
+def location(spec: SourceSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> Path:
+    """The filled, absolute location of a local source."""
+    text = fill_template(_raw_location(spec), args, {**context, "key_path": spec.kind})
+    path = Path(os.path.expanduser(text))
+    if not path.is_absolute() and spec.base_dir is not None:
+        path = Path(spec.base_dir) / path
+    return path
+
+
+def _is_data_file(path: Path, fmt: Format) -> bool:
+    name = path.name
+    if name.startswith((".", "_")):  # temporary and marker files (_SUCCESS, .x.tmp)
+        return False
+    return path.is_file() and name.lower().endswith(fmt.extensions)
+
+
+def resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> list[Path]:
+    """The data files a location names: one file, a folder's files of the format, or a glob.
+
+    Empty files are skipped; a location matching nothing is a :class:`ReadError`.
+    """
+    fmt = _format(spec)
+    text = str(path)
+    if spec.kind != "local_batch":
+        if any(c in text for c in _GLOB_CHARS):
+            files = sorted(Path(p) for p in glob.glob(text, recursive=True))
+        else:
+            if not path.is_file():
+                what = "is a folder, not a file" if path.is_dir() else "does not exist"
+                raise ReadError(f"file {what}", file=text, **context)
+            return [path]
+    elif any(c in text for c in _GLOB_CHARS):
+        files = sorted(p for p in map(Path, glob.glob(text, recursive=True)) if p.is_file())
+        files = [p for p in files if not p.name.startswith((".", "_"))]
+    elif path.is_dir():
+        files = sorted(p for p in path.rglob("*") if _is_data_file(p, fmt))
+    else:
+        raise ReadError("folder does not exist", file=text, **context)
+    nonempty = [p for p in files if p.stat().st_size > 0]
+    if not nonempty:
+        raise ReadError(
+            f"no {fmt.name} files found" + (" (only empty ones)" if files else ""),
+            file=text,
+            **context,
+        )
+    return nonempty
+
+
+def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
+    """A LazyFrame over the local file(s) of a resource."""
+    fmt = _format(spec)
+    path = location(spec, request.template_args, request.context)
+    files = resolve_files(spec, path, request.context)
+    options = thaw(spec.options)
+    try:
+        frame = fmt.scan([str(f) for f in files], options, request.hints)
+    except (OSError, ValueError, LookupError, pl.exceptions.PolarsError) as exc:
+        raise ReadError(
+            f"cannot read {fmt.name}: {exc}", file=str(files[0] if len(files) == 1 else path),
+            **request.context,
+        ) from exc
+    return Scan(
+        frame=frame,
+        location=str(path),
+        files=tuple(str(f) for f in files),
+        format=fmt.name,
+        pushed={"projection": "scan", "predicates": "scan"},
+    )
+
+
+def _fsync_dir(path: Path) -> None:
+    # make the rename durable; not every platform lets a folder be opened
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_file(
+    target: Path, frame: pl.DataFrame, fmt: Format, options: Mapping[str, Any]
+) -> int:
+    """Write a frame to ``target`` through a temporary file in the same folder, then rename.
+
+    Returns:
+        The number of bytes written.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fmt.write(frame, fh, options)
+            fh.flush()
+            os.fsync(fh.fileno())
+        size = tmp.stat().st_size
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(target.parent)
+    return size
+
+
+def _write_dataset(
+    target: Path, frame: pl.DataFrame, fmt: Format, options: dict[str, Any]
+) -> tuple[int, list[Path]]:
+    """Replace a folder with a new dataset, built aside and swapped in with renames."""
+    partition_cols = options.pop("partition_cols", None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    staging.mkdir()
+    try:
+        ext = fmt.extensions[0]
+        if partition_cols:
+            cols = [partition_cols] if isinstance(partition_cols, str) else list(partition_cols)
+            missing = [c for c in cols if c not in frame.columns]
+            if missing:
+                raise WriteError(f"partition_cols {missing} are not columns of the frame")
+            for key, part in frame.partition_by(cols, as_dict=True, include_key=False).items():
+                sub = staging.joinpath(*(f"{c}={_part_value(v)}" for c, v in zip(cols, key, strict=True)))
+                sub.mkdir(parents=True, exist_ok=True)
+                atomic_write_file(sub / f"part-00000{ext}", part, fmt, options)
+        else:
+            atomic_write_file(staging / f"part-00000{ext}", frame, fmt, options)
+        old = None
+        if target.exists():
+            old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+            os.replace(target, old)
+        os.replace(staging, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files = sorted(p for p in target.rglob("*") if p.is_file())
+    return sum(p.stat().st_size for p in files), files
+
+
+def _part_value(value: Any) -> str:
+    text = "__HIVE_DEFAULT_PARTITION__" if value is None else str(value)
+    if "/" in text or "\\" in text or text in (".", ".."):
+        raise WriteError(f"partition value {text!r} cannot be a folder name")
+    return text
+
+
+def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> WriteInfo:
+    """Write a frame to the local file (or dataset folder) of a resource, atomically."""
+    fmt = _format(spec)
+    path = location(spec, request.template_args, request.context)
+    options = thaw(spec.options)
+    for plan_only in ("columns", "filters", "usecols"):
+        options.pop(plan_only, None)
+    if any(c in str(path) for c in _GLOB_CHARS):
+        raise WriteError("cannot write to a glob pattern", file=str(path), **request.context)
+    try:
+        if spec.kind == "local_batch":
+            size, files = _write_dataset(path, frame, fmt, options)
+            return WriteInfo(str(path), frame.height, size, tuple(str(f) for f in files))
+        if options.get("partition_cols"):
+            raise WriteError(
+                "partition_cols needs a folder: use type local_batch with a path_prefix",
+                file=str(path),
+                **request.context,
+            )
+        size = atomic_write_file(path, frame, fmt, options)
+    except WriteError as exc:
+        if exc.resource is None:
+            raise WriteError(exc.message, file=str(path), **request.context) from exc
+        raise
+    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+        raise WriteError(
+            f"cannot write {fmt.name}: {exc}", file=str(path), **request.context
+        ) from exc
+    return WriteInfo(str(path), frame.height, size, (str(path),))

@@ -1,0 +1,3 @@
+from dynio.cli import main
+
+raise SystemExit(main())

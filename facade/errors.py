@@ -1,0 +1,35 @@
+"""The dynio error hierarchy, rooted at :class:`DynioError` (re-exported from the engine)."""
+
+from dynio.engine.errors import (
+    CastError,
+    ConfigError,
+    DynioError,
+    MissingDependencyError,
+    MissingVariableError,
+    ReadError,
+    ResourceNotFoundError,
+    SchemaError,
+    TemplateError,
+    UnknownEnvironmentError,
+    UnsupportedError,
+    ValidationError,
+    WriteError,
+)
+from dynio.engine.loader import ConfigProblems
+
+__all__ = [
+    "CastError",
+    "ConfigError",
+    "ConfigProblems",
+    "DynioError",
+    "MissingDependencyError",
+    "MissingVariableError",
+    "ReadError",
+    "ResourceNotFoundError",
+    "SchemaError",
+    "TemplateError",
+    "UnknownEnvironmentError",
+    "UnsupportedError",
+    "ValidationError",
+    "WriteError",
+]

@@ -1,0 +1,150 @@
+"""The Polars -> pandas hand-off, and pandas/Arrow -> Polars on the way in.
+
+By default a read gives the dtypes pandas' own readers give for the same Arrow data (pandas
+converts through ``pyarrow.Table.to_pandas`` too): Arrow-backed ``str`` for text, ``float64`` for
+integers with nulls, ``object`` for booleans with nulls and for dates, ``category`` for
+categoricals. Columns whose schema type names a pandas extension dtype (``Int64``, ``boolean``,
+``string``…) get exactly that dtype. ``dtype_backend="pyarrow"`` gives ``ArrowDtype`` columns
+without copies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+from dynio.engine.errors import DynioError, SchemaError
+from dynio.engine.spec import SchemaSpec
+
+__all__ = ["DtypeBackend", "from_any", "to_pandas"]
+
+DtypeBackend = Literal["numpy", "pyarrow", "numpy_nullable"]
+
+_NULLABLE: dict[str, pd.api.extensions.ExtensionDtype] = {
+    "Int8": pd.Int8Dtype(),
+    "Int16": pd.Int16Dtype(),
+    "Int32": pd.Int32Dtype(),
+    "Int64": pd.Int64Dtype(),
+    "UInt8": pd.UInt8Dtype(),
+    "UInt16": pd.UInt16Dtype(),
+    "UInt32": pd.UInt32Dtype(),
+    "UInt64": pd.UInt64Dtype(),
+    "Float32": pd.Float32Dtype(),
+    "Float64": pd.Float64Dtype(),
+    "boolean": pd.BooleanDtype(),
+    "string": pd.StringDtype(na_value=pd.NA),
+    "string[python]": pd.StringDtype("python", na_value=pd.NA),
+    "string[pyarrow]": pd.StringDtype("pyarrow", na_value=pd.NA),
+}
+
+# pandas' dtype_backend="numpy_nullable": each Arrow type to its nullable pandas dtype
+_NUMPY_NULLABLE_MAPPER: dict[pa.DataType, Any] = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.float32(): pd.Float32Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(na_value=pd.NA),
+    pa.large_string(): pd.StringDtype(na_value=pd.NA),
+}
+
+
+def _requested(schema: SchemaSpec | None, columns: list[str]) -> dict[str, Any]:
+    if schema is None:
+        return {}
+    out = {}
+    for name in columns:
+        col = schema.column(name)
+        if col is not None and col.dtype.pandas is not None:
+            out[name] = _NULLABLE[col.dtype.pandas]
+    return out
+
+
+def to_pandas(
+    frame: pl.DataFrame, schema: SchemaSpec | None = None, dtype_backend: DtypeBackend = "numpy"
+) -> pd.DataFrame:
+    """Hand a Polars frame to pandas with the dtypes a pandas reader would give.
+
+    Args:
+        frame: The engine's result.
+        schema: The resource schema; extension dtypes it names are honoured.
+        dtype_backend: ``"numpy"`` (pandas' reader defaults), ``"numpy_nullable"`` (pandas'
+            nullable dtypes everywhere) or ``"pyarrow"`` (``ArrowDtype`` columns, no copies).
+    """
+    if dtype_backend == "pyarrow":
+        return frame.to_pandas(use_pyarrow_extension_array=True)
+    if dtype_backend not in ("numpy", "numpy_nullable"):
+        raise ValueError(
+            f"dtype_backend must be 'numpy', 'numpy_nullable' or 'pyarrow', got {dtype_backend!r}"
+        )
+    table = frame.to_arrow()
+    mapper = _NUMPY_NULLABLE_MAPPER.get if dtype_backend == "numpy_nullable" else None
+    wanted = _requested(schema, frame.columns)
+    if not wanted:
+        return table.to_pandas(types_mapper=mapper)
+    plain = [c for c in frame.columns if c not in wanted]
+    out = table.select(plain).to_pandas(types_mapper=mapper) if plain else pd.DataFrame(
+        index=pd.RangeIndex(frame.height)
+    )
+    for name, dtype in wanted.items():
+        arr = table.column(name)
+        out[name] = arr.to_pandas(types_mapper={arr.type: dtype}.get)
+    return out[frame.columns]
+
+
+def from_any(data: Any, *, resource: str | None = None, env: str | None = None) -> pl.DataFrame:
+    """Bring pandas, Polars or Arrow data into the engine as a Polars DataFrame.
+
+    Named pandas index levels are kept as columns (they carry data); an unnamed index is
+    dropped, as a file written without an index would have it.
+
+    Raises:
+        DynioError: The data is of an unsupported type.
+        SchemaError: A pandas column cannot be represented (e.g. mixed Python objects).
+    """
+    context = {"resource": resource, "env": env}
+    if isinstance(data, pl.DataFrame):
+        return data
+    if isinstance(data, pl.LazyFrame):
+        return data.collect()
+    if isinstance(data, pa.Table | pa.RecordBatch):
+        return pl.DataFrame(data)
+    if isinstance(data, pd.DataFrame):
+        pdf = data
+        named = [n for n in pdf.index.names if n is not None]
+        if named:
+            pdf = pdf.reset_index(level=named)
+        dup = pdf.columns[pdf.columns.duplicated()].tolist()
+        if dup:
+            raise SchemaError(f"duplicate column names {dup}", **context)
+        pdf.columns = [str(c) for c in pdf.columns]
+        try:
+            return pl.from_pandas(pdf)
+        except (pa.ArrowException, pl.exceptions.PolarsError, TypeError, ValueError) as exc:
+            bad = _unconvertible_column(pdf)
+            raise SchemaError(
+                f"cannot convert the pandas column to Arrow: {exc}", column=bad, **context
+            ) from exc
+    raise DynioError(
+        f"cannot write a {type(data).__name__}: pass a pandas or Polars DataFrame or an Arrow"
+        " table",
+        **context,
+    )
+
+
+def _unconvertible_column(pdf: pd.DataFrame) -> str | None:
+    for name in pdf.columns:
+        try:
+            pa.array(pdf[name], from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            return str(name)
+    return None
