@@ -25,8 +25,18 @@ __all__ = ["CastStep", "cast_expr", "diagnose", "needs_cast", "plan_casts"]
 # A value outside Int64's range: routing a failing row to it makes the final strict cast raise,
 # which is how an expression "raises" inside a lazy plan.
 _SENTINEL = 2**100
-_TRUE_TEXT = {"true": True, "false": False, "t": True, "f": False, "1": True, "0": False,
-              "yes": True, "no": False, "y": True, "n": False}  # fmt: skip
+_TRUE_TEXT = {
+    "true": True,
+    "false": False,
+    "t": True,
+    "f": False,
+    "1": True,
+    "0": False,
+    "yes": True,
+    "no": False,
+    "y": True,
+    "n": False,
+}
 
 
 @dataclass(frozen=True)
@@ -82,8 +92,12 @@ def _to_int(x: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool) 
         f = x.fill_nan(None)
         return _guard_int(f.is_null() | (f == f.round(0)), f, target, strict)
     if isinstance(source, pl.String | pl.Categorical):
+        # digits convert exactly; other numerals ("1.0", "1e3") go through float and must be
+        # whole numbers
         text = x.cast(pl.String).str.strip_chars()
-        return text.cast(target, strict=strict)
+        exact = text.cast(target, strict=False)
+        via_float = _to_int(text.cast(pl.Float64, strict=strict), pl.Float64(), target, strict)
+        return pl.when(exact.is_not_null()).then(exact).otherwise(via_float)
     return x.cast(target, strict=strict)
 
 
@@ -103,12 +117,12 @@ def _to_bool(x: pl.Expr, source: pl.DataType, strict: bool) -> pl.Expr:
 
 
 def _to_datetime(x: pl.Expr, source: pl.DataType, target: pl.Datetime, strict: bool) -> pl.Expr:
-    unit = target.time_unit or "us"
+    unit = target.time_unit
     tz = target.time_zone
     if isinstance(source, pl.String | pl.Categorical):
         return x.cast(pl.String).str.to_datetime(time_unit=unit, time_zone=tz, strict=strict)
     if isinstance(source, pl.Datetime):
-        src_unit = source.time_unit or "us"
+        src_unit = source.time_unit
         v = x
         if source.time_zone is None and tz is not None:
             v = v.dt.replace_time_zone(tz)  # naive values are wall-clock times in the target zone
@@ -123,7 +137,7 @@ def _to_datetime(x: pl.Expr, source: pl.DataType, target: pl.Datetime, strict: b
             step = factor[unit] // factor[src_unit]
             raw = v.dt.replace_time_zone(None).cast(pl.Int64) if tz else v.cast(pl.Int64)
             ok = (raw % step) == 0
-            as_target_unit = _guard_int(ok, raw // step, pl.Int64, strict)
+            as_target_unit = _guard_int(ok, raw // step, pl.Int64(), strict)
             out = as_target_unit.cast(pl.Datetime(unit))
             return out.dt.replace_time_zone(tz) if tz else out
         return v.dt.cast_time_unit(unit)
@@ -138,7 +152,7 @@ def _to_date(x: pl.Expr, source: pl.DataType, strict: bool) -> pl.Expr:
         return x.cast(pl.String).str.to_date(strict=strict)
     if isinstance(source, pl.Datetime):
         ok = x.dt.truncate("1d") == x
-        return _guard_int(ok, x.dt.date().cast(pl.Int32), pl.Int32, strict).cast(pl.Date)
+        return _guard_int(ok, x.dt.date().cast(pl.Int32), pl.Int32(), strict).cast(pl.Date)
     return x.cast(pl.Date, strict=strict)
 
 

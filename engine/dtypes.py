@@ -155,10 +155,12 @@ def schema_spelling(dtype: pl.DataType) -> str:
     Prefers the pandas spellings dynamicio users know.
     """
     if isinstance(dtype, pl.Datetime):
-        unit = dtype.time_unit or "us"
-        return f"datetime64[{unit}, {dtype.time_zone}]" if dtype.time_zone else f"datetime64[{unit}]"
+        unit = dtype.time_unit
+        return (
+            f"datetime64[{unit}, {dtype.time_zone}]" if dtype.time_zone else f"datetime64[{unit}]"
+        )
     if isinstance(dtype, pl.Duration):
-        return f"timedelta64[{dtype.time_unit or 'us'}]"
+        return f"timedelta64[{dtype.time_unit}]"
     simple: dict[type[pl.DataType], str] = {
         pl.String: "str",
         pl.Int8: "int8",

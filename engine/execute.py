@@ -59,14 +59,18 @@ class WriteResult:
     metrics: list[MetricValue] = field(default_factory=list)
 
 
-def _cast_error(failures: Sequence[CastFailure], context: Mapping[str, Any], file: str | None) -> CastError:
+def _cast_error(
+    failures: Sequence[CastFailure], context: Mapping[str, Any], file: str | None
+) -> CastError:
     first = failures[0]
     others = "".join(
         f"; column {f.step.column!r} -> {f.step.target}: {f.count} value(s) {f.sample}"
         for f in failures[1:]
     )
     what = (
-        f"{first.count} value(s) do not fit" if first.count >= 0 else f"cast failed ({first.reason})"
+        f"{first.count} value(s) do not fit"
+        if first.count >= 0
+        else f"cast failed ({first.reason})"
     )
     return CastError(
         f"{what} {first.step.target} (from {first.step.source}) under the safe cast policy"
@@ -82,6 +86,10 @@ def _cast_error(failures: Sequence[CastFailure], context: Mapping[str, Any], fil
 def collect(plan: Plan) -> pl.DataFrame:
     """Run a plan, translating backend failures into dynio errors that name the file and column.
 
+    When a reader's own parsing fails (e.g. ``1.0`` in a CSV column the schema calls ``int64``),
+    the source is scanned again as text and cast through the cast table, which accepts every
+    value that converts without loss; only values that do not fit raise.
+
     Raises:
         CastError: Values do not fit the schema's dtypes (names column and offending values).
         ReadError: The data cannot be read.
@@ -92,21 +100,30 @@ def collect(plan: Plan) -> pl.DataFrame:
     try:
         return plan.frame.collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        if plan.schema is not None and plan.rescan is not None:
+        if plan.schema is None or plan.rescan is None or plan.build is None:
+            raise _read_error(exc, info.format, where, context) from exc
+        try:
+            raw, raw_schema = plan.rescan()
+            fallback, steps = plan.build(raw, raw_schema)
+        except (pl.exceptions.PolarsError, OSError, DynioError):
+            raise _read_error(exc, info.format, where, context) from exc
+        try:
+            return fallback.collect()
+        except (pl.exceptions.PolarsError, OSError) as exc2:
             try:
-                raw, raw_schema = plan.rescan()
-                targets = [
-                    (c.name, c.dtype, c.lossy_cast)
-                    for c in plan.schema.columns
-                    if c.name in raw_schema and (info.columns is None or c.name in info.columns)
-                ]
-                failures = diagnose(raw, plan_casts(raw_schema, targets))
-            except (pl.exceptions.PolarsError, OSError, DynioError):
+                failures = diagnose(raw, steps)
+            except (pl.exceptions.PolarsError, OSError):
                 failures = []
             if failures:
-                raise _cast_error(failures, context, where) from exc
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReadError(f"cannot read {info.format or 'data'}: {text}", file=where, **context) from exc
+                raise _cast_error(failures, context, where) from exc2
+            raise _read_error(exc2, info.format, where, context) from exc2
+
+
+def _read_error(
+    exc: BaseException, fmt: str | None, where: str, context: Mapping[str, Any]
+) -> ReadError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ReadError(f"cannot read {fmt or 'data'}: {text}", file=where, **context)
 
 
 def _check_report(report: ValidationReport, context: Mapping[str, Any], verb: str) -> None:
@@ -205,9 +222,7 @@ def _conform(frame: pl.DataFrame, schema: SchemaSpec, context: Mapping[str, Any]
             **context,
         )
     frame = frame.select(schema.column_names)
-    steps = plan_casts(
-        frame.schema, [(c.name, c.dtype, c.lossy_cast) for c in schema.columns]
-    )
+    steps = plan_casts(frame.schema, [(c.name, c.dtype, c.lossy_cast) for c in schema.columns])
     if not steps:
         return frame
     with span("cast", casts=[f"{s.column}: {s.source} -> {s.target}" for s in steps]):
@@ -258,9 +273,9 @@ def write(
             verb="write",
         )
         with span("sink", kind=spec.source.kind, format=spec.source.format) as sp:
-            info = module.write(
-                frame, spec.source, WriteRequest(resource.name, spec.name, args)
-            )
+            info = module.write(frame, spec.source, WriteRequest(resource.name, spec.name, args))
             set_attributes(sp, {"location": info.location, "rows": info.rows, "bytes": info.bytes})
-        set_attributes(top, {"location": info.location, "rows": info.rows, "format": spec.source.format})
+        set_attributes(
+            top, {"location": info.location, "rows": info.rows, "format": spec.source.format}
+        )
         return WriteResult(info=info, report=report, metrics=values)

@@ -35,7 +35,10 @@ _OPS: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
     "in": lambda c, v: c.is_in(v),
     "not in": lambda c, v: ~c.is_in(v),
 }
-_UNARY = {"is null": lambda c: c.is_null(), "is not null": lambda c: c.is_not_null()}
+_UNARY: dict[str, Callable[[pl.Expr], pl.Expr]] = {
+    "is null": lambda c: c.is_null(),
+    "is not null": lambda c: c.is_not_null(),
+}
 
 
 def _literal(value: Any, dtype: pl.DataType | None) -> Any:
@@ -43,7 +46,8 @@ def _literal(value: Any, dtype: pl.DataType | None) -> Any:
     if dtype is None or isinstance(value, pl.Expr):
         return value
     if isinstance(value, str) and (dtype.is_temporal() or dtype.is_numeric()):
-        return cast_expr(pl.lit(value), pl.String(), dtype, strict=True)
+        converted: pl.Expr = cast_expr(pl.lit(value), pl.String(), dtype, strict=True)
+        return converted
     return value
 
 
@@ -69,8 +73,11 @@ def _condition(item: Any, dtypes: Mapping[str, pl.DataType]) -> pl.Expr:
         if isinstance(value, str) or not isinstance(value, Sequence | set | frozenset):
             raise ValueError(f"operator {op!r} needs a list of values: {item!r}")
         values = list(value)
-        if dtype is not None and (dtype.is_temporal() or dtype.is_numeric()):
-            values = [v for v in pl.select(*[_literal(v, dtype) for v in values]).row(0)] if values else []
+        texts = values and all(isinstance(v, str) for v in values)
+        if texts and dtype is not None and (dtype.is_temporal() or dtype.is_numeric()):
+            as_text = pl.lit(pl.Series(values, dtype=pl.String))
+            converted = pl.select(cast_expr(as_text, pl.String(), dtype, strict=True))
+            return fn(col, converted.to_series())
         return fn(col, pl.Series(values, dtype=dtype if values else None))
     if value is None:
         raise ValueError(f"use 'is null' / 'is not null' to compare with null: {item!r}")
@@ -79,7 +86,9 @@ def _condition(item: Any, dtypes: Mapping[str, pl.DataType]) -> pl.Expr:
 
 def _is_condition(item: Any) -> bool:
     return isinstance(item, pl.Expr) or (
-        isinstance(item, list | tuple) and len(item) in (2, 3) and isinstance(item[0], str)
+        isinstance(item, list | tuple)
+        and len(item) in (2, 3)
+        and isinstance(item[0], str)
         and isinstance(item[1], str)
     )
 
@@ -100,7 +109,9 @@ def to_expr(filters: FilterLike, dtypes: Mapping[str, pl.DataType] | None = None
         return filters
     dtypes = dtypes or {}
     if isinstance(filters, str) or not isinstance(filters, Sequence):
-        raise ValueError(f"filters must be a Polars expression or a list of conditions, got {filters!r}")
+        raise ValueError(
+            f"filters must be a Polars expression or a list of conditions, got {filters!r}"
+        )
     items = list(filters)
     if not items:
         return None

@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import polars as pl
 
@@ -27,6 +27,7 @@ __all__ = [
     "ScanHints",
     "format_for",
     "infer_format",
+    "register_format",
 ]
 
 # Options every format accepts, handled by the planner rather than the reader
@@ -88,8 +89,10 @@ class Format:
         read_options: Option names the scanner understands.
         write_options: Option names the writer understands.
         scan: Builds a LazyFrame over one or many files.
-        write: Writes a frame to an open binary file.
+        write: Writes a frame to an open binary file (``None`` when it writes by path).
         aliases: Other names accepted in ``file_type``.
+        write_path: Writes a frame to a file path, for libraries that cannot write to an open
+            file (HDF5); used instead of ``write`` when set.
     """
 
     name: str
@@ -97,8 +100,9 @@ class Format:
     read_options: frozenset[str]
     write_options: frozenset[str]
     scan: Scanner
-    write: Writer
+    write: Writer | None
     aliases: tuple[str, ...] = ()
+    write_path: Callable[[pl.DataFrame, str, Mapping[str, Any]], None] | None = None
 
     @property
     def options(self) -> frozenset[str]:
@@ -129,7 +133,9 @@ def _dtype_option(value: Any, what: str) -> dict[str, pl.DataType]:
 # ----------------------------------------------------------------------------------------- parquet
 
 
-def _scan_parquet(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints) -> pl.LazyFrame:
+def _scan_parquet(
+    paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
+) -> pl.LazyFrame:
     kwargs: dict[str, Any] = {}
     for name in ("hive_partitioning", "use_statistics", "n_rows", "parallel"):
         if name in options:
@@ -146,9 +152,16 @@ def _scan_parquet(paths: Sequence[str], options: Mapping[str, Any], hints: ScanH
 # pyarrow.parquet.write_table options pandas pipelines pass (dynamicio hands them to pyarrow);
 # when one is present the frame is written through pyarrow, which honours them.
 _PYARROW_PARQUET_WRITE = frozenset(
-    {"use_deprecated_int96_timestamps", "coerce_timestamps", "allow_truncated_timestamps",
-     "version", "use_dictionary", "write_statistics", "data_page_version"}
-)  # fmt: skip
+    {
+        "use_deprecated_int96_timestamps",
+        "coerce_timestamps",
+        "allow_truncated_timestamps",
+        "version",
+        "use_dictionary",
+        "write_statistics",
+        "data_page_version",
+    }
+)
 
 
 def _write_parquet(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
@@ -216,7 +229,9 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
         nulls.extend(PANDAS_NA_VALUES)
     extra_nulls = _pick(options, "null_values", "na_values")
     if extra_nulls is not None:
-        nulls.extend([extra_nulls] if isinstance(extra_nulls, str) else [str(v) for v in extra_nulls])
+        nulls.extend(
+            [extra_nulls] if isinstance(extra_nulls, str) else [str(v) for v in extra_nulls]
+        )
     if nulls:
         kwargs["null_values"] = sorted(set(nulls))
     quote = _pick(options, "quote_char", "quotechar")
@@ -318,9 +333,7 @@ def _json_frame(data: Any, orient: str | None, path: str) -> pl.DataFrame:
     if orient == "split":
         columns = [str(c) for c in data["columns"]]
         cols = list(zip(*data["data"], strict=True)) if data["data"] else [()] * len(columns)
-        return pl.DataFrame(
-            {c: list(v) for c, v in zip(columns, cols, strict=True)}, strict=False
-        )
+        return pl.DataFrame({c: list(v) for c, v in zip(columns, cols, strict=True)}, strict=False)
     if orient == "values":
         if not isinstance(data, list):
             raise ValueError(f"{path}: orient 'values' expects a list of rows")
@@ -367,9 +380,9 @@ def _scan_json(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHint
     fixes = []
     for col, dt in hints.dtypes.items():
         if col in frame.columns and isinstance(dt, pl.Datetime) and frame[col].dtype.is_integer():
-            time_unit = "ms" if unit == "s" else unit
+            time_unit: Literal["ns", "us", "ms"] = "ms" if unit == "s" else unit  # type: ignore[assignment]
             scaled = pl.col(col) * 1000 if unit == "s" else pl.col(col)
-            fixes.append(pl.from_epoch(scaled, time_unit=time_unit).alias(col))  # type: ignore[arg-type]
+            fixes.append(pl.from_epoch(scaled, time_unit=time_unit).alias(col))
     if fixes:
         frame = frame.with_columns(fixes)
     return frame.lazy()
@@ -390,7 +403,7 @@ def _write_json(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) ->
     orient = options.get("orient", "records")
     indent = options.get("indent")
     if orient == "records" and indent is None:
-        df.write_json(out)
+        out.write(df.write_json().encode("utf-8"))
         return
     rows = [[_json_value(v) for v in r] for r in df.iter_rows()]
     cols = df.columns
@@ -413,7 +426,9 @@ def _write_json(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) ->
 # ------------------------------------------------------------------------------------------ ndjson
 
 
-def _scan_ndjson(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints) -> pl.LazyFrame:
+def _scan_ndjson(
+    paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
+) -> pl.LazyFrame:
     kwargs: dict[str, Any] = {}
     for name in ("infer_schema_length", "ignore_errors", "n_rows"):
         if name in options:
@@ -449,21 +464,55 @@ def _write_ipc(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> 
 
 _CSV_READ = frozenset(
     {
-        "sep", "delimiter", "separator", "header", "has_header", "names", "new_columns",
-        "skiprows", "skip_rows", "nrows", "n_rows", "na_values", "null_values",
-        "keep_default_na", "quotechar", "quote_char", "comment", "comment_prefix", "decimal",
-        "decimal_comma", "dtype", "schema_overrides", "parse_dates", "encoding",
-        "infer_schema_length", "truncate_ragged_lines", "ignore_errors", "eol_char",
+        "sep",
+        "delimiter",
+        "separator",
+        "header",
+        "has_header",
+        "names",
+        "new_columns",
+        "skiprows",
+        "skip_rows",
+        "nrows",
+        "n_rows",
+        "na_values",
+        "null_values",
+        "keep_default_na",
+        "quotechar",
+        "quote_char",
+        "comment",
+        "comment_prefix",
+        "decimal",
+        "decimal_comma",
+        "dtype",
+        "schema_overrides",
+        "parse_dates",
+        "encoding",
+        "infer_schema_length",
+        "truncate_ragged_lines",
+        "ignore_errors",
+        "eol_char",
         "lineterminator",
     }
-)  # fmt: skip
+)
 _CSV_WRITE = frozenset(
     {
-        "sep", "delimiter", "separator", "header", "include_header", "na_rep", "null_value",
-        "quotechar", "quote_char", "date_format", "datetime_format", "lineterminator",
-        "line_terminator", "float_precision",
+        "sep",
+        "delimiter",
+        "separator",
+        "header",
+        "include_header",
+        "na_rep",
+        "null_value",
+        "quotechar",
+        "quote_char",
+        "date_format",
+        "datetime_format",
+        "lineterminator",
+        "line_terminator",
+        "float_precision",
     }
-)  # fmt: skip
+)
 
 FORMATS: dict[str, Format] = {
     f.name: f
@@ -473,15 +522,27 @@ FORMATS: dict[str, Format] = {
             (".parquet", ".pq", ".parq"),
             frozenset({"hive_partitioning", "use_statistics", "n_rows", "parallel", "use_threads"}),
             frozenset(
-                {"compression", "compression_level", "row_group_size", "statistics",
-                 "data_page_size", "partition_cols"}
+                {
+                    "compression",
+                    "compression_level",
+                    "row_group_size",
+                    "statistics",
+                    "data_page_size",
+                    "partition_cols",
+                }
             )
-            | _PYARROW_PARQUET_WRITE,  # fmt: skip
+            | _PYARROW_PARQUET_WRITE,
             _scan_parquet,
             _write_parquet,
         ),
-        Format("csv", (".csv", ".csv.gz", ".csv.zst", ".tsv"), _CSV_READ, _CSV_WRITE,
-               _scan_csv, _write_csv),  # fmt: skip
+        Format(
+            "csv",
+            (".csv", ".csv.gz", ".csv.zst", ".tsv"),
+            _CSV_READ,
+            _CSV_WRITE,
+            _scan_csv,
+            _write_csv,
+        ),
         Format(
             "json",
             (".json",),
@@ -512,10 +573,18 @@ FORMATS: dict[str, Format] = {
 }
 
 _BY_ALIAS: dict[str, str] = {}
-for _f in FORMATS.values():
-    _BY_ALIAS[_f.name] = _f.name
-    for _a in _f.aliases:
-        _BY_ALIAS[_a] = _f.name
+
+
+def register_format(fmt: Format) -> None:
+    """Add a format to the table (the facade adds those that need pandas, such as ``hdf``)."""
+    FORMATS[fmt.name] = fmt
+    _BY_ALIAS[fmt.name] = fmt.name
+    for alias in fmt.aliases:
+        _BY_ALIAS[alias] = fmt.name
+
+
+for _f in list(FORMATS.values()):
+    register_format(_f)
 
 
 def format_for(name: str) -> Format | None:

@@ -22,7 +22,7 @@ file, the resource and the key path; several problems are reported together.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +157,7 @@ class _Loader:
                 key_path=name,
                 **ctx,
             )
-        base_dir = str(file.parent)
+        base_dir = str(file.parent.resolve())
         schema = None
         if "schema" in body:
             raw_schema = resolve_placeholders(
@@ -291,7 +291,8 @@ class _Loader:
             present = [k for k in group if k in out]
             if len(present) != 1:
                 raise ConfigError(
-                    f"type {kind.name!r} needs exactly one of {list(group)}, got {present or 'none'}",
+                    f"type {kind.name!r} needs exactly one of {list(group)},"
+                    f" got {present or 'none'}",
                     key_path=path,
                     **ctx,
                 )

@@ -133,7 +133,12 @@ def template_fields(text: str) -> list[str]:
 def _check_value(name: str, value: Any, context: Mapping[str, Any]) -> str:
     text = str(value)
     parts = re.split(r"[\\/]", text)
-    if "\x00" in text or ".." in parts or text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", text):
+    if (
+        "\x00" in text
+        or ".." in parts
+        or text.startswith(("/", "\\"))
+        or re.match(r"^[A-Za-z]:", text)
+    ):
         raise TemplateError(
             f"template value for {{{name}}} would leave the configured location: {text!r}",
             **context,

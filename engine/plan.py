@@ -7,7 +7,7 @@ over (projection, predicates) is recorded on the :class:`Plan` for the result an
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +78,10 @@ class Plan:
         schema: The schema it casts to, if any.
         env: The environment spec.
         casts: The cast steps in the plan.
-        rescan: Builds the raw scan again (no casts, text kept as text) to diagnose failures.
+        rescan: Scans the source again with text kept as text (``() -> (frame, schema)``).
+        build: Adds projection, casts and filter to a raw scan (``(frame, schema) -> (frame,
+            steps)``); with ``rescan`` it gives the fallback plan when a reader's own parsing
+            fails.
     """
 
     frame: pl.LazyFrame
@@ -86,7 +89,10 @@ class Plan:
     schema: SchemaSpec | None
     env: EnvSpec
     casts: tuple[CastStep, ...] = ()
-    rescan: Any = field(default=None, repr=False)
+    rescan: Callable[[], tuple[pl.LazyFrame, pl.Schema]] | None = field(default=None, repr=False)
+    build: Callable[[pl.LazyFrame, pl.Schema], tuple[pl.LazyFrame, list[CastStep]]] | None = field(
+        default=None, repr=False
+    )
 
 
 def source_module(env: EnvSpec, context: Mapping[str, Any]) -> SourceModule:
@@ -175,7 +181,7 @@ def plan_read(
     target = {c.name: c.dtype.polars for c in schema.columns} if schema else {}
     filters = filters if filters is not None else env.source.options.get("filters")
     try:
-        predicate = to_expr(filters, target)  # type: ignore[arg-type]
+        predicate = to_expr(filters, target)
     except (ValueError, TypeError, pl.exceptions.PolarsError) as exc:
         raise DynioError(f"invalid filters: {exc}", **context) from exc
     filter_cols = columns_of(predicate)
@@ -206,25 +212,30 @@ def plan_read(
             file=scan.files[0] if len(scan.files) == 1 else scan.location,
             **context,
         )
-    lossy = {c.name: c.lossy_cast for c in schema.columns} if schema else {}
-    steps = plan_casts(
-        src_schema,
-        [(c.name, c.dtype, lossy[c.name]) for c in schema.columns if c.name in (needed or available)]
+    targets = (
+        [(c.name, c.dtype, c.lossy_cast) for c in schema.columns if c.name in (needed or available)]
         if schema
-        else [],
+        else []
     )
-    frame = scan.frame
-    if needed is not None:
-        frame = frame.select(needed)
-    if steps:
-        frame = frame.with_columns([s.expr() for s in steps])
-    if predicate is not None:
-        frame = frame.filter(predicate)
-    if needed is not None and projection is not None and len(needed) != len(projection):
-        frame = frame.select(projection)
+
+    def build(raw: pl.LazyFrame, raw_schema: pl.Schema) -> tuple[pl.LazyFrame, list[CastStep]]:
+        steps = plan_casts(raw_schema, targets)
+        frame = raw
+        if needed is not None:
+            frame = frame.select(needed)
+        if steps:
+            frame = frame.with_columns([s.expr() for s in steps])
+        if predicate is not None:
+            frame = frame.filter(predicate)
+        if needed is not None and projection is not None and len(needed) != len(projection):
+            frame = frame.select(projection)
+        return frame, steps
+
+    frame, steps = build(scan.frame, src_schema)
 
     def rescan() -> tuple[pl.LazyFrame, pl.Schema]:
-        # text formats re-read as text so every value that failed to parse can be shown
+        # text formats re-read as text, so values the reader could not parse go through the
+        # cast table (which knows more spellings) and, failing that, can be shown
         raw_hints = ScanHints(dtypes={c: pl.String() for c in (needed or available)})
         raw = module.scan(env.source, request(raw_hints)).frame
         return raw, raw.collect_schema()
@@ -241,7 +252,15 @@ def plan_read(
         filters_residual=None if scan.pushed.get("predicates") else describe(predicate),
         casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
     )
-    return Plan(frame=frame, info=info, schema=schema, env=env, casts=tuple(steps), rescan=rescan)
+    return Plan(
+        frame=frame,
+        info=info,
+        schema=schema,
+        env=env,
+        casts=tuple(steps),
+        rescan=rescan,
+        build=build,
+    )
 
 
 def _collect_schema(scan: Scan, context: Mapping[str, Any]) -> pl.Schema:

@@ -310,7 +310,9 @@ def metric_line(value: MetricValue) -> str:
     )
 
 
-def log_metric_lines(values: Iterable[MetricValue], logger: logging.Logger = METRICS_LOGGER) -> None:
+def log_metric_lines(
+    values: Iterable[MetricValue], logger: logging.Logger = METRICS_LOGGER
+) -> None:
     """Log one JSON line per metric value on the ``dynio.metrics`` logger (level INFO)."""
     if not logger.isEnabledFor(logging.INFO):
         return

@@ -112,9 +112,7 @@ def _has_no_null_values(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExp
     return RuleExprs(passed=count == 0, failing=count)
 
 
-def _has_acceptable_percentage_of_nulls(
-    col: pl.Expr | None, opts: Mapping[str, Any]
-) -> RuleExprs:
+def _has_acceptable_percentage_of_nulls(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
     c = _col(col)
     nulls = c.null_count()
     share = pl.when(pl.len() > 0).then(nulls / pl.len()).otherwise(0.0)
@@ -217,7 +215,9 @@ _THRESHOLD = {"threshold": OptionDef(_Number, required=True)}
 RULES: dict[str, RuleDef] = {
     d.name: d
     for d in [
-        RuleDef("has_unique_values", _has_unique_values, description="no duplicate non-null values"),
+        RuleDef(
+            "has_unique_values", _has_unique_values, description="no duplicate non-null values"
+        ),
         RuleDef("has_no_null_values", _has_no_null_values, description="no nulls"),
         RuleDef(
             "has_acceptable_percentage_of_nulls",
@@ -260,7 +260,10 @@ RULES: dict[str, RuleDef] = {
         RuleDef(
             "matches_regex",
             _matches_regex,
-            {"pattern": OptionDef((str,), required=True), "full_match": OptionDef((bool,), default=True)},
+            {
+                "pattern": OptionDef((str,), required=True),
+                "full_match": OptionDef((bool,), default=True),
+            },
             description="text matches the pattern (whole value unless full_match: false)",
         ),
         RuleDef(
@@ -344,7 +347,9 @@ def option_error(rule: RuleDef, options: Mapping[str, Any]) -> str | None:
     """Why these options do not suit the rule, or ``None`` when they do."""
     unknown = sorted(set(options) - set(rule.options))
     if unknown:
-        return f"unknown option(s) {unknown} for rule {rule.name!r}; accepted: {sorted(rule.options)}"
+        return (
+            f"unknown option(s) {unknown} for rule {rule.name!r}; accepted: {sorted(rule.options)}"
+        )
     for opt_name, opt in rule.options.items():
         if opt_name not in options:
             if opt.required:
@@ -352,23 +357,31 @@ def option_error(rule: RuleDef, options: Mapping[str, Any]) -> str | None:
             continue
         value = options[opt_name]
         ok_types: Sequence[type] = opt.types
-        if bool in ok_types or not isinstance(value, bool):
-            if isinstance(value, tuple(ok_types)):
-                continue
+        if (bool in ok_types or not isinstance(value, bool)) and isinstance(value, tuple(ok_types)):
+            continue
         return (
             f"option {opt_name!r} of rule {rule.name!r} must be "
             f"{' or '.join(t.__name__ for t in ok_types)}, got {type(value).__name__} {value!r}"
         )
     if rule.name == "has_acceptable_percentage_of_nulls" and not 0 < options["threshold"] < 1:
-        return f"threshold of {rule.name!r} is a fraction between 0 and 1, got {options['threshold']!r}"
+        return (
+            f"threshold of {rule.name!r} is a fraction between 0 and 1,"
+            f" got {options['threshold']!r}"
+        )
     for lo, hi in (("lower", "upper"), ("min", "max")):
-        if options.get(lo) is not None and options.get(hi) is not None and options[lo] > options[hi]:
+        if (
+            options.get(lo) is not None
+            and options.get(hi) is not None
+            and options[lo] > options[hi]
+        ):
             return f"rule {rule.name!r}: {lo} {options[lo]!r} is above {hi} {options[hi]!r}"
     return None
 
 
 def resolved_options(rule: RuleDef, options: Mapping[str, Any]) -> dict[str, Any]:
     """The options with defaults filled in."""
-    out = {k: o.default for k, o in rule.options.items() if not o.required and o.default is not None}
+    out = {
+        k: o.default for k, o in rule.options.items() if not o.required and o.default is not None
+    }
     out.update(options)
     return out

@@ -42,7 +42,7 @@ def freeze(value: Any) -> Any:
 
 
 def thaw(value: Any) -> Any:
-    """Return a fresh mutable copy of a frozen value (dicts and lists), safe to hand to a backend."""
+    """A fresh mutable copy of a frozen value (dicts and lists), safe to hand to a backend."""
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):

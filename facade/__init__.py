@@ -9,24 +9,48 @@ its metrics::
     df = cat.read("trips")                  # pandas, cast, validated, measured
     lf = cat.scan("trips")                  # Polars LazyFrame for large data
     cat.write("trips_clean", df)            # atomic, projected to the schema, validated
+
+Names are imported on first use, so ``import dynio`` stays fast and ``dynio.engine`` can be used
+without pandas.
 """
 
-from dynio.catalog import Catalog, Resource
-from dynio.engine.errors import DynioError
-from dynio.engine.quality import MetricValue, RuleFailure, ValidationReport
-from dynio.engine.rules import OptionDef, register_rule, unregister_rule
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Catalog",
-    "DynioError",
-    "MetricValue",
-    "OptionDef",
-    "Resource",
-    "RuleFailure",
-    "ValidationReport",
-    "__version__",
-    "register_rule",
-    "unregister_rule",
-]
+# public name -> module that defines it
+_LAZY = {
+    "Catalog": "dynio.catalog",
+    "Resource": "dynio.catalog",
+    "DynioError": "dynio.engine.errors",
+    "MetricValue": "dynio.engine.quality",
+    "RuleFailure": "dynio.engine.quality",
+    "ValidationReport": "dynio.engine.quality",
+    "OptionDef": "dynio.engine.rules",
+    "register_rule": "dynio.engine.rules",
+    "unregister_rule": "dynio.engine.rules",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+if TYPE_CHECKING:
+    from dynio.catalog import Catalog, Resource
+    from dynio.engine.errors import DynioError
+    from dynio.engine.quality import MetricValue, RuleFailure, ValidationReport
+    from dynio.engine.rules import OptionDef, register_rule, unregister_rule
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dynio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

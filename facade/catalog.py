@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from dynio import handoff
+from dynio import handoff, hdf  # noqa: F401  (hdf registers the ``hdf`` file type)
 from dynio.engine import execute, loader, plan
 from dynio.engine.errors import ConfigError, ResourceNotFoundError
 from dynio.engine.filters import FilterLike
@@ -63,7 +63,9 @@ class Resource:
 
     def __repr__(self) -> str:
         src = self.spec.source
-        return f"Resource({self.name!r}, env={self._env!r}, type={src.kind!r}, format={src.format!r})"
+        return (
+            f"Resource({self.name!r}, env={self._env!r}, type={src.kind!r}, format={src.format!r})"
+        )
 
     def read_result(
         self,
@@ -365,7 +367,9 @@ class Catalog:
             metrics: Compute the schema's metrics.
             **template_args: Values for ``{placeholders}`` in the resource's paths.
         """
-        result = self.resource(name).write(data, validate=validate, metrics=metrics, **template_args)
+        result = self.resource(name).write(
+            data, validate=validate, metrics=metrics, **template_args
+        )
         self._remember(result.report, result.metrics)
         return result
 

@@ -97,7 +97,7 @@ def _cmd_read(args: argparse.Namespace) -> int:
 
     cat = Catalog.from_yaml(args.config, env=args.env, vars=_vars(args.var))
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
-    template_args = _vars(args.arg)
+    template_args: dict[str, Any] = _vars(args.arg)
     result = cat.read_result(
         args.resource, columns=columns, validate=not args.no_validate, **template_args
     )

@@ -84,8 +84,10 @@ def run(
         )
 
     clean, summary = transform(results["trips"], results["zones"])
-    echo(f"transform: dropped {len(results['trips']) - len(clean)} refund(s), joined zones,"
-         f" summarised {len(summary)} zones")
+    echo(
+        f"transform: dropped {len(results['trips']) - len(clean)} refund(s), joined zones,"
+        f" summarised {len(summary)} zones"
+    )
 
     for name, frame in (("trips_clean", clean), ("zone_summary", summary)):
         written = cat.write(name, frame)

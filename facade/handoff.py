@@ -90,10 +90,13 @@ def to_pandas(
     mapper = _NUMPY_NULLABLE_MAPPER.get if dtype_backend == "numpy_nullable" else None
     wanted = _requested(schema, frame.columns)
     if not wanted:
-        return table.to_pandas(types_mapper=mapper)
+        whole: pd.DataFrame = table.to_pandas(types_mapper=mapper)
+        return whole
     plain = [c for c in frame.columns if c not in wanted]
-    out = table.select(plain).to_pandas(types_mapper=mapper) if plain else pd.DataFrame(
-        index=pd.RangeIndex(frame.height)
+    out = (
+        table.select(plain).to_pandas(types_mapper=mapper)
+        if plain
+        else pd.DataFrame(index=pd.RangeIndex(frame.height))
     )
     for name, dtype in wanted.items():
         arr = table.column(name)
@@ -128,7 +131,8 @@ def from_any(data: Any, *, resource: str | None = None, env: str | None = None) 
             raise SchemaError(f"duplicate column names {dup}", **context)
         pdf.columns = [str(c) for c in pdf.columns]
         try:
-            return pl.from_pandas(pdf)
+            frame: pl.DataFrame = pl.from_pandas(pdf)
+            return frame
         except (pa.ArrowException, pl.exceptions.PolarsError, TypeError, ValueError) as exc:
             bad = _unconvertible_column(pdf)
             raise SchemaError(

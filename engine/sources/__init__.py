@@ -225,9 +225,19 @@ KINDS: dict[str, SourceKind] = {
             extra="postgres",
             file_based=False,
             options=frozenset(
-                {"table", "sql_query", "truncate_and_append", "write_mode", "key",
-                 "partition_on", "partition_num", "chunksize", "columns", "filters"}
-            ),  # fmt: skip
+                {
+                    "table",
+                    "sql_query",
+                    "truncate_and_append",
+                    "write_mode",
+                    "key",
+                    "partition_on",
+                    "partition_num",
+                    "chunksize",
+                    "columns",
+                    "filters",
+                }
+            ),
             planned="the database release",
         ),
         SourceKind(

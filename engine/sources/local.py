@@ -121,7 +121,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         frame = fmt.scan([str(f) for f in files], options, request.hints)
     except (OSError, ValueError, LookupError, pl.exceptions.PolarsError) as exc:
         raise ReadError(
-            f"cannot read {fmt.name}: {exc}", file=str(files[0] if len(files) == 1 else path),
+            f"cannot read {fmt.name}: {exc}",
+            file=str(files[0] if len(files) == 1 else path),
             **request.context,
         ) from exc
     return Scan(
@@ -154,10 +155,15 @@ def atomic_write_file(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        with open(tmp, "wb") as fh:
-            fmt.write(frame, fh, options)
-            fh.flush()
-            os.fsync(fh.fileno())
+        if fmt.write_path is not None:
+            fmt.write_path(frame, str(tmp), options)
+        else:
+            if fmt.write is None:
+                raise WriteError(f"format {fmt.name!r} cannot be written")
+            with open(tmp, "wb") as fh:
+                fmt.write(frame, fh, options)
+                fh.flush()
+                os.fsync(fh.fileno())
         size = tmp.stat().st_size
         os.replace(tmp, target)
     except BaseException:
@@ -184,7 +190,9 @@ def _write_dataset(
             if missing:
                 raise WriteError(f"partition_cols {missing} are not columns of the frame")
             for key, part in frame.partition_by(cols, as_dict=True, include_key=False).items():
-                sub = staging.joinpath(*(f"{c}={_part_value(v)}" for c, v in zip(cols, key, strict=True)))
+                sub = staging.joinpath(
+                    *(f"{c}={_part_value(v)}" for c, v in zip(cols, key, strict=True))
+                )
                 sub.mkdir(parents=True, exist_ok=True)
                 atomic_write_file(sub / f"part-00000{ext}", part, fmt, options)
         else:
