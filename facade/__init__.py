@@ -34,7 +34,18 @@ _LAZY = {
     "unregister_rule": "dynio.engine.rules",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = [
+    "Catalog",
+    "DynioError",
+    "MetricValue",
+    "OptionDef",
+    "Resource",
+    "RuleFailure",
+    "ValidationReport",
+    "__version__",
+    "register_rule",
+    "unregister_rule",
+]
 
 if TYPE_CHECKING:
     from dynio.catalog import Catalog, Resource

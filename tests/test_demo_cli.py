@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import write_text
 
 from dynio import cli, demo
-
-from conftest import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +42,9 @@ def test_cli_read_preview(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
-    assert "trip_id" in out and "fare" in out and "payment" not in out
+    assert "trip_id" in out
+    assert "fare" in out
+    assert "payment" not in out
     assert "600 rows x 2 columns from local csv" in out
 
 
@@ -63,7 +64,8 @@ def test_cli_read_reports_errors_without_traceback(
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("dynio: error: ")
-    assert "missing.parquet" in err and "'t'" in err
+    assert "missing.parquet" in err
+    assert "'t'" in err
     assert "Traceback" not in err
 
 
