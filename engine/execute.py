@@ -146,6 +146,7 @@ def _quality(
     metrics: bool,
     label_cap: int,
     verb: str,
+    raise_on_error: bool = True,
 ) -> tuple[ValidationReport, list[MetricValue]]:
     with span("validate", resource=context.get("resource")) as sp:
         report, values = evaluate(
@@ -166,7 +167,7 @@ def _quality(
         )
     if metrics:
         log_metric_lines(values)
-    if validate:
+    if validate and raise_on_error:
         _check_report(report, context, verb)
     return report, values
 
@@ -181,8 +182,11 @@ def read(
     validate: bool = True,
     metrics: bool = True,
     label_cap: int = DEFAULT_LABEL_CAP,
+    raise_on_error: bool = True,
 ) -> Result:
     """Read a resource: plan, collect, then rules and metrics in one pass.
+
+    With ``raise_on_error=False`` failed rules are only reported on the result.
 
     Raises:
         ValidationError: An error-severity rule failed (the report is attached).
@@ -207,6 +211,7 @@ def read(
             metrics=metrics,
             label_cap=label_cap,
             verb="read",
+            raise_on_error=raise_on_error,
         )
         return Result(frame=frame, report=report, metrics=values, info=plan.info)
 

@@ -247,7 +247,13 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
         raise ValueError(f"decimal must be '.' or ',', got {decimal!r}")
     if "decimal_comma" in options:
         kwargs["decimal_comma"] = bool(options["decimal_comma"])
-    for name in ("infer_schema_length", "truncate_ragged_lines", "ignore_errors", "eol_char"):
+    for name in (
+        "infer_schema_length",
+        "truncate_ragged_lines",
+        "ignore_errors",
+        "eol_char",
+        "try_parse_dates",
+    ):
         if name in options:
             kwargs[name] = options[name]
     if "lineterminator" in options:
@@ -493,6 +499,7 @@ _CSV_READ = frozenset(
         "ignore_errors",
         "eol_char",
         "lineterminator",
+        "try_parse_dates",
     }
 )
 _CSV_WRITE = frozenset(

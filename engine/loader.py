@@ -168,6 +168,15 @@ class _Loader:
         if not env_bodies:
             raise ConfigError("the resource defines no environment", key_path=name, **ctx)
         chosen = match_env(selected, list(env_bodies)) if selected is not None else None
+        if selected is not None and chosen is None:
+            self.problems.append(
+                UnknownEnvironmentError(
+                    f"no environment {selected!r}; defined: {sorted(env_bodies)}",
+                    resource=name,
+                    env=selected,
+                    file=str(file),
+                )
+            )
         envs: dict[str, EnvSpec] = {}
         deferred: dict[str, Exception] = {}
         for raw_env, env_body in env_bodies.items():
@@ -661,12 +670,6 @@ def load_catalog(
                     resources[name] = loader.resource(name, body, file, env)
                 except ConfigError as exc:
                     loader.problems.append(exc)
-    if env is not None:
-        for res in resources.values():
-            try:
-                res.env(env)
-            except UnknownEnvironmentError as exc:
-                loader.problems.append(exc)
     if loader.problems:
         if len(loader.problems) == 1:
             raise loader.problems[0]

@@ -32,6 +32,8 @@ _LAZY = {
     "OptionDef": "dynio.engine.rules",
     "register_rule": "dynio.engine.rules",
     "unregister_rule": "dynio.engine.rules",
+    "validate": "dynio.checks",
+    "measure": "dynio.checks",
 }
 
 __all__ = [
@@ -43,12 +45,15 @@ __all__ = [
     "RuleFailure",
     "ValidationReport",
     "__version__",
+    "measure",
     "register_rule",
     "unregister_rule",
+    "validate",
 ]
 
 if TYPE_CHECKING:
     from dynio.catalog import Catalog, Resource
+    from dynio.checks import measure, validate
     from dynio.engine.errors import DynioError
     from dynio.engine.quality import MetricValue, RuleFailure, ValidationReport
     from dynio.engine.rules import OptionDef, register_rule, unregister_rule

@@ -74,9 +74,13 @@ class Resource:
         filters: FilterLike = None,
         validate: bool = True,
         metrics: bool = True,
+        raise_on_error: bool = True,
         **template_args: Any,
     ) -> execute.Result:
-        """Read into the engine's result: the Polars frame, the report, the metrics, the plan."""
+        """Read into the engine's result: the Polars frame, the report, the metrics, the plan.
+
+        With ``raise_on_error=False`` failed rules are reported on the result, not raised.
+        """
         return execute.read(
             self._spec,
             self._env,
@@ -86,6 +90,7 @@ class Resource:
             validate=validate,
             metrics=metrics,
             label_cap=self._label_cap,
+            raise_on_error=raise_on_error,
         )
 
     def read(
@@ -310,11 +315,20 @@ class Catalog:
         *,
         validate: bool = True,
         metrics: bool = True,
+        raise_on_error: bool = True,
         **template_args: Any,
     ) -> execute.Result:
-        """Read into the engine's result: Polars frame, validation report, metrics and plan info."""
+        """Read into the engine's result: Polars frame, validation report, metrics and plan info.
+
+        With ``raise_on_error=False`` failed rules are reported on the result, not raised.
+        """
         result = self.resource(name).read_result(
-            columns=columns, filters=filters, validate=validate, metrics=metrics, **template_args
+            columns=columns,
+            filters=filters,
+            validate=validate,
+            metrics=metrics,
+            raise_on_error=raise_on_error,
+            **template_args,
         )
         self._remember(result.report, result.metrics)
         return result

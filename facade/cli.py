@@ -4,6 +4,8 @@ Commands::
 
     dynio demo [--out DIR]                                   run the demo pipeline
     dynio read RESOURCE --config PATH [--env ENV] [--columns a,b] [--limit N] [--var K=V]
+    dynio validate RESOURCE --config PATH [--env ENV] [--json]
+    dynio schema infer PATH_OR_GLOB [-o OUT] [--suggest]
     dynio catalog check --config PATH [--env ENV] [--var K=V]
 """
 
@@ -76,6 +78,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     read.add_argument("--no-validate", action="store_true", help="skip the schema's rules")
 
+    val = sub.add_parser(
+        "validate", help="read a resource, print its validation report; exit 1 on errors"
+    )
+    val.add_argument("resource", help="resource name")
+    _config_args(val, env_required=True)
+    val.add_argument("--arg", action="append", metavar="NAME=VALUE", help="path template value")
+    val.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    schema = sub.add_parser("schema", help="schema commands")
+    ssub = schema.add_subparsers(dest="schema_command", required=True, metavar="SUBCOMMAND")
+    infer = ssub.add_parser("infer", help="write schema YAML inferred from data files")
+    infer.add_argument("path", help="a data file, a folder, or a glob (** recurses)")
+    infer.add_argument("-o", "--output", type=Path, help="output YAML file (default: stdout)")
+    infer.add_argument("--name", help="schema name (default: the file or folder name)")
+    infer.add_argument("--format", help="file type when the ending does not tell (csv, parquet…)")
+    infer.add_argument(
+        "--suggest",
+        action="store_true",
+        help="also propose rules the data satisfies: not-null, unique, ranges, category sets",
+    )
+
     catalog = sub.add_parser("catalog", help="catalog commands")
     csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="SUBCOMMAND")
     check = csub.add_parser(
@@ -111,6 +134,94 @@ def _cmd_read(args: argparse.Namespace) -> int:
     )
     if result.report.failures:
         print(result.report.summary())
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from dynio.catalog import Catalog
+
+    cat = Catalog.from_yaml(args.config, env=args.env, vars=_vars(args.var))
+    template_args: dict[str, Any] = _vars(args.arg)
+    result = cat.read_result(args.resource, metrics=False, raise_on_error=False, **template_args)
+    report = result.report
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(_report_table(report))
+    return 0 if report.ok else 1
+
+
+def _report_table(report: Any) -> str:
+    head = (
+        f"{report.resource} ({report.env}): {report.checked} rule(s) on {report.rows} rows,"
+        f" {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    )
+    if not report.failures:
+        return head + "\nall rules passed"
+    rows = [("severity", "column", "rule", "failing", "share", "examples")]
+    for f in report.failures:
+        sample = ", ".join(repr(v) for v in f.sample)
+        if f.detail:
+            sample = (sample + "; " if sample else "") + f"absent: {list(f.detail)}"
+        rows.append(
+            (
+                f.severity,
+                f.column or "(frame)",
+                f.rule,
+                str(f.failing_count),
+                f"{f.failing_share:.2%}",
+                sample[:60],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return head + "\n" + "\n".join(line.rstrip() for line in lines)
+
+
+def _cmd_schema_infer(args: argparse.Namespace) -> int:
+    import glob
+
+    import yaml
+
+    from dynio.engine.formats import ScanHints, format_for, infer_format
+    from dynio.engine.infer import infer_schema
+
+    text = args.path
+    if any(c in text for c in "*?["):
+        files = sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    elif Path(text).is_dir():
+        files = sorted(str(p) for p in Path(text).rglob("*") if p.is_file())
+    else:
+        files = [text] if Path(text).is_file() else []
+    fmt = format_for(args.format) if args.format else None
+    if args.format and fmt is None:
+        raise DynioError(f"unknown format {args.format!r}")
+    if fmt is None:
+        guesses = {f.name: f for f in (infer_format(p) for p in files) if f is not None}
+        if len(guesses) != 1:
+            what = "no data files" if not guesses else f"several formats {sorted(guesses)}"
+            raise DynioError(f"{what} under {text!r}; pass --format", file=text)
+        fmt = next(iter(guesses.values()))
+    files = [p for p in files if p.lower().endswith(fmt.extensions) and Path(p).stat().st_size]
+    if not files:
+        raise DynioError(f"no {fmt.name} files found", file=text)
+    options = {"try_parse_dates": True} if fmt.name == "csv" else {}
+    try:
+        frame = fmt.scan(files, options, ScanHints())
+        name = args.name or Path(text.split("*")[0].rstrip("/") or ".").stem or "dataset"
+        doc = infer_schema(frame, name, suggest=args.suggest)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise DynioError(f"cannot read {fmt.name}: {exc}", file=files[0]) from exc
+    out = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(out, encoding="utf-8")
+        print(f"wrote {args.output} ({len(doc['columns'])} columns from {len(files)} file(s))")
+    else:
+        print(out, end="")
     return 0
 
 
@@ -151,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(args)
         if args.command == "read":
             return _cmd_read(args)
+        if args.command == "validate":
+            return _cmd_validate(args)
+        if args.command == "schema":
+            return _cmd_schema_infer(args)
         return _cmd_catalog_check(args)
     except DynioError as exc:
         print(f"dynio: error: {exc}", file=sys.stderr)
