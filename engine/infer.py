@@ -88,11 +88,11 @@ def infer_schema(
                         "include_right": True,
                     },
                 }
-            values = stats.get(f"v{i}")
-            if values is not None and 0 < len(values) <= category_limit and distinct < rows:
+            seen = stats.get(f"v{i}")
+            if seen is not None and 0 < len(seen) <= category_limit and distinct < rows:
                 validations["is_in"] = {
                     "apply": True,
-                    "options": {"categorical_values": list(values)},
+                    "options": {"categorical_values": list(seen)},
                 }
         entry["validations"] = validations
         entry["metrics"] = []
