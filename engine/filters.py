@@ -20,7 +20,7 @@ import polars as pl
 
 from dynio.engine.casts import cast_expr
 
-__all__ = ["FilterLike", "columns_of", "describe", "to_expr"]
+__all__ = ["Condition", "FilterLike", "columns_of", "describe", "normalize", "to_expr"]
 
 FilterLike = pl.Expr | Sequence[Any] | None
 
@@ -125,6 +125,46 @@ def to_expr(filters: FilterLike, dtypes: Mapping[str, pl.DataType] | None = None
         conds = [_condition(i, dtypes) for i in group]
         groups.append(pl.all_horizontal(conds) if len(conds) > 1 else conds[0])
     return pl.any_horizontal(groups) if len(groups) > 1 else groups[0]
+
+
+Condition = tuple[str, str, Any]
+
+
+def normalize(filters: FilterLike) -> tuple[tuple[Condition, ...], ...] | None:
+    """The tuple form as OR-of-ANDs: ``((cond, cond), (cond,))``; ``None`` for a Polars expression.
+
+    Sources that build queries (SQL) push these conditions into their ``WHERE`` clause; values
+    are the caller's literals (bind them as parameters, never format them into the text).
+    Operators are lower-cased and ``=`` becomes ``==``.
+
+    Raises:
+        ValueError: The filter is malformed.
+    """
+    if filters is None or isinstance(filters, pl.Expr):
+        return None
+    items = list(filters)
+    if not items:
+        return None
+    if any(isinstance(i, pl.Expr) for i in items):
+        return None
+
+    def cond(item: Any) -> Condition:
+        op = str(item[1]).strip().lower()
+        op = "==" if op == "=" else op
+        if op not in _OPS and op not in _UNARY:
+            raise ValueError(f"unknown filter operator {item[1]!r}")
+        return (str(item[0]), op, item[2] if len(item) == 3 else None)
+
+    if all(_is_condition(i) for i in items):
+        return (tuple(cond(i) for i in items),)
+    groups = []
+    for group in items:
+        if not isinstance(group, list | tuple) or not all(_is_condition(i) for i in group):
+            raise ValueError(f"filters in DNF form are lists of (column, op, value): {group!r}")
+        if any(isinstance(i, pl.Expr) for i in group):
+            return None
+        groups.append(tuple(cond(i) for i in group))
+    return tuple(groups)
 
 
 def columns_of(expr: pl.Expr | None) -> list[str]:

@@ -15,7 +15,7 @@ import polars as pl
 
 from dynio.engine.casts import CastStep, plan_casts
 from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError
-from dynio.engine.filters import FilterLike, columns_of, describe, to_expr
+from dynio.engine.filters import FilterLike, columns_of, describe, normalize, to_expr
 from dynio.engine.formats import ScanHints
 from dynio.engine.placeholders import template_fields
 from dynio.engine.sources import Scan, ScanRequest, SourceModule, kind_for, load_module
@@ -182,6 +182,7 @@ def plan_read(
     filters = filters if filters is not None else env.source.options.get("filters")
     try:
         predicate = to_expr(filters, target)
+        conditions = normalize(filters)
     except (ValueError, TypeError, pl.exceptions.PolarsError) as exc:
         raise DynioError(f"invalid filters: {exc}", **context) from exc
     filter_cols = columns_of(predicate)
@@ -199,6 +200,8 @@ def plan_read(
             template_args=args,
             columns=tuple(needed) if needed is not None else None,
             hints=h,
+            predicate=predicate,
+            filters=conditions,
         )
 
     scan = module.scan(env.source, request(hints))

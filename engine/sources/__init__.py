@@ -53,6 +53,14 @@ class ScanRequest:
         template_args: Values for ``{name}`` fields in paths.
         columns: Columns the plan needs from the source, or ``None`` for all.
         hints: Target dtypes and storage options that help readers.
+        predicate: The row filter as a Polars expression (already in the schema's dtypes).
+        filters: The same filter in tuple form, OR of ANDs of ``(column, op, value)``, when the
+            caller gave it that way (``None`` for a Polars expression); what SQL sources push
+            into ``WHERE``.
+
+    Pushdown is a negotiation: the planner always applies ``predicate`` after the scan (so a
+    source may push all, part or none of it), and the source says in :attr:`Scan.pushed` what it
+    took.
     """
 
     resource: str
@@ -60,6 +68,8 @@ class ScanRequest:
     template_args: Mapping[str, Any] = field(default_factory=dict)
     columns: tuple[str, ...] | None = None
     hints: ScanHints = field(default_factory=ScanHints)
+    predicate: pl.Expr | None = None
+    filters: tuple[tuple[tuple[str, str, Any], ...], ...] | None = None
 
     @property
     def context(self) -> dict[str, Any]:
@@ -76,7 +86,8 @@ class Scan:
         location: Where it reads from, with any secret redacted.
         files: The files matched (empty for non-file sources).
         format: The data format name, if any.
-        pushed: What the source took over (projection, predicates) for the plan's record.
+        pushed: What the source took over, for the plan's record: ``projection`` (bool) and
+            ``predicates`` (bool: the whole filter was applied in the source or its scan).
     """
 
     frame: pl.LazyFrame

@@ -130,7 +130,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         location=str(path),
         files=tuple(str(f) for f in files),
         format=fmt.name,
-        pushed={"projection": "scan", "predicates": "scan"},
+        # Polars pushes the planner's projection and filter into its file scans
+        pushed={"projection": True, "predicates": True},
     )
 
 

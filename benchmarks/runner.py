@@ -1,0 +1,245 @@
+"""Run scenarios against their baselines in fresh processes and report ratios.
+
+Each round runs the dynio side and the baseline side once each, in alternating order, each in a
+new interpreter (so neither warms the other's caches or imports). The median over rounds gives
+the time (or peak memory growth) of each side and the ratio dynio/baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.data import SIZES, ensure_data
+from benchmarks.dynamicio_env import dynamicio_python
+from benchmarks.scenarios import SCENARIOS, Scenario, Side
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "configs" / "bench" / "resources.yaml"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+_CHILD = """
+import json, resource, sys, time
+DATA = {data!r}
+OUT = {out!r}
+CONFIG = {config!r}
+N = {n!r}
+{setup}
+import gc
+gc.collect()
+
+def _rss_kb(field):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+try:  # reset the peak-RSS mark so the peak below belongs to the timed code
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+except OSError:
+    pass
+_before = _rss_kb("VmRSS")
+_t0 = time.perf_counter()
+{run}
+_seconds = time.perf_counter() - _t0
+_peak = _rss_kb("VmHWM")
+with open({result!r}, "w") as fh:
+    json.dump({{"seconds": _seconds, "peak_kb": _peak, "growth_kb": max(_peak - _before, 0)}}, fh)
+"""
+
+
+@dataclass
+class Outcome:
+    """The measured result of one scenario."""
+
+    id: str
+    title: str
+    metric: str
+    dynio: float | None
+    baseline: float | None
+    ratio: float | None
+    target: float
+    guard: float
+    dynio_peak_mb: float | None = None
+    baseline_peak_mb: float | None = None
+    status: str = "ok"  # ok | missed | guard | skipped | error
+    note: str = ""
+
+
+def _python_for(side: Side, pythons: dict[str, str | None]) -> str | None:
+    return pythons.get(side.python)
+
+
+def _run_side(
+    side: Side, python: str, scenario: Scenario, ctx: dict[str, Any]
+) -> dict[str, float]:
+    if scenario.process:
+        t0 = time.perf_counter()
+        subprocess.run([python, "-c", side.run], check=True, capture_output=True, cwd=ROOT)
+        return {"seconds": time.perf_counter() - t0, "peak_kb": 0.0, "growth_kb": 0.0}
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        result = fh.name
+    code = _CHILD.format(setup=side.setup, run=side.run, result=result, **ctx)
+    try:
+        proc = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=1800
+        )
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+            raise RuntimeError(f"{scenario.id} ({side.python}) failed:\n{tail}")
+        with open(result) as fh:
+            out: dict[str, float] = json.load(fh)
+        return out
+    finally:
+        os.unlink(result)
+
+
+def run_scenario(
+    scenario: Scenario, rounds: int, ctx: dict[str, Any], pythons: dict[str, str | None]
+) -> Outcome:
+    """Measure one scenario over ``rounds`` alternating rounds."""
+    outcome = Outcome(
+        scenario.id, scenario.title, scenario.metric, None, None, None, scenario.target,
+        scenario.guard,
+    )  # fmt: skip
+    py_d, py_b = _python_for(scenario.dynio, pythons), _python_for(scenario.baseline, pythons)
+    if py_d is None or py_b is None:
+        outcome.status, outcome.note = "skipped", "dynamicio environment not available"
+        return outcome
+    samples: dict[str, list[dict[str, float]]] = {"dynio": [], "baseline": []}
+    try:
+        for i in range(rounds):
+            order = [("dynio", scenario.dynio, py_d), ("baseline", scenario.baseline, py_b)]
+            for name, side, py in order if i % 2 == 0 else reversed(order):
+                samples[name].append(_run_side(side, py, scenario, ctx))
+    except (RuntimeError, subprocess.SubprocessError) as exc:
+        outcome.status, outcome.note = "error", str(exc)
+        return outcome
+    key = "growth_kb" if scenario.metric == "memory" else "seconds"
+    d = statistics.median(s[key] for s in samples["dynio"])
+    b = statistics.median(s[key] for s in samples["baseline"])
+    if scenario.metric == "memory":
+        d, b = d / 1024, b / 1024  # MiB
+    outcome.dynio, outcome.baseline = d, b
+    outcome.ratio = d / b if b > 0 else None
+    outcome.dynio_peak_mb = statistics.median(s["peak_kb"] for s in samples["dynio"]) / 1024
+    outcome.baseline_peak_mb = statistics.median(s["peak_kb"] for s in samples["baseline"]) / 1024
+    if outcome.ratio is None:
+        outcome.status = "error"
+        outcome.note = "baseline measured zero"
+    elif outcome.ratio > scenario.guard:
+        outcome.status = "guard"
+    elif outcome.ratio > scenario.target:
+        outcome.status = "missed"
+    return outcome
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("dynio", "polars", "pandas", "pyarrow", "numpy"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "-"
+    return out
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """A Markdown table of outcomes."""
+    lines = [
+        "| id | scenario | dynio | baseline | ratio | target | status |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for o in outcomes:
+        unit = "MiB" if o.metric == "memory" else "s"
+        fmt = (lambda v: "-" if v is None else f"{v:.1f} {unit}") if unit == "MiB" else (
+            lambda v: "-" if v is None else f"{v:.3f} {unit}"
+        )
+        ratio = "-" if o.ratio is None else f"{o.ratio:.2f}"
+        status = {"ok": "met", "missed": "missed", "guard": "PAST GUARD"}.get(o.status, o.status)
+        lines.append(
+            f"| {o.id} | {o.title} | {fmt(o.dynio)} | {fmt(o.baseline)} | {ratio} |"
+            f" ≤ {o.target} | {status} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks``: run the suite, write JSON results, print a table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help=f"{SIZES['quick']:,} rows (CI)")
+    size.add_argument("--full", action="store_true", help=f"{SIZES['full']:,} rows (default)")
+    parser.add_argument("--only", help="comma-separated scenario ids (e.g. R1,R3,V1)")
+    parser.add_argument("--rounds", type=int, help="rounds per scenario (default 5)")
+    parser.add_argument(
+        "--no-dynamicio", action="store_true", help="skip scenarios whose baseline is dynamicio"
+    )
+    parser.add_argument("--output", type=Path, help="result JSON path")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a ratio is past its guard (or a scenario errors)",
+    )
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    wanted = {s.strip().upper() for s in args.only.split(",")} if args.only else None
+    scenarios = [s for s in SCENARIOS if wanted is None or s.id.upper() in wanted]
+    if wanted and len(scenarios) != len(wanted):
+        known = ", ".join(s.id for s in SCENARIOS)
+        parser.error(f"unknown scenario id in {args.only!r}; known: {known}")
+
+    print(f"generating data ({mode}, {SIZES[mode]:,} rows) …", flush=True)
+    data = ensure_data(mode)
+    pythons: dict[str, str | None] = {"main": sys.executable, "dynamicio": None}
+    if not args.no_dynamicio and any("dynamicio" in s.needs for s in scenarios):
+        print("preparing the dynamicio 9.1.0 environment …", flush=True)
+        pythons["dynamicio"] = dynamicio_python()
+    rounds = args.rounds or 5
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="dynio-bench-") as out:
+        ctx = {"data": str(data), "out": out, "config": str(CONFIG), "n": SIZES[mode]}
+        for scenario in scenarios:
+            outcome = run_scenario(scenario, rounds, ctx, pythons)
+            outcomes.append(outcome)
+            ratio = "-" if outcome.ratio is None else f"{outcome.ratio:.2f}"
+            print(
+                f"{scenario.id:<7} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
+                f" {scenario.guard}) {outcome.status} {outcome.note}",
+                flush=True,
+            )
+    record = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "mode": mode,
+        "rows": SIZES[mode],
+        "rounds": rounds,
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "versions": _versions(),
+        "scenarios": [asdict(o) for o in outcomes],
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = args.output or RESULTS / f"{dt.date.today().isoformat()}-{mode}.json"
+    path.write_text(json.dumps(record, indent=2))
+    print()
+    print(table(outcomes))
+    print(f"\nresults: {path}")
+    failing = [o for o in outcomes if o.status in ("guard", "error")]
+    if args.check and failing:
+        print("past guard or failed: " + ", ".join(o.id for o in failing), file=sys.stderr)
+        return 1
+    return 0
