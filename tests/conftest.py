@@ -11,6 +11,14 @@ import pytest
 
 import dynio
 
+# Service fixtures (S3 server, Postgres, OTLP receivers…) live one module each in
+# tests/fixtures/ and are loaded here, so every test module can use them.
+pytest_plugins = sorted(
+    f"fixtures.{p.stem}"
+    for p in (Path(__file__).parent / "fixtures").glob("*.py")
+    if p.stem != "__init__"
+)
+
 
 def write_text(path: Path, text: str) -> Path:
     """Write dedented text to ``path`` (creating folders) and return the path."""
