@@ -46,7 +46,9 @@ def orders(n: int, seed: int = 20261124) -> pl.DataFrame:
             "country": np.array(COUNTRIES)[rng.integers(0, len(COUNTRIES), n)],
             "status": np.array(STATUSES)[rng.integers(0, len(STATUSES), n)],
             "sku": np.char.add("SKU-", rng.integers(0, 500_000, n).astype(str)),
-            "email": np.char.add(np.char.add("user", rng.integers(0, n, n).astype(str)), "@example.com"),
+            "email": np.char.add(
+                np.char.add("user", rng.integers(0, n, n).astype(str)), "@example.com"
+            ),
             "is_priority": rng.random(n) < 0.1,
         }
     ).with_columns(pl.col("ts").cast(pl.Datetime("ns")))

@@ -8,6 +8,7 @@ the time (or peak memory growth) of each side and the ratio dynio/baseline.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
@@ -24,7 +25,7 @@ from typing import Any
 
 from benchmarks.data import SIZES, ensure_data
 from benchmarks.dynamicio_env import dynamicio_python
-from benchmarks.scenarios import SCENARIOS, Scenario, Side
+from benchmarks.scenarios import SCENARIOS, Scenario, Side, all_scenarios, topic_modules
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "bench" / "resources.yaml"
@@ -32,10 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 _CHILD = """
 import json, resource, sys, time
-DATA = {data!r}
-OUT = {out!r}
-CONFIG = {config!r}
-N = {n!r}
+globals().update({ctx!r})
 {setup}
 import gc
 gc.collect()
@@ -84,16 +82,14 @@ def _python_for(side: Side, pythons: dict[str, str | None]) -> str | None:
     return pythons.get(side.python)
 
 
-def _run_side(
-    side: Side, python: str, scenario: Scenario, ctx: dict[str, Any]
-) -> dict[str, float]:
+def _run_side(side: Side, python: str, scenario: Scenario, ctx: dict[str, Any]) -> dict[str, float]:
     if scenario.process:
         t0 = time.perf_counter()
         subprocess.run([python, "-c", side.run], check=True, capture_output=True, cwd=ROOT)
         return {"seconds": time.perf_counter() - t0, "peak_kb": 0.0, "growth_kb": 0.0}
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         result = fh.name
-    code = _CHILD.format(setup=side.setup, run=side.run, result=result, **ctx)
+    code = _CHILD.format(setup=side.setup, run=side.run, result=result, ctx=ctx)
     try:
         proc = subprocess.run(
             [python, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=1800
@@ -166,13 +162,16 @@ def table(outcomes: list[Outcome]) -> str:
     ]
     for o in outcomes:
         unit = "MiB" if o.metric == "memory" else "s"
-        fmt = (lambda v: "-" if v is None else f"{v:.1f} {unit}") if unit == "MiB" else (
-            lambda v: "-" if v is None else f"{v:.3f} {unit}"
+        fmt = (
+            (lambda v: "-" if v is None else f"{v:.1f} {unit}")
+            if unit == "MiB"
+            else (lambda v: "-" if v is None else f"{v:.3f} {unit}")
         )
         ratio = "-" if o.ratio is None else f"{o.ratio:.2f}"
         status = {"ok": "met", "missed": "missed", "guard": "PAST GUARD"}.get(o.status, o.status)
         lines.append(
-            f"| {o.id} | {o.title} | {fmt(o.dynio)} | {fmt(o.baseline)} | {ratio} |"
+            f"| {o.id} | {o.title} | {fmt(o.dynio, o.metric == 'memory')}"
+            f" | {fmt(o.baseline, o.metric == 'memory')} | {ratio} |"
             f" ≤ {o.target} | {status} |"
         )
     return "\n".join(lines)
@@ -198,9 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     wanted = {s.strip().upper() for s in args.only.split(",")} if args.only else None
-    scenarios = [s for s in SCENARIOS if wanted is None or s.id.upper() in wanted]
+    everything = all_scenarios()
+    scenarios = [s for s in everything if wanted is None or s.id.upper() in wanted]
     if wanted and len(scenarios) != len(wanted):
-        known = ", ".join(s.id for s in SCENARIOS)
+        known = ", ".join(s.id for s in everything)
         parser.error(f"unknown scenario id in {args.only!r}; known: {known}")
 
     print(f"generating data ({mode}, {SIZES[mode]:,} rows) …", flush=True)
@@ -211,17 +211,29 @@ def main(argv: list[str] | None = None) -> int:
         pythons["dynamicio"] = dynamicio_python()
     rounds = args.rounds or 5
     outcomes = []
+    selected = {s.id for s in scenarios}
+    groups = [(None, SCENARIOS)] + [(m, m.SCENARIOS) for m in topic_modules()]
     with tempfile.TemporaryDirectory(prefix="dynio-bench-") as out:
-        ctx = {"data": str(data), "out": out, "config": str(CONFIG), "n": SIZES[mode]}
-        for scenario in scenarios:
-            outcome = run_scenario(scenario, rounds, ctx, pythons)
-            outcomes.append(outcome)
-            ratio = "-" if outcome.ratio is None else f"{outcome.ratio:.2f}"
-            print(
-                f"{scenario.id:<7} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
-                f" {scenario.guard}) {outcome.status} {outcome.note}",
-                flush=True,
-            )
+        base = {"DATA": str(data), "OUT": out, "CONFIG": str(CONFIG), "N": SIZES[mode],
+                "MODE": mode}  # fmt: skip
+        for module, group in groups:
+            todo = [s for s in group if s.id in selected]
+            if not todo:
+                continue
+            with contextlib.ExitStack() as stack:
+                ctx = dict(base)
+                prepare = getattr(module, "prepare", None)
+                if prepare is not None:
+                    ctx.update(stack.enter_context(prepare(dict(base))))
+                for scenario in todo:
+                    outcome = run_scenario(scenario, rounds, ctx, pythons)
+                    outcomes.append(outcome)
+                    ratio = "-" if outcome.ratio is None else f"{outcome.ratio:.2f}"
+                    print(
+                        f"{scenario.id:<7} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
+                        f" {scenario.guard}) {outcome.status} {outcome.note}",
+                        flush=True,
+                    )
     record = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "mode": mode,

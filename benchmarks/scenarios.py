@@ -2,15 +2,20 @@
 
 A side is Python source run in a fresh interpreter: ``setup`` (imports, paths; not timed) then
 ``run`` (timed). ``DATA`` (the data folder), ``OUT`` (a scratch folder), ``CONFIG`` (the bench
-catalog) and ``N`` (the row count) are defined for both. A side with ``python="dynamicio"`` runs in
+catalog) and ``N`` (the row count) are defined for both, plus whatever a topic module's
+``prepare`` yields (see :func:`topic_modules`). A side with ``python="dynamicio"`` runs in
 the separate environment where dynamicio 9.1.0 is installed (see :mod:`benchmarks.dynamicio_env`).
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 
-__all__ = ["SCENARIOS", "Scenario", "Side"]
+__all__ = ["SCENARIOS", "Scenario", "Side", "all_scenarios", "topic_modules"]
 
 _DYNIO = """
 import dynio
@@ -102,7 +107,8 @@ SCENARIOS: list[Scenario] = [
         Side(_DYNIO, 'df = cat.read("orders_parquet", columns=["order_id", "amount", "status"])'),
         Side(
             _PANDAS,
-            'df = pd.read_parquet(DATA + "/orders.parquet", columns=["order_id", "amount", "status"])',
+            'df = pd.read_parquet(DATA + "/orders.parquet",'
+            ' columns=["order_id", "amount", "status"])',
         ),
         target=1.0,
         guard=1.6,
@@ -110,7 +116,9 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "R3",
         "parquet, 1% of rows by a filter on the sort key (prunable)",
-        Side(_DYNIO + _R3_CUTOFF, 'df = cat.read("orders_parquet", filters=[("ts", ">=", CUTOFF)])'),
+        Side(
+            _DYNIO + _R3_CUTOFF, 'df = cat.read("orders_parquet", filters=[("ts", ">=", CUTOFF)])'
+        ),
         Side(
             _PANDAS + _R3_CUTOFF,
             'df = pd.read_parquet(DATA + "/orders.parquet", filters=[("ts", ">=", CUTOFF)])',
@@ -124,8 +132,7 @@ SCENARIOS: list[Scenario] = [
         Side(_DYNIO, 'df = cat.read("orders_parquet", filters=[("customer_id", "<", N // 500)])'),
         Side(
             _PANDAS,
-            'df = pd.read_parquet(DATA + "/orders.parquet")\n'
-            'df = df[df["customer_id"] < N // 500]',
+            'df = pd.read_parquet(DATA + "/orders.parquet")\ndf = df[df["customer_id"] < N // 500]',
         ),
         target=0.4,
         guard=1.0,
@@ -172,7 +179,10 @@ SCENARIOS: list[Scenario] = [
         "W1",
         "write parquet with validations + metrics",
         Side(
-            _DYNIO + _DYNIO_METRIC_LOG + _PANDAS + 'df = pd.read_parquet(DATA + "/orders.parquet")\n',
+            _DYNIO
+            + _DYNIO_METRIC_LOG
+            + _PANDAS
+            + 'df = pd.read_parquet(DATA + "/orders.parquet")\n',
             'cat.write("orders_out", df)',
         ),
         Side(
@@ -238,7 +248,9 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "MEM-R3",
         "peak RSS growth of R3",
-        Side(_DYNIO + _R3_CUTOFF, 'df = cat.read("orders_parquet", filters=[("ts", ">=", CUTOFF)])'),
+        Side(
+            _DYNIO + _R3_CUTOFF, 'df = cat.read("orders_parquet", filters=[("ts", ">=", CUTOFF)])'
+        ),
         Side(
             _PANDAS + _R3_CUTOFF,
             'df = pd.read_parquet(DATA + "/orders.parquet", filters=[("ts", ">=", CUTOFF)])',
@@ -248,3 +260,27 @@ SCENARIOS: list[Scenario] = [
         metric="memory",
     ),
 ]
+
+
+def topic_modules() -> list[ModuleType]:
+    """Every ``benchmarks/scenarios_<topic>.py`` module (object stores, databases, telemetry…).
+
+    A topic module defines ``SCENARIOS: list[Scenario]`` and may define
+    ``prepare(ctx: dict) -> ContextManager[dict]``: the runner enters it once before running the
+    module's scenarios (to start a server, load a table…) and the names in the dict it yields
+    become globals of both sides (e.g. ``PG_URI``).
+    """
+    here = str(Path(__file__).resolve().parent)
+    return [
+        importlib.import_module(f"benchmarks.{info.name}")
+        for info in sorted(pkgutil.iter_modules([here]), key=lambda m: m.name)
+        if info.name.startswith("scenarios_")
+    ]
+
+
+def all_scenarios() -> list[Scenario]:
+    """The core scenarios plus every topic module's."""
+    found = list(SCENARIOS)
+    for module in topic_modules():
+        found.extend(module.SCENARIOS)
+    return found
