@@ -160,13 +160,13 @@ def table(outcomes: list[Outcome]) -> str:
         "| id | scenario | dynio | baseline | ratio | target | status |",
         "|---|---|---|---|---|---|---|",
     ]
+
+    def fmt(value: float | None, memory: bool) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.1f} MiB" if memory else f"{value:.3f} s"
+
     for o in outcomes:
-        unit = "MiB" if o.metric == "memory" else "s"
-        fmt = (
-            (lambda v: "-" if v is None else f"{v:.1f} {unit}")
-            if unit == "MiB"
-            else (lambda v: "-" if v is None else f"{v:.3f} {unit}")
-        )
         ratio = "-" if o.ratio is None else f"{o.ratio:.2f}"
         status = {"ok": "met", "missed": "missed", "guard": "PAST GUARD"}.get(o.status, o.status)
         lines.append(
