@@ -44,7 +44,8 @@ def _numeric(c: pl.Expr) -> pl.Expr:
 
 
 def _counts_per_label(c: pl.Expr) -> dict[str, pl.Expr]:
-    labels = c.cast(pl.String).alias("label")
+    # null is no label (dynamicio's value_counts() leaves NaN out too)
+    labels = c.drop_nulls().cast(pl.String).alias("label")
     return {"": labels.value_counts(sort=True, name="count").implode()}
 
 

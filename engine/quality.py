@@ -187,10 +187,19 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _rule_exprs(index: int, rule: RuleSpec) -> tuple[list[pl.Expr], dict[str, str]]:
+def _column(name: str, dtype: pl.DataType) -> pl.Expr:
+    # NaN is a missing value in pandas pipelines (dynamicio's checks use isnull/notna): rules
+    # and metrics treat it as null
+    return pl.col(name).fill_nan(None) if dtype.is_float() else pl.col(name)
+
+
+def _rule_exprs(
+    index: int, rule: RuleSpec, schema: pl.Schema
+) -> tuple[list[pl.Expr], dict[str, str]]:
     rdef = RULES[rule.name]
-    col = pl.col(rule.column) if rule.column is not None else None
-    built = rdef.build(col, resolved_options(rdef, rule.options))
+    dtype = schema.get(rule.column) if rule.column is not None else None
+    col = _column(rule.column, dtype) if rule.column is not None and dtype is not None else None
+    built = rdef.build(col, resolved_options(rdef, rule.options), dtype)
     names = {"passed": f"__r{index}_passed", "failing": f"__r{index}_failing"}
     exprs = [built.passed.alias(names["passed"]), built.failing.alias(names["failing"])]
     if built.sample is not None:
@@ -231,19 +240,20 @@ def evaluate(
         [(c.name, m) for c in schema.columns for m in c.metrics] if (schema and metrics) else []
     )
     lazy = frame.lazy() if isinstance(frame, pl.DataFrame) else frame
-    present = set(lazy.collect_schema().names())
+    frame_schema = lazy.collect_schema()
+    present = set(frame_schema.names())
     active_rules = [r for r in active_rules if r.column is None or r.column in present]
     metric_cols = [(c, m) for c, m in metric_cols if c in present]
 
     exprs: list[pl.Expr] = [pl.len().alias("__rows")]
     rule_names: list[dict[str, str]] = []
     for i, rule in enumerate(active_rules):
-        e, names = _rule_exprs(i, rule)
+        e, names = _rule_exprs(i, rule, frame_schema)
         exprs += e
         rule_names.append(names)
     metric_names: list[tuple[str, str, dict[str, str]]] = []
     for j, (column, metric) in enumerate(metric_cols):
-        parts = METRICS[metric].build(pl.col(column))
+        parts = METRICS[metric].build(_column(column, frame_schema[column]))
         names = {suffix: f"__m{j}_{suffix or 'v'}" for suffix in parts}
         exprs += [expr.alias(names[s]) for s, expr in parts.items()]
         metric_names.append((column, metric, names))

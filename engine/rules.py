@@ -63,7 +63,8 @@ class RuleExprs:
     detail: pl.Expr | None = None
 
 
-Builder = Callable[[pl.Expr | None, Mapping[str, Any]], RuleExprs]
+# (column expression or None for frame rules, resolved options, the column's dtype) -> exprs
+Builder = Callable[[pl.Expr | None, Mapping[str, Any], pl.DataType | None], RuleExprs]
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,9 @@ def _col(col: pl.Expr | None) -> pl.Expr:
     return col
 
 
-def _has_unique_values(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _has_unique_values(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     c = _col(col)
     mask = (c.is_duplicated() & c.is_not_null()).fill_null(False)
     count = mask.sum()
@@ -106,13 +109,17 @@ def _has_unique_values(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExpr
     )
 
 
-def _has_no_null_values(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _has_no_null_values(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     c = _col(col)
     count = c.null_count()
     return RuleExprs(passed=count == 0, failing=count)
 
 
-def _has_acceptable_percentage_of_nulls(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _has_acceptable_percentage_of_nulls(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     c = _col(col)
     nulls = c.null_count()
     share = pl.when(pl.len() > 0).then(nulls / pl.len()).otherwise(0.0)
@@ -120,18 +127,36 @@ def _has_acceptable_percentage_of_nulls(col: pl.Expr | None, opts: Mapping[str, 
     return RuleExprs(passed=passed, failing=pl.when(passed).then(0).otherwise(nulls))
 
 
-def _is_in(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _categories(values: list[Any], dtype: pl.DataType | None) -> tuple[pl.Series, bool]:
+    """The categories in the column's own dtype, and whether to compare as text.
+
+    Text and categorical columns compare as text (so YAML ``1`` matches ``"1"``); numeric,
+    boolean and temporal columns compare in their dtype (so YAML ``1`` matches ``1.0``).
+    Categories that cannot be the column's dtype stay as nulls: they can never be present.
+    """
+    if dtype is None or isinstance(dtype, pl.String | pl.Categorical | pl.Enum | pl.Null):
+        return pl.Series([None if v is None else str(v) for v in values], dtype=pl.String), True
+    if all(isinstance(v, str) for v in values) and (dtype.is_temporal() or dtype.is_numeric()):
+        from dynio.engine.casts import cast_expr
+
+        text = pl.lit(pl.Series(values, dtype=pl.String))
+        return pl.select(cast_expr(text, pl.String(), dtype, strict=False)).to_series(), False
+    return pl.Series(values, strict=False).cast(dtype, strict=False), False
+
+
+def _is_in(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     c = _col(col)
-    cats = list(opts["categorical_values"])
-    # compare as text so YAML numbers and strings both match the column's categories
-    as_text = c.cast(pl.String)
-    cat_text = pl.Series([str(v) for v in cats], dtype=pl.String)
-    rows = _row_rule(c, as_text.is_not_null() & ~as_text.is_in(cat_text.implode()))
+    cats, as_text = _categories(list(opts["categorical_values"]), dtype)
+    value = c.cast(pl.String) if as_text else c
+    rows = _row_rule(c, value.is_not_null() & ~value.is_in(cats.drop_nulls().implode()))
     if not opts.get("match_all"):  # omitted or false: a subset is enough (dynamicio's default)
         return rows
-    expected = pl.lit(cat_text)
-    missing = expected.filter(~expected.is_in(as_text.drop_nulls().unique().implode()))
-    missing_list = missing.implode()
+    # every category must be present (a category the dtype cannot hold never is)
+    labels = pl.lit(pl.Series([str(v) for v in opts["categorical_values"]], dtype=pl.String))
+    present = pl.lit(cats).is_in(value.drop_nulls().unique().implode()).fill_null(False)
+    missing_list = labels.filter(~present).implode()
     return RuleExprs(
         passed=rows.passed & (missing_list.list.len() == 0),
         failing=rows.failing,
@@ -141,7 +166,9 @@ def _is_in(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
 
 
 def _compare(op: str) -> Builder:
-    def build(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+    def build(
+        col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+    ) -> RuleExprs:
         c = _col(col)
         t = opts["threshold"]
         passes = {
@@ -155,14 +182,18 @@ def _compare(op: str) -> Builder:
     return build
 
 
-def _is_between(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _is_between(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     c = _col(col)
     left = c >= opts["lower"] if opts.get("include_left") else c > opts["lower"]
     right = c <= opts["upper"] if opts.get("include_right") else c < opts["upper"]
     return _row_rule(c, ~(left & right))
 
 
-def _matches_regex(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _matches_regex(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     c = _col(col)
     pattern = str(opts["pattern"])
     anchored = pattern if opts.get("full_match", True) is False else f"^(?:{pattern})$"
@@ -173,7 +204,9 @@ def _length(c: pl.Expr) -> pl.Expr:
     return c.cast(pl.String).str.len_chars()
 
 
-def _has_length_between(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _has_length_between(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     c = _col(col)
     n = _length(c)
     fails = pl.lit(False)
@@ -184,12 +217,16 @@ def _has_length_between(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExp
     return _row_rule(c, fails)
 
 
-def _is_not_empty(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _is_not_empty(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     c = _col(col)
     return _row_rule(c, c.cast(pl.String).str.strip_chars() == "")
 
 
-def _row_count_between(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _row_count_between(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     n = pl.len()
     passed = pl.lit(True)
     if opts.get("min") is not None:
@@ -199,7 +236,9 @@ def _row_count_between(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExpr
     return RuleExprs(passed=passed, failing=pl.when(passed).then(0).otherwise(n))
 
 
-def _unique_together(col: pl.Expr | None, opts: Mapping[str, Any]) -> RuleExprs:
+def _unique_together(
+    col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
+) -> RuleExprs:
     key = pl.struct([pl.col(c) for c in opts["columns"]])
     mask = key.is_duplicated()
     count = mask.sum()
@@ -317,7 +356,9 @@ def register_rule(
             raise ValueError(f"a rule named {name!r} is already registered")
         opts = dict(options) if options is not None else _options_from_signature(fn)
 
-        def build(col: pl.Expr | None, values: Mapping[str, Any]) -> RuleExprs:
+        def build(
+            col: pl.Expr | None, values: Mapping[str, Any], dtype: pl.DataType | None = None
+        ) -> RuleExprs:
             c = _col(col)
             return _row_rule(c, ~fn(c, **dict(values)))
 
@@ -357,7 +398,8 @@ def option_error(rule: RuleDef, options: Mapping[str, Any]) -> str | None:
             continue
         value = options[opt_name]
         ok_types: Sequence[type] = opt.types
-        if (bool in ok_types or not isinstance(value, bool)) and isinstance(value, tuple(ok_types)):
+        bool_ok = bool in ok_types or object in ok_types or not isinstance(value, bool)
+        if bool_ok and isinstance(value, tuple(ok_types)):
             continue
         return (
             f"option {opt_name!r} of rule {rule.name!r} must be "

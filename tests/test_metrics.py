@@ -56,7 +56,9 @@ def measure(
 ) -> list[MetricValue]:
     """Evaluate ``{column: (dtype, [metrics])}`` and return the metric values."""
     schema = schema_of({c: {"type": t, "metrics": ms} for c, (t, ms) in columns.items()})
-    report, values = quality.evaluate(frame, schema, resource="res", env="test", label_cap=label_cap)
+    report, values = quality.evaluate(
+        frame, schema, resource="res", env="test", label_cap=label_cap
+    )
     assert report.checked == 0
     return values
 
@@ -141,8 +143,14 @@ def test_quantiles_linear_interpolation() -> None:
 
 
 def test_std_and_variance_of_a_single_value_are_undefined() -> None:
-    got = by_key(measure(pl.DataFrame({"x": [3.0]}), {"x": ("float64", ["Std", "Variance", "Mean"])}))
-    assert got == {("x", "Std", None): None, ("x", "Variance", None): None, ("x", "Mean", None): 3.0}
+    got = by_key(
+        measure(pl.DataFrame({"x": [3.0]}), {"x": ("float64", ["Std", "Variance", "Mean"])})
+    )
+    assert got == {
+        ("x", "Std", None): None,
+        ("x", "Variance", None): None,
+        ("x", "Mean", None): 3.0,
+    }
 
 
 def test_nan_is_left_out_of_mean_std_variance_quantiles() -> None:
@@ -167,7 +175,9 @@ def test_nan_does_not_hide_min_and_max() -> None:
 def test_nan_versus_null_counts() -> None:
     frame = pl.DataFrame({"x": [float("nan"), float("nan"), 1.0], "y": [None, None, 1.0]})
     got = by_key(
-        measure(frame, {"x": ("float64", ["Mean", "Counts"]), "y": ("float64", ["Mean", "NullCount"])})
+        measure(
+            frame, {"x": ("float64", ["Mean", "Counts"]), "y": ("float64", ["Mean", "NullCount"])}
+        )
     )
     assert got[("x", "Mean", None)] == 1.0
     assert got[("x", "Counts", None)] == 3
@@ -190,7 +200,9 @@ def test_inf_values_become_none() -> None:
 
 def test_boolean_column_metrics() -> None:
     frame = pl.DataFrame({"b": [True, False, None, True]})
-    got = by_key(measure(frame, {"b": ("bool", ["Mean", "Min", "Max", "NullCount", "UniqueCounts"])}))
+    got = by_key(
+        measure(frame, {"b": ("bool", ["Mean", "Min", "Max", "NullCount", "UniqueCounts"])})
+    )
     assert got[("b", "Mean", None)] == pytest.approx(2 / 3)
     assert got[("b", "Min", None)] is False
     assert got[("b", "Max", None)] is True
@@ -206,7 +218,10 @@ def test_metrics_on_an_empty_frame() -> None:
     got = by_key(
         measure(
             frame,
-            {"x": ("float64", ALL_NUMERIC), "s": ("str", ["Min", "Max", "CountsPerLabel", "UniqueCounts"])},
+            {
+                "x": ("float64", ALL_NUMERIC),
+                "s": ("str", ["Min", "Max", "CountsPerLabel", "UniqueCounts"]),
+            },
         )
     )
     assert got == {
@@ -255,7 +270,9 @@ def test_metrics_on_a_null_dtype_column() -> None:
 
 def test_string_metrics() -> None:
     frame = pl.DataFrame({"s": ["pear", "apple", None, "fig", "apple"]})
-    got = by_key(measure(frame, {"s": ("str", ["Min", "Max", "Counts", "UniqueCounts", "NullCount"])}))
+    got = by_key(
+        measure(frame, {"s": ("str", ["Min", "Max", "Counts", "UniqueCounts", "NullCount"])})
+    )
     assert got == {
         ("s", "Min", None): "apple",
         ("s", "Max", None): "pear",
@@ -268,7 +285,9 @@ def test_string_metrics() -> None:
 def test_timestamp_metrics() -> None:
     early, late = dt.datetime(2023, 5, 1, 12, 30), dt.datetime(2024, 1, 1)
     frame = pl.DataFrame({"t": [late, None, early, late]})
-    got = by_key(measure(frame, {"t": ("datetime64[us]", ["Min", "Max", "Counts", "UniqueCounts"])}))
+    got = by_key(
+        measure(frame, {"t": ("datetime64[us]", ["Min", "Max", "Counts", "UniqueCounts"])})
+    )
     assert got == {
         ("t", "Min", None): early,
         ("t", "Max", None): late,
@@ -326,7 +345,9 @@ def test_counts_per_label_on_categorical_and_integers() -> None:
     frame = pl.DataFrame(
         {"c": ["x", "y", "x"], "n": [7, 7, 7]}, schema={"c": pl.Categorical, "n": pl.Int64}
     )
-    values = measure(frame, {"c": ("category", ["CountsPerLabel"]), "n": ("int64", ["CountsPerLabel"])})
+    values = measure(
+        frame, {"c": ("category", ["CountsPerLabel"]), "n": ("int64", ["CountsPerLabel"])}
+    )
     assert [(v.column, v.label, v.value) for v in values] == [
         ("c", "x", 2),
         ("c", "y", 1),
@@ -367,7 +388,9 @@ def test_metric_line_format() -> None:
         "metric": "Mean",
         "value": 12.5,
     }
-    assert json.loads(quality.metric_line(MetricValue("trips", "pay", "CountsPerLabel", 3, "card"))) == {
+    assert json.loads(
+        quality.metric_line(MetricValue("trips", "pay", "CountsPerLabel", 3, "card"))
+    ) == {
         "message": "METRIC",
         "dataset": "trips",
         "column": "pay-card",

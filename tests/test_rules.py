@@ -55,9 +55,7 @@ def check(
     columns: dict[str, Any],
     validations: dict[str, Any] | None = None,
 ) -> ValidationReport:
-    report, _ = quality.evaluate(
-        frame, schema_of(columns, validations), resource="res", env="test"
-    )
+    report, _ = quality.evaluate(frame, schema_of(columns, validations), resource="res", env="test")
     return report
 
 
@@ -190,9 +188,7 @@ def test_is_in_subset_by_default_and_nulls_ignored() -> None:
     frame = pl.DataFrame({"c": ["red", None, "red", "blue"]})
     cats = ["red", "blue", "green"]
     assert check(frame, {"c": col("str", is_in=opts(categorical_values=cats))}).ok
-    assert check(
-        frame, {"c": col("str", is_in=opts(categorical_values=cats, match_all=False))}
-    ).ok
+    assert check(frame, {"c": col("str", is_in=opts(categorical_values=cats, match_all=False))}).ok
 
 
 def test_is_in_reports_values_outside_the_set() -> None:
@@ -270,9 +266,7 @@ def test_is_in_on_boolean_column_with_yaml_booleans() -> None:
 def test_is_in_on_empty_frame() -> None:
     frame = pl.DataFrame({"c": []}, schema={"c": pl.String})
     assert check(frame, {"c": col("str", is_in=opts(categorical_values=["a"]))}).ok
-    report = check(
-        frame, {"c": col("str", is_in=opts(categorical_values=["a"], match_all=True))}
-    )
+    report = check(frame, {"c": col("str", is_in=opts(categorical_values=["a"], match_all=True))})
     f = failure(report, "is_in", "c")
     assert f.detail == ("a",)
     assert f.failing_share == 0.0
@@ -317,7 +311,13 @@ def test_comparison_on_float_column() -> None:
     frame = pl.DataFrame({"f": [0.5, -0.25, None, 1e9]})
     report = check(
         frame,
-        {"f": col("float64", is_greater_than_or_equal=opts(threshold=0), is_lower_than=opts(threshold=1e6))},
+        {
+            "f": col(
+                "float64",
+                is_greater_than_or_equal=opts(threshold=0),
+                is_lower_than=opts(threshold=1e6),
+            )
+        },
     )
     assert failure(report, "is_greater_than_or_equal", "f").sample == (-0.25,)
     assert failure(report, "is_lower_than", "f").sample == (1e9,)
@@ -332,7 +332,7 @@ def test_comparison_threshold_is_required_and_numeric() -> None:
 
 
 def test_sample_holds_at_most_five_values_in_row_order() -> None:
-    frame = pl.DataFrame({"x": list(range(-10, 0)) + [5]})
+    frame = pl.DataFrame({"x": [*range(-10, 0), 5]})
     f = failure(
         check(frame, {"x": col("int64", is_greater_than=opts(threshold=0))}),
         "is_greater_than",
@@ -559,7 +559,9 @@ def _mixed_report() -> ValidationReport:
         frame,
         {
             "colour": col("str", is_in=opts(categorical_values=["red"])),
-            "size": col("str", is_in={"options": {"categorical_values": ["S", "M"]}, "severity": "warn"}),
+            "size": col(
+                "str", is_in={"options": {"categorical_values": ["S", "M"]}, "severity": "warn"}
+            ),
             "when": col("datetime64[us]", has_unique_values={}, has_no_null_values={}),
             "n": col("int64", is_greater_than=opts(threshold=0)),
         },
@@ -646,7 +648,9 @@ def test_as_dynamicio_keeps_both_failures_of_one_rule() -> None:
 
 
 def test_as_dynamicio_three_columns_same_rule() -> None:
-    frame = pl.DataFrame({"a": [None], "b": [None], "c": [None]}, schema=dict.fromkeys("abc", pl.Int64))
+    frame = pl.DataFrame(
+        {"a": [None], "b": [None], "c": [None]}, schema=dict.fromkeys("abc", pl.Int64)
+    )
     report = check(frame, {c: col("Int64", has_no_null_values={}) for c in "abc"})
     assert list(report.as_dynamicio()) == [
         "has_no_null_values",
@@ -731,9 +735,7 @@ def test_null_dtype_column() -> None:
 def test_timestamps_with_nulls() -> None:
     t = dt.datetime(2024, 3, 1, 8, 30)
     frame = pl.DataFrame({"t": [t, None, t, dt.datetime(2024, 3, 2)]})
-    report = check(
-        frame, {"t": col("datetime64[us]", has_unique_values={}, has_no_null_values={})}
-    )
+    report = check(frame, {"t": col("datetime64[us]", has_unique_values={}, has_no_null_values={})})
     assert failure(report, "has_unique_values", "t").sample == (t,)
     assert failure(report, "has_no_null_values", "t").failing_count == 1
 
@@ -842,7 +844,9 @@ def test_register_rule_with_boolean_option(user_rules: list[str]) -> None:
 
 
 def test_register_rule_with_declared_options(user_rules: list[str]) -> None:
-    @dynio.register_rule("starts_with_t", options={"prefix": dynio.OptionDef((str,), required=True)})
+    @dynio.register_rule(
+        "starts_with_t", options={"prefix": dynio.OptionDef((str,), required=True)}
+    )
     def starts_with(c: pl.Expr, prefix: str) -> pl.Expr:
         return c.str.starts_with(prefix)
 
@@ -910,7 +914,9 @@ trips:
 """
 
 
-def _write_trips(tmp_path: Path, ids: list[int], colours: list[str | None], fares: list[Any]) -> None:
+def _write_trips(
+    tmp_path: Path, ids: list[int], colours: list[str | None], fares: list[Any]
+) -> None:
     (tmp_path / "data").mkdir(exist_ok=True)
     pl.DataFrame({"id": ids, "colour": colours, "fare": fares}).write_parquet(
         tmp_path / "data" / "trips.parquet"
@@ -992,7 +998,9 @@ def test_read_result_report_on_success(
 def test_read_casts_before_rules(
     tmp_path: Path, catalog_from: Callable[..., dynio.Catalog]
 ) -> None:
-    write_text(tmp_path / "data" / "t.csv", "n,when\n5,2024-01-02 00:00:00\n7,2024-01-01 10:00:00\n")
+    write_text(
+        tmp_path / "data" / "t.csv", "n,when\n5,2024-01-02 00:00:00\n7,2024-01-01 10:00:00\n"
+    )
     cat = catalog_from(
         """
         t:
@@ -1125,7 +1133,10 @@ def test_write_failing_rule_leaves_existing_file_unchanged(
     before = target.read_bytes()
     assert before == b"id,fare\n1,1.0\n2,2.0\n"
     with pytest.raises(ValidationError):
-        cat.write("out", pl.DataFrame({"id": [3], "fare": [None]}, schema={"id": pl.Int64, "fare": pl.Float64}))
+        cat.write(
+            "out",
+            pl.DataFrame({"id": [3], "fare": [None]}, schema={"id": pl.Int64, "fare": pl.Float64}),
+        )
     assert target.read_bytes() == before
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.csv"]
 
