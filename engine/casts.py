@@ -20,7 +20,7 @@ import polars as pl
 
 from dynio.engine.dtypes import DType
 
-__all__ = ["CastStep", "cast_expr", "diagnose", "needs_cast", "plan_casts"]
+__all__ = ["CastStep", "cast_expr", "diagnose", "is_widening", "needs_cast", "plan_casts"]
 
 # A value outside Int64's range: routing a failing row to it makes the final strict cast raise,
 # which is how an expression "raises" inside a lazy plan.
@@ -74,6 +74,39 @@ def _same(a: pl.DataType, b: pl.DataType) -> bool:
 def needs_cast(source: pl.DataType, target: pl.DataType) -> bool:
     """Whether a column of ``source`` dtype needs a cast to become ``target``."""
     return not _same(source, target)
+
+
+_UNIT_RANK = {"ms": 0, "us": 1, "ns": 2}
+
+
+def is_widening(source: pl.DataType, target: pl.DataType) -> bool:
+    """Whether every ``source`` value maps exactly and in order to ``target`` (no failure).
+
+    Filters may then run on the source values before the cast, where a scan can prune with them.
+    """
+    if source.is_integer() and target.is_integer():
+        if source.is_signed_integer() and target.is_unsigned_integer():
+            return False
+        if source.is_unsigned_integer() and target.is_signed_integer():
+            return _bits(target) > _bits(source)
+        return _bits(target) >= _bits(source)
+    if isinstance(source, pl.Float32) and isinstance(target, pl.Float64):
+        return True
+    if isinstance(source, pl.Datetime) and isinstance(target, pl.Datetime):
+        return (
+            source.time_zone == target.time_zone
+            and _UNIT_RANK[target.time_unit] >= _UNIT_RANK[source.time_unit]
+        )
+    return isinstance(source, pl.Date) and isinstance(target, pl.Datetime)
+
+
+def _bits(dtype: pl.DataType) -> int:
+    names = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64, pl.Int128: 128,
+             pl.UInt8: 8, pl.UInt16: 16, pl.UInt32: 32, pl.UInt64: 64}  # fmt: skip
+    for cls, bits in names.items():
+        if isinstance(dtype, cls):
+            return bits
+    return 0
 
 
 def _guard_int(ok: pl.Expr, value: pl.Expr, target: pl.DataType, strict: bool) -> pl.Expr:

@@ -75,9 +75,11 @@ def _condition(item: Any, dtypes: Mapping[str, pl.DataType]) -> pl.Expr:
         values = list(value)
         texts = values and all(isinstance(v, str) for v in values)
         if texts and dtype is not None and (dtype.is_temporal() or dtype.is_numeric()):
-            as_text = pl.lit(pl.Series(values, dtype=pl.String))
-            converted = pl.select(cast_expr(as_text, pl.String(), dtype, strict=True))
-            return fn(col, converted.to_series())
+            # one literal at a time: each may be spelled differently ("2024-01-02" and
+            # "2024-01-03T00:00:00+00:00")
+            exprs = [_literal(v, dtype).alias(f"v{i}") for i, v in enumerate(values)]
+            converted = pl.select(exprs).row(0)
+            return fn(col, pl.Series(list(converted), dtype=dtype))
         return fn(col, pl.Series(values, dtype=dtype if values else None))
     if value is None:
         raise ValueError(f"use 'is null' / 'is not null' to compare with null: {item!r}")

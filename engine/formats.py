@@ -133,6 +133,13 @@ def _dtype_option(value: Any, what: str) -> dict[str, pl.DataType]:
 # ----------------------------------------------------------------------------------------- parquet
 
 
+def _hive_paths(paths: Sequence[str]) -> bool:
+    """Whether files sit in ``key=value`` folders (Polars detects these only for one folder)."""
+    return len(paths) > 0 and all(
+        any("=" in part for part in p.replace("\\", "/").split("/")[:-1]) for p in paths
+    )
+
+
 def _scan_parquet(
     paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
 ) -> pl.LazyFrame:
@@ -146,6 +153,8 @@ def _scan_parquet(
     # by the planner against the schema)
     kwargs["missing_columns"] = "insert" if len(paths) > 1 else "raise"
     kwargs["extra_columns"] = "ignore"
+    if "hive_partitioning" not in kwargs and _hive_paths(paths):
+        kwargs["hive_partitioning"] = True
     return pl.scan_parquet(list(paths), **kwargs)
 
 
@@ -234,6 +243,8 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
         )
     if nulls:
         kwargs["null_values"] = sorted(set(nulls))
+    if options.get("keep_default_na") is False and "" not in nulls:
+        kwargs["empty_string_is_null"] = False  # as pandas: "" stays text
     quote = _pick(options, "quote_char", "quotechar")
     if quote is not None:
         kwargs["quote_char"] = quote
@@ -264,6 +275,12 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
         # the CSV parser reads these types directly from text; others are cast after the scan
         if dt.is_numeric() or isinstance(dt, pl.String | pl.Boolean | pl.Date | pl.Datetime):
             overrides[col] = dt
+    comma_ints: list[str] = []
+    if kwargs.get("decimal_comma"):
+        # "8,0" is a number but not an integer literal: integer columns are read as text with
+        # the comma made a point, and the safe cast then takes digits exactly and "8.0" as 8
+        comma_ints = [c for c, dt in overrides.items() if dt.is_integer()]
+        overrides = {c: pl.String() if c in comma_ints else dt for c, dt in overrides.items()}
     if "dtype" in options:
         overrides.update(_dtype_option(options["dtype"], "dtype"))
     if "schema_overrides" in options:
@@ -286,7 +303,13 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
     else:
         codecs.lookup(encoding)  # raises LookupError for an unknown encoding
         sources = [_transcode(p, encoding) for p in paths]
-    return pl.scan_csv(sources, **kwargs)
+    frame = pl.scan_csv(sources, **kwargs)
+    if comma_ints:
+        present = set(frame.collect_schema().names())
+        frame = frame.with_columns(
+            pl.col(c).str.replace_all(",", ".", literal=True) for c in comma_ints if c in present
+        )
+    return frame
 
 
 def _write_csv(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
@@ -317,8 +340,15 @@ def _write_csv(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> 
 # -------------------------------------------------------------------------------------------- json
 
 
-def _json_frame(data: Any, orient: str | None, path: str) -> pl.DataFrame:
-    """Build a frame from parsed JSON in one of pandas' orients."""
+def _json_frame(
+    data: Any, orient: str | None, path: str, expected: Sequence[str] = ()
+) -> pl.DataFrame:
+    """Build a frame from parsed JSON in one of pandas' orients.
+
+    Without an ``orient`` the shape decides; an object of objects is ``columns`` (pandas'
+    default for ``DataFrame.to_json``) unless its inner keys, not its outer ones, are the
+    expected columns (then ``index``).
+    """
     if orient is None:
         if isinstance(data, list):
             orient = "records" if not data or isinstance(data[0], dict) else "values"
@@ -327,7 +357,13 @@ def _json_frame(data: Any, orient: str | None, path: str) -> pl.DataFrame:
         elif isinstance(data, dict) and "columns" in data and "data" in data:
             orient = "split"
         else:
-            orient = "columns"  # pandas' default for DataFrame.to_json
+            orient = "columns"
+            first = next(iter(data.values()), None) if isinstance(data, dict) else None
+            if expected and isinstance(first, dict):
+                outer, inner = set(data), set(first)
+                wanted = set(expected)
+                if not (wanted & outer) and wanted <= inner:
+                    orient = "index"
     if orient in ("records", "table"):
         rows = data["data"] if orient == "table" else data
         if not isinstance(rows, list):
@@ -380,8 +416,13 @@ def _scan_json(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHint
         with open(path, "rb") as fh:
             raw = fh.read()
         encoding = str(options.get("encoding") or "utf-8")
-        frames.append(_json_frame(json.loads(raw.decode(encoding)), orient, path))
+        frames.append(
+            _json_frame(json.loads(raw.decode(encoding)), orient, path, list(hints.dtypes))
+        )
     frame = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    if frame.width == 0 and frame.height == 0 and hints.dtypes:
+        # an empty document has no columns to infer: it is an empty frame of the schema
+        frame = pl.DataFrame(schema=dict(hints.dtypes))
     # pandas writes datetimes as epoch milliseconds by default: read them back as such
     fixes = []
     for col, dt in hints.dtypes.items():
@@ -443,7 +484,16 @@ def _scan_ndjson(
         kwargs["n_rows"] = int(options["nrows"])
     if hints.storage_options:
         kwargs["storage_options"] = dict(hints.storage_options)
+    local = [p for p in paths if "://" not in p]
+    if hints.dtypes and len(local) == len(paths) and all(_blank(p) for p in paths):
+        # nothing to infer types from: an empty frame of the schema
+        return pl.LazyFrame(schema=dict(hints.dtypes))
     return pl.scan_ndjson(list(paths), **kwargs)
+
+
+def _blank(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return not fh.read(4096).strip()
 
 
 def _write_ndjson(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
@@ -458,6 +508,8 @@ def _scan_ipc(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
     for name in ("n_rows", "hive_partitioning"):
         if name in options:
             kwargs[name] = options[name]
+    if "hive_partitioning" not in kwargs and _hive_paths(paths):
+        kwargs["hive_partitioning"] = True
     if hints.storage_options:
         kwargs["storage_options"] = dict(hints.storage_options)
     return pl.scan_ipc(list(paths), **kwargs)

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from dynio.engine.casts import CastStep, plan_casts
+from dynio.engine.casts import CastStep, is_widening, plan_casts
 from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError
 from dynio.engine.filters import FilterLike, columns_of, describe, normalize, to_expr
 from dynio.engine.formats import ScanHints
@@ -226,9 +226,18 @@ def plan_read(
         frame = raw
         if needed is not None:
             frame = frame.select(needed)
+        # a filter on columns that are uncast or only widened (us -> ns, int32 -> int64) runs
+        # before the casts, where the scan can prune row groups with it
+        cast_of = {s.column: s for s in steps}
+        early = predicate is not None and all(
+            c not in cast_of or is_widening(cast_of[c].source, cast_of[c].target.polars)
+            for c in filter_cols
+        )
+        if early and predicate is not None:
+            frame = frame.filter(predicate)
         if steps:
             frame = frame.with_columns([s.expr() for s in steps])
-        if predicate is not None:
+        if predicate is not None and not early:
             frame = frame.filter(predicate)
         if needed is not None and projection is not None and len(needed) != len(projection):
             frame = frame.select(projection)

@@ -90,18 +90,39 @@ def to_pandas(
     mapper = _NUMPY_NULLABLE_MAPPER.get if dtype_backend == "numpy_nullable" else None
     wanted = _requested(schema, frame.columns)
     if not wanted:
-        whole: pd.DataFrame = table.to_pandas(types_mapper=mapper)
-        return whole
-    plain = [c for c in frame.columns if c not in wanted]
-    out = (
-        table.select(plain).to_pandas(types_mapper=mapper)
-        if plain
-        else pd.DataFrame(index=pd.RangeIndex(frame.height))
-    )
-    for name, dtype in wanted.items():
-        arr = table.column(name)
-        out[name] = arr.to_pandas(types_mapper={arr.type: dtype}.get)
-    return out[frame.columns]
+        out: pd.DataFrame = table.to_pandas(types_mapper=mapper)
+    else:
+        plain = [c for c in frame.columns if c not in wanted]
+        out = (
+            table.select(plain).to_pandas(types_mapper=mapper)
+            if plain
+            else pd.DataFrame(index=pd.RangeIndex(frame.height))
+        )
+        for name, dtype in wanted.items():
+            arr = table.column(name)
+            out[name] = arr.to_pandas(types_mapper={arr.type: dtype}.get)
+        out = out[frame.columns]
+    return _sorted_categories(out, schema)
+
+
+def _sorted_categories(out: pd.DataFrame, schema: SchemaSpec | None) -> pd.DataFrame:
+    """Categories in sorted order, as ``astype("category")`` and pandas' CSV reader give them.
+
+    Polars keeps categories in the order values first appeared; a pandas Categorical compares
+    equal only with the same category order.
+    """
+    if schema is None:
+        return out
+    for col in schema.columns:
+        if col.dtype.spelling.lower() not in ("category", "categorical") or col.name not in out:
+            continue
+        series = out[col.name]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            cats = list(series.cat.categories)
+            ordered = sorted(cats)
+            if cats != ordered:
+                out[col.name] = series.cat.reorder_categories(ordered)
+    return out
 
 
 def from_any(data: Any, *, resource: str | None = None, env: str | None = None) -> pl.DataFrame:
