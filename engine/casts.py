@@ -120,16 +120,24 @@ def _guard_int(ok: pl.Expr, value: pl.Expr, target: pl.DataType, strict: bool) -
     )
 
 
+def _float_to_int(
+    f: pl.Expr, target: pl.DataType, strict: bool, limit: float = 2.0**127
+) -> pl.Expr:
+    f = f.fill_nan(None)
+    whole = f.is_finite() & (f.abs() < limit) & (f == f.round(0))
+    return _guard_int(f.is_null() | whole, f, target, strict)
+
+
 def _to_int(x: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool) -> pl.Expr:
     if source.is_float():
-        f = x.fill_nan(None)
-        return _guard_int(f.is_null() | (f == f.round(0)), f, target, strict)
+        return _float_to_int(x, target, strict)
     if isinstance(source, pl.String | pl.Categorical):
-        # digits convert exactly; other numerals ("1.0", "1e3") go through float and must be
-        # whole numbers
-        text = x.cast(pl.String).str.strip_chars()
+        # digits convert exactly ("12.000" too); other numerals ("1e3") go through float, where
+        # they must be whole and below 2**53 (beyond that float cannot tell 2**53 + 1 apart)
+        text = x.cast(pl.String).str.strip_chars().str.replace(r"^([+-]?\d+)\.0*$", "${1}")
         exact = text.cast(target, strict=False)
-        via_float = _to_int(text.cast(pl.Float64, strict=strict), pl.Float64(), target, strict)
+        as_float = text.cast(pl.Float64, strict=strict)
+        via_float = _float_to_int(as_float, target, strict, limit=2.0**53)
         return pl.when(exact.is_not_null()).then(exact).otherwise(via_float)
     return x.cast(target, strict=strict)
 
@@ -149,11 +157,38 @@ def _to_bool(x: pl.Expr, source: pl.DataType, strict: bool) -> pl.Expr:
     return x.cast(pl.Boolean, strict=strict)
 
 
+_FRACTION_DIGITS = {"ms": 3, "us": 6, "ns": 9}
+
+
+def _text_to_datetime(x: pl.Expr, unit: str, tz: str | None, strict: bool) -> pl.Expr:
+    """Parse ISO-like text, refusing what does not fit the unit.
+
+    Text with an offset converts to the target zone (to UTC wall time for a naive target). A
+    year outside the nanosecond range (1677-2262) would wrap silently, and digits finer than the
+    unit would be dropped silently: both fail instead.
+    """
+    text = x.cast(pl.String).str.strip_chars()
+    parsed = text.str.to_datetime(time_unit=unit, time_zone=tz or "UTC", strict=strict)  # type: ignore[arg-type]
+    ok: pl.Expr = pl.lit(True)
+    if unit == "ns":
+        year = text.str.head(4)
+        ok = ok & (year >= "1677") & (year <= "2262")
+    else:
+        fraction = text.str.extract(r"\d{2}:\d{2}:\d{2}[.,](\d+)", 1)
+        extra = fraction.str.slice(_FRACTION_DIGITS[unit])
+        ok = ok & (extra.is_null() | (extra.str.strip_chars("0") == ""))
+    epoch = parsed.cast(pl.Int64)
+    out = _guard_int(ok | parsed.is_null(), epoch, pl.Int64(), strict).cast(
+        pl.Datetime(unit, tz or "UTC")  # type: ignore[arg-type]
+    )
+    return out if tz else out.dt.replace_time_zone(None)
+
+
 def _to_datetime(x: pl.Expr, source: pl.DataType, target: pl.Datetime, strict: bool) -> pl.Expr:
     unit = target.time_unit
     tz = target.time_zone
     if isinstance(source, pl.String | pl.Categorical):
-        return x.cast(pl.String).str.to_datetime(time_unit=unit, time_zone=tz, strict=strict)
+        return _text_to_datetime(x, unit, tz, strict)
     if isinstance(source, pl.Datetime):
         src_unit = source.time_unit
         v = x
@@ -168,11 +203,10 @@ def _to_datetime(x: pl.Expr, source: pl.DataType, target: pl.Datetime, strict: b
         factor = {"ns": 1, "us": 1_000, "ms": 1_000_000}
         if factor[unit] > factor[src_unit]:  # coarser unit: refuse to drop sub-unit precision
             step = factor[unit] // factor[src_unit]
-            raw = v.dt.replace_time_zone(None).cast(pl.Int64) if tz else v.cast(pl.Int64)
+            raw = v.cast(pl.Int64)  # the UTC epoch, so no wall time is ever ambiguous
             ok = (raw % step) == 0
             as_target_unit = _guard_int(ok, raw // step, pl.Int64(), strict)
-            out = as_target_unit.cast(pl.Datetime(unit))
-            return out.dt.replace_time_zone(tz) if tz else out
+            return as_target_unit.cast(pl.Datetime(unit, tz))
         return v.dt.cast_time_unit(unit)
     if isinstance(source, pl.Date):
         out = x.cast(pl.Datetime(unit))
@@ -258,6 +292,8 @@ def diagnose(raw: pl.LazyFrame, steps: Sequence[CastStep], limit: int = 5) -> li
     """
     failures = []
     for step in steps:
+        if step.lossy:  # lossy columns turn misfits into nulls; they never fail
+            continue
         col = pl.col(step.column)
         lenient = step.expr(strict=False)
         present = col.is_not_null()

@@ -10,6 +10,7 @@ reader gives for that Arrow type", e.g. ``float64`` for an integer column with n
 from __future__ import annotations
 
 import re
+import zoneinfo
 from dataclasses import dataclass
 
 import polars as pl
@@ -87,6 +88,7 @@ _TABLE: dict[str, tuple[pl.DataType, str | None]] = {
     "datetime64[ns]": (_dt("ns"), None),
     "datetime64[us]": (_dt("us"), None),
     "datetime64[ms]": (_dt("ms"), None),
+    "datetime64[s]": (_dt("ms"), None),  # Polars has no seconds unit; ms holds every second
     "datetime64": (_dt("ns"), None),
     "datetime": (_dt("ns"), None),
     "Datetime": (_dt("us"), None),
@@ -94,6 +96,8 @@ _TABLE: dict[str, tuple[pl.DataType, str | None]] = {
     "date": (pl.Date(), None),
     "Date": (pl.Date(), None),
     "timedelta64[ns]": (pl.Duration("ns"), None),
+    "timedelta64[us]": (pl.Duration("us"), None),
+    "timedelta64[ms]": (pl.Duration("ms"), None),
     "Duration": (pl.Duration("us"), None),
     "time": (pl.Time(), None),
     "Time": (pl.Time(), None),
@@ -137,11 +141,25 @@ def parse_dtype(spelling: str) -> DType | None:
         return DType(text, entry[0], entry[1])
     m = _TZ_RE.match(text) or _POLARS_DT_RE.match(text)
     if m:
-        unit, tz = m.group(1).lower(), m.group(2)
+        unit, tz = m.group(1).lower(), (m.group(2) or "").strip() or None
         if unit == "s":  # Polars has no seconds unit; ms holds every second exactly
             unit = "ms"
+        if m.group(2) is not None and not _known_zone(tz):
+            return None
         return DType(text, _dt(unit, tz), None)
     return None
+
+
+def _known_zone(tz: str | None) -> bool:
+    if not tz:
+        return False
+    if re.fullmatch(r"[+-]\d{2}:\d{2}", tz):
+        return True
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def dtype_names() -> list[str]:

@@ -41,13 +41,22 @@ _UNARY: dict[str, Callable[[pl.Expr], pl.Expr]] = {
 }
 
 
-def _literal(value: Any, dtype: pl.DataType | None) -> Any:
-    """Bring a literal to the column's dtype, so strings compare with timestamps and dates."""
+def _literal(value: Any, dtype: pl.DataType | None, column: str = "") -> Any:
+    """Bring a literal to the column's dtype, so strings compare with timestamps and dates.
+
+    Raises:
+        ValueError: The value cannot be of the column's dtype (named in the message).
+    """
     if dtype is None or isinstance(value, pl.Expr):
         return value
     if isinstance(value, str) and (dtype.is_temporal() or dtype.is_numeric()):
-        converted: pl.Expr = cast_expr(pl.lit(value), pl.String(), dtype, strict=True)
-        return converted
+        try:
+            converted = pl.select(cast_expr(pl.lit(value), pl.String(), dtype, strict=True)).item()
+        except pl.exceptions.PolarsError as exc:
+            raise ValueError(
+                f"filter value {value!r} for column {column!r} is not a valid {dtype}"
+            ) from exc
+        return pl.lit(converted, dtype=dtype)
     return value
 
 
@@ -77,13 +86,19 @@ def _condition(item: Any, dtypes: Mapping[str, pl.DataType]) -> pl.Expr:
         if texts and dtype is not None and (dtype.is_temporal() or dtype.is_numeric()):
             # one literal at a time: each may be spelled differently ("2024-01-02" and
             # "2024-01-03T00:00:00+00:00")
-            exprs = [_literal(v, dtype).alias(f"v{i}") for i, v in enumerate(values)]
+            exprs = [_literal(v, dtype, column).alias(f"v{i}") for i, v in enumerate(values)]
             converted = pl.select(exprs).row(0)
-            return fn(col, pl.Series(list(converted), dtype=dtype))
-        return fn(col, pl.Series(values, dtype=dtype if values else None))
+            return fn(col, pl.Series(list(converted), dtype=dtype).implode())
+        try:
+            series = pl.Series(values, dtype=dtype if values else None)
+        except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:
+            raise ValueError(
+                f"filter values {values!r} for column {column!r} are not all {dtype}"
+            ) from exc
+        return fn(col, series.implode())
     if value is None:
         raise ValueError(f"use 'is null' / 'is not null' to compare with null: {item!r}")
-    return fn(col, _literal(value, dtype))
+    return fn(col, _literal(value, dtype, column))
 
 
 def _is_condition(item: Any) -> bool:

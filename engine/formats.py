@@ -273,8 +273,12 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
     overrides: dict[str, pl.DataType] = {}
     for col, dt in hints.dtypes.items():
         # the CSV parser reads these types directly from text; others are cast after the scan
-        if dt.is_numeric() or isinstance(dt, pl.String | pl.Boolean | pl.Date | pl.Datetime):
+        # (timestamps are read as text and parsed by the cast table: faster than the reader's
+        # own parsing, and it refuses years the ns unit cannot hold instead of wrapping them)
+        if dt.is_numeric() or isinstance(dt, pl.String | pl.Boolean | pl.Date):
             overrides[col] = dt
+        elif isinstance(dt, pl.Datetime):
+            overrides[col] = pl.String()
     comma_ints: list[str] = []
     if kwargs.get("decimal_comma"):
         # "8,0" is a number but not an integer literal: integer columns are read as text with
