@@ -9,6 +9,7 @@ and are accepted without effect, as listed in ``NO_EFFECT``.
 from __future__ import annotations
 
 import codecs
+import importlib
 import io
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -650,15 +651,30 @@ for _f in list(FORMATS.values()):
     register_format(_f)
 
 
+# Formats served by facade modules because their only reader is pandas (the engine never
+# imports pandas): name -> module that registers it on import.
+_FACADE_FORMATS = {"hdf": "dynio.hdf", "h5": "dynio.hdf", "hdf5": "dynio.hdf"}
+
+
 def format_for(name: str) -> Format | None:
-    """The format of that name or alias (case-insensitive), or ``None``."""
-    key = _BY_ALIAS.get(name.strip().lower().lstrip("."))
+    """The format of that name or alias (case-insensitive), or ``None``.
+
+    Formats served by the facade (``hdf``) are registered on first use, so a catalog naming
+    them loads whatever has been imported before.
+    """
+    text = name.strip().lower().lstrip(".")
+    key = _BY_ALIAS.get(text)
+    if key is None and text in _FACADE_FORMATS:
+        importlib.import_module(_FACADE_FORMATS[text])
+        key = _BY_ALIAS.get(text)
     return FORMATS[key] if key is not None else None
 
 
 def infer_format(path: str) -> Format | None:
     """The format a path's ending suggests, or ``None``."""
     lower = path.lower()
+    if lower.endswith((".h5", ".hdf", ".hdf5")):
+        return format_for("hdf")
     best: tuple[int, Format] | None = None
     for fmt in FORMATS.values():
         for ext in fmt.extensions:

@@ -21,7 +21,9 @@ file, the resource and the key path; several problems are reported together.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,36 @@ class ConfigProblems(ConfigError):
         super().__init__(f"{len(problems)} problems in the catalog:\n{lines}")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping.
+
+    Plain PyYAML keeps the last of two same-named resources or keys silently; a definition that
+    disappears without a word is exactly what a catalog must not allow.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found key {key!r} twice (first at line {seen[key].line + 1})",
+                    key_node.start_mark,
+                )
+            if isinstance(key, str | int | float | bool):
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _construct_map(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -81,7 +113,7 @@ def _read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -102,14 +134,25 @@ def _yaml_files(path: Path) -> tuple[list[Path], bool]:
     return [path], False
 
 
+_INT_TEXT = re.compile(r"[+-]?(0|[1-9][0-9]*)")
+_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _plain(value: Any) -> Any:
-    """Turn whole-value environment text into the YAML scalar it spells (``"5"`` -> ``5``)."""
+    """Turn whole-value environment text into the number or boolean it spells (``"5"`` -> 5).
+
+    Only plain decimal numbers and true/false convert; ``"0123"`` stays text (YAML 1.1 would
+    read it as octal 83).
+    """
     if isinstance(value, EnvText):
-        try:
-            parsed = yaml.safe_load(str(value))
-        except yaml.YAMLError:
-            return str(value)
-        return parsed if isinstance(parsed, int | float | bool) else str(value)
+        text = str(value).strip()
+        if _INT_TEXT.fullmatch(text):
+            return int(text)
+        if _FLOAT_TEXT.fullmatch(text):
+            return float(text)
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        return str(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -164,7 +207,20 @@ class _Loader:
                 body["schema"], self.variables, ctx, key_path=_key(name, "schema")
             )
             schema = self.schema_ref(raw_schema, name, file, _key(name, "schema"))
-        env_bodies = {str(k): v for k, v in body.items() if k != "schema"}
+        env_bodies: dict[str, Any] = {}
+        for key, env_body in body.items():
+            if key == "schema":
+                continue
+            try:  # environment names may hold placeholders too
+                env_key = str(resolve_placeholders(str(key), self.variables, ctx, key_path=name))
+            except MissingVariableError as exc:
+                self.problems.append(exc)
+                continue
+            if env_key in env_bodies:
+                self.problems.append(
+                    ConfigError(f"environment {env_key!r} defined twice", key_path=name, **ctx)
+                )
+            env_bodies[env_key] = env_body
         if not env_bodies:
             raise ConfigError("the resource defines no environment", key_path=name, **ctx)
         chosen = match_env(selected, list(env_bodies)) if selected is not None else None
@@ -175,27 +231,35 @@ class _Loader:
                     resource=name,
                     env=selected,
                     file=str(file),
+                    key_path=name,
                 )
             )
         envs: dict[str, EnvSpec] = {}
         deferred: dict[str, Exception] = {}
         for raw_env, env_body in env_bodies.items():
             env_ctx = {**ctx, "env": raw_env}
-            try:
-                resolved = resolve_placeholders(
-                    env_body, self.variables, env_ctx, key_path=_key(name, raw_env)
-                )
-            except MissingVariableError as exc:
-                # another environment's unset variable must not stop this one from loading
-                if selected is not None and raw_env != chosen:
-                    deferred[raw_env] = exc
-                else:
+            missing: list[MissingVariableError] = []
+            resolved = resolve_placeholders(
+                env_body, self.variables, env_ctx, key_path=_key(name, raw_env), missing=missing
+            )
+            if not missing:
+                try:
+                    envs[raw_env] = self.env(name, raw_env, resolved, file, base_dir, schema)
+                except ConfigError as exc:
                     self.problems.append(exc)
                 continue
+            if selected is None or raw_env == chosen:
+                self.problems.extend(missing)
+                continue
+            # another environment's unset variables must not stop this one from loading; the
+            # environment is still checked for everything its unset variables do not explain
+            deferred[raw_env] = missing[0] if len(missing) == 1 else ConfigProblems(list(missing))
+            explained = {m.key_path for m in missing}
             try:
-                envs[raw_env] = self.env(name, raw_env, resolved, file, base_dir, schema)
+                self.env(name, raw_env, resolved, file, base_dir, schema)
             except ConfigError as exc:
-                self.problems.append(exc)
+                if exc.key_path not in explained:
+                    self.problems.append(exc)
         return ResourceSpec(
             name=name, file=str(file), envs=freeze(envs), schema=schema, deferred=freeze(deferred)
         )
@@ -387,7 +451,8 @@ class _Loader:
                 )
             return self.schema_file(schema_file, resource)
         if isinstance(value, dict):
-            return parse_schema(value, resource=resource, file=str(file), key_path=path)
+            inline = parse_schema(value, resource=resource, file=str(file), key_path=path)
+            return dataclasses.replace(inline, file=None)  # errors named the file; specs say inline
         raise ConfigError(
             f"schema must be {{file_path: ...}} or an inline schema, got {type(value).__name__}",
             key_path=path,

@@ -49,13 +49,26 @@ def variables_from(source: VarSource) -> dict[str, Any]:
     return dict(source)
 
 
-def _lookup(name: str, variables: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+class _Missing(Exception):
+    """A placeholder with no value, while collecting (the text is kept in place)."""
+
+
+def _lookup(
+    name: str,
+    variables: Mapping[str, Any],
+    context: Mapping[str, Any],
+    missing: list[MissingVariableError] | None = None,
+) -> Any:
     # a variable set to None (``DB_HOST = None`` in an environment module) counts as unset
     if variables.get(name) is not None:
         return variables[name]
     if name in os.environ:
         return EnvText(os.environ[name])
-    raise MissingVariableError(name, **context)
+    error = MissingVariableError(name, **context)
+    if missing is None:
+        raise error
+    missing.append(error)
+    raise _Missing(name)
 
 
 def _bare_placeholder(value: Any) -> str | None:
@@ -72,15 +85,34 @@ def _bare_placeholder(value: Any) -> str | None:
     return None
 
 
-def _resolve_str(text: str, variables: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+def _resolve_str(
+    text: str,
+    variables: Mapping[str, Any],
+    context: Mapping[str, Any],
+    missing: list[MissingVariableError] | None = None,
+) -> Any:
     whole = PLACEHOLDER_RE.fullmatch(text.strip())
     if whole:
-        return _lookup(whole.group(1), variables, context)
-    return PLACEHOLDER_RE.sub(lambda m: str(_lookup(m.group(1), variables, context)), text)
+        try:
+            return _lookup(whole.group(1), variables, context, missing)
+        except _Missing:
+            return text
+
+    def sub(m: re.Match[str]) -> str:
+        try:
+            return str(_lookup(m.group(1), variables, context, missing))
+        except _Missing:
+            return m.group(0)
+
+    return PLACEHOLDER_RE.sub(sub, text)
 
 
 def resolve_placeholders(
-    value: Any, variables: Mapping[str, Any], context: Mapping[str, Any], key_path: str = ""
+    value: Any,
+    variables: Mapping[str, Any],
+    context: Mapping[str, Any],
+    key_path: str = "",
+    missing: list[MissingVariableError] | None = None,
 ) -> Any:
     """Resolve every ``[[ VAR ]]`` in keys and values of a parsed YAML tree.
 
@@ -92,27 +124,32 @@ def resolve_placeholders(
         variables: Explicit variables; process environment variables are consulted after them.
         context: Error context (``resource``, ``file``) for a missing variable.
         key_path: The dotted path of ``value`` (for error messages).
+        missing: When given, every missing variable is appended here (each error names its key
+            path) and its placeholder text is left in place, instead of raising at the first.
 
     Raises:
-        MissingVariableError: A placeholder has no value; names variable, file, resource, key.
+        MissingVariableError: A placeholder has no value (unless ``missing`` collects them).
     """
     ctx = {**context, "key_path": key_path or None}
     bare = _bare_placeholder(value)
     if bare is not None:
-        return _lookup(bare, variables, ctx)
+        try:
+            return _lookup(bare, variables, ctx, missing)
+        except _Missing:
+            return f"[[ {bare} ]]"
     if isinstance(value, str):
-        return _resolve_str(value, variables, ctx)
+        return _resolve_str(value, variables, ctx, missing)
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         for k, v in value.items():
-            key = _resolve_str(k, variables, ctx) if isinstance(k, str) else k
+            key = _resolve_str(k, variables, ctx, missing) if isinstance(k, str) else k
             key = str(key) if isinstance(key, EnvText) else key
             sub = f"{key_path}.{key}" if key_path else str(key)
-            out[key] = resolve_placeholders(v, variables, context, sub)
+            out[key] = resolve_placeholders(v, variables, context, sub, missing)
         return out
     if isinstance(value, list):
         return [
-            resolve_placeholders(v, variables, context, f"{key_path}[{i}]")
+            resolve_placeholders(v, variables, context, f"{key_path}[{i}]", missing)
             for i, v in enumerate(value)
         ]
     return value
