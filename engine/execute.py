@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+from opentelemetry.trace import Span
 
 from dynio.engine.casts import CastFailure, diagnose, plan_casts
 from dynio.engine.errors import CastError, DynioError, ReadError, SchemaError, ValidationError
@@ -26,7 +27,20 @@ from dynio.engine.quality import (
 )
 from dynio.engine.sources import WriteInfo, WriteRequest
 from dynio.engine.spec import ResourceSpec, SchemaSpec
-from dynio.engine.telemetry import set_attributes, span
+from dynio.engine.telemetry import (
+    bind_source,
+    enabled,
+    file_bytes,
+    operation,
+    record_quality,
+    record_read,
+    record_write,
+    reported,
+    set_attributes,
+    set_operation_attributes,
+    span,
+    validation_outcome,
+)
 
 __all__ = ["Result", "WriteResult", "collect", "read", "write"]
 
@@ -137,6 +151,15 @@ def _check_report(report: ValidationReport, context: Mapping[str, Any], verb: st
         )
 
 
+def _publish_metrics(
+    sp: Span, resource: str, env: str, verb: str, values: list[MetricValue]
+) -> None:
+    """Metric values out: JSON log lines (dynamicio's) and OTel gauges."""
+    set_attributes(sp, {"metric_values": len(values)})
+    log_metric_lines(values)
+    record_quality(resource, env, verb, None, values)
+
+
 def _quality(
     frame: pl.DataFrame,
     schema: SchemaSpec | None,
@@ -148,25 +171,39 @@ def _quality(
     verb: str,
     raise_on_error: bool = True,
 ) -> tuple[ValidationReport, list[MetricValue]]:
-    with span("validate", resource=context.get("resource")) as sp:
+    resource, env = str(context.get("resource")), str(context.get("env"))
+    if schema is None or not (validate or metrics):
+        return evaluate(frame, None, resource=resource, env=env, rules=False, metrics=False)
+    # rules and metrics run in one pass: the span is "validate" when rules ran, else "metrics"
+    with span("validate" if validate else "metrics") as sp:
         report, values = evaluate(
             frame,
             schema,
-            resource=context.get("resource"),
-            env=context.get("env"),
+            resource=resource,
+            env=env,
             rules=validate,
             metrics=metrics,
             label_cap=label_cap,
         )
-        set_attributes(
-            sp,
-            {
-                "validation": "passed" if report.ok else "failed",
-                "failed_rules": len(report.failures),
-            },
+        if validate:
+            set_attributes(
+                sp,
+                {
+                    "validation": validation_outcome(report),
+                    "failed_rules": len(report.failures),
+                    "rules": report.checked,
+                },
+            )
+            record_quality(resource, env, verb, report, ())
+        if metrics and not validate:
+            _publish_metrics(sp, resource, env, verb, values)
+    if metrics and validate and values:
+        with span("metrics") as sp:
+            _publish_metrics(sp, resource, env, verb, values)
+    if validate:
+        set_operation_attributes(
+            {"validation": validation_outcome(report), "failed_rules": len(report.failures)}
         )
-    if metrics:
-        log_metric_lines(values)
     if validate and raise_on_error:
         _check_report(report, context, verb)
     return report, values
@@ -192,16 +229,24 @@ def read(
         ValidationError: An error-severity rule failed (the report is attached).
         CastError, SchemaError, ReadError, TemplateError: As raised by planning and collecting.
     """
-    with span("dynio.read", resource=resource.name, env=env) as top:
+    with operation("dynio.read", resource=resource.name, env=env) as top:
+        bind_source(resource.env(env).source)
         with span("plan"):
             plan = plan_read(
                 resource, env, columns=columns, filters=filters, template_args=template_args
             )
-        set_attributes(top, plan.info.attributes())
-        with span("scan", **plan.info.attributes()) as sp:
+        info = plan.info
+        set_attributes(top, info.attributes())
+        with span(
+            "scan", kind=info.kind, format=info.format, files=len(info.files), casts=info.casts
+        ) as sp:
             frame = collect(plan)
             set_attributes(sp, {"rows": frame.height})
-        set_attributes(top, {"rows": frame.height})
+        nbytes = reported("bytes")
+        if nbytes is None and enabled(top):
+            nbytes = file_bytes(info.files)
+        set_attributes(top, {"rows": frame.height, "bytes": nbytes})
+        record_read(resource.name, plan.env.name, info.kind, frame.height, nbytes)
         context = {"resource": resource.name, "env": plan.env.name}
         report, values = _quality(
             frame,
@@ -260,10 +305,11 @@ def write(
         ValidationError: An error-severity rule failed; nothing was written.
         WriteError: The sink failed; the destination is unchanged.
     """
-    spec = resource.env(env)
-    context = {"resource": resource.name, "env": spec.name}
-    args = dict(template_args or {})
-    with span("dynio.write", resource=resource.name, env=spec.name, kind=spec.source.kind) as top:
+    with operation("dynio.write", resource=resource.name, env=env) as top:
+        spec = resource.env(env)
+        bind_source(spec.source)
+        context = {"resource": resource.name, "env": spec.name}
+        args = dict(template_args or {})
         check_template_args(spec, args, context)
         module = source_module(spec, context)
         if spec.schema is not None:
@@ -280,7 +326,6 @@ def write(
         with span("sink", kind=spec.source.kind, format=spec.source.format) as sp:
             info = module.write(frame, spec.source, WriteRequest(resource.name, spec.name, args))
             set_attributes(sp, {"location": info.location, "rows": info.rows, "bytes": info.bytes})
-        set_attributes(
-            top, {"location": info.location, "rows": info.rows, "format": spec.source.format}
-        )
+        set_attributes(top, {"location": info.location, "rows": info.rows, "bytes": info.bytes})
+        record_write(resource.name, spec.name, spec.source.kind, info.rows, info.bytes)
         return WriteResult(info=info, report=report, metrics=values)

@@ -1,25 +1,86 @@
-"""Tracing for every dynio operation, on ``opentelemetry-api`` only.
+"""Tracing and metrics for every dynio operation, on ``opentelemetry-api`` only.
 
-Library code never configures an SDK: with none installed or configured, the API's no-op tracer
-makes these spans nearly free. Applications (or the CLI) set one up with
+Library code never configures an SDK: with none configured, the API's no-op tracer and meter make
+these calls nearly free. Applications (or the CLI) set one up with
 :func:`dynio.telemetry.configure`.
+
+What is here:
+
+- :func:`operation` opens the span of one operation (``dynio.read``, ``dynio.scan``,
+  ``dynio.write``) and records its duration; :func:`span` opens a stage under it (``plan``,
+  ``scan``, ``cast``, ``validate``, ``metrics``, ``to_pandas``, ``sink``…). Errors are recorded on
+  the span with status ERROR, secrets redacted.
+- :data:`ATTR` names every ``dynio.*`` attribute (the README's table);
+  :func:`db_attributes` and :func:`server_attributes` give the standard ``db.*``/``server.*``
+  ones, and :func:`annotate` lets a source add them to the running operation.
+- :func:`redact` and :func:`secrets_of` keep passwords, keys and tokens out of spans, metrics,
+  logs and error messages.
+- :func:`run_in_threads` and :class:`ContextThreadPoolExecutor` run work in threads under the
+  caller's span (worker threads start with an empty context otherwise).
+- :func:`record_read`, :func:`record_write` and :func:`record_quality` feed the counters,
+  histogram and data-quality gauges.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import contextvars
+import os
+import re
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, unquote, urlsplit
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, Status, StatusCode
 
-__all__ = ["ATTR", "set_attributes", "span", "tracer"]
+from dynio import __version__
 
-tracer = trace.get_tracer("dynio")
+if TYPE_CHECKING:
+    from dynio.engine.quality import MetricValue, ValidationReport
+    from dynio.engine.spec import SourceSpec
 
-# The dynio.* attribute names, in one place (documented in the README).
+__all__ = [
+    "ATTR",
+    "REDACTED",
+    "ContextThreadPoolExecutor",
+    "annotate",
+    "bind_source",
+    "db_attributes",
+    "enabled",
+    "file_bytes",
+    "location_of",
+    "meter",
+    "operation",
+    "operation_secrets",
+    "record_quality",
+    "record_read",
+    "record_write",
+    "redact",
+    "reported",
+    "run_in_threads",
+    "secrets_of",
+    "server_attributes",
+    "set_attributes",
+    "set_operation_attributes",
+    "span",
+    "tracer",
+    "validation_outcome",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+tracer = trace.get_tracer("dynio", __version__)
+meter = metrics.get_meter("dynio", __version__)
+
+# The dynio.* attribute names by short name, in one place (the README's table lists them).
 ATTR = {
+    "operation": "dynio.operation",
     "resource": "dynio.resource",
     "env": "dynio.env",
     "kind": "dynio.source.kind",
@@ -34,38 +95,556 @@ ATTR = {
     "casts": "dynio.casts",
     "validation": "dynio.validation.outcome",
     "failed_rules": "dynio.validation.failed_rules",
-    "path": "dynio.handoff.path",
+    "rules": "dynio.validation.rules_checked",
+    "metric_values": "dynio.metrics.values",
+    "dtype_backend": "dynio.handoff.dtype_backend",
+    "input": "dynio.handoff.input",
+    "column": "dynio.column",
+    "metric": "dynio.metric",
+    "label": "dynio.metric.label",
+    "rule": "dynio.rule",
+    "severity": "dynio.rule.severity",
+    "failing": "dynio.rule.failing_count",
 }
 
+REDACTED = "***"
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, bool | int | float | str):
+# ---------------------------------------------------------------------------------------------
+# redaction
+
+# Key names whose values are secrets, in options, storage options, query strings and messages.
+_SECRET_KEY = re.compile(
+    r"(?i)(passw(or)?d|pwd|secret|token|credential|private[_-]?key|account[_-]?key|api[_-]?key"
+    r"|sas|signature|^sig$|^key$|^auth|authorization|service[_-]?account)"
+)
+# scheme://user:password@ (a password holding "/" or "@" must be percent-encoded in a URI)
+_URI_PASSWORD = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):(?P<pw>[^@\s/]*)@")
+_QUERY_PARAM = re.compile(r"(?P<pre>[?&;](?P<key>[^=&#\s]+)=)(?P<val>[^&#\s]*)")
+# key=value, key: value, 'key': 'value' (DSNs, dict reprs, backend messages)
+_KEY_VALUE = re.compile(
+    r"(?i)(?P<pre>(?P<key>[\w.-]*(?:passw(?:or)?d|pwd|secret|token|credential|private_key"
+    r"|account_key|api_key|sas_token)[\w.-]*)['\"]?\s*[:=]\s*(?P<q>['\"]?))(?P<val>[^'\"\s,;&})]+)"
+)
+_MIN_SECRET = 4  # shorter literal values would redact ordinary words; URIs are handled by shape
+
+
+def _is_secret_key(name: str) -> bool:
+    return bool(_SECRET_KEY.search(name))
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with credentials replaced by ``***``.
+
+    Removes passwords in URIs (``scheme://user:***@host``), secret query parameters
+    (``?sig=***``), ``password=…``-style pairs, and every literal value in ``secrets``.
+    """
+    if not text:
+        return text
+    out = _URI_PASSWORD.sub(rf"\g<pre>:{REDACTED}@", text)
+    if "=" in out:
+        out = _QUERY_PARAM.sub(
+            lambda m: m["pre"] + REDACTED if _is_secret_key(m["key"]) else m[0], out
+        )
+    out = _KEY_VALUE.sub(lambda m: m["pre"] + REDACTED, out)
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if secret in out:
+            out = out.replace(secret, REDACTED)
+    return out
+
+
+def _uri_secrets(text: str, out: set[str]) -> None:
+    if "://" not in text:
+        return
+    for match in _URI_PASSWORD.finditer(text):
+        if match["pw"]:
+            out.update({match["pw"], unquote(match["pw"])})
+    for match in _QUERY_PARAM.finditer(text):
+        if _is_secret_key(match["key"]) and match["val"]:
+            out.update({match["val"], unquote(match["val"])})
+
+
+def _collect(value: Any, secret: bool, out: set[str]) -> None:
+    if isinstance(value, str):
+        _uri_secrets(value, out)
+        if secret and "://" not in value:
+            out.add(value)
+            out.add(quote(value, safe=""))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _collect(item, secret or _is_secret_key(str(key)), out)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _collect(item, secret, out)
+    elif secret and value is not None and not isinstance(value, bool):
+        out.add(str(value))
+
+
+def secrets_of(source: SourceSpec) -> frozenset[str]:
+    """The secret values a source spec holds, to keep out of spans, logs and messages.
+
+    Secrets are: the kind's fields marked ``secret`` in the registry, values under secret-looking
+    keys in the section and in ``options`` (``storage_options`` included: ``secret``,
+    ``aws_secret_access_key``, ``token``, ``password``…), and passwords or secret query
+    parameters inside any URI.
+    """
+    from dynio.engine.sources import kind_for  # the registry imports formats and polars
+
+    kind = kind_for(source.kind)
+    fields = kind.fields if kind is not None else {}
+    out: set[str] = set()
+    for name, value in source.settings.items():
+        spec = fields.get(name)
+        _collect(value, bool(spec is not None and spec.secret) or _is_secret_key(name), out)
+    _collect(source.options, False, out)
+    return frozenset(s for s in out if len(s) >= _MIN_SECRET)
+
+
+def location_of(source: SourceSpec) -> str | None:
+    """Where a source spec points, from its settings alone, redacted (before any planning).
+
+    The source's own :attr:`Scan.location` replaces it once planned; this one names the location
+    of operations that fail before (a refused connection, a missing dependency).
+    """
+    s = source.settings
+    if isinstance(s.get("uri"), str):
+        text = str(s["uri"])
+    elif "bucket" in s:
+        scheme = "gs" if source.kind.startswith("gcs") else "s3"
+        path = s.get("file_path") or s.get("path_prefix") or s.get("dynamic_file_path") or ""
+        text = f"{scheme}://{s['bucket']}/{str(path).lstrip('/')}"
+    elif "db_host" in s or "db_name" in s:
+        user = f"{s['db_user']}@" if s.get("db_user") else ""
+        port = f":{s['db_port']}" if s.get("db_port") else ""
+        text = f"{source.kind}://{user}{s.get('db_host', '')}{port}/{s.get('db_name', '')}"
+    elif "kafka_server" in s:
+        text = f"kafka://{s['kafka_server']}/{s.get('kafka_topic', '')}"
+    else:
+        keys = ("file_path", "path_prefix", "dynamic_file_path", "database", "s3_output")
+        found = next((s[k] for k in keys if s.get(k)), None)
+        if found is None:
+            return None
+        text = str(found)
+        if source.base_dir and "://" not in text and not os.path.isabs(text):
+            text = os.path.join(source.base_dir, text)
+    return redact(text, secrets_of(source))
+
+
+# ---------------------------------------------------------------------------------------------
+# spans
+
+
+@dataclass
+class _Operation:
+    """The running operation: its span, the secrets to redact, what sources reported."""
+
+    name: str
+    resource: str | None
+    span: Span
+    source: SourceSpec | None = None
+    reported: dict[str, Any] = field(default_factory=dict)
+    _secrets: frozenset[str] | None = None
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        if self._secrets is None:
+            self._secrets = secrets_of(self.source) if self.source is not None else frozenset()
+        return self._secrets
+
+
+_OPERATION: contextvars.ContextVar[_Operation | None] = contextvars.ContextVar(
+    "dynio_operation", default=None
+)
+
+
+def operation_secrets() -> frozenset[str]:
+    """The secrets of the running operation's source (empty outside an operation)."""
+    op = _OPERATION.get()
+    return op.secrets if op is not None else frozenset()
+
+
+def _clean(value: Any, secrets: frozenset[str]) -> Any:
+    if isinstance(value, bool | int | float):
         return value
+    if isinstance(value, str):
+        return redact(value, secrets)
     if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return str(value)
+        return [redact(str(v), secrets) for v in value]
+    return redact(str(value), secrets)
 
 
 def set_attributes(sp: Span, attrs: Mapping[str, Any]) -> None:
-    """Set ``dynio.*`` attributes by short name (see :data:`ATTR`), skipping ``None`` values."""
+    """Set attributes by short name (see :data:`ATTR`) or full name, skipping ``None`` values.
+
+    Text is redacted (see :func:`redact`) with the secrets of the running operation's source.
+    """
     if not sp.is_recording():
         return
+    secrets = operation_secrets()
     for key, value in attrs.items():
         if value is not None:
-            sp.set_attribute(ATTR.get(key, key), _clean(value))
+            sp.set_attribute(ATTR.get(key, key), _clean(value, secrets))
+
+
+def _scrub(exc: BaseException, secrets: frozenset[str]) -> None:
+    """Redact secrets from an exception and its causes, in place (the last line of defence)."""
+    from dynio.engine.errors import DynioError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if redact(text, secrets) != text:
+            if isinstance(current, DynioError):
+                current.message = redact(current.message, secrets)
+                current.file = redact(current.file, secrets) if current.file else current.file
+                current.args = (current._render(),)
+            else:
+                current.args = tuple(
+                    redact(a, secrets) if isinstance(a, str) else a for a in current.args
+                )
+        current = current.__cause__ or current.__context__
+
+
+def _record_error(sp: Span, exc: BaseException) -> None:
+    secrets = operation_secrets()
+    _scrub(exc, secrets)
+    if not sp.is_recording():
+        return
+    message = redact(str(exc), secrets)
+    sp.add_event(
+        "exception",
+        {
+            "exception.type": type(exc).__qualname__,
+            "exception.message": message,
+            "exception.stacktrace": redact("".join(traceback.format_exception(exc)), secrets),
+            "exception.escaped": True,
+        },
+    )
+    sp.set_attribute("error.type", type(exc).__qualname__)
+    sp.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
 
 
 @contextmanager
 def span(name: str, **attrs: Any) -> Iterator[Span]:
-    """A span named ``name``; an exception marks it ERROR and is recorded, then re-raised."""
+    """A stage span named ``name``; an exception marks it ERROR and is recorded, then re-raised."""
     with tracer.start_as_current_span(
         name, record_exception=False, set_status_on_exception=False
     ) as sp:
-        set_attributes(sp, attrs)
+        if attrs:
+            set_attributes(sp, attrs)
         try:
             yield sp
         except BaseException as exc:
-            if sp.is_recording():
-                sp.record_exception(exc)
-                sp.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            _record_error(sp, exc)
             raise
+
+
+@contextmanager
+def operation(name: str, *, resource: str | None, env: str | None, **attrs: Any) -> Iterator[Span]:
+    """The span of one operation (``dynio.read`` …), its duration and its error accounting.
+
+    An operation of the same name and resource already running in this context is joined
+    instead of nested: the facade opens ``dynio.read`` so that ``to_pandas`` falls under it, and
+    the engine's own ``dynio.read`` then adds to that span.
+    """
+    current = _OPERATION.get()
+    if current is not None and current.name == name and current.resource == resource:
+        set_attributes(current.span, attrs)
+        yield current.span
+        return
+    start = time.perf_counter()
+    error: str | None = None
+    with tracer.start_as_current_span(
+        name, record_exception=False, set_status_on_exception=False
+    ) as sp:
+        op = _Operation(name, resource, sp)
+        token = _OPERATION.set(op)
+        try:
+            set_attributes(sp, {"operation": name, "resource": resource, "env": env, **attrs})
+            yield sp
+        except BaseException as exc:
+            error = type(exc).__qualname__
+            _record_error(sp, exc)
+            raise
+        finally:
+            _OPERATION.reset(token)
+            measured = {
+                ATTR["operation"]: name.removeprefix("dynio."),
+                ATTR["resource"]: resource or "",
+                ATTR["env"]: env or "",
+            }
+            if error is not None:
+                measured["error.type"] = error
+            _duration.record(time.perf_counter() - start, measured)
+
+
+def bind_source(source: SourceSpec) -> None:
+    """Tell the running operation which source it uses: its secrets are redacted from then on,
+    and its kind, format and (redacted) location go on the operation's span."""
+    op = _OPERATION.get()
+    if op is None:
+        return
+    op.source = source
+    op._secrets = None
+    if op.span.is_recording():
+        set_attributes(
+            op.span,
+            {"kind": source.kind, "format": source.format, "location": location_of(source)},
+        )
+
+
+def annotate(attrs: Mapping[str, Any]) -> None:
+    """Add attributes to the current stage span and to the running operation's span.
+
+    For sources: ``annotate(db_attributes("postgresql", namespace="shop", host=h, port=p))``,
+    or ``annotate({"bytes": n})`` when the bytes fetched are known (they feed
+    ``dynio.bytes.read``). Short names of :data:`ATTR` or full attribute names.
+    """
+    op = _OPERATION.get()
+    current = trace.get_current_span()
+    set_attributes(current, attrs)
+    if op is not None:
+        op.reported.update({ATTR.get(k, k): v for k, v in attrs.items() if v is not None})
+        if op.span is not current:
+            set_attributes(op.span, attrs)
+
+
+def set_operation_attributes(attrs: Mapping[str, Any]) -> None:
+    """Set attributes on the running operation's span (see :func:`set_attributes`)."""
+    op = _OPERATION.get()
+    if op is not None:
+        set_attributes(op.span, attrs)
+
+
+def reported(name: str) -> Any:
+    """What a source reported through :func:`annotate` for the running operation, or ``None``."""
+    op = _OPERATION.get()
+    return op.reported.get(ATTR.get(name, name)) if op is not None else None
+
+
+def db_attributes(
+    system: str,
+    namespace: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    user: str | None = None,
+    *,
+    collection: str | None = None,
+    operation: str | None = None,
+) -> dict[str, Any]:
+    """The standard OpenTelemetry database attributes (``None`` values left out).
+
+    Args:
+        system: ``db.system.name``: ``postgresql``, ``duckdb``, ``sqlite``…
+        namespace: ``db.namespace``: the database (and schema) name.
+        host: ``server.address``.
+        port: ``server.port``.
+        user: ``db.user`` (from the earlier conventions; never a password).
+        collection: ``db.collection.name``: the table.
+        operation: ``db.operation.name``: ``SELECT``, ``COPY``…
+    """
+    attrs = {
+        "db.system.name": system,
+        "db.namespace": namespace,
+        "server.address": host,
+        "server.port": int(port) if port is not None else None,
+        "db.user": user,
+        "db.collection.name": collection,
+        "db.operation.name": operation,
+    }
+    return {k: v for k, v in attrs.items() if v is not None}
+
+
+def server_attributes(url: str) -> dict[str, Any]:
+    """``server.address``/``server.port`` of an endpoint URL (an object store's, a broker's)."""
+    parts = urlsplit(url if "://" in url else f"//{url}")
+    attrs: dict[str, Any] = {}
+    if parts.hostname:
+        attrs["server.address"] = parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None:
+        attrs["server.port"] = port
+    return attrs
+
+
+# ---------------------------------------------------------------------------------------------
+# context across threads
+
+
+class ContextThreadPoolExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks run in a copy of the submitter's context (so under its span).
+
+    Worker threads otherwise start with an empty context, and spans opened there would begin
+    new traces.
+    """
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        """Schedule ``fn(*args, **kwargs)`` in a copy of the current context."""
+        ctx = contextvars.copy_context()
+        return super().submit(ctx.run, fn, *args, **kwargs)
+
+
+def run_in_threads(
+    fn: Callable[[T], R], items: Iterable[T], *, max_workers: int | None = None
+) -> list[R]:
+    """``[fn(item) for item in items]`` run in threads, each under the caller's span.
+
+    Results keep the order of ``items``; the first exception is re-raised (after the others
+    finished). For sources that fetch several files at once.
+    """
+    todo = list(items)
+    if len(todo) <= 1:
+        return [fn(item) for item in todo]
+    workers = max_workers or min(len(todo), 4 * (os.cpu_count() or 1), 32)
+    with ContextThreadPoolExecutor(max_workers=workers, thread_name_prefix="dynio") as pool:
+        futures = [pool.submit(fn, item) for item in todo]
+        return [f.result() for f in futures]
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics
+
+_rows_read = meter.create_counter(
+    "dynio.rows.read", unit="{row}", description="Rows returned by dynio reads."
+)
+_rows_written = meter.create_counter(
+    "dynio.rows.written", unit="{row}", description="Rows written by dynio writes."
+)
+_bytes_read = meter.create_counter(
+    "dynio.bytes.read", unit="By", description="Bytes of the files (or responses) dynio read."
+)
+_bytes_written = meter.create_counter(
+    "dynio.bytes.written", unit="By", description="Bytes dynio wrote."
+)
+# seconds, from a cached small read to a long extract
+_DURATION_BUCKETS = (
+    0.001,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+_duration = meter.create_histogram(
+    "dynio.operation.duration",
+    unit="s",
+    description="Duration of dynio operations (read, scan, write).",
+    explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+)
+_quality = meter.create_gauge(
+    "dynio.quality.value",
+    description="Data-quality metric values of a resource's schema (Mean, NullCount, Quantiles…).",
+)
+_rule_failures = meter.create_counter(
+    "dynio.validation.failures",
+    unit="{rule}",
+    description="Data-quality rules that failed, by rule, column and severity.",
+)
+
+
+def enabled(sp: Span | None = None) -> bool:
+    """Whether telemetry is being collected: the span records, or an SDK meter is installed.
+
+    Lets callers skip work whose only use is telemetry (e.g. stat-ing files for their size).
+    """
+    if (sp or trace.get_current_span()).is_recording():
+        return True
+    # the API's stand-ins when no SDK is installed; an SDK's provider has another class
+    return type(metrics.get_meter_provider()).__name__ not in (
+        "_ProxyMeterProvider",
+        "NoOpMeterProvider",
+    )
+
+
+def _base(resource: str, env: str, kind: str | None) -> dict[str, Any]:
+    attrs: dict[str, Any] = {ATTR["resource"]: resource, ATTR["env"]: env}
+    if kind:
+        attrs[ATTR["kind"]] = kind
+    return attrs
+
+
+def file_bytes(files: Sequence[str]) -> int | None:
+    """Total size of the local files among ``files`` (``None`` when none is local)."""
+    total, found = 0, False
+    for name in files:
+        try:
+            total += os.stat(name).st_size
+            found = True
+        except (OSError, ValueError):
+            continue
+    return total if found else None
+
+
+def record_read(resource: str, env: str, kind: str | None, rows: int, nbytes: int | None) -> None:
+    """Count a read's rows and bytes."""
+    attrs = _base(resource, env, kind)
+    _rows_read.add(rows, attrs)
+    if nbytes is not None:
+        _bytes_read.add(nbytes, attrs)
+
+
+def record_write(resource: str, env: str, kind: str | None, rows: int, nbytes: int | None) -> None:
+    """Count a write's rows and bytes."""
+    attrs = _base(resource, env, kind)
+    _rows_written.add(rows, attrs)
+    if nbytes is not None:
+        _bytes_written.add(nbytes, attrs)
+
+
+def record_quality(
+    resource: str,
+    env: str,
+    operation: str,
+    report: ValidationReport | None,
+    values: Sequence[MetricValue],
+) -> None:
+    """Data-quality metric values as gauges, failed rules as counts and span events."""
+    for v in values:
+        value = v.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue  # min/max of text or dates: not a number a gauge can carry
+        attrs = {
+            ATTR["resource"]: resource,
+            ATTR["env"]: env,
+            ATTR["column"]: v.column,
+            ATTR["metric"]: v.metric,
+        }
+        if v.label is not None:
+            attrs[ATTR["label"]] = str(v.label)
+        _quality.set(value, attrs)
+    if report is None or not report.failures:
+        return
+    current = trace.get_current_span()
+    for f in report.failures:
+        attrs = {
+            ATTR["resource"]: resource,
+            ATTR["env"]: env,
+            ATTR["operation"]: operation,
+            ATTR["rule"]: f.rule,
+            ATTR["severity"]: f.severity,
+        }
+        if f.column is not None:
+            attrs[ATTR["column"]] = f.column
+        _rule_failures.add(1, attrs)
+        if current.is_recording():
+            # counts only: failing values may be personal data
+            current.add_event("dynio.rule.failed", {**attrs, ATTR["failing"]: int(f.failing_count)})
+
+
+def validation_outcome(report: ValidationReport) -> str:
+    """``passed``, ``warned`` (only warn-severity rules failed) or ``failed``."""
+    if not report.failures:
+        return "passed"
+    return "failed" if report.errors else "warned"

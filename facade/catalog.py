@@ -28,7 +28,7 @@ from dynio.engine.filters import FilterLike
 from dynio.engine.placeholders import VarSource
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
 from dynio.engine.spec import CatalogSpec, EnvSpec, ResourceSpec
-from dynio.engine.telemetry import set_attributes, span
+from dynio.engine.telemetry import bind_source, operation, set_attributes, span
 
 __all__ = ["Catalog", "Resource"]
 
@@ -104,22 +104,29 @@ class Resource:
         **template_args: Any,
     ) -> pd.DataFrame:
         """Read as a pandas DataFrame (see :meth:`Catalog.read`)."""
-        return self.to_pandas(
-            self.read_result(
-                columns=columns,
-                filters=filters,
-                validate=validate,
-                metrics=metrics,
-                **template_args,
-            ),
-            dtype_backend,
-        )
+        # one dynio.read span over the engine's stages and the hand-off to pandas
+        with operation("dynio.read", resource=self.name, env=self._env):
+            return self.to_pandas(
+                self.read_result(
+                    columns=columns,
+                    filters=filters,
+                    validate=validate,
+                    metrics=metrics,
+                    **template_args,
+                ),
+                dtype_backend,
+            )
 
     def to_pandas(
         self, result: execute.Result, dtype_backend: handoff.DtypeBackend = "numpy"
     ) -> pd.DataFrame:
         """Hand a read result to pandas with this resource's schema dtypes."""
-        with span("to_pandas", resource=self.name, rows=result.frame.height):
+        with span(
+            "to_pandas",
+            rows=result.frame.height,
+            columns=len(result.frame.columns),
+            dtype_backend=dtype_backend,
+        ):
             return handoff.to_pandas(result.frame, self.spec.schema, dtype_backend)
 
     def read_polars(
@@ -148,14 +155,16 @@ class Resource:
         Rules and metrics need the whole data and do not run on a scan; call
         :func:`dynio.validate` on a collected frame for them.
         """
-        with span("dynio.scan", resource=self.name, env=self._env) as sp:
-            planned = plan.plan_read(
-                self._spec,
-                self._env,
-                columns=columns,
-                filters=filters,
-                template_args=template_args,
-            )
+        with operation("dynio.scan", resource=self.name, env=self._env) as sp:
+            bind_source(self.spec.source)
+            with span("plan"):
+                planned = plan.plan_read(
+                    self._spec,
+                    self._env,
+                    columns=columns,
+                    filters=filters,
+                    template_args=template_args,
+                )
             set_attributes(sp, planned.info.attributes())
             return planned.frame
 
@@ -168,16 +177,19 @@ class Resource:
         **template_args: Any,
     ) -> execute.WriteResult:
         """Write pandas, Polars or Arrow data (see :meth:`Catalog.write`)."""
-        frame = handoff.from_any(data, resource=self.name, env=self._env)
-        return execute.write(
-            self._spec,
-            self._env,
-            frame,
-            template_args=template_args,
-            validate=validate,
-            metrics=metrics,
-            label_cap=self._label_cap,
-        )
+        # one dynio.write span over the hand-off from pandas and the engine's stages
+        with operation("dynio.write", resource=self.name, env=self._env):
+            with span("to_polars", input=type(data).__module__.split(".")[0]):
+                frame = handoff.from_any(data, resource=self.name, env=self._env)
+            return execute.write(
+                self._spec,
+                self._env,
+                frame,
+                template_args=template_args,
+                validate=validate,
+                metrics=metrics,
+                label_cap=self._label_cap,
+            )
 
 
 class Catalog:
@@ -300,12 +312,17 @@ class Catalog:
             metrics: Compute the schema's metrics (see :attr:`last_metrics`).
             **template_args: Values for ``{placeholders}`` in the resource's paths.
         """
-        res = self.resource(name)
-        result = res.read_result(
-            columns=columns, filters=filters, validate=validate, metrics=metrics, **template_args
-        )
-        self._remember(result.report, result.metrics)
-        return res.to_pandas(result, dtype_backend)
+        with operation("dynio.read", resource=name, env=self._env):
+            res = self.resource(name)
+            result = res.read_result(
+                columns=columns,
+                filters=filters,
+                validate=validate,
+                metrics=metrics,
+                **template_args,
+            )
+            self._remember(result.report, result.metrics)
+            return res.to_pandas(result, dtype_backend)
 
     def read_result(
         self,

@@ -2,9 +2,9 @@
 
 Commands::
 
-    dynio demo [--out DIR]                                   run the demo pipeline
-    dynio read RESOURCE --config PATH [--env ENV] [--columns a,b] [--limit N] [--var K=V]
-    dynio validate RESOURCE --config PATH [--env ENV] [--json]
+    dynio demo [--out DIR] [--trace]                         run the demo pipeline
+    dynio read RESOURCE --config PATH [--env ENV] [--columns a,b] [--limit N] [--var K=V] [--trace]
+    dynio validate RESOURCE --config PATH [--env ENV] [--json] [--trace]
     dynio schema infer PATH_OR_GLOB [-o OUT] [--suggest]
     dynio catalog check --config PATH [--env ENV] [--var K=V]
 """
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the demo pipeline on the local sample files")
     demo.add_argument("--out", type=Path, help="output folder (default: ./dynio-demo-output)")
     demo.add_argument("--config", type=Path, help="demo config folder (default: configs/demo)")
+    _trace_arg(demo)
 
     read = sub.add_parser("read", help="read a resource and print a preview")
     read.add_argument("resource", help="resource name")
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         help="value for a {NAME} template in the resource's path (repeatable)",
     )
     read.add_argument("--no-validate", action="store_true", help="skip the schema's rules")
+    _trace_arg(read)
 
     val = sub.add_parser(
         "validate", help="read a resource, print its validation report; exit 1 on errors"
@@ -85,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     _config_args(val, env_required=True)
     val.add_argument("--arg", action="append", metavar="NAME=VALUE", help="path template value")
     val.add_argument("--json", action="store_true", help="print the report as JSON")
+    _trace_arg(val)
 
     schema = sub.add_parser("schema", help="schema commands")
     ssub = schema.add_subparsers(dest="schema_command", required=True, metavar="SUBCOMMAND")
@@ -108,10 +111,53 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _trace_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="print the run's spans as a tree with durations (needs dynio[otel]); spans also go"
+        " to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set",
+    )
+
+
+# any of these asks the CLI to export telemetry (configured by the other OTEL_* variables)
+_OTLP_ENDPOINTS = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+)
+
+
+def _telemetry(trace: bool) -> Any:
+    """Set up the OpenTelemetry SDK when an OTLP endpoint is configured or ``--trace`` is given.
+
+    With ``--trace`` alone nothing is exported (the tree is printed); an endpoint alone exports
+    without printing. Returns the :class:`dynio.telemetry.Telemetry` handle, or ``None``.
+    """
+    exporting = any(os.environ.get(name) for name in _OTLP_ENDPOINTS)
+    if not (exporting or trace):
+        return None
+    from dynio import telemetry
+    from dynio.engine.errors import MissingDependencyError
+
+    try:
+        return telemetry.configure(service_name="dynio", exporters=None if exporting else "none")
+    except MissingDependencyError:
+        if trace:
+            raise
+        print(
+            "dynio: warning: an OTLP endpoint is set but the OpenTelemetry SDK is not installed"
+            " (pip install 'dynio[otel]'); not exporting telemetry",
+            file=sys.stderr,
+        )
+        return None
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from dynio import demo
 
-    demo.run(config=args.config, out=args.out)
+    demo.run(config=args.config, out=args.out, trace=args.trace)
     return 0
 
 
@@ -257,19 +303,42 @@ def _cmd_catalog_check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (1 on a dynio error, with the message on stderr)."""
     args = _parser().parse_args(argv)
+    handle = None
     try:
+        trace = bool(getattr(args, "trace", False))
+        handle = _telemetry(trace)
         if args.command == "demo":
-            return _cmd_demo(args)
-        if args.command == "read":
-            return _cmd_read(args)
-        if args.command == "validate":
-            return _cmd_validate(args)
-        if args.command == "schema":
-            return _cmd_schema_infer(args)
-        return _cmd_catalog_check(args)
+            return _cmd_demo(args)  # the demo prints its own span tree
+        if trace:
+            return _traced(args)
+        return _dispatch(args)
     except DynioError as exc:
         print(f"dynio: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if handle is not None:
+            handle.shutdown()  # export what is pending before the process ends
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "read":
+        return _cmd_read(args)
+    if args.command == "validate":
+        return _cmd_validate(args)
+    if args.command == "schema":
+        return _cmd_schema_infer(args)
+    return _cmd_catalog_check(args)
+
+
+def _traced(args: argparse.Namespace) -> int:
+    from dynio.telemetry import capture_spans
+
+    with capture_spans() as captured:
+        try:
+            return _dispatch(args)
+        finally:
+            # on standard error, so the command's own output stays parseable (--json)
+            print("spans:\n" + captured.tree(), file=sys.stderr)
 
 
 if __name__ == "__main__":

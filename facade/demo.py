@@ -6,13 +6,19 @@ newcomer sees a whole dynio pipeline run with no server: ``dynio demo``.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from dynio.catalog import Catalog
+from dynio.engine.telemetry import operation, span
+
+if TYPE_CHECKING:
+    from dynio.telemetry import SpanCapture
 
 __all__ = ["default_config", "run"]
 
@@ -51,6 +57,7 @@ def run(
     out: Path | None = None,
     env: str = "sample",
     echo: Callable[[str], None] = print,
+    trace: bool = False,
 ) -> dict[str, int]:
     """Run the demo pipeline and report each step through ``echo``.
 
@@ -59,10 +66,32 @@ def run(
         out: Where the outputs go (default: ``./dynio-demo-output``).
         env: The environment to run.
         echo: Where progress lines go.
+        trace: Also show the run's spans as a tree with durations (needs ``dynio[otel]``).
 
     Returns:
         Row counts per resource read or written.
     """
+    with _captured(trace) as capture, span("dynio.demo", env=env):
+        counts = _run(config, out, env, echo)
+    if capture is not None:
+        echo("\nspans of this run (dynio demo --trace):\n" + capture.tree())
+    return counts
+
+
+@contextlib.contextmanager
+def _captured(trace: bool) -> Iterator[SpanCapture | None]:
+    if not trace:
+        yield None
+        return
+    from dynio.telemetry import capture_spans
+
+    with capture_spans() as capture:
+        yield capture
+
+
+def _run(
+    config: Path | None, out: Path | None, env: str, echo: Callable[[str], None]
+) -> dict[str, int]:
     config = config or default_config()
     out = (out or Path.cwd() / "dynio-demo-output").resolve()
     cat = Catalog.from_yaml(config / "resources.yaml", env=env, vars={"DEMO_OUTPUT": str(out)})
@@ -71,8 +100,10 @@ def run(
     counts: dict[str, int] = {}
     results = {}
     for name in ("trips", "zones"):
-        result = cat.read_result(name)
-        results[name] = cat.resource(name).to_pandas(result, "numpy")
+        # one dynio.read span over the read and its hand-off to pandas, as cat.read() gives
+        with operation("dynio.read", resource=name, env=env):
+            result = cat.read_result(name)
+            results[name] = cat.resource(name).to_pandas(result, "numpy")
         info = result.info
         counts[name] = result.frame.height
         casts = f", {len(info.casts)} cast(s)" if info.casts else ""
