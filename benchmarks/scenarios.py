@@ -19,8 +19,15 @@ __all__ = ["SCENARIOS", "Scenario", "Side", "all_scenarios", "topic_modules"]
 
 _DYNIO = """
 import dynio
-cat = dynio.Catalog.from_yaml(CONFIG, env="local", vars={"BENCH_DATA": DATA, "BENCH_OUT": OUT})
+import os
+cat = dynio.Catalog.from_yaml(
+    CONFIG,
+    env="local",
+    vars={"BENCH_DATA": DATA, "BENCH_OUT": OUT, "BENCH_CONFIG": os.path.dirname(CONFIG)},
+)
 """
+# V1/V2/W1 load the data-quality resources from a file dynamicio can load too
+_DYNIO_QUALITY = _DYNIO.replace("CONFIG,", 'os.path.join(os.path.dirname(CONFIG), "quality.yaml"),')
 _PANDAS = "import pandas as pd\n"
 _DYNAMICIO = """
 import logging, os, types
@@ -35,7 +42,12 @@ logging.getLogger("dynamicio.metrics").propagate = False
 env = types.ModuleType("bench_env")
 env.BENCH_DATA = DATA
 env.BENCH_OUT = OUT
-cfg = IOConfig(path_to_source_yaml=CONFIG, env_identifier="local", dynamic_vars=env)
+env.BENCH_CONFIG = os.path.dirname(CONFIG)
+cfg = IOConfig(
+    path_to_source_yaml=os.path.join(os.path.dirname(CONFIG), "quality.yaml"),
+    env_identifier="local",
+    dynamic_vars=env,
+)
 
 class OrdersIO(UnifiedIO):
     schema = SCHEMA_FROM_FILE
@@ -156,7 +168,7 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "V1",
         "read + 9 validations + 8 metrics (dynamicio-format schema)",
-        Side(_DYNIO + _DYNIO_METRIC_LOG, 'df = cat.read("orders_checked")'),
+        Side(_DYNIO_QUALITY + _DYNIO_METRIC_LOG, 'df = cat.read("orders_checked")'),
         Side(
             _DYNAMICIO,
             'df = OrdersIO(source_config=cfg.get(source_key="orders_checked"),'
@@ -170,7 +182,7 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "V2",
         "read + 9 validations + 8 metrics, against a raw pandas read",
-        Side(_DYNIO + _DYNIO_METRIC_LOG, 'df = cat.read("orders_checked")'),
+        Side(_DYNIO_QUALITY + _DYNIO_METRIC_LOG, 'df = cat.read("orders_checked")'),
         Side(_PANDAS, 'df = pd.read_parquet(DATA + "/orders.parquet")'),
         target=1.5,
         guard=2.5,
@@ -179,7 +191,7 @@ SCENARIOS: list[Scenario] = [
         "W1",
         "write parquet with validations + metrics",
         Side(
-            _DYNIO
+            _DYNIO_QUALITY
             + _DYNIO_METRIC_LOG
             + _PANDAS
             + 'df = pd.read_parquet(DATA + "/orders.parquet")\n',

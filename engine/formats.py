@@ -191,9 +191,8 @@ def _write_parquet(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any])
             pa_kwargs["compression"] = "none" if compression == "uncompressed" else compression
         pq.write_table(df.to_arrow(), out, **pa_kwargs)
         return
-    kwargs: dict[str, Any] = {}
-    if compression is not None:
-        kwargs["compression"] = compression
+    # snappy, as pandas and pyarrow write by default: a third of the time of Polars' zstd
+    kwargs: dict[str, Any] = {"compression": compression or "snappy"}
     for name in ("compression_level", "row_group_size", "statistics", "data_page_size"):
         if name in options:
             kwargs[name] = options[name]

@@ -39,8 +39,8 @@ def _single(fn: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.Expr], dict[str, p
 
 
 def _numeric(c: pl.Expr) -> pl.Expr:
-    # NaN is a missing value in pandas pipelines: leave it out of the statistics like a null
-    return c.cast(pl.Float64).fill_nan(None)
+    # the evaluator hands float columns over with NaN already turned into null
+    return c.cast(pl.Float64)
 
 
 def _counts_per_label(c: pl.Expr) -> dict[str, pl.Expr]:

@@ -3,7 +3,8 @@
 :func:`evaluate` compiles every applied rule (:mod:`dynio.engine.rules`) and every metric
 (:mod:`dynio.engine.metrics`) of a schema into scalar expressions, runs them in a single
 ``select``, and turns the one-row answer into a :class:`ValidationReport` and a list of
-:class:`MetricValue`.
+:class:`MetricValue`. Failing rows and sample values are gathered in a second ``select`` only
+for the rules that failed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from dynio.engine.metrics import METRICS
-from dynio.engine.rules import RULES, resolved_options
+from dynio.engine.rules import RULES, RuleExprs, resolved_options
 from dynio.engine.spec import RuleSpec, SchemaSpec
 
 __all__ = [
@@ -193,22 +194,11 @@ def _column(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).fill_nan(None) if dtype.is_float() else pl.col(name)
 
 
-def _rule_exprs(
-    index: int, rule: RuleSpec, schema: pl.Schema
-) -> tuple[list[pl.Expr], dict[str, str]]:
+def _built(rule: RuleSpec, schema: pl.Schema) -> RuleExprs:
     rdef = RULES[rule.name]
     dtype = schema.get(rule.column) if rule.column is not None else None
     col = _column(rule.column, dtype) if rule.column is not None and dtype is not None else None
-    built = rdef.build(col, resolved_options(rdef, rule.options), dtype)
-    names = {"passed": f"__r{index}_passed", "failing": f"__r{index}_failing"}
-    exprs = [built.passed.alias(names["passed"]), built.failing.alias(names["failing"])]
-    if built.sample is not None:
-        names["sample"] = f"__r{index}_sample"
-        exprs.append(built.sample.alias(names["sample"]))
-    if built.detail is not None:
-        names["detail"] = f"__r{index}_detail"
-        exprs.append(built.detail.alias(names["detail"]))
-    return exprs, names
+    return rdef.build(col, resolved_options(rdef, rule.options), dtype)
 
 
 def evaluate(
@@ -221,10 +211,14 @@ def evaluate(
     metrics: bool = True,
     label_cap: int = DEFAULT_LABEL_CAP,
 ) -> tuple[ValidationReport, list[MetricValue]]:
-    """Evaluate a schema's applied rules and its metrics in one pass.
+    """Evaluate a schema's applied rules and its metrics.
+
+    One ``select`` decides every rule and computes every metric. Only when some rules fail does
+    a second ``select`` gather, for those rules alone, their failing counts and sample values
+    (finding which rows repeat costs far more than knowing that some do).
 
     Args:
-        frame: The data, already cast to the schema.
+        frame: The data, already cast to the schema (a LazyFrame is collected once).
         schema: The schema; ``None`` means nothing to check.
         resource: Resource name for the report.
         env: Environment name for the report.
@@ -239,18 +233,17 @@ def evaluate(
     metric_cols = (
         [(c.name, m) for c in schema.columns for m in c.metrics] if (schema and metrics) else []
     )
-    lazy = frame.lazy() if isinstance(frame, pl.DataFrame) else frame
-    frame_schema = lazy.collect_schema()
+    # a lazy input is produced once: the second select (failures only) reads the collected frame
+    data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+    lazy = data.lazy()
+    frame_schema = data.schema
     present = set(frame_schema.names())
     active_rules = [r for r in active_rules if r.column is None or r.column in present]
     metric_cols = [(c, m) for c, m in metric_cols if c in present]
 
+    built = [_built(rule, frame_schema) for rule in active_rules]
     exprs: list[pl.Expr] = [pl.len().alias("__rows")]
-    rule_names: list[dict[str, str]] = []
-    for i, rule in enumerate(active_rules):
-        e, names = _rule_exprs(i, rule, frame_schema)
-        exprs += e
-        rule_names.append(names)
+    exprs += [b.passed.alias(f"__r{i}") for i, b in enumerate(built)]
     metric_names: list[tuple[str, str, dict[str, str]]] = []
     for j, (column, metric) in enumerate(metric_cols):
         parts = METRICS[metric].build(_column(column, frame_schema[column]))
@@ -262,11 +255,22 @@ def evaluate(
     rows = int(row["__rows"])
     dataset = schema.name if schema else resource
 
+    failed = [i for i in range(len(built)) if not row[f"__r{i}"]]
+    details: dict[str, Any] = {}
+    if failed:
+        more: list[pl.Expr] = []
+        for i in failed:
+            more.append(built[i].failing.alias(f"__f{i}"))
+            if built[i].sample is not None:
+                more.append(built[i].sample.alias(f"__s{i}"))  # type: ignore[union-attr]
+            if built[i].detail is not None:
+                more.append(built[i].detail.alias(f"__d{i}"))  # type: ignore[union-attr]
+        details = lazy.select(more).collect().row(0, named=True)
+
     failures = []
-    for rule, names in zip(active_rules, rule_names, strict=True):
-        if row[names["passed"]]:
-            continue
-        count = int(row[names["failing"]] or 0)
+    for i in failed:
+        rule = active_rules[i]
+        count = int(details[f"__f{i}"] or 0)
         failures.append(
             RuleFailure(
                 rule=rule.name,
@@ -274,8 +278,8 @@ def evaluate(
                 severity=rule.severity,
                 failing_count=count,
                 failing_share=(count / rows) if rows else 0.0,
-                sample=tuple(row.get(names.get("sample", ""), None) or ()),
-                detail=tuple(row.get(names.get("detail", ""), None) or ()),
+                sample=tuple(details.get(f"__s{i}") or ()),
+                detail=tuple(details.get(f"__d{i}") or ()),
                 options=dict(rule.options),
             )
         )

@@ -51,10 +51,12 @@ class RuleExprs:
     """Scalar expressions a rule contributes to the fused ``select``.
 
     Attributes:
-        passed: Boolean scalar: did the rule hold.
-        failing: Integer scalar: how many rows fail (0 when the rule holds).
-        sample: List scalar: up to :data:`SAMPLE_SIZE` failing values (may be ``None``).
-        detail: Optional list scalar of extra facts (e.g. expected categories never seen).
+        passed: Boolean scalar: did the rule hold. Evaluated for every rule, so keep it cheap.
+        failing: Integer scalar: how many rows fail. Evaluated only when the rule failed.
+        sample: List scalar: up to :data:`SAMPLE_SIZE` failing values (may be ``None``);
+            evaluated only when the rule failed.
+        detail: Optional list scalar of extra facts (e.g. expected categories never seen);
+            evaluated only when the rule failed.
     """
 
     passed: pl.Expr
@@ -100,11 +102,13 @@ def _has_unique_values(
     col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
 ) -> RuleExprs:
     c = _col(col)
+    # deciding needs only a distinct count; which rows repeat is looked up on failure only
+    nulls = c.null_count().cast(pl.Int64)
+    distinct = c.n_unique().cast(pl.Int64) - (nulls > 0).cast(pl.Int64)
     mask = (c.is_duplicated() & c.is_not_null()).fill_null(False)
-    count = mask.sum()
     return RuleExprs(
-        passed=count == 0,
-        failing=count,
+        passed=distinct == pl.len().cast(pl.Int64) - nulls,
+        failing=mask.sum(),
         sample=c.filter(mask).unique(maintain_order=True).head(SAMPLE_SIZE).implode(),
     )
 
@@ -241,10 +245,9 @@ def _unique_together(
 ) -> RuleExprs:
     key = pl.struct([pl.col(c) for c in opts["columns"]])
     mask = key.is_duplicated()
-    count = mask.sum()
     return RuleExprs(
-        passed=count == 0,
-        failing=count,
+        passed=key.n_unique() == pl.len(),
+        failing=mask.sum(),
         sample=key.filter(mask).unique(maintain_order=True).head(SAMPLE_SIZE).implode(),
     )
 
