@@ -165,20 +165,17 @@ def _text_to_datetime(x: pl.Expr, unit: str, tz: str | None, strict: bool) -> pl
 
     Text with an offset converts to the target zone (to UTC wall time for a naive target). A
     year outside the nanosecond range (1677-2262) would wrap silently, and digits finer than the
-    unit would be dropped silently: both fail instead.
+    unit would be dropped silently: both fail instead. Each input is referenced once, so the
+    parse runs once (common-subexpression elimination does not reach inside ``when``).
     """
-    text = x.cast(pl.String).str.strip_chars()
+    text = x.cast(pl.String)
     parsed = text.str.to_datetime(time_unit=unit, time_zone=tz or "UTC", strict=strict)  # type: ignore[arg-type]
-    ok: pl.Expr = pl.lit(True)
     if unit == "ns":
-        year = text.str.head(4)
-        ok = ok & (year >= "1677") & (year <= "2262")
+        ok = text.str.head(4).is_between(pl.lit("1677"), pl.lit("2262"))
     else:
         fraction = text.str.extract(r"\d{2}:\d{2}:\d{2}[.,](\d+)", 1)
-        extra = fraction.str.slice(_FRACTION_DIGITS[unit])
-        ok = ok & (extra.is_null() | (extra.str.strip_chars("0") == ""))
-    epoch = parsed.cast(pl.Int64)
-    out = _guard_int(ok | parsed.is_null(), epoch, pl.Int64(), strict).cast(
+        ok = fraction.str.slice(_FRACTION_DIGITS[unit]).str.strip_chars("0").str.len_bytes() == 0
+    out = _guard_int(ok, parsed.cast(pl.Int64), pl.Int64(), strict).cast(
         pl.Datetime(unit, tz or "UTC")  # type: ignore[arg-type]
     )
     return out if tz else out.dt.replace_time_zone(None)
