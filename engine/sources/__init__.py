@@ -232,7 +232,7 @@ KINDS: dict[str, SourceKind] = {
                 "db_schema": _S,
                 "uri": Field(str, secret=True),
             },
-            None,
+            "dynio.engine.sources.postgres",
             extra="postgres",
             file_based=False,
             options=frozenset(
@@ -244,21 +244,29 @@ KINDS: dict[str, SourceKind] = {
                     "key",
                     "partition_on",
                     "partition_num",
-                    "chunksize",
+                    "chunksize",  # dynamicio passed it to pandas.read_sql; no effect here
                     "columns",
                     "filters",
                 }
             ),
-            planned="the database release",
         ),
         SourceKind(
             "duckdb",
             {"database": _S_REQ, "table": _S, "sql_query": _S},
-            None,
+            "dynio.engine.sources.duckdb",
             extra="duckdb",
             file_based=False,
-            options=frozenset({"write_mode", "key", "columns", "filters"}),
-            planned="the database release",
+            options=frozenset(
+                {
+                    "table",
+                    "sql_query",
+                    "truncate_and_append",
+                    "write_mode",
+                    "key",
+                    "columns",
+                    "filters",
+                }
+            ),
         ),
         SourceKind(
             "kafka",

@@ -1,0 +1,658 @@
+"""PostgreSQL tables and queries: ``postgres``.
+
+YAML examples::
+
+    trips:
+      prod:
+        type: postgres
+        postgres:                          # dynamicio's section
+          db_host: "[[ DB_HOST ]]"
+          db_port: 5432
+          db_name: analytics
+          db_user: "[[ DB_USER ]]"
+          db_password: "[[ DB_PASSWORD ]]"
+          db_schema: public                # optional: the server's search_path otherwise
+        options:
+          table: trips                     # default: the schema's name
+          write_mode: upsert               # replace (default), append, truncate_and_append
+          key: [trip_id]                   # upsert: the columns that identify a row
+      staging:
+        type: postgres
+        postgres: {uri: "postgresql://reader:[[ PW ]]@db.internal:5432/analytics"}
+        options:
+          sql_query: "SELECT * FROM trips WHERE day >= current_date - 7"
+          partition_on: trip_id            # an integer column: read in parallel ranges
+          partition_num: 4
+
+Reads go to Arrow through ADBC's PostgreSQL driver (measured faster than connectorx for a single
+stream), with the columns the plan needs and the ``filters=`` conditions in the generated SQL:
+identifiers quoted, values bound as parameters. ``partition_on`` reads unfiltered data in
+parallel ranges through connectorx. Writes stream CSV through ``COPY`` with psycopg inside one
+transaction, so a failed or killed write leaves the table as it was; a missing table is created
+from the schema's dtypes; ``upsert`` stages the rows in a temporary table and merges them with
+``INSERT … ON CONFLICT``. The password never appears in errors, logs or spans.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+
+import polars as pl
+import pyarrow as pa
+
+from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, WriteError
+from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources.sql import (
+    check_key,
+    compile_filters,
+    deferred_frame,
+    empty_columns,
+    normalize_arrow,
+    polars_schema,
+    quote_ident,
+    scrub,
+    table_name,
+    to_polars,
+    write_plan,
+)
+from dynio.engine.spec import SourceSpec
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "Connection",
+    "connection",
+    "pg_type",
+    "query",
+    "query_batches",
+    "scan",
+    "uri_secrets",
+    "write",
+]
+
+_SCHEMES = ("postgresql", "postgres")
+_FIELDS = ("db_host", "db_port", "db_name", "db_user", "db_password")
+# rows per CSV chunk handed to COPY: large enough to amortise calls, small enough to stream
+_COPY_CHUNK = 100_000
+# PostgreSQL types connectorx reads as ADBC does; other types go through ADBC
+_CX_TYPES = frozenset(
+    {
+        "int2",
+        "int4",
+        "int8",
+        "float4",
+        "float8",
+        "bool",
+        "text",
+        "varchar",
+        "bpchar",
+        "date",
+        "timestamp",
+        "timestamptz",
+        "bytea",
+        "name",
+    }
+)
+# how the server's own messages start inside a driver's text
+_SERVER_MSG = re.compile(r"(ERROR|FATAL):\s+(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach a server: the URI (secret), a redacted location and what to scrub."""
+
+    uri: str = field(repr=False)
+    location: str
+    secrets: tuple[str, ...] = field(repr=False)
+    db_schema: str | None = None
+
+
+def uri_secrets(uri: str) -> tuple[str, ...]:
+    """Every spelling of the secrets a ``postgresql://`` URI holds (for scrubbing messages)."""
+    out = [uri]
+    try:
+        parts = urlsplit(uri)
+        raw = parts.password
+    except ValueError:
+        return tuple(out)
+    if raw:
+        out += [raw, unquote(raw), quote(unquote(raw), safe=""), quote_plus(unquote(raw))]
+    for key, value in parse_qsl(parts.query):
+        if "password" in key.lower() and value:
+            out += [value, quote(value, safe=""), quote_plus(value)]
+    return tuple(out)
+
+
+def _redact(uri: str) -> str:
+    parts = urlsplit(uri)
+    user = f"{parts.username}@" if parts.username else ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
+def connection(spec: SourceSpec, context: Mapping[str, Any]) -> Connection:
+    """The connection a ``postgres`` source describes, from ``uri`` or the ``db_*`` fields.
+
+    Raises:
+        ConfigError: Both forms given, or required fields missing (the message shows no secret).
+    """
+    settings = spec.settings
+    section = "postgres"
+    db_schema = settings.get("db_schema")
+    if "uri" in settings:
+        given = [k for k in _FIELDS if k in settings]
+        if given:
+            raise ConfigError(
+                f"give either uri or the db_* fields, not both (also given: {given})",
+                key_path=f"{section}.uri",
+                **context,
+            )
+        uri = str(settings["uri"])
+        try:
+            parts = urlsplit(uri)
+            parts.port  # noqa: B018  (parsing the port validates it)
+        except ValueError:
+            # the parser's message may quote the URI, which holds the password
+            raise ConfigError(
+                "uri is not a valid URI", key_path=f"{section}.uri", **context
+            ) from None
+        if parts.scheme not in _SCHEMES:
+            raise ConfigError(
+                f"uri must start with postgresql://, got {parts.scheme or 'no'} scheme",
+                key_path=f"{section}.uri",
+                **context,
+            )
+        return Connection(uri, _redact(uri), uri_secrets(uri), db_schema)
+    missing = [k for k in ("db_host", "db_name") if not settings.get(k)]
+    if missing:
+        raise ConfigError(
+            f"missing {missing[0]} (or give a uri)",
+            key_path=f"{section}.{missing[0]}",
+            **context,
+        )
+    host = str(settings["db_host"])
+    port = int(settings.get("db_port") or 5432)
+    user = settings.get("db_user")
+    password = settings.get("db_password")
+    auth = ""
+    if user:
+        auth = quote(str(user), safe="")
+        if password:
+            auth += ":" + quote(str(password), safe="")
+        auth += "@"
+    name = quote(str(settings["db_name"]), safe="")
+    if host.startswith("/"):  # a Unix socket folder goes in the query string
+        uri = f"postgresql://{auth}/{name}?host={quote(host, safe='')}&port={port}"
+        location = f"postgresql://{user + '@' if user else ''}{host}:{port}/{name}"
+    else:
+        netloc = f"[{host}]" if ":" in host else host
+        uri = f"postgresql://{auth}{netloc}:{port}/{name}"
+        location = f"postgresql://{user + '@' if user else ''}{netloc}:{port}/{name}"
+    secrets = uri_secrets(uri) + ((str(password),) if password else ())
+    return Connection(uri, location, secrets, db_schema)
+
+
+def _adbc(context: Mapping[str, Any]) -> Any:
+    try:
+        # through importlib: the driver ships no type information
+        dbapi = importlib.import_module("adbc_driver_postgresql.dbapi")
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "PostgreSQL reads need 'adbc-driver-postgresql'", extra="postgres", **context
+        ) from exc
+    return dbapi
+
+
+def _psycopg(context: Mapping[str, Any]) -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "PostgreSQL writes need 'psycopg'", extra="postgres", **context
+        ) from exc
+    return psycopg
+
+
+def _message(exc: BaseException, secrets: Sequence[str]) -> str:
+    """The server's message from a driver exception, one line, secrets scrubbed."""
+    text = str(exc).strip()
+    m = _SERVER_MSG.search(text)
+    if m:
+        text = m.group(2)
+    line = text.splitlines()[0].strip() if text else type(exc).__name__
+    return scrub(re.sub(r"\s+", " ", line), secrets)
+
+
+def _fail(
+    cls: type[ReadError] | type[WriteError],
+    what: str,
+    exc: BaseException,
+    conn: Connection,
+    location: str,
+    context: Mapping[str, Any],
+) -> NoReturn:
+    err = cls(f"{what}: {_message(exc, conn.secrets)}", file=location, **context)
+    if scrub(str(exc), conn.secrets) != str(exc):
+        # a driver that echoed a secret must not pass it on through __cause__
+        raise err from None
+    raise err from exc
+
+
+# --------------------------------------------------------------------------------------- reading
+
+
+def _relation(spec: SourceSpec, request: ScanRequest | WriteRequest, conn: Connection) -> str:
+    table = table_name(spec, request)
+    if conn.db_schema:
+        return f"{quote_ident(conn.db_schema)}.{quote_ident(table)}"
+    return quote_ident(table)
+
+
+def _partition(spec: SourceSpec, context: Mapping[str, Any]) -> tuple[str, int] | None:
+    column = spec.options.get("partition_on")
+    num = spec.options.get("partition_num")
+    if column is None:
+        if num is not None:
+            raise ConfigError(
+                "partition_num needs partition_on", key_path="options.partition_num", **context
+            )
+        return None
+    if not isinstance(column, str) or not column:
+        raise ConfigError(
+            f"partition_on must be a column name, got {column!r}",
+            key_path="options.partition_on",
+            **context,
+        )
+    if num is None:
+        num = os.cpu_count() or 2
+    if not isinstance(num, int) or isinstance(num, bool) or num < 1:
+        raise ConfigError(
+            f"partition_num must be a positive number, got {num!r}",
+            key_path="options.partition_num",
+            **context,
+        )
+    return column, num
+
+
+def _fetch_adbc(
+    conn: Connection,
+    sql: str,
+    params: Sequence[Any],
+    location: str,
+    context: Mapping[str, Any],
+) -> pa.Table:
+    dbapi = _adbc(context)
+    try:
+        with dbapi.connect(conn.uri) as con, con.cursor() as cur:
+            cur.execute(sql, parameters=tuple(params) if params else None)
+            table: pa.Table = cur.fetch_arrow_table()
+            return table
+    except dbapi.Error as exc:
+        _fail(ReadError, "cannot read from PostgreSQL", exc, conn, location, context)
+
+
+def _fetch_cx(
+    conn: Connection,
+    sql: str,
+    partition: tuple[str, int],
+    location: str,
+    context: Mapping[str, Any],
+) -> pa.Table:
+    try:
+        import connectorx as cx
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "partitioned PostgreSQL reads need 'connectorx'", extra="postgres", **context
+        ) from exc
+    uri = conn.uri.replace("postgres://", "postgresql://", 1)
+    try:
+        table: pa.Table = cx.read_sql(
+            uri, sql, return_type="arrow", partition_on=partition[0], partition_num=partition[1]
+        )
+        return table
+    except BaseException as exc:
+        # connectorx reports some failures as Rust panics, which are BaseExceptions
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        _fail(ReadError, "cannot read from PostgreSQL (connectorx)", exc, conn, location, context)
+
+
+def _probe(
+    conn: Connection, sql: str, location: str, context: Mapping[str, Any]
+) -> tuple[pa.Schema, pl.Schema]:
+    """The result schema of a query, without running it."""
+    dbapi = _adbc(context)
+    try:
+        with dbapi.connect(conn.uri) as con, con.cursor() as cur:
+            arrow: pa.Schema = cur.adbc_execute_schema(sql)
+    except dbapi.Error as exc:
+        _fail(ReadError, "cannot read from PostgreSQL", exc, conn, location, context)
+    try:
+        return arrow, polars_schema(arrow)
+    except ValueError as exc:
+        raise ReadError(str(exc), file=location, **context) from exc
+
+
+def _pg_type_of(fld: pa.Field) -> str:
+    meta = fld.metadata or {}
+    return str(meta.get(b"POSTGRESQL:type", b"").decode())
+
+
+def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
+    """A LazyFrame over a table or query; the SQL runs when the frame is collected."""
+    context = request.context
+    conn = connection(spec, context)
+    sql_query = spec.options.get("sql_query")
+    if sql_query is not None:
+        text = str(sql_query).strip().rstrip(";").strip()
+        if not text:
+            raise ConfigError("sql_query is empty", key_path="options.sql_query", **context)
+        relation = f"({text}) AS {quote_ident('q')}"
+        location = f"{conn.location}?sql_query"
+    else:
+        try:
+            relation = _relation(spec, request, conn)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key_path="options.table", **context) from exc
+        location = f"{conn.location}?table={table_name(spec, request)}"
+    partition = _partition(spec, context)
+    arrow, source = _probe(conn, f"SELECT * FROM {relation}", location, context)
+    names = source.names()
+    columns = [c for c in request.columns if c in source] if request.columns is not None else names
+    declared = pl.Schema([(c, source[c]) for c in columns])
+    compiled = compile_filters(
+        request.filters, source, request.hints.dtypes, text_collation=' COLLATE "C"'
+    )
+    where = f" WHERE {compiled.where}" if compiled.where else ""
+    use_cx = (
+        partition is not None
+        and not compiled.where
+        and partition[0] in source
+        and all(_pg_type_of(f) in _CX_TYPES for f in arrow)
+    )
+
+    def fetch(wanted: list[str], limit: int | None) -> pl.DataFrame:
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        if not wanted:
+            sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM {relation}{where}{tail}) AS c"
+            counted = _fetch_adbc(conn, sql, compiled.params, location, context)
+            return empty_columns(int(counted.column(0)[0].as_py()))
+        select = ", ".join(quote_ident(c) for c in wanted)
+        if use_cx and partition is not None:
+            extra = [partition[0]] if partition[0] not in wanted else []
+            cols = ", ".join(quote_ident(c) for c in [*wanted, *extra])
+            table = _fetch_cx(
+                conn, f"SELECT {cols} FROM {relation}{tail}", partition, location, context
+            )
+            table = table.select(wanted)
+        else:
+            sql = f"SELECT {select} FROM {relation}{where}{tail}"
+            table = _fetch_adbc(conn, sql, compiled.params, location, context)
+        return to_polars(table, pl.Schema([(c, declared[c]) for c in wanted]))
+
+    frame = deferred_frame(columns, declared, fetch, name="postgres", detail=location)
+    return Scan(
+        frame=frame,
+        location=location,
+        pushed={
+            "projection": True,
+            "predicates": request.filters is not None and compiled.exact,
+            "path": "connectorx" if use_cx else "adbc",
+        },
+    )
+
+
+def query(uri: str, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+    """Run one query with ``$n`` parameters and return its rows as Arrow (types Polars and
+    pandas can take: numerics, UUIDs and JSON as text, intervals as durations).
+
+    Raises:
+        ReadError: The query failed (the message shows no secret).
+    """
+    conn = Connection(uri, _redact(uri), uri_secrets(uri))
+    return normalize_arrow(_fetch_adbc(conn, sql, params or (), conn.location, {}))
+
+
+def query_batches(uri: str, sql: str, params: Sequence[Any] | None = None) -> Iterator[pa.Table]:
+    """Like :func:`query`, streaming: the rows in Arrow batches as the server sends them."""
+    conn = Connection(uri, _redact(uri), uri_secrets(uri))
+    dbapi = _adbc({})
+    try:
+        with dbapi.connect(conn.uri) as con, con.cursor() as cur:
+            cur.execute(sql, parameters=tuple(params) if params else None)
+            reader = cur.fetch_record_batch()
+            empty = True
+            for batch in reader:
+                empty = False
+                yield normalize_arrow(pa.Table.from_batches([batch]))
+            if empty:  # the columns, still
+                yield normalize_arrow(reader.schema.empty_table())
+    except dbapi.Error as exc:
+        _fail(ReadError, "cannot read from PostgreSQL", exc, conn, conn.location, {})
+
+
+# --------------------------------------------------------------------------------------- writing
+
+
+def pg_type(dtype: pl.DataType) -> str | None:
+    """The PostgreSQL column type a Polars dtype is stored as (``None``: not storable)."""
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp with time zone" if dtype.time_zone else "timestamp"
+    if isinstance(dtype, pl.Decimal):
+        return f"numeric({dtype.precision},{dtype.scale})" if dtype.precision else "numeric"
+    simple: list[tuple[type[pl.DataType], str]] = [
+        (pl.String, "text"),
+        (pl.Categorical, "text"),
+        (pl.Enum, "text"),
+        (pl.Null, "text"),
+        (pl.Int8, "smallint"),
+        (pl.Int16, "smallint"),
+        (pl.Int32, "integer"),
+        (pl.Int64, "bigint"),
+        (pl.UInt8, "smallint"),
+        (pl.UInt16, "integer"),
+        (pl.UInt32, "bigint"),
+        (pl.UInt64, "numeric(20,0)"),
+        (pl.Float32, "real"),
+        (pl.Float64, "double precision"),
+        (pl.Boolean, "boolean"),
+        (pl.Date, "date"),
+        (pl.Time, "time"),
+        (pl.Duration, "interval"),
+        (pl.Binary, "bytea"),
+    ]
+    for cls, name in simple:
+        if isinstance(dtype, cls):
+            return name
+    return None
+
+
+def _csv_ready(frame: pl.DataFrame, context: Mapping[str, Any]) -> pl.DataFrame:
+    """The frame with every column in a form PostgreSQL's CSV input parses exactly."""
+    fixes: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if pg_type(dtype) is None:
+            raise WriteError(
+                f"column type {dtype} cannot be written to PostgreSQL",
+                column=name,
+                **context,
+            )
+        if isinstance(dtype, pl.Duration):
+            us = col.dt.total_microseconds().cast(pl.String)
+            fixes.append((us + pl.lit(" microseconds")).alias(name))
+        elif isinstance(dtype, pl.Binary):
+            fixes.append((pl.lit("\\x") + col.bin.encode("hex")).alias(name))
+        elif isinstance(dtype, pl.Datetime) and dtype.time_zone:
+            # written as UTC with an explicit offset: no ambiguity around clock changes
+            fixes.append(col.dt.convert_time_zone("UTC").alias(name))
+        elif isinstance(dtype, pl.Categorical | pl.Enum):
+            fixes.append(col.cast(pl.String).alias(name))
+    return frame.with_columns(fixes) if fixes else frame
+
+
+def _ident(*names: str) -> Any:
+    from psycopg import sql
+
+    return sql.Identifier(*names)
+
+
+def _existing_columns(cur: psycopg.Cursor[Any], schema: str | None, table: str) -> list[str] | None:
+    """The table's column names in order, or ``None`` when it does not exist."""
+    cur.execute(
+        "SELECT c.oid FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relname = %s AND c.relkind IN ('r', 'p')"
+        " AND (n.nspname = %s OR (%s::text IS NULL AND n.nspname = ANY (current_schemas(false))))"
+        " ORDER BY array_position(current_schemas(false), n.nspname) NULLS LAST LIMIT 1",
+        (table, schema, schema),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    cur.execute(
+        "SELECT attname FROM pg_catalog.pg_attribute"
+        " WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (row[0],),
+    )
+    return [r[0] for r in cur.fetchall()]
+
+
+def _create(cur: psycopg.Cursor[Any], target: Any, frame: pl.DataFrame, key: Sequence[str]) -> None:
+    from psycopg import sql
+
+    cols = [
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type(dtype) or "text"))
+        for name, dtype in frame.schema.items()
+    ]
+    if key:
+        cols.append(
+            sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, key)))
+        )
+    cur.execute(sql.SQL("CREATE TABLE {} ({})").format(target, sql.SQL(", ").join(cols)))
+
+
+def _copy(cur: psycopg.Cursor[Any], target: Any, frame: pl.DataFrame, freeze: bool) -> int:
+    from psycopg import sql
+
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv{})").format(
+        target, cols, sql.SQL(", FREEZE") if freeze else sql.SQL("")
+    )
+    sent = 0
+    with cur.copy(stmt) as copy:
+        for offset in range(0, frame.height, _COPY_CHUNK):
+            # non_numeric quoting: text is always quoted, so a value such as \. or an empty
+            # string is never read as the end-of-data marker or as NULL
+            chunk = frame.slice(offset, _COPY_CHUNK).write_csv(
+                include_header=False, quote_style="non_numeric"
+            )
+            data = chunk.encode("utf-8")
+            sent += len(data)
+            copy.write(data)
+    return sent
+
+
+def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> WriteInfo:
+    """Write a frame to a table in one transaction (see the module docs for the modes)."""
+    context = request.context
+    conn = connection(spec, context)
+    if spec.options.get("sql_query") is not None:
+        raise ConfigError(
+            "a resource defined by sql_query cannot be written: give a table",
+            key_path="options.sql_query",
+            **context,
+        )
+    table = table_name(spec, request)
+    location = f"{conn.location}?table={table}"
+    plan = write_plan(spec, request, frame.columns, context)
+    if plan.mode == "upsert":
+        check_key(frame, plan.key, {**context, "file": location})
+    data = _csv_ready(frame, {**context, "file": location})
+    psycopg = _psycopg(context)
+    from psycopg import sql
+
+    target = _ident(conn.db_schema, table) if conn.db_schema else _ident(table)
+    sent = 0
+    try:
+        with (
+            psycopg.connect(conn.uri, autocommit=False, client_encoding="UTF8") as con,
+            con.cursor() as cur,
+        ):
+            existing = _existing_columns(cur, conn.db_schema, table)
+            if existing is not None and plan.mode != "replace":
+                missing = [c for c in frame.columns if c not in existing]
+                if missing:
+                    raise WriteError(
+                        f"the table has no column(s) {missing}; it has {existing}",
+                        column=missing[0],
+                        file=location,
+                        **context,
+                    )
+            if plan.mode == "replace":
+                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+                _create(cur, target, frame, ())
+                sent = _copy(cur, target, data, freeze=True)
+            elif plan.mode == "truncate_and_append":
+                if existing is None:
+                    _create(cur, target, frame, ())
+                else:
+                    cur.execute(sql.SQL("TRUNCATE TABLE {}").format(target))
+                sent = _copy(cur, target, data, freeze=True)
+            elif plan.mode == "append":
+                if existing is None:
+                    _create(cur, target, frame, ())
+                sent = _copy(cur, target, data, freeze=existing is None)
+            else:
+                if existing is None:
+                    _create(cur, target, frame, plan.key)
+                stage = _ident(f"dynio_stage_{uuid.uuid4().hex}")
+                cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+                cur.execute(
+                    sql.SQL(
+                        "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
+                    ).format(stage, cols, target)
+                )
+                sent = _copy(cur, stage, data, freeze=True)
+                updates = [c for c in frame.columns if c not in plan.key]
+                action = (
+                    sql.SQL("DO UPDATE SET {}").format(
+                        sql.SQL(", ").join(
+                            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+                            for c in updates
+                        )
+                    )
+                    if updates
+                    else sql.SQL("DO NOTHING")
+                )
+                cur.execute(
+                    sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
+                        target,
+                        cols,
+                        cols,
+                        stage,
+                        sql.SQL(", ").join(map(sql.Identifier, plan.key)),
+                        action,
+                    )
+                )
+    except psycopg.errors.InvalidColumnReference as exc:
+        raise WriteError(
+            f"upsert needs a primary key or unique index on {list(plan.key)}:"
+            f" {_message(exc, conn.secrets)}",
+            file=location,
+            **context,
+        ) from exc
+    except psycopg.Error as exc:
+        _fail(WriteError, "cannot write to PostgreSQL", exc, conn, location, context)
+    return WriteInfo(location=location, rows=frame.height, bytes=sent)
