@@ -13,6 +13,13 @@ The layout is dynamicio's, loaded unchanged::
       schema:
         file_path: schemas/trips.yaml   # or the schema inline
 
+    credentials:                    # catalog level, in any of the files: named storage options
+      lake_reader: {key: "[[ AWS_KEY ]]", secret: "[[ AWS_SECRET ]]", region: eu-west-1}
+
+An environment names a ``credentials`` entry (``credentials: lake_reader``) to use it as its
+``options.storage_options`` (keys given there win). Its ``[[ VARS ]]`` resolve when an environment
+uses it, so an unset variable only matters to the environments that need it.
+
 Everything that can be wrong is found when the catalog loads, not at first use: YAML syntax,
 unknown keys, unknown types and dtypes, unknown rules and metrics, missing ``[[ VARS ]]``,
 missing schema files, missing environments. Each problem is a :class:`ConfigError` naming the
@@ -42,6 +49,7 @@ from dynio.engine.metrics import METRICS, metric_applies
 from dynio.engine.placeholders import EnvText, VarSource, resolve_placeholders, variables_from
 from dynio.engine.rules import RULES, option_error
 from dynio.engine.sources import KINDS, SourceKind, kind_for
+from dynio.engine.sources.storage import check_storage_options
 from dynio.engine.spec import (
     CatalogSpec,
     ColumnSpec,
@@ -57,7 +65,8 @@ from dynio.engine.spec import (
 __all__ = ["ConfigProblems", "load_catalog", "load_schema", "parse_schema"]
 
 _YAML_SUFFIXES = (".yaml", ".yml")
-_ENV_KEYS = {"type", "options", "schema"}
+_ENV_KEYS = {"type", "options", "schema", "credentials"}
+_CREDENTIALS = "credentials"  # the top-level key of named storage-options mappings
 _SCHEMA_KEYS = {"name", "columns", "validations", "metrics", "description"}
 _COLUMN_KEYS = {"type", "validations", "metrics", "cast", "description", "nullable"}
 _RULE_KEYS = {"apply", "options", "severity"}
@@ -187,6 +196,60 @@ class _Loader:
     def __init__(self, variables: dict[str, Any]) -> None:
         self.variables = variables
         self.problems: list[ConfigError] = []
+        self.credentials: dict[str, tuple[dict[str, Any], Path]] = {}
+
+    # -------------------------------------------------------------------------- credentials
+
+    def add_credentials(self, block: dict[str, Any], file: Path) -> None:
+        """Keep a file's ``credentials:`` entries (resolved when an environment uses one)."""
+        for name, entry in block.items():
+            ctx = {"file": str(file), "key_path": _key(_CREDENTIALS, name)}
+            if not isinstance(entry, dict):
+                self.problems.append(
+                    ConfigError(
+                        f"credentials {name!r} must be a mapping of storage options, got"
+                        f" {type(entry).__name__}",
+                        **ctx,
+                    )
+                )
+            elif str(name) in self.credentials:
+                other = self.credentials[str(name)][1]
+                self.problems.append(
+                    ConfigError(f"credentials {name!r} defined twice (also in {other})", **ctx)
+                )
+            else:
+                self.credentials[str(name)] = (entry, file)
+
+    def storage_options(
+        self, ref: Any, kind: SourceKind, path: str, ctx: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The storage options of the ``credentials`` entry an environment names.
+
+        Raises:
+            ConfigError: Unknown name, or the kind takes no storage options.
+            MissingVariableError: A ``[[ VAR ]]`` of the entry has no value.
+        """
+        if not kind.file_based:
+            raise ConfigError(
+                f"type {kind.name!r} takes no credentials (they are storage options of files)",
+                key_path=path,
+                **ctx,
+            )
+        if not isinstance(ref, str) or ref not in self.credentials:
+            known = ", ".join(sorted(self.credentials)) or "none defined"
+            raise ConfigError(
+                f"unknown credentials {ref!r}; defined: {known}", key_path=path, **ctx
+            )
+        raw, file = self.credentials[ref]
+        missing: list[MissingVariableError] = []
+        where = {**ctx, "file": str(file)}
+        entry = resolve_placeholders(
+            raw, self.variables, where, key_path=_key(_CREDENTIALS, ref), missing=missing
+        )
+        if missing:
+            raise missing[0]
+        out: dict[str, Any] = _plain(entry)
+        return out
 
     # ---------------------------------------------------------------------------- resources
 
@@ -245,6 +308,11 @@ class _Loader:
             if not missing:
                 try:
                     envs[raw_env] = self.env(name, raw_env, resolved, file, base_dir, schema)
+                except MissingVariableError as exc:  # in the credentials the environment uses
+                    if selected is None or raw_env == chosen:
+                        self.problems.append(exc)
+                    else:
+                        deferred[raw_env] = exc
                 except ConfigError as exc:
                     self.problems.append(exc)
                 continue
@@ -257,6 +325,8 @@ class _Loader:
             explained = {m.key_path for m in missing}
             try:
                 self.env(name, raw_env, resolved, file, base_dir, schema)
+            except MissingVariableError:
+                pass  # the environment is deferred already
             except ConfigError as exc:
                 if exc.key_path not in explained:
                     self.problems.append(exc)
@@ -322,6 +392,14 @@ class _Loader:
                 **ctx,
             )
         self.check_options(kind, fmt_name, options, _key(path, "options"), ctx)
+        if _CREDENTIALS in body:
+            named = self.storage_options(body[_CREDENTIALS], kind, _key(path, _CREDENTIALS), ctx)
+            options["storage_options"] = {**named, **(options.get("storage_options") or {})}
+        if "storage_options" in options:
+            where = str(settings.get("uri") or kind.name)
+            problem = check_storage_options(options["storage_options"], where)
+            if problem is not None:
+                raise ConfigError(problem, key_path=_key(path, "options.storage_options"), **ctx)
         if "schema" in body:
             schema = self.schema_ref(body["schema"], resource, file, _key(path, "schema"))
         source = SourceSpec(
@@ -669,6 +747,17 @@ def _parse_rules(
     return tuple(rules)
 
 
+def _is_credentials(value: Any) -> bool:
+    """Whether a top-level ``credentials`` value is the credentials block, not a resource.
+
+    A resource maps environment names to definitions that have a ``type``; the credentials
+    block maps names to storage options, which never do.
+    """
+    return isinstance(value, dict) and not any(
+        isinstance(v, dict) and "type" in v for v in value.values()
+    )
+
+
 def load_catalog(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
@@ -694,6 +783,7 @@ def load_catalog(
     loader = _Loader(variables_from(variables))
     resources: dict[str, ResourceSpec] = {}
     seen_files: list[str] = []
+    docs: list[tuple[Path, dict[Any, Any]]] = []
     for root in paths:
         try:
             files, is_dir = _yaml_files(Path(root))
@@ -720,21 +810,27 @@ def load_catalog(
                     )
                 )
                 continue
-            for raw_name, body in doc.items():
-                try:
-                    name = resolve_placeholders(
-                        str(raw_name), loader.variables, {"file": str(file)}
+            docs.append((file, doc))
+            if _is_credentials(doc.get(_CREDENTIALS)):
+                loader.add_credentials(doc[_CREDENTIALS], file)
+    # credentials may be defined in any file of the catalog, before or after their users
+    for file, doc in docs:
+        for raw_name, body in doc.items():
+            if raw_name == _CREDENTIALS and _is_credentials(body):
+                continue
+            try:
+                name = str(
+                    resolve_placeholders(str(raw_name), loader.variables, {"file": str(file)})
+                )
+                if name in resources:
+                    raise ConfigError(
+                        f"resource defined twice (also in {resources[name].file})",
+                        resource=name,
+                        file=str(file),
                     )
-                    name = str(name)
-                    if name in resources:
-                        raise ConfigError(
-                            f"resource defined twice (also in {resources[name].file})",
-                            resource=name,
-                            file=str(file),
-                        )
-                    resources[name] = loader.resource(name, body, file, env)
-                except ConfigError as exc:
-                    loader.problems.append(exc)
+                resources[name] = loader.resource(name, body, file, env)
+            except ConfigError as exc:
+                loader.problems.append(exc)
     if loader.problems:
         if len(loader.problems) == 1:
             raise loader.problems[0]

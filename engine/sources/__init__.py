@@ -194,32 +194,37 @@ KINDS: dict[str, SourceKind] = {
         SourceKind(
             "s3",
             {"bucket": _S_REQ, "file_path": _S_REQ, "file_type": _S},
-            None,
+            "dynio.engine.sources.objectstore",
             extra="s3",
-            planned="the object-store release",
         ),
         SourceKind(
             "s3_file",
             {"bucket": _S_REQ, "file_path": _S_REQ, "file_type": _S},
-            None,
+            "dynio.engine.sources.objectstore",
             extra="s3",
-            planned="the object-store release",
             section="s3",
         ),
+        # path_prefix or dynamic_file_path, or neither in dynamicio's legacy form where the
+        # prefix sits inside the bucket ("bucket: lake/data/in/")
         SourceKind(
             "s3_path_prefix",
             {"bucket": _S_REQ, "path_prefix": _S, "dynamic_file_path": _S, "file_type": _S_REQ},
-            None,
+            "dynio.engine.sources.objectstore",
             extra="s3",
-            planned="the object-store release",
             section="s3",
         ),
         SourceKind(
             "gcs",
             {"bucket": _S_REQ, "file_path": _S_REQ, "file_type": _S},
-            None,
+            "dynio.engine.sources.objectstore",
             extra="gcs",
-            planned="the object-store release",
+        ),
+        SourceKind(
+            "gcs_path_prefix",
+            {"bucket": _S_REQ, "path_prefix": _S, "dynamic_file_path": _S, "file_type": _S_REQ},
+            "dynio.engine.sources.objectstore",
+            extra="gcs",
+            section="gcs",
         ),
         SourceKind(
             "postgres",

@@ -15,11 +15,13 @@ YAML examples::
         local_batch: {dynamic_file_path: "data/{year}/**/*.parquet", file_type: parquet}
       native:
         type: file
-        file: {uri: "file:///srv/data/trips.parquet"}
+        file: {uri: "file:///srv/data/trips.parquet"}   # s3://, gs://, https:// … go to
+                                                       # dynio.engine.sources.objectstore
 
 Relative paths resolve against the folder of the YAML file that declares them. Reads scan lazily
-through Polars (parallel over many files); writes go to a temporary file in the destination
-folder and are renamed into place, so a failed write leaves the old file untouched.
+through Polars (parallel over many files; files that disagree on columns or types are reconciled
+with a warning, see :mod:`dynio.engine.sources.dataset`); writes go to a temporary file in the
+destination folder and are renamed into place, so a failed write leaves the old file untouched.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from dynio.engine.errors import ReadError, WriteError
 from dynio.engine.formats import Format, format_for
 from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources.dataset import prune_partitions, scan_files
+from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import SourceSpec, thaw
 
 __all__ = ["atomic_write_file", "resolve_files", "scan", "write"]
@@ -111,14 +115,45 @@ def resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> l
     return nonempty
 
 
+def _remote(spec: SourceSpec) -> bool:
+    """A ``file`` URI of an object store (``s3://``, ``gs://``, ``http(s)://`` …)."""
+    return spec.kind == "file" and is_remote(str(spec.settings["uri"]))
+
+
 def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     """A LazyFrame over the local file(s) of a resource."""
+    if spec.options.get("engine") == "duckdb" and not _remote(spec):
+        from dynio.engine.sources import duckdb as duckdb_source  # options: {engine: duckdb}
+
+        return duckdb_source.scan_files(spec, request)
+    if _remote(spec):
+        from dynio.engine.sources import objectstore
+
+        return objectstore.scan(spec, request)
     fmt = _format(spec)
     path = location(spec, request.template_args, request.context)
     files = resolve_files(spec, path, request.context)
+    if spec.kind == "local_batch" and len(files) > 1 and path.is_dir():
+        kept = prune_partitions(
+            [str(f) for f in files],
+            [str(f.relative_to(path)) for f in files],
+            request.filters,
+            request.hints.dtypes,
+        )
+        # when the filter excludes every partition, one file still gives the scan its columns
+        files = [Path(f) for f in kept] or files[:1]
     options = thaw(spec.options)
     try:
-        frame = fmt.scan([str(f) for f in files], options, request.hints)
+        # many files: one parallel scan, or reconciled per-file scans when they disagree
+        frame = scan_files(
+            [str(f) for f in files],
+            fmt,
+            options,
+            request.hints,
+            label=str(path),
+            context=request.context,
+            columns=request.columns,
+        )
     except (OSError, ValueError, LookupError, pl.exceptions.PolarsError) as exc:
         raise ReadError(
             f"cannot read {fmt.name}: {exc}",
@@ -221,6 +256,10 @@ def _part_value(value: Any) -> str:
 
 def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> WriteInfo:
     """Write a frame to the local file (or dataset folder) of a resource, atomically."""
+    if _remote(spec):
+        from dynio.engine.sources import objectstore
+
+        return objectstore.write(frame, spec, request)
     fmt = _format(spec)
     path = location(spec, request.template_args, request.context)
     options = thaw(spec.options)

@@ -1,0 +1,126 @@
+"""A progress bar for work over many files, drawn on a terminal only.
+
+Reads and writes of many objects (listing, schema checks, downloads, uploads) report progress
+here. The bar is drawn on standard error when it is a terminal and nowhere otherwise, so logs of
+scheduled runs stay clean; ``DYNIO_PROGRESS=0`` turns it off and ``DYNIO_PROGRESS=1`` forces it
+on. Updates may come from worker threads.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from types import TracebackType
+from typing import TextIO
+
+__all__ = ["MIN_ITEMS", "Progress", "progress"]
+
+MIN_ITEMS = 8  # fewer items than this finish too fast for a bar to help
+_WIDTH = 24
+_REDRAW_SECONDS = 0.1
+
+
+def _enabled(stream: TextIO, total: int) -> bool:
+    setting = os.environ.get("DYNIO_PROGRESS", "").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return False
+    if setting in ("1", "true", "yes", "on"):
+        return total > 0
+    if total < MIN_ITEMS:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"  # unreachable: the loop returns at GB
+
+
+class Progress:
+    """Counts items (and bytes) done out of a total and draws a one-line bar.
+
+    Use :func:`progress` to make one; it is a context manager that finishes the line on exit.
+    When disabled every method is a cheap no-op.
+    """
+
+    def __init__(
+        self, total: int, label: str, *, unit: str = "files", stream: TextIO | None = None
+    ) -> None:
+        self.total = total
+        self.label = label
+        self.unit = unit
+        self.stream: TextIO = stream if stream is not None else sys.stderr
+        self.enabled = _enabled(self.stream, total)
+        self.done = 0
+        self.bytes = 0
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._drawn = 0.0
+        self._closed = False
+
+    def update(self, items: int = 1, nbytes: int = 0) -> None:
+        """Count ``items`` more done (and ``nbytes`` more bytes moved)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self.done += items
+            self.bytes += nbytes
+            now = time.monotonic()
+            if now - self._drawn >= _REDRAW_SECONDS or self.done >= self.total:
+                self._drawn = now
+                self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        frac = min(self.done / self.total, 1.0) if self.total else 1.0
+        filled = round(frac * _WIDTH)
+        bar = "#" * filled + "-" * (_WIDTH - filled)
+        moved = f" {_size(self.bytes)}" if self.bytes else ""
+        line = (
+            f"\r{self.label} [{bar}] {self.done}/{self.total} {self.unit}{moved}"
+            f" {now - self._start:.1f}s"
+        )
+        self.stream.write(line)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Draw the final state and end the line."""
+        if not self.enabled or self._closed:
+            return
+        with self._lock:
+            self._closed = True
+            self._draw(time.monotonic())
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def progress(
+    total: int, label: str, *, unit: str = "files", stream: TextIO | None = None
+) -> Progress:
+    """A progress bar over ``total`` items, drawn only on a terminal (see the module notes).
+
+    Example::
+
+        with progress(len(paths), "reading s3://bucket/prefix/") as bar:
+            for path in paths:
+                ...
+                bar.update(1, nbytes=size)
+    """
+    return Progress(total, label, unit=unit, stream=stream)

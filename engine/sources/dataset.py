@@ -1,0 +1,530 @@
+"""Many files read as one frame: parallel scans, schema drift, hive partitions, progress.
+
+Files written over months rarely agree exactly: a column added later is missing from the old
+files, an integer column became a float one, one writer used ``int32`` and another ``int64``.
+:func:`scan_files` reads such a set as one frame:
+
+- when every file has the same columns and types (the usual case), one Polars scan over all of
+  them, in parallel, with projection and predicates pushed down;
+- otherwise each file is scanned and the scans are stacked with reconciled types: a column
+  missing from some files is null there, integers read with floats become floats, narrower
+  integers and coarser timestamps widen. A :class:`SchemaDriftWarning` names the files that lack
+  columns or hold integers where others hold floats; types that do not reconcile (text in one
+  file, numbers in another) are a :class:`~dynio.engine.errors.ReadError` naming the files. A
+  column the schema needs that no file has is the planner's
+  :class:`~dynio.engine.errors.SchemaError`.
+
+Finding out whether the files agree costs one schema read per file. That is cheap on a local
+disk but a request per object on a remote store, so there :func:`scan_files` can be
+*optimistic*: it reads the first file's schema only and scans every file strictly; only if the
+strict scan finds disagreeing files does it read every schema and reconcile (with the warning).
+
+Hive-partitioned folders (``key=value/``) become columns; :func:`prune_partitions` drops files
+whose partition values a filter excludes before anything is opened.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from dynio.engine.casts import cast_expr, needs_cast
+from dynio.engine.errors import CastError, DynioError, ReadError, SchemaError
+from dynio.engine.filters import to_expr
+from dynio.engine.formats import Format, ScanHints
+from dynio.engine.progress import progress
+from dynio.engine.telemetry import run_in_threads
+
+__all__ = [
+    "SchemaDriftWarning",
+    "hive_values",
+    "prune_partitions",
+    "read_schemas",
+    "scan_files",
+]
+
+_SHOWN = 5  # file names listed in a message before "… N more"
+_CHUNKS = 20  # a visible progress bar moves in about this many steps
+
+
+class SchemaDriftWarning(UserWarning):
+    """Files of one dataset disagree on columns or types; they were reconciled (see the text)."""
+
+
+def _names(files: Sequence[str]) -> str:
+    shown = ", ".join(files[:_SHOWN])
+    more = len(files) - _SHOWN
+    return shown + (f", … {more} more" if more > 0 else "")
+
+
+# ------------------------------------------------------------------------------- hive partitions
+
+
+def hive_values(relative: str) -> dict[str, str]:
+    """The ``key=value`` folder segments of a path relative to its dataset root."""
+    parts = relative.replace("\\", "/").split("/")[:-1]
+    out: dict[str, str] = {}
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if sep and key:
+            out[key] = value
+    return out
+
+
+def _partition_frame(
+    values: Sequence[Mapping[str, str]], keys: Sequence[str], dtypes: Mapping[str, pl.DataType]
+) -> pl.DataFrame | None:
+    frame = pl.DataFrame(
+        {k: [v.get(k) for v in values] for k in keys}, schema=dict.fromkeys(keys, pl.String)
+    )
+    casts = []
+    for key in keys:
+        target = dtypes.get(key)
+        if target is not None:
+            casts.append(cast_expr(pl.col(key), pl.String(), target, strict=True).alias(key))
+        else:
+            # as Polars reads hive values: numbers when they all are
+            as_int = frame[key].str.to_integer(strict=False)
+            if as_int.null_count() == frame[key].null_count():
+                casts.append(pl.col(key).str.to_integer(strict=False))
+    if casts:
+        try:
+            frame = frame.with_columns(casts)
+        except pl.exceptions.PolarsError:
+            return None
+    return frame
+
+
+def prune_partitions(
+    files: Sequence[str],
+    relatives: Sequence[str],
+    filters: tuple[tuple[tuple[str, str, Any], ...], ...] | None,
+    dtypes: Mapping[str, pl.DataType],
+) -> list[str]:
+    """The files a tuple-form filter can match, judged by their hive partition values alone.
+
+    Conditions on other columns are ignored (they cannot exclude a file here); a file is kept
+    when any OR-group of partition conditions holds for it. Nothing is dropped when the filter
+    has no partition condition or a value cannot be compared.
+    """
+    if not filters or not files:
+        return list(files)
+    values = [hive_values(r) for r in relatives]
+    keys = sorted({k for v in values for k in v})
+    if not keys:
+        return list(files)
+    groups = []
+    for group in filters:
+        conds = [c for c in group if c[0] in keys]
+        if not conds:
+            return list(files)  # this OR-branch may match any file
+        groups.append(conds)
+    frame = _partition_frame(values, keys, dtypes)
+    if frame is None:
+        return list(files)
+    try:
+        expr = to_expr([list(g) for g in groups], dict(frame.schema))
+        if expr is None:
+            return list(files)
+        keep = frame.select(expr.fill_null(True).alias("keep"))["keep"].to_list()
+    except (ValueError, TypeError, pl.exceptions.PolarsError):
+        return list(files)
+    return [f for f, k in zip(files, keep, strict=True) if k]
+
+
+# ------------------------------------------------------------------------------- schemas, drift
+
+
+def read_schemas(
+    files: Sequence[str],
+    fmt: Format,
+    options: Mapping[str, Any],
+    hints: ScanHints,
+    *,
+    label: str,
+    context: Mapping[str, Any],
+    shown: Callable[[str], str] = str,
+) -> list[pl.Schema]:
+    """Each file's schema, read in parallel (a progress bar on a terminal).
+
+    Raises:
+        ReadError: A file cannot be read; names it.
+    """
+    with progress(len(files), f"checking {len(files)} files under {label}") as bar:
+
+        def one(path: str) -> pl.Schema:
+            try:
+                schema = fmt.scan([path], options, hints).collect_schema()
+            except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ReadError(
+                    f"cannot read {fmt.name}: {text}", file=shown(path), **context
+                ) from exc
+            bar.update()
+            return schema
+
+        return run_in_threads(one, files, max_workers=16)
+
+
+def _family(dtype: pl.DataType) -> str:
+    if dtype.is_numeric():
+        return "number"
+    if isinstance(dtype, pl.String | pl.Categorical | pl.Enum):
+        return "text"
+    if isinstance(dtype, pl.Datetime):
+        return f"datetime[{dtype.time_zone}]"
+    return str(dtype)
+
+
+_UNITS = {"ms": 0, "us": 1, "ns": 2}
+
+
+def _unify(dtypes: Sequence[pl.DataType]) -> pl.DataType | None:
+    """The type every one of ``dtypes`` widens to without loss, or ``None`` if there is none."""
+    known = [d for d in dtypes if not isinstance(d, pl.Null)]
+    if not known:
+        return pl.Null()
+    families = {_family(d) for d in known}
+    if len(families) > 1:
+        return None
+    family = families.pop()
+    first = known[0]
+    if all(d == first for d in known):
+        return first
+    if family == "number":
+        if any(d.is_float() or d.is_decimal() for d in known):
+            return pl.Float64()
+        if any(isinstance(d, pl.UInt64) for d in known):
+            return None  # no integer type holds both every uint64 and negative values
+        return pl.Int64()
+    if family == "text":
+        return pl.String()
+    if family.startswith("datetime"):
+        return max(known, key=lambda d: _UNITS[getattr(d, "time_unit", None) or "us"])
+    return None
+
+
+def _reconcile(
+    files: Sequence[str],
+    schemas: Sequence[pl.Schema],
+    *,
+    label: str,
+    context: Mapping[str, Any],
+    shown: Callable[[str], str],
+    columns: Sequence[str] | None = None,
+) -> tuple[dict[str, pl.DataType], list[str]]:
+    """The unified schema of differing files and the notes for the drift warning.
+
+    Only the ``columns`` the read needs (all when ``None``) are worth a note.
+
+    Raises:
+        ReadError: A column's types do not reconcile; names the files of each type.
+    """
+    order: list[str] = []
+    for schema in schemas:
+        order.extend(c for c in schema if c not in order)
+    unified: dict[str, pl.DataType] = {}
+    notes: list[str] = []
+    wanted = None if columns is None else set(columns)
+    for col in order:
+        needed = wanted is None or col in wanted
+        present = [(f, s[col]) for f, s in zip(files, schemas, strict=True) if col in s]
+        lacking = [shown(f) for f, s in zip(files, schemas, strict=True) if col not in s]
+        target = _unify([d for _, d in present])
+        if target is None and not needed:
+            continue  # not read, so its disagreement does not matter
+        if target is None:
+            by_type: dict[str, list[str]] = {}
+            for f, d in present:
+                by_type.setdefault(str(d), []).append(shown(f))
+            detail = "; ".join(f"{t} in {_names(fs)}" for t, fs in by_type.items())
+            raise ReadError(
+                f"column {col!r} has types that do not reconcile across the files under"
+                f" {label}: {detail}",
+                column=col,
+                file=label,
+                **context,
+            )
+        unified[col] = target
+        if not needed:
+            continue
+        if lacking:
+            notes.append(
+                f"column {col!r} is missing from {len(lacking)} of {len(files)} files"
+                f" (read as null there): {_names(lacking)}"
+            )
+        ints = [shown(f) for f, d in present if d.is_integer()]
+        if target.is_float() and ints:
+            notes.append(
+                f"column {col!r} holds integers in {len(ints)} files and floats in the others"
+                f" (read as {target}): integers in {_names(ints)}"
+            )
+    return unified, notes
+
+
+def _stack(
+    files: Sequence[str],
+    unified: Mapping[str, pl.DataType],
+    schemas: Sequence[pl.Schema],
+    scan_one: Callable[[str], pl.LazyFrame],
+) -> pl.LazyFrame:
+    parts = []
+    for path, schema in zip(files, schemas, strict=True):
+        frame = scan_one(path)
+        casts = [
+            pl.col(c).cast(unified[c])
+            for c, d in schema.items()
+            if c in unified and needs_cast(d, unified[c])
+        ]
+        missing = [pl.lit(None, dtype=unified[c]).alias(c) for c in unified if c not in schema]
+        if casts or missing:
+            frame = frame.with_columns(casts + missing)
+        parts.append(frame.select(list(unified)))
+    return pl.concat(parts, how="vertical")
+
+
+def _same(schemas: Sequence[pl.Schema], ordered: bool, columns: Sequence[str] | None) -> bool:
+    first = schemas[0]
+    if ordered:
+        return all(list(s.items()) == list(first.items()) for s in schemas[1:])
+    if columns is not None:
+        # scans by name read the needed columns alike whatever else the files hold
+        return all(all(s.get(c) == first.get(c) for c in columns) for s in schemas[1:])
+    return all(dict(s) == dict(first) for s in schemas[1:])
+
+
+def _eager(
+    files: Sequence[str],
+    fmt: Format,
+    options: Mapping[str, Any],
+    hints: ScanHints,
+    *,
+    label: str,
+    context: Mapping[str, Any],
+    shown: Callable[[str], str],
+    columns: Sequence[str] | None = None,
+) -> pl.LazyFrame:
+    schemas = read_schemas(files, fmt, options, hints, label=label, context=context, shown=shown)
+    # parquet and IPC scans match columns by name; text formats by position
+    if _same(schemas, fmt.name not in ("parquet", "ipc"), columns):
+        return fmt.scan(files, options, hints)
+    unified, notes = _reconcile(
+        files, schemas, label=label, context=context, shown=shown, columns=columns
+    )
+    if notes:
+        warnings.warn(
+            f"schema drift across the {len(files)} files under {label}: " + "; ".join(notes),
+            SchemaDriftWarning,
+            stacklevel=4,
+        )
+    return _stack(files, unified, schemas, lambda p: fmt.scan([p], options, hints))
+
+
+def scan_files(
+    files: Sequence[str],
+    fmt: Format,
+    options: Mapping[str, Any],
+    hints: ScanHints,
+    *,
+    label: str,
+    context: Mapping[str, Any],
+    columns: Sequence[str] | None = None,
+    optimistic: bool = False,
+    shown: Callable[[str], str] = str,
+) -> pl.LazyFrame:
+    """One LazyFrame over many files of one format, drift reconciled (see the module notes).
+
+    Args:
+        files: Paths or URLs, non-empty; the format's scanner opens them.
+        fmt: Their format.
+        options: Reader options.
+        hints: Target dtypes and storage options.
+        label: The dataset's location, for messages and the progress bar.
+        context: ``resource``/``env`` for errors.
+        columns: The columns the plan needs (``None``: all).
+        optimistic: Read one schema and scan strictly; reconcile only when files disagree (for
+            remote stores, where each schema read is a request). Needs ``columns``.
+        shown: How a file is named in messages (redacted, relative).
+    """
+    if len(files) == 1:
+        return fmt.scan(files, options, hints)
+    if optimistic and columns is not None and fmt.name == "parquet":
+        frame = _optimistic(
+            files, fmt, options, hints, label=label, context=context, columns=columns, shown=shown
+        )
+        if frame is not None:
+            return frame
+    return _eager(
+        files, fmt, options, hints, label=label, context=context, shown=shown, columns=columns
+    )
+
+
+# ------------------------------------------------------------------------------ optimistic scans
+
+
+def _strict_kwargs(
+    files: Sequence[str], options: Mapping[str, Any], hints: ScanHints
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for name in ("use_statistics", "parallel"):
+        if name in options:
+            kwargs[name] = options[name]
+    if hints.storage_options:
+        kwargs["storage_options"] = dict(hints.storage_options)
+    hive = options.get("hive_partitioning")
+    if hive is None:
+        hive = all(hive_values(f.split("://", 1)[-1]) for f in files)
+    kwargs["hive_partitioning"] = bool(hive)
+    return kwargs
+
+
+def _scan_cast_options() -> pl.ScanCastOptions:
+    # narrower integers in some files (int32 here, int64 there) are not drift worth a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pl.exceptions.UnstableWarning)
+        return pl.ScanCastOptions(integer_cast="upcast")
+
+
+def _optimistic(
+    files: Sequence[str],
+    fmt: Format,
+    options: Mapping[str, Any],
+    hints: ScanHints,
+    *,
+    label: str,
+    context: Mapping[str, Any],
+    columns: Sequence[str],
+    shown: Callable[[str], str],
+) -> pl.LazyFrame | None:
+    """A scan promising ``columns`` from the first file's schema, checked when collected.
+
+    Returns ``None`` when the promise cannot be made (a needed column is not in the first file
+    and the schema gives no type for it); the caller then reads every schema up front.
+    """
+    from polars.io.plugins import register_io_source
+
+    kwargs = _strict_kwargs(files, options, hints)
+    first = fmt.scan([files[0]], options, hints).collect_schema()
+    hive_keys = (
+        list(hive_values(files[0].split("://", 1)[-1])) if kwargs["hive_partitioning"] else []
+    )
+    declared: dict[str, pl.DataType] = {}
+    for col in columns:
+        found, target = first.get(col), hints.dtypes.get(col)
+        if found is None:
+            if target is None:
+                return None
+            declared[col] = target
+        elif target is not None and found.is_integer() and target.is_float():
+            declared[col] = target  # the schema wants floats anyway: other files may hold them
+        else:
+            declared[col] = found
+    file_schema = {c: first[c] for c in first if c not in hive_keys}
+    hive_schema = {k: first[k] for k in hive_keys if k in first}
+
+    def strict(paths: Sequence[str]) -> pl.LazyFrame:
+        return pl.scan_parquet(
+            list(paths),
+            schema=file_schema,
+            hive_schema=hive_schema or None,
+            missing_columns="raise",
+            extra_columns="ignore",
+            cast_options=_scan_cast_options(),
+            **kwargs,
+        )
+
+    def source(
+        with_columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        wanted = list(with_columns) if with_columns is not None else list(declared)
+        try:
+            frame = _collect_in_steps(files, strict, wanted, predicate, n_rows, label)
+        except (pl.exceptions.SchemaError, pl.exceptions.ColumnNotFoundError):
+            lazy = _eager(
+                files, fmt, options, hints, label=label, context=context, shown=shown,
+                columns=wanted,
+            )  # fmt: skip
+            have = lazy.collect_schema()
+            absent = [c for c in wanted if c not in have]
+            if absent:
+                raise SchemaError(
+                    f"column(s) {absent} missing from every file under {label}; they have"
+                    f" {have.names()}",
+                    column=absent[0],
+                    file=label,
+                    **context,
+                ) from None
+            lazy = lazy.select(wanted)
+            if predicate is not None:
+                lazy = lazy.filter(predicate)
+            if n_rows is not None:
+                lazy = lazy.head(n_rows)
+            frame = lazy.collect()
+        yield _conform(frame, {c: declared[c] for c in wanted}, label, context)
+
+    return register_io_source(
+        source,
+        schema=declared,
+        explain_name=f"{fmt.name.upper()} SCAN",
+        explain_detail=f"{len(files)} files under {label}",
+    )
+
+
+def _collect_in_steps(
+    files: Sequence[str],
+    strict: Callable[[Sequence[str]], pl.LazyFrame],
+    wanted: Sequence[str],
+    predicate: pl.Expr | None,
+    n_rows: int | None,
+    label: str,
+) -> pl.DataFrame:
+    """Collect the strict scan; with a visible progress bar, in steps of several files."""
+    with progress(len(files), f"reading {len(files)} files under {label}") as bar:
+        step = len(files) if not bar.enabled else max(16, math.ceil(len(files) / _CHUNKS))
+        frames = []
+        for start in range(0, len(files), step):
+            chunk = files[start : start + step]
+            lazy = strict(chunk).select(wanted)
+            if predicate is not None:
+                lazy = lazy.filter(predicate)
+            if n_rows is not None:
+                lazy = lazy.head(n_rows)
+            frames.append(lazy.collect())
+            bar.update(len(chunk))
+    frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+    return frame.head(n_rows) if n_rows is not None else frame
+
+
+def _conform(
+    frame: pl.DataFrame, declared: Mapping[str, pl.DataType], label: str, context: Mapping[str, Any]
+) -> pl.DataFrame:
+    """Bring reconciled columns to the promised types, safely (``1.0`` fits an int, ``1.5`` not)."""
+    casts = [(c, frame.schema[c], t) for c, t in declared.items() if needs_cast(frame.schema[c], t)]
+    if not casts:
+        return frame
+    try:
+        return frame.with_columns(
+            cast_expr(pl.col(c), s, t, strict=True).alias(c) for c, s, t in casts
+        )
+    except pl.exceptions.PolarsError as exc:
+        for col, source, target in casts:
+            loose = frame.select(cast_expr(pl.col(col), source, target, strict=False))[col]
+            bad = frame[col].filter(loose.is_null() & frame[col].is_not_null())
+            if len(bad):
+                raise CastError(
+                    f"{len(bad)} value(s) do not fit {target} (from {source}, as some files"
+                    f" under {label} hold them)",
+                    target=str(target),
+                    column=col,
+                    values=bad.head(5).to_list(),
+                    file=label,
+                    **context,
+                ) from exc
+        raise DynioError(f"cast failed: {exc}", file=label, **context) from exc
