@@ -236,10 +236,12 @@ def read(
                 resource, env, columns=columns, filters=filters, template_args=template_args
             )
         info = plan.info
-        set_attributes(top, info.attributes())
-        with span(
-            "scan", kind=info.kind, format=info.format, files=len(info.files), casts=info.casts
-        ) as sp:
+        # resource, env and kind are on the span already; the plan knows the real location
+        set_attributes(
+            top,
+            {k: v for k, v in info.attributes().items() if k not in ("resource", "env", "kind")},
+        )
+        with span("scan", format=info.format, files=len(info.files), casts=info.casts) as sp:
             frame = collect(plan)
             set_attributes(sp, {"rows": frame.height})
         nbytes = reported("bytes")

@@ -138,15 +138,19 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     Removes passwords in URIs (``scheme://user:***@host``), secret query parameters
     (``?sig=***``), ``password=…``-style pairs, and every literal value in ``secrets``.
     """
-    if not text:
-        return text
-    out = _URI_PASSWORD.sub(rf"\g<pre>:{REDACTED}@", text)
+    out = text
+    # each pattern needs one of these characters: most attribute values have none
+    if "://" in out:
+        out = _URI_PASSWORD.sub(rf"\g<pre>:{REDACTED}@", out)
     if "=" in out:
         out = _QUERY_PARAM.sub(
             lambda m: m["pre"] + REDACTED if _is_secret_key(m["key"]) else m[0], out
         )
-    out = _KEY_VALUE.sub(lambda m: m["pre"] + REDACTED, out)
-    for secret in sorted(set(secrets), key=len, reverse=True):
+    if "=" in out or ":" in out:
+        out = _KEY_VALUE.sub(lambda m: m["pre"] + REDACTED, out)
+    if not isinstance(secrets, tuple):  # operation secrets come sorted already
+        secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+    for secret in secrets:  # longest first, so no part of a longer secret stays visible
         if secret in out:
             out = out.replace(secret, REDACTED)
     return out
@@ -179,7 +183,7 @@ def _collect(value: Any, secret: bool, out: set[str]) -> None:
         out.add(str(value))
 
 
-def secrets_of(source: SourceSpec) -> frozenset[str]:
+def secrets_of(source: SourceSpec) -> tuple[str, ...]:
     """The secret values a source spec holds, to keep out of spans, logs and messages.
 
     Secrets are: the kind's fields marked ``secret`` in the registry, values under secret-looking
@@ -196,10 +200,10 @@ def secrets_of(source: SourceSpec) -> frozenset[str]:
         spec = fields.get(name)
         _collect(value, bool(spec is not None and spec.secret) or _is_secret_key(name), out)
     _collect(source.options, False, out)
-    return frozenset(s for s in out if len(s) >= _MIN_SECRET)
+    return tuple(sorted((s for s in out if len(s) >= _MIN_SECRET), key=len, reverse=True))
 
 
-def location_of(source: SourceSpec) -> str | None:
+def location_of(source: SourceSpec, secrets: tuple[str, ...] | None = None) -> str | None:
     """Where a source spec points, from its settings alone, redacted (before any planning).
 
     The source's own :attr:`Scan.location` replaces it once planned; this one names the location
@@ -226,7 +230,7 @@ def location_of(source: SourceSpec) -> str | None:
         text = str(found)
         if source.base_dir and "://" not in text and not os.path.isabs(text):
             text = os.path.join(source.base_dir, text)
-    return redact(text, secrets_of(source))
+    return redact(text, secrets_of(source) if secrets is None else secrets)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,12 +246,12 @@ class _Operation:
     span: Span
     source: SourceSpec | None = None
     reported: dict[str, Any] = field(default_factory=dict)
-    _secrets: frozenset[str] | None = None
+    _secrets: tuple[str, ...] | None = None
 
     @property
-    def secrets(self) -> frozenset[str]:
+    def secrets(self) -> tuple[str, ...]:
         if self._secrets is None:
-            self._secrets = secrets_of(self.source) if self.source is not None else frozenset()
+            self._secrets = secrets_of(self.source) if self.source is not None else ()
         return self._secrets
 
 
@@ -256,13 +260,13 @@ _OPERATION: contextvars.ContextVar[_Operation | None] = contextvars.ContextVar(
 )
 
 
-def operation_secrets() -> frozenset[str]:
-    """The secrets of the running operation's source (empty outside an operation)."""
+def operation_secrets() -> tuple[str, ...]:
+    """The secrets of the running operation's source, longest first (empty outside one)."""
     op = _OPERATION.get()
-    return op.secrets if op is not None else frozenset()
+    return op.secrets if op is not None else ()
 
 
-def _clean(value: Any, secrets: frozenset[str]) -> Any:
+def _clean(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
@@ -285,7 +289,7 @@ def set_attributes(sp: Span, attrs: Mapping[str, Any]) -> None:
             sp.set_attribute(ATTR.get(key, key), _clean(value, secrets))
 
 
-def _scrub(exc: BaseException, secrets: frozenset[str]) -> None:
+def _scrub(exc: BaseException, secrets: tuple[str, ...]) -> None:
     """Redact secrets from an exception and its causes, in place (the last line of defence)."""
     from dynio.engine.errors import DynioError
 
@@ -390,7 +394,11 @@ def bind_source(source: SourceSpec) -> None:
     if op.span.is_recording():
         set_attributes(
             op.span,
-            {"kind": source.kind, "format": source.format, "location": location_of(source)},
+            {
+                "kind": source.kind,
+                "format": source.format,
+                "location": location_of(source, op.secrets),
+            },
         )
 
 
