@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
+from urllib.parse import quote, urlencode
 
 import pandas as pd
 import pyarrow as pa
@@ -51,7 +52,7 @@ def _target(con: Any) -> tuple[str, str]:
             raise DynioError(
                 f"con must be a connection string or a SQLAlchemy engine, got {type(con).__name__}"
             )
-        con = url.render_as_string(hide_password=False)
+        con = _url_text(url)
     scheme, sep, rest = con.partition("://")
     base = scheme.split("+", 1)[0].lower()
     if sep and base in _PG_SCHEMES:
@@ -62,6 +63,25 @@ def _target(con: Any) -> tuple[str, str]:
         return "duckdb", path or ":memory:"
     raise DynioError(
         f"con must be a postgresql:// or duckdb:/// connection string, got {scheme!r} scheme"
+    )
+
+
+def _url_text(url: Any) -> str:
+    """A SQLAlchemy URL as a connection string libpq parses (every part percent-encoded)."""
+    auth = ""
+    if url.username:
+        auth = quote(str(url.username), safe="")
+        if url.password is not None:
+            auth += ":" + quote(str(url.password), safe="")
+        auth += "@"
+    host = str(url.host or "")
+    port = f":{url.port}" if url.port else ""
+    query = urlencode(dict(url.query), doseq=True)
+    database = str(url.database or "")
+    if url.drivername.split("+", 1)[0] == "duckdb":
+        return f"duckdb:///{database}"
+    return f"{url.drivername}://{auth}{host}{port}/{quote(database, safe='')}" + (
+        f"?{query}" if query else ""
     )
 
 
@@ -98,9 +118,15 @@ def _pg_params(sql: str, params: Any) -> tuple[str, list[Any] | None]:
     return _PG_PARAM.sub(repl, sql), values
 
 
-def _query(sql: str, columns: Sequence[str] | None) -> tuple[str, bool]:
+def _query(
+    sql: str, columns: Sequence[str] | None, index_col: str | Sequence[str] | None
+) -> tuple[str, bool]:
     text = sql.strip()
     if _TABLE.match(text):
+        if columns:
+            # as pandas: the index columns are read as well, ahead of the columns asked for
+            idx = [index_col] if isinstance(index_col, str) else list(index_col or [])
+            columns = [*[c for c in idx if c not in columns], *columns]
         cols = ", ".join(quote_ident(c) for c in columns) if columns else "*"
         return f"SELECT {cols} FROM {'.'.join(quote_ident(p) for p in text.split('.'))}", True
     return sql, False
@@ -133,6 +159,7 @@ def _frame(
     parse_dates: Any,
     dtype: Any,
     dtype_backend: DtypeBackend | None,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     from dynio.handoff import _NUMPY_NULLABLE_MAPPER
 
@@ -157,11 +184,47 @@ def _frame(
                 continue
             kwargs = fmt if isinstance(fmt, Mapping) else ({"format": fmt} if fmt else {})
             df[col] = pd.to_datetime(df[col], **kwargs)
+    if table.num_rows == 0 and dtype_backend is None:
+        df = df.astype(object)  # pandas builds frames from rows: no rows, no dtypes
     if dtype is not None:
         df = df.astype(dtype)
     if index_col is not None:
-        df = df.set_index(index_col)
+        kept = [c for c in columns if c in df.columns] if columns else None
+        df = df.set_index(index_col, drop=kept is None)
+        if kept is not None:
+            df = df[kept]  # pandas keeps asked-for columns that are also the index
     return df
+
+
+@overload
+def read_sql(
+    sql: str,
+    con: Any,
+    index_col: str | Sequence[str] | None = ...,
+    coerce_float: bool = ...,
+    params: Sequence[Any] | Mapping[str, Any] | None = ...,
+    parse_dates: Any = ...,
+    columns: Sequence[str] | None = ...,
+    chunksize: None = ...,
+    dtype: Any = ...,
+    dtype_backend: DtypeBackend | None = ...,
+) -> pd.DataFrame: ...
+
+
+@overload
+def read_sql(
+    sql: str,
+    con: Any,
+    index_col: str | Sequence[str] | None = ...,
+    coerce_float: bool = ...,
+    params: Sequence[Any] | Mapping[str, Any] | None = ...,
+    parse_dates: Any = ...,
+    columns: Sequence[str] | None = ...,
+    *,
+    chunksize: int,
+    dtype: Any = ...,
+    dtype_backend: DtypeBackend | None = ...,
+) -> Iterator[pd.DataFrame]: ...
 
 
 def read_sql(
@@ -196,7 +259,7 @@ def read_sql(
         DynioError: A bad connection string or parameters; ReadError when the query fails.
     """
     kind, where = _target(con)
-    query, is_table = _query(sql, columns)
+    query, is_table = _query(sql, columns, index_col)
     if columns is not None and not is_table:
         raise DynioError("columns applies to a table name, not to a query")
     if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):
@@ -207,6 +270,7 @@ def read_sql(
         "parse_dates": parse_dates,
         "dtype": dtype,
         "dtype_backend": dtype_backend,
+        "columns": columns,
     }
     if kind == "postgres":
         from dynio.engine.sources import postgres

@@ -192,7 +192,7 @@ def compile_filters(
         if not parts:
             # a group with nothing pushed matches everything: so does the whole OR
             return Compiled("", (), False)
-        groups.append(" AND ".join(parts) if len(parts) == 1 else "(" + " AND ".join(parts) + ")")
+        groups.append(" AND ".join(parts))
     where = groups[0] if len(groups) == 1 else " OR ".join(f"({g})" for g in groups)
     return Compiled(where, tuple(params), exact)
 
@@ -230,7 +230,8 @@ def _condition(
         if not all(ok for ok, _ in converted):
             return None
         if not converted:
-            return "FALSE" if op == "in" else "TRUE"
+            # Polars: nothing is in an empty list, and a null is not "not in" it either
+            return "FALSE" if op == "in" else f"{col} IS NOT NULL"
         holders = ", ".join(bind(v) for _, v in converted)
         return f"{col} {'IN' if op == 'in' else 'NOT IN'} ({holders})"
     sql_op = _SQL_OPS.get(op)
