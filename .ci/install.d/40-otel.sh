@@ -5,12 +5,12 @@
 # Idempotent: an existing Phoenix venv is reused.
 set -euo pipefail
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
-python -m pip install -q "opentelemetry-sdk>=1.25" "opentelemetry-exporter-otlp>=1.25"
+python -m pip install -q "opentelemetry-sdk>=1.40" "opentelemetry-exporter-otlp>=1.40"
 
 venv="${DYNIO_PHOENIX_VENV:-/opt/dynio-phoenix}"
 if [ ! -x "$venv/bin/phoenix" ]; then
     rm -rf "$venv"
     python -m venv "$venv"
     "$venv/bin/python" -m pip install -q --upgrade "pip>=25.1"
-    "$venv/bin/python" -m pip install -q arize-phoenix
+    "$venv/bin/python" -m pip install -q "arize-phoenix>=20.26,<21"  # the spans REST API the tests read
 fi
