@@ -245,6 +245,7 @@ def _http_head(store: _Store, location: Location) -> tuple[int | None, bool]:
             ranges = resp.headers.get("Accept-Ranges", "").lower() == "bytes"
             return (int(length) if length and length.isdigit() else None), ranges
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response and its socket
         if exc.code == 404:
             raise store.error(FileNotFoundError(f"HTTP 404 for {location.url}"), location) from exc
         if exc.code in (401, 403):

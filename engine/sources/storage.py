@@ -221,12 +221,14 @@ class Location:
 
     @property
     def is_glob(self) -> bool:
-        """Whether the path holds glob characters."""
-        return any(c in self.path for c in _GLOB_CHARS)
+        """Whether the path holds glob characters (never in HTTP URLs: ``?`` starts a query)."""
+        return self.backend.name != "http" and any(c in self.path for c in _GLOB_CHARS)
 
     @property
     def is_prefix(self) -> bool:
         """Whether the path names a folder-like prefix (ends with ``/`` or is the bucket root)."""
+        if self.backend.name == "http":
+            return False  # a URL names one document, whatever its shape
         return self.path == "" or self.path.endswith("/")
 
     def child(self, relative: str) -> Location:
@@ -352,6 +354,10 @@ def secret_values(options: Mapping[str, Any]) -> frozenset[str]:
     for key, value in options.items():
         if key in _SECRET_KEYS:
             add(value)
+            if key == "connection_string":  # its key or signature may be echoed on their own
+                for part, item in _azure_connection(str(value)).items():
+                    if part.endswith(("_key", "_token")):
+                        add(item)
         elif key == "headers" and isinstance(value, Mapping):
             for name, item in value.items():
                 if str(name).lower() in ("authorization", "x-api-key", "cookie"):

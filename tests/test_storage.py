@@ -1,0 +1,304 @@
+"""Storage options, locations and progress: the pieces object-store sources are built from.
+
+Covers: URL parsing per scheme, one storage-options mapping translated for Polars, fsspec and
+DuckDB, the secrets found for redaction, error messages without secrets, partition pruning from
+tuple filters, the progress bar on and off a terminal.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import polars as pl
+import pytest
+
+from dynio.engine.errors import ReadError, WriteError
+from dynio.engine.progress import progress
+from dynio.engine.sources.dataset import hive_values, prune_partitions
+from dynio.engine.sources.storage import (
+    BACKENDS,
+    check_storage_options,
+    duckdb_secret_sql,
+    error_for,
+    fsspec_options,
+    is_remote,
+    normalize_storage_options,
+    parse_location,
+    polars_options,
+    secret_values,
+)
+
+S3 = BACKENDS["s3"]
+GCS = BACKENDS["gcs"]
+AZURE = BACKENDS["azure"]
+
+
+# ------------------------------------------------------------------------------------ locations
+
+
+@pytest.mark.parametrize(
+    ("url", "backend", "scheme", "bucket", "path"),
+    [
+        ("s3://bkt/a/b.parquet", "s3", "s3", "bkt", "a/b.parquet"),
+        ("s3a://bkt/a/", "s3", "s3", "bkt", "a/"),
+        ("gcs://bkt/x.csv", "gcs", "gs", "bkt", "x.csv"),
+        ("gs://bkt/", "gcs", "gs", "bkt", ""),
+        ("az://container/d/*.parquet", "azure", "az", "container", "d/*.parquet"),
+        (
+            "abfss://c@acct.dfs.core.windows.net/p",
+            "azure",
+            "abfss",
+            "c@acct.dfs.core.windows.net",
+            "p",
+        ),
+        ("https://example.org/data/x.parquet", "http", "https", "example.org", "data/x.parquet"),
+        ("memory://bkt/x.parquet", "memory", "memory", "bkt", "x.parquet"),
+    ],
+)
+def test_parse_location(url: str, backend: str, scheme: str, bucket: str, path: str) -> None:
+    loc = parse_location(url)
+    assert (loc.backend.name, loc.scheme, loc.bucket, loc.path) == (backend, scheme, bucket, path)
+    assert is_remote(url)
+
+
+def test_location_shapes() -> None:
+    assert parse_location("s3://b/a/*.parquet").is_glob
+    assert parse_location("s3://b/a/**/x_{d}.parquet").glob_root == "a/"
+    assert parse_location("s3://b/a/").is_prefix
+    assert not parse_location("s3://b/a/x.parquet").is_prefix
+    assert parse_location("s3://b/a/").child("k=1/p.parquet").url == "s3://b/a/k=1/p.parquet"
+    web = parse_location("https://h/x.csv?sig=abc")
+    assert not web.is_glob
+    assert not web.is_prefix
+
+
+@pytest.mark.parametrize(
+    "text", ["/local/path.parquet", "data/x.csv", "file:///x.parquet", "ftp://h/x"]
+)
+def test_not_remote(text: str) -> None:
+    assert not is_remote(text)
+
+
+def test_url_without_bucket() -> None:
+    with pytest.raises(ValueError, match="no bucket"):
+        parse_location("s3:///x.parquet")
+
+
+# ------------------------------------------------------------------------------- storage options
+
+
+def test_aliases_become_fsspec_names() -> None:
+    opts = normalize_storage_options(
+        {
+            "aws_access_key_id": "AKIA",
+            "aws_secret_access_key": "shh-secret",
+            "AWS_SESSION_TOKEN": "tok-secret",
+            "client_kwargs": {"endpoint_url": "http://h:9000", "region_name": "eu-west-1"},
+        },
+        S3,
+    )
+    assert opts == {
+        "key": "AKIA",
+        "secret": "shh-secret",
+        "token": "tok-secret",
+        "endpoint_url": "http://h:9000",
+        "region": "eu-west-1",
+    }
+
+
+def test_unknown_option_names_backend_and_accepted() -> None:
+    with pytest.raises(ValueError, match="unknown storage option 'sekret' for S3"):
+        normalize_storage_options({"sekret": "x"}, S3)
+    assert check_storage_options({"token": "x"}, "gcs_path_prefix") is None
+    assert "account_key" in str(check_storage_options({"bogus": 1}, "az://c/x"))
+    assert check_storage_options({"anything": 1}, "local") is None
+    assert check_storage_options(["not", "a", "mapping"], "s3") is not None
+
+
+def test_s3_forms() -> None:
+    opts = {"key": "AKIA", "secret": "shh", "endpoint_url": "http://127.0.0.1:9", "region": "r1"}
+    assert polars_options(S3, opts) == {
+        "aws_access_key_id": "AKIA",
+        "aws_secret_access_key": "shh",
+        "aws_region": "r1",
+        "aws_endpoint_url": "http://127.0.0.1:9",
+        "aws_allow_http": "true",
+    }
+    assert fsspec_options(S3, opts) == {
+        "key": "AKIA",
+        "secret": "shh",
+        "endpoint_url": "http://127.0.0.1:9",
+        "client_kwargs": {"region_name": "r1"},
+    }
+    sql = duckdb_secret_sql(S3, opts)
+    assert sql.startswith("CREATE OR REPLACE SECRET dynio (TYPE s3")
+    for part in ("KEY_ID 'AKIA'", "SECRET 'shh'", "REGION 'r1'", "ENDPOINT '127.0.0.1:9'"):
+        assert part in sql
+    assert "USE_SSL false" in sql
+    assert "URL_STYLE 'path'" in sql
+    assert "PROVIDER credential_chain" in duckdb_secret_sql(S3, {})
+    assert polars_options(S3, {}) == {}
+    assert fsspec_options(S3, {}) == {}
+    assert polars_options(S3, {"profile": "dev"}) == {"aws_profile": "dev"}
+    assert polars_options(S3, {"anon": True})["aws_skip_signature"] == "true"
+
+
+def test_duckdb_secret_escapes_quotes() -> None:
+    sql = duckdb_secret_sql(S3, {"key": "a'b", "secret": "c"})
+    assert "KEY_ID 'a''b'" in sql
+
+
+def test_gcs_forms(tmp_path: Any) -> None:
+    emulator = polars_options(GCS, {"endpoint_url": "http://127.0.0.1:4443"})
+    key = json.loads(emulator["google_service_account_key"])
+    assert key["gcs_base_url"] == "http://127.0.0.1:4443"
+    assert key["disable_oauth"] is True
+    assert fsspec_options(GCS, {"endpoint_url": "http://e"}) == {
+        "endpoint_url": "http://e",
+        "token": "anon",
+    }
+    keyfile = tmp_path / "sa.json"
+    keyfile.write_text(json.dumps({"client_email": "a@b", "private_key": "PRIVATE-KEY-TEXT"}))
+    assert polars_options(GCS, {"token": str(keyfile)}) == {"google_service_account": str(keyfile)}
+    assert fsspec_options(GCS, {"token": str(keyfile), "project": "p"}) == {
+        "project": "p",
+        "token": str(keyfile),
+    }
+    inline = {
+        "service_account_key": json.dumps({"client_email": "a@b", "private_key": "PK-SECRET"})
+    }
+    assert fsspec_options(GCS, inline)["token"]["private_key"] == "PK-SECRET"
+    assert "PK-SECRET" in secret_values(inline)
+    assert polars_options(GCS, {"token": "anon"}) == {"google_skip_signature": "true"}
+    assert "TYPE gcs" in duckdb_secret_sql(GCS, {})
+
+
+def test_azure_forms() -> None:
+    conn = "DefaultEndpointsProtocol=http;AccountName=dev;AccountKey=KEY-SECRET;BlobEndpoint=http://127.0.0.1:10000/dev;"
+    out = polars_options(AZURE, {"connection_string": conn})
+    assert out["azure_storage_account_name"] == "dev"
+    assert out["azure_storage_account_key"] == "KEY-SECRET"
+    assert out["azure_storage_endpoint"] == "http://127.0.0.1:10000/dev"
+    assert out["azure_allow_http"] == "true"
+    assert fsspec_options(AZURE, {"connection_string": conn}) == {"connection_string": conn}
+    assert "KEY-SECRET" in secret_values({"connection_string": conn})
+    sas = polars_options(AZURE, {"account_name": "a", "sas_token": "sv=1&sig=x"})
+    assert sas == {"azure_storage_account_name": "a", "azure_storage_sas_token": "sv=1&sig=x"}
+    assert "CONNECTION_STRING" in duckdb_secret_sql(AZURE, {"connection_string": conn})
+
+
+def test_secret_values() -> None:
+    found = secret_values(
+        {
+            "key": "AKIAEXAMPLE",
+            "secret": "s3cr3t-value",
+            "endpoint_url": "http://h",
+            "region": "eu",
+            "headers": {"Authorization": "Bearer abcdef", "Accept": "text/csv"},
+        }
+    )
+    assert found == {"AKIAEXAMPLE", "s3cr3t-value", "Bearer abcdef"}
+
+
+# ----------------------------------------------------------------------------------------- errors
+
+
+def test_error_messages_name_location_and_hide_secrets() -> None:
+    loc = parse_location("s3://bkt/k/x.parquet")
+    opts = {"key": "AKIAEXAMPLE", "secret": "s3cr3t-value", "endpoint_url": "http://h:1"}
+    ctx = {"resource": "r", "env": "prod"}
+
+    def leak(kind: type[BaseException]) -> BaseException:
+        return kind("backend said: secret=s3cr3t-value and key AKIAEXAMPLE")
+
+    denied = error_for(leak(PermissionError), loc, opts, ctx)
+    assert isinstance(denied, ReadError)
+    assert "access denied to s3://bkt/k/x.parquet" in str(denied)
+    missing = error_for(leak(FileNotFoundError), loc, opts, ctx, bucket_exists=True)
+    assert "no object at s3://bkt/k/x.parquet" in str(missing)
+    no_bucket = error_for(leak(FileNotFoundError), loc, opts, ctx, bucket_exists=False)
+    assert "bucket 'bkt' does not exist (S3, http://h:1)" in str(no_bucket)
+    down = error_for(leak(ConnectionRefusedError), loc, opts, ctx, action="write", error=WriteError)
+    assert isinstance(down, WriteError)
+    assert "cannot reach the S3 endpoint http://h:1 to write" in str(down)
+    other = error_for(leak(RuntimeError), loc, opts, ctx)
+    for err in (denied, missing, no_bucket, down, other):
+        assert "s3cr3t-value" not in str(err)
+        assert "AKIAEXAMPLE" not in str(err)
+        assert err.resource == "r"
+        assert err.env == "prod"
+
+
+# ------------------------------------------------------------------------------------ partitions
+
+
+def test_hive_values() -> None:
+    assert hive_values("year=2024/month=3/part-0.parquet") == {"year": "2024", "month": "3"}
+    assert hive_values("plain/part-0.parquet") == {}
+
+
+def test_prune_partitions() -> None:
+    rel = [f"year={y}/kind={k}/p.parquet" for y in (2023, 2024) for k in ("a", "b")]
+    files = [f"s3://b/ds/{r}" for r in rel]
+    dtypes = {"year": pl.Int64()}
+
+    def kept(filters: Any) -> list[str]:
+        return [f.split("/ds/")[1] for f in prune_partitions(files, rel, filters, dtypes)]
+
+    assert kept(((("year", "==", 2024),),)) == rel[2:]
+    assert kept(((("year", ">=", 2024), ("kind", "in", ["b"])),)) == [rel[3]]
+    # other columns cannot exclude a file; an OR-branch without partition conditions keeps all
+    assert kept(((("year", "==", 2023), ("value", ">", 1)),)) == rel[:2]
+    assert kept(((("year", "==", 2023),), (("value", ">", 1),))) == rel
+    assert kept(None) == rel
+    # without a dtype, numbers are read as numbers (as Polars reads hive values)
+    assert [
+        f.split("/ds/")[1] for f in prune_partitions(files, rel, ((("year", "<", 2024),),), {})
+    ] == rel[:2]
+
+
+# -------------------------------------------------------------------------------------- progress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DYNIO_PROGRESS", raising=False)
+    out = _Terminal()
+    with progress(10, "reading", stream=out) as bar:
+        for _ in range(10):
+            bar.update(1, nbytes=1500)
+    text = out.getvalue()
+    assert text.startswith("\rreading [")
+    assert "10/10 files 15.0 kB" in text
+    assert text.endswith("\n")
+
+
+def test_progress_silent_off_a_terminal_or_when_few(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DYNIO_PROGRESS", raising=False)
+    pipe = io.StringIO()
+    with progress(100, "reading", stream=pipe) as bar:
+        bar.update(100)
+    assert pipe.getvalue() == ""
+    few = _Terminal()
+    with progress(2, "reading", stream=few) as bar:
+        bar.update(2)
+    assert few.getvalue() == ""
+
+
+def test_progress_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNIO_PROGRESS", "0")
+    term = _Terminal()
+    with progress(50, "x", stream=term) as bar:
+        bar.update(50)
+    assert term.getvalue() == ""
+    monkeypatch.setenv("DYNIO_PROGRESS", "1")
+    pipe = io.StringIO()
+    with progress(3, "x", stream=pipe, unit="partitions") as bar:
+        bar.update(3)
+    assert "3/3 partitions" in pipe.getvalue()
