@@ -25,6 +25,7 @@ from typing import Any
 
 from benchmarks.data import SIZES, ensure_data
 from benchmarks.dynamicio_env import dynamicio_python
+from benchmarks.larger_than_memory import run_l1
 from benchmarks.scenarios import SCENARIOS, Scenario, Side, all_scenarios, topic_modules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,6 +178,22 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def _ltm_line(check: dict[str, Any]) -> str:
+    s = check["streaming"]
+    if not s["ok"]:
+        return f"L1 FAILED under {check['limit']}: {s.get('error') or s.get('returncode')}"
+    binds = (
+        "the in-memory engine was killed under the same limit"
+        if check["limit_binds"]
+        else "note: the in-memory engine also fit, the limit did not bind"
+    )
+    return (
+        f"L1 ok: {check['rows']:,} rows (~{check['data_in_memory_mb']:,} MiB in memory) under"
+        f" {check['limit']}, streaming in {s['seconds']:.2f} s, peak {s['peak_mb']:.0f} MiB;"
+        f" {binds}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks``: run the suite, write JSON results, print a table."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
@@ -199,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = {s.strip().upper() for s in args.only.split(",")} if args.only else None
     everything = all_scenarios()
     scenarios = [s for s in everything if wanted is None or s.id.upper() in wanted]
-    if wanted and len(scenarios) != len(wanted):
+    run_ltm = wanted is None or "L1" in wanted
+    if wanted and len(scenarios) + (1 if "L1" in wanted else 0) != len(wanted):
         known = ", ".join(s.id for s in everything)
         parser.error(f"unknown scenario id in {args.only!r}; known: {known}")
 
@@ -234,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
                         f" {scenario.guard}) {outcome.status} {outcome.note}",
                         flush=True,
                     )
+    checks = []
+    if run_ltm:
+        print("L1      larger-than-memory scan (streaming engine) …", flush=True)
+        ltm = run_l1(data, mode)
+        checks.append(ltm)
+        print(_ltm_line(ltm), flush=True)
     record = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "mode": mode,
@@ -243,15 +267,19 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "versions": _versions(),
         "scenarios": [asdict(o) for o in outcomes],
+        "checks": checks,
     }
     RESULTS.mkdir(exist_ok=True)
     path = args.output or RESULTS / f"{dt.date.today().isoformat()}-{mode}.json"
     path.write_text(json.dumps(record, indent=2))
     print()
     print(table(outcomes))
+    for check in checks:
+        print("\n" + _ltm_line(check))
     print(f"\nresults: {path}")
-    failing = [o for o in outcomes if o.status in ("guard", "error")]
+    failing = [o.id for o in outcomes if o.status in ("guard", "error")]
+    failing += [c["id"] for c in checks if c["status"] != "ok"]
     if args.check and failing:
-        print("past guard or failed: " + ", ".join(o.id for o in failing), file=sys.stderr)
+        print("past guard or failed: " + ", ".join(failing), file=sys.stderr)
         return 1
     return 0
