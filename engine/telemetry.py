@@ -284,9 +284,9 @@ def set_attributes(sp: Span, attrs: Mapping[str, Any]) -> None:
     if not sp.is_recording():
         return
     secrets = operation_secrets()
-    for key, value in attrs.items():
-        if value is not None:
-            sp.set_attribute(ATTR.get(key, key), _clean(value, secrets))
+    sp.set_attributes(
+        {ATTR.get(k, k): _clean(v, secrets) for k, v in attrs.items() if v is not None}
+    )
 
 
 def _scrub(exc: BaseException, secrets: tuple[str, ...]) -> None:
