@@ -148,25 +148,36 @@ def read_schemas(
     label: str,
     context: Mapping[str, Any],
     shown: Callable[[str], str] = str,
+    footers: bool = False,
 ) -> list[pl.Schema]:
-    """Each file's schema, read in parallel (a progress bar on a terminal).
+    """Each file's schema (a progress bar on a terminal).
+
+    Remote files are asked in parallel (each is a request); local ones in turn, which is faster
+    than threads for reads this small. With ``footers``, local parquet schemas come from the file
+    footers alone (no hive partition columns): enough to tell whether the files agree.
 
     Raises:
         ReadError: A file cannot be read; names it.
     """
+    remote = any("://" in f for f in files[:1])
     with progress(len(files), f"checking {len(files)} files under {label}") as bar:
 
         def one(path: str) -> pl.Schema:
             try:
-                schema = fmt.scan([path], options, hints).collect_schema()
+                if footers and not remote and fmt.name == "parquet":
+                    schema = pl.read_parquet_schema(path)
+                else:
+                    schema = fmt.scan([path], options, hints).collect_schema()
             except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
                 text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ReadError(
                     f"cannot read {fmt.name}: {text}", file=shown(path), **context
                 ) from exc
             bar.update()
-            return schema
+            return pl.Schema(schema)
 
+        if not remote:
+            return [one(f) for f in files]
         return run_in_threads(one, files, max_workers=16)
 
 
@@ -308,10 +319,13 @@ def _eager(
     shown: Callable[[str], str],
     columns: Sequence[str] | None = None,
 ) -> pl.LazyFrame:
-    schemas = read_schemas(files, fmt, options, hints, label=label, context=context, shown=shown)
+    kwargs: dict[str, Any] = {"label": label, "context": context, "shown": shown}
+    schemas = read_schemas(files, fmt, options, hints, footers=True, **kwargs)
     # parquet and IPC scans match columns by name; text formats by position
     if _same(schemas, fmt.name not in ("parquet", "ipc"), columns):
         return fmt.scan(files, options, hints)
+    if fmt.name == "parquet" and "://" not in files[0]:
+        schemas = read_schemas(files, fmt, options, hints, **kwargs)  # with partition columns
     unified, notes = _reconcile(
         files, schemas, label=label, context=context, shown=shown, columns=columns
     )

@@ -76,11 +76,22 @@ def location(spec: SourceSpec, args: Mapping[str, Any], context: Mapping[str, An
     return path
 
 
-def _is_data_file(path: Path, fmt: Format) -> bool:
-    name = path.name
-    if name.startswith((".", "_")):  # temporary and marker files (_SUCCESS, .x.tmp)
-        return False
-    return path.is_file() and name.lower().endswith(fmt.extensions)
+def _data_files(root: Path, fmt: Format) -> list[tuple[Path, int]]:
+    """The format's files under a folder with their sizes, sorted (one directory pass, one stat
+    per file); hidden and ``_``-prefixed files and folders are left out (markers, temporaries,
+    other writers' staging folders such as ``_temporary/``)."""
+    found: list[tuple[Path, int]] = []
+    pending = [str(root)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith((".", "_")):
+                    continue
+                if entry.is_dir():
+                    pending.append(entry.path)
+                elif entry.is_file() and entry.name.lower().endswith(fmt.extensions):
+                    found.append((Path(entry.path), entry.stat().st_size))
+    return sorted(found)
 
 
 def resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> list[Path]:
@@ -98,17 +109,18 @@ def resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> l
                 what = "is a folder, not a file" if path.is_dir() else "does not exist"
                 raise ReadError(f"file {what}", file=text, **context)
             return [path]
+        sized = [(p, p.stat().st_size) for p in files]
     elif any(c in text for c in _GLOB_CHARS):
         files = sorted(p for p in map(Path, glob.glob(text, recursive=True)) if p.is_file())
-        files = [p for p in files if not p.name.startswith((".", "_"))]
+        sized = [(p, p.stat().st_size) for p in files if not p.name.startswith((".", "_"))]
     elif path.is_dir():
-        files = sorted(p for p in path.rglob("*") if _is_data_file(p, fmt))
+        sized = _data_files(path, fmt)
     else:
         raise ReadError("folder does not exist", file=text, **context)
-    nonempty = [p for p in files if p.stat().st_size > 0]
+    nonempty = [p for p, size in sized if size > 0]
     if not nonempty:
         raise ReadError(
-            f"no {fmt.name} files found" + (" (only empty ones)" if files else ""),
+            f"no {fmt.name} files found" + (" (only empty ones)" if sized else ""),
             file=text,
             **context,
         )
