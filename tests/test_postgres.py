@@ -344,6 +344,33 @@ def test_upsert_refuses_duplicate_keys_and_tables_without_a_key(
     assert rows(pg, "SELECT * FROM nokey") == [(1, "keep")]
 
 
+def test_upsert_into_a_table_of_other_column_types(
+    pg: psycopg.Connection[Any], pg_catalog: Any
+) -> None:
+    pg.execute(
+        "DROP TABLE IF EXISTS other_types;"
+        " CREATE TABLE other_types (id integer PRIMARY KEY, v varchar(10), at timestamptz)"
+    )
+    pg.execute("INSERT INTO other_types VALUES (1, 'old', '2024-01-01Z'), (2, 'keep', NULL)")
+    cat = pg_catalog(
+        pg_yaml(
+            "other_types",
+            {"id": "int64", "v": "str", "at": "datetime64[ns, UTC]"},
+            "{write_mode: upsert, key: [id]}",
+        )
+    )
+    at = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
+    cat.write("other_types", pl.DataFrame({"id": [1, 3], "v": ["new", "added"], "at": [at, None]}))
+    assert rows(pg, "SELECT id, v, at FROM other_types ORDER BY id") == [
+        (1, "new", at),
+        (2, "keep", None),
+        (3, "added", None),
+    ]
+    with pytest.raises(WriteError, match="too long"):
+        cat.write("other_types", pl.DataFrame({"id": [4], "v": ["x" * 11], "at": [at]}))
+    assert rows(pg, "SELECT count(*) FROM other_types") == [(3,)]
+
+
 def test_upsert_without_key_is_a_config_error(pg_catalog: Any) -> None:
     cat = pg_catalog(pg_yaml("nokey2", {"id": "int64"}, "{write_mode: upsert}"))
     with pytest.raises(ConfigError, match="key"):
@@ -374,11 +401,14 @@ cat.write("killed", frame)
 """
 
 
-@pytest.mark.parametrize("mode", ["replace", "append"])
+# binary COPY (the table has dynio's column types) and CSV COPY (varchar: other types)
+@pytest.mark.parametrize(
+    ("mode", "text_type"), [("replace", "text"), ("append", "text"), ("append", "varchar(100)")]
+)
 def test_write_killed_half_way_leaves_the_table_intact(
-    pg: psycopg.Connection[Any], postgres: PostgresServer, tmp_path: Path, mode: str
+    pg: psycopg.Connection[Any], postgres: PostgresServer, tmp_path: Path, mode: str, text_type: str
 ) -> None:
-    pg.execute("DROP TABLE IF EXISTS killed; CREATE TABLE killed (id bigint, v text)")
+    pg.execute(f"DROP TABLE IF EXISTS killed; CREATE TABLE killed (id bigint, v {text_type})")
     pg.execute("INSERT INTO killed VALUES (1, 'a'), (2, 'b'), (3, 'c')")
     config = write_text(
         tmp_path / "r.yaml",

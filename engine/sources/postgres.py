@@ -27,10 +27,13 @@ YAML examples::
 Reads go to Arrow through ADBC's PostgreSQL driver (measured faster than connectorx for a single
 stream), with the columns the plan needs and the ``filters=`` conditions in the generated SQL:
 identifiers quoted, values bound as parameters. ``partition_on`` reads unfiltered data in
-parallel ranges through connectorx. Writes stream CSV through ``COPY`` with psycopg inside one
-transaction, so a failed or killed write leaves the table as it was; a missing table is created
-from the schema's dtypes; ``upsert`` stages the rows in a temporary table and merges them with
-``INSERT … ON CONFLICT``. The password never appears in errors, logs or spans.
+parallel ranges through connectorx. Writes run in one transaction, so a failed or killed write
+leaves the table as it was: rows go as binary ``COPY`` through ADBC (into a new table, or one
+whose columns have the types dynio creates), or as CSV ``COPY`` through psycopg into a table of
+other column types, which PostgreSQL converts value by value. A missing table is created from
+the schema's dtypes; ``upsert`` stages the rows in a temporary table and merges them with
+``INSERT … ON CONFLICT``. The password never appears in errors, logs or spans. ``chunksize``
+(which dynamicio handed to ``pandas.read_sql``) is accepted and has no effect.
 """
 
 from __future__ import annotations
@@ -38,7 +41,10 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -50,6 +56,7 @@ import pyarrow as pa
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, WriteError
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.sql import (
+    WritePlan,
     check_key,
     compile_filters,
     deferred_frame,
@@ -285,6 +292,95 @@ def _partition(spec: SourceSpec, context: Mapping[str, Any]) -> tuple[str, int] 
     return column, num
 
 
+class _Session:
+    """The ADBC connection a scan opens to learn its schema, kept for the first fetch.
+
+    Opening an ADBC PostgreSQL connection reads the server's type catalogue (tens of
+    milliseconds); a read reuses the probe's connection instead of opening a second one. The
+    connection is closed after the fetch, or when the lazy frame is dropped uncollected.
+    """
+
+    def __init__(self, conn: Connection, location: str, context: Mapping[str, Any]) -> None:
+        self.conn = conn
+        self.location = location
+        self.context = context
+        self._lock = threading.Lock()
+        self._kept: Any = None
+
+    def _open(self) -> Any:
+        dbapi = _adbc(self.context)
+        try:
+            return dbapi.connect(self.conn.uri)
+        except dbapi.Error as exc:
+            _fail(
+                ReadError,
+                "cannot read from PostgreSQL",
+                exc,
+                self.conn,
+                self.location,
+                self.context,
+            )
+
+    def take(self) -> Any:
+        """A connection for the caller to close: the kept one, else a new one."""
+        with self._lock:
+            kept, self._kept = self._kept, None
+        return kept if kept is not None else self._open()
+
+    def keep(self, con: Any) -> None:
+        with self._lock:
+            if self._kept is None:
+                self._kept, con = con, None
+        if con is not None:
+            con.close()
+
+    def close(self) -> None:
+        with self._lock:
+            kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
+
+    def probe(self, sql: str) -> pa.Schema:
+        """The result schema of a query, without running it; the connection is kept."""
+        dbapi = _adbc(self.context)
+        con = self.take()
+        try:
+            with con.cursor() as cur:
+                schema: pa.Schema = cur.adbc_execute_schema(sql)
+        except dbapi.Error as exc:
+            con.close()
+            _fail(
+                ReadError,
+                "cannot read from PostgreSQL",
+                exc,
+                self.conn,
+                self.location,
+                self.context,
+            )
+        self.keep(con)
+        return schema
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> pa.Table:
+        dbapi = _adbc(self.context)
+        con = self.take()
+        try:
+            with con.cursor() as cur:
+                cur.execute(sql, parameters=tuple(params) if params else None)
+                table: pa.Table = cur.fetch_arrow_table()
+                return table
+        except dbapi.Error as exc:
+            _fail(
+                ReadError,
+                "cannot read from PostgreSQL",
+                exc,
+                self.conn,
+                self.location,
+                self.context,
+            )
+        finally:
+            con.close()
+
+
 def _fetch_adbc(
     conn: Connection,
     sql: str,
@@ -292,14 +388,7 @@ def _fetch_adbc(
     location: str,
     context: Mapping[str, Any],
 ) -> pa.Table:
-    dbapi = _adbc(context)
-    try:
-        with dbapi.connect(conn.uri) as con, con.cursor() as cur:
-            cur.execute(sql, parameters=tuple(params) if params else None)
-            table: pa.Table = cur.fetch_arrow_table()
-            return table
-    except dbapi.Error as exc:
-        _fail(ReadError, "cannot read from PostgreSQL", exc, conn, location, context)
+    return _Session(conn, location, context).fetch(sql, params)
 
 
 def _fetch_cx(
@@ -328,22 +417,6 @@ def _fetch_cx(
         _fail(ReadError, "cannot read from PostgreSQL (connectorx)", exc, conn, location, context)
 
 
-def _probe(
-    conn: Connection, sql: str, location: str, context: Mapping[str, Any]
-) -> tuple[pa.Schema, pl.Schema]:
-    """The result schema of a query, without running it."""
-    dbapi = _adbc(context)
-    try:
-        with dbapi.connect(conn.uri) as con, con.cursor() as cur:
-            arrow: pa.Schema = cur.adbc_execute_schema(sql)
-    except dbapi.Error as exc:
-        _fail(ReadError, "cannot read from PostgreSQL", exc, conn, location, context)
-    try:
-        return arrow, polars_schema(arrow)
-    except ValueError as exc:
-        raise ReadError(str(exc), file=location, **context) from exc
-
-
 def _pg_type_of(fld: pa.Field) -> str:
     meta = fld.metadata or {}
     return str(meta.get(b"POSTGRESQL:type", b"").decode())
@@ -367,7 +440,13 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             raise ConfigError(str(exc), key_path="options.table", **context) from exc
         location = f"{conn.location}?table={table_name(spec, request)}"
     partition = _partition(spec, context)
-    arrow, source = _probe(conn, f"SELECT * FROM {relation}", location, context)
+    session = _Session(conn, location, context)
+    arrow = session.probe(f"SELECT * FROM {relation}")
+    try:
+        source = polars_schema(arrow)
+    except ValueError as exc:
+        session.close()
+        raise ReadError(str(exc), file=location, **context) from exc
     names = source.names()
     columns = [c for c in request.columns if c in source] if request.columns is not None else names
     declared = pl.Schema([(c, source[c]) for c in columns])
@@ -386,22 +465,25 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         tail = f" LIMIT {int(limit)}" if limit is not None else ""
         if not wanted:
             sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM {relation}{where}{tail}) AS c"
-            counted = _fetch_adbc(conn, sql, compiled.params, location, context)
+            counted = session.fetch(sql, compiled.params)
             return empty_columns(int(counted.column(0)[0].as_py()))
         select = ", ".join(quote_ident(c) for c in wanted)
         if use_cx and partition is not None:
             extra = [partition[0]] if partition[0] not in wanted else []
             cols = ", ".join(quote_ident(c) for c in [*wanted, *extra])
+            session.close()  # connectorx opens its own connections
             table = _fetch_cx(
                 conn, f"SELECT {cols} FROM {relation}{tail}", partition, location, context
             )
             table = table.select(wanted)
         else:
             sql = f"SELECT {select} FROM {relation}{where}{tail}"
-            table = _fetch_adbc(conn, sql, compiled.params, location, context)
+            table = session.fetch(sql, compiled.params)
         return to_polars(table, pl.Schema([(c, declared[c]) for c in wanted]))
 
     frame = deferred_frame(columns, declared, fetch, name="postgres", detail=location)
+    # the kept connection goes when the plan holding ``fetch`` goes, collected or not
+    weakref.finalize(fetch, session.close)
     return Scan(
         frame=frame,
         location=location,
@@ -478,17 +560,133 @@ def pg_type(dtype: pl.DataType) -> str | None:
     return None
 
 
-def _csv_ready(frame: pl.DataFrame, context: Mapping[str, Any]) -> pl.DataFrame:
+def _check_storable(frame: pl.DataFrame, context: Mapping[str, Any]) -> None:
+    for name, dtype in frame.schema.items():
+        if pg_type(dtype) is None:
+            raise WriteError(
+                f"column type {dtype} cannot be written to PostgreSQL", column=name, **context
+            )
+
+
+def _canonical(type_name: str) -> str:
+    """A type as ``format_type`` spells it (``timestamp`` -> ``timestamp without time zone``)."""
+    return {"timestamp": "timestamp without time zone", "time": "time without time zone"}.get(
+        type_name, type_name
+    )
+
+
+_TABLE_SQL = (
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a"
+    " WHERE a.attrelid = (SELECT c.oid FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relname = {0} AND c.relkind IN ('r', 'p')"
+    " AND (n.nspname = {1} OR ({1}::text IS NULL AND n.nspname = ANY (current_schemas(false))))"
+    " ORDER BY array_position(current_schemas(false), n.nspname) NULLS LAST LIMIT 1)"
+    " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+)
+
+
+def _missing_columns(
+    frame: pl.DataFrame, existing: Mapping[str, str] | None, mode: str, where: Mapping[str, Any]
+) -> None:
+    if existing is None or mode == "replace":
+        return
+    missing = [c for c in frame.columns if c not in existing]
+    if missing:
+        raise WriteError(
+            f"the table has no column(s) {missing}; it has {list(existing)}",
+            column=missing[0],
+            **where,
+        )
+
+
+def _columns_ddl(frame: pl.DataFrame, key: Sequence[str]) -> str:
+    cols = [f"{quote_ident(n)} {pg_type(t) or 'text'}" for n, t in frame.schema.items()]
+    if key:
+        cols.append(f"PRIMARY KEY ({', '.join(quote_ident(k) for k in key)})")
+    return ", ".join(cols)
+
+
+def _merge_sql(target: str, stage: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    cols = ", ".join(quote_ident(c) for c in columns)
+    updates = [c for c in columns if c not in key]
+    action = (
+        "DO UPDATE SET "
+        + ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in updates)
+        if updates
+        else "DO NOTHING"
+    )
+    keys = ", ".join(quote_ident(k) for k in key)
+    return f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({keys}) {action}"
+
+
+# ------------------------------------------------------- binary COPY through ADBC (the fast path)
+
+
+def _arrow_for_copy(frame: pl.DataFrame) -> pa.Table:
+    """The frame as Arrow in the types of the columns :func:`pg_type` creates."""
+    cats = [n for n, t in frame.schema.items() if isinstance(t, pl.Categorical | pl.Enum)]
+    if cats:
+        frame = frame.with_columns(pl.col(cats).cast(pl.String))
+    return frame.to_arrow()
+
+
+def _write_binary(
+    cur: Any,
+    frame: pl.DataFrame,
+    plan: WritePlan,
+    conn: Connection,
+    table: str,
+    existing: Mapping[str, str] | None,
+) -> None:
+    """One transaction's statements on an ADBC cursor, the rows sent as binary COPY."""
+    target = (
+        f"{quote_ident(conn.db_schema)}.{quote_ident(table)}"
+        if conn.db_schema
+        else quote_ident(table)
+    )
+    data = _arrow_for_copy(frame)
+
+    def ingest(name: str, *, temporary: bool = False) -> None:
+        cur.adbc_ingest(
+            name,
+            data,
+            mode="append",
+            db_schema_name=None if temporary else conn.db_schema,
+            temporary=temporary,
+        )
+
+    if plan.mode == "replace" or existing is None:
+        if plan.mode == "replace":
+            cur.execute(f"DROP TABLE IF EXISTS {target}")
+        key = plan.key if plan.mode == "upsert" else ()
+        cur.execute(f"CREATE TABLE {target} ({_columns_ddl(frame, key)})")
+        if plan.mode != "upsert":
+            ingest(table)
+            return
+    elif plan.mode == "truncate_and_append":
+        cur.execute(f"TRUNCATE TABLE {target}")
+    if plan.mode != "upsert":
+        ingest(table)
+        return
+    stage = f"dynio_stage_{uuid.uuid4().hex}"
+    cols = ", ".join(quote_ident(c) for c in frame.columns)
+    cur.execute(
+        f"CREATE TEMP TABLE {quote_ident(stage)} ON COMMIT DROP AS"
+        f" SELECT {cols} FROM {target} WITH NO DATA"
+    )
+    ingest(stage, temporary=True)
+    cur.execute(_merge_sql(target, quote_ident(stage), frame.columns, plan.key))
+
+
+# ---------------------------------------- CSV COPY through psycopg (tables of other column types)
+
+
+def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame with every column in a form PostgreSQL's CSV input parses exactly."""
     fixes: list[pl.Expr] = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
-        if pg_type(dtype) is None:
-            raise WriteError(
-                f"column type {dtype} cannot be written to PostgreSQL",
-                column=name,
-                **context,
-            )
         if isinstance(dtype, pl.Duration):
             us = col.dt.total_microseconds().cast(pl.String)
             fixes.append((us + pl.lit(" microseconds")).alias(name))
@@ -502,55 +700,49 @@ def _csv_ready(frame: pl.DataFrame, context: Mapping[str, Any]) -> pl.DataFrame:
     return frame.with_columns(fixes) if fixes else frame
 
 
-def _ident(*names: str) -> Any:
+def _write_csv(
+    frame: pl.DataFrame,
+    plan: WritePlan,
+    conn: Connection,
+    table: str,
+    context: Mapping[str, Any],
+) -> None:
+    """The same statements through psycopg, the rows sent as CSV: PostgreSQL converts each
+    value to the existing column's type (``varchar(10)``, ``numeric``, ``integer`` …)."""
+    psycopg = _psycopg(context)
     from psycopg import sql
 
-    return sql.Identifier(*names)
-
-
-def _existing_columns(cur: psycopg.Cursor[Any], schema: str | None, table: str) -> list[str] | None:
-    """The table's column names in order, or ``None`` when it does not exist."""
-    cur.execute(
-        "SELECT c.oid FROM pg_catalog.pg_class c"
-        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relname = %s AND c.relkind IN ('r', 'p')"
-        " AND (n.nspname = %s OR (%s::text IS NULL AND n.nspname = ANY (current_schemas(false))))"
-        " ORDER BY array_position(current_schemas(false), n.nspname) NULLS LAST LIMIT 1",
-        (table, schema, schema),
-    )
-    row = cur.fetchone()
-    if row is None:
-        return None
-    cur.execute(
-        "SELECT attname FROM pg_catalog.pg_attribute"
-        " WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-        (row[0],),
-    )
-    return [r[0] for r in cur.fetchall()]
-
-
-def _create(cur: psycopg.Cursor[Any], target: Any, frame: pl.DataFrame, key: Sequence[str]) -> None:
-    from psycopg import sql
-
-    cols = [
-        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type(dtype) or "text"))
-        for name, dtype in frame.schema.items()
-    ]
-    if key:
-        cols.append(
-            sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, key)))
+    target = sql.Identifier(conn.db_schema, table) if conn.db_schema else sql.Identifier(table)
+    data = _csv_ready(frame)
+    with (
+        psycopg.connect(conn.uri, autocommit=False, client_encoding="UTF8") as con,
+        con.cursor() as cur,
+    ):
+        if plan.mode == "truncate_and_append":
+            cur.execute(sql.SQL("TRUNCATE TABLE {}").format(target))
+        if plan.mode != "upsert":
+            _copy_csv(cur, target, data, freeze=plan.mode == "truncate_and_append")
+            return
+        stage = f"dynio_stage_{uuid.uuid4().hex}"
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+        cur.execute(
+            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                sql.Identifier(stage), cols, target
+            )
         )
-    cur.execute(sql.SQL("CREATE TABLE {} ({})").format(target, sql.SQL(", ").join(cols)))
+        _copy_csv(cur, sql.Identifier(stage), data, freeze=True)
+        # built from quoted identifiers only (see _merge_sql)
+        merge = _merge_sql(target.as_string(con), quote_ident(stage), frame.columns, plan.key)
+        cur.execute(sql.SQL(merge))
 
 
-def _copy(cur: psycopg.Cursor[Any], target: Any, frame: pl.DataFrame, freeze: bool) -> int:
+def _copy_csv(cur: psycopg.Cursor[Any], target: Any, frame: pl.DataFrame, freeze: bool) -> None:
     from psycopg import sql
 
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv{})").format(
         target, cols, sql.SQL(", FREEZE") if freeze else sql.SQL("")
     )
-    sent = 0
     with cur.copy(stmt) as copy:
         for offset in range(0, frame.height, _COPY_CHUNK):
             # non_numeric quoting: text is always quoted, so a value such as \. or an empty
@@ -558,14 +750,20 @@ def _copy(cur: psycopg.Cursor[Any], target: Any, frame: pl.DataFrame, freeze: bo
             chunk = frame.slice(offset, _COPY_CHUNK).write_csv(
                 include_header=False, quote_style="non_numeric"
             )
-            data = chunk.encode("utf-8")
-            sent += len(data)
-            copy.write(data)
-    return sent
+            copy.write(chunk.encode("utf-8"))
+
+
+# ------------------------------------------------------------------------------------ the write
 
 
 def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> WriteInfo:
-    """Write a frame to a table in one transaction (see the module docs for the modes)."""
+    """Write a frame to a table in one transaction (see the module docs for the modes).
+
+    Rows go as binary ``COPY`` through ADBC (measured faster than text ``COPY``: nothing is
+    formatted or parsed as text) when the table is new or its columns have the types dynio
+    would create; into an existing table of other column types, as CSV through psycopg, which
+    lets PostgreSQL convert each value.
+    """
     context = request.context
     conn = connection(spec, context)
     if spec.options.get("sql_query") is not None:
@@ -576,83 +774,45 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
         )
     table = table_name(spec, request)
     location = f"{conn.location}?table={table}"
+    where = {**context, "file": location}
     plan = write_plan(spec, request, frame.columns, context)
+    _check_storable(frame, where)
     if plan.mode == "upsert":
-        check_key(frame, plan.key, {**context, "file": location})
-    data = _csv_ready(frame, {**context, "file": location})
-    psycopg = _psycopg(context)
-    from psycopg import sql
-
-    target = _ident(conn.db_schema, table) if conn.db_schema else _ident(table)
-    sent = 0
+        check_key(frame, plan.key, where)
+    dbapi = _adbc(context)
     try:
-        with (
-            psycopg.connect(conn.uri, autocommit=False, client_encoding="UTF8") as con,
-            con.cursor() as cur,
-        ):
-            existing = _existing_columns(cur, conn.db_schema, table)
-            if existing is not None and plan.mode != "replace":
-                missing = [c for c in frame.columns if c not in existing]
-                if missing:
-                    raise WriteError(
-                        f"the table has no column(s) {missing}; it has {existing}",
-                        column=missing[0],
-                        file=location,
-                        **context,
-                    )
-            if plan.mode == "replace":
-                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-                _create(cur, target, frame, ())
-                sent = _copy(cur, target, data, freeze=True)
-            elif plan.mode == "truncate_and_append":
-                if existing is None:
-                    _create(cur, target, frame, ())
-                else:
-                    cur.execute(sql.SQL("TRUNCATE TABLE {}").format(target))
-                sent = _copy(cur, target, data, freeze=True)
-            elif plan.mode == "append":
-                if existing is None:
-                    _create(cur, target, frame, ())
-                sent = _copy(cur, target, data, freeze=existing is None)
-            else:
-                if existing is None:
-                    _create(cur, target, frame, plan.key)
-                stage = _ident(f"dynio_stage_{uuid.uuid4().hex}")
-                cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
-                cur.execute(
-                    sql.SQL(
-                        "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
-                    ).format(stage, cols, target)
-                )
-                sent = _copy(cur, stage, data, freeze=True)
-                updates = [c for c in frame.columns if c not in plan.key]
-                action = (
-                    sql.SQL("DO UPDATE SET {}").format(
-                        sql.SQL(", ").join(
-                            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
-                            for c in updates
-                        )
-                    )
-                    if updates
-                    else sql.SQL("DO NOTHING")
-                )
-                cur.execute(
-                    sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
-                        target,
-                        cols,
-                        cols,
-                        stage,
-                        sql.SQL(", ").join(map(sql.Identifier, plan.key)),
-                        action,
+        with dbapi.connect(conn.uri) as con:
+            with con.cursor() as cur:
+                cur.execute(_TABLE_SQL.format("$1", "$2"), parameters=(table, conn.db_schema))
+                rows = cur.fetchall()
+                existing = {r[0]: r[1] for r in rows} if rows else None
+                _missing_columns(frame, existing, plan.mode, where)
+                binary = (
+                    existing is None
+                    or plan.mode == "replace"
+                    or all(
+                        existing[c] == _canonical(pg_type(t) or "") for c, t in frame.schema.items()
                     )
                 )
-    except psycopg.errors.InvalidColumnReference as exc:
-        raise WriteError(
-            f"upsert needs a primary key or unique index on {list(plan.key)}:"
-            f" {_message(exc, conn.secrets)}",
-            file=location,
-            **context,
-        ) from exc
-    except psycopg.Error as exc:
-        _fail(WriteError, "cannot write to PostgreSQL", exc, conn, location, context)
-    return WriteInfo(location=location, rows=frame.height, bytes=sent)
+                if binary:
+                    _write_binary(cur, frame, plan, conn, table, existing)
+            if binary:
+                con.commit()
+        if not binary:
+            _write_csv(frame, plan, conn, table, context)
+    except WriteError:
+        raise
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) == "42P10":  # no unique index for ON CONFLICT
+            raise WriteError(
+                f"upsert needs a primary key or unique index on {list(plan.key)}:"
+                f" {_message(exc, conn.secrets)}",
+                file=location,
+                **context,
+            ) from exc
+        psycopg = sys.modules.get("psycopg")
+        backend = (dbapi.Error,) + ((psycopg.Error,) if psycopg is not None else ())
+        if isinstance(exc, backend):
+            _fail(WriteError, "cannot write to PostgreSQL", exc, conn, location, context)
+        raise
+    return WriteInfo(location=location, rows=frame.height)
