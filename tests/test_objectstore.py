@@ -889,3 +889,21 @@ def test_azure_without_adlfs_names_the_extra(catalog_from: CatalogFrom) -> None:
         cat.read("a")
     assert err.value.extra == "azure"
     assert BACKENDS["azure"].package in str(err.value)
+
+
+# ------------------------------------------------------------------------------------ telemetry
+
+
+def test_spans_name_the_server_and_bytes_and_no_secret(
+    s3: Bucket, catalog_from: CatalogFrom, otel: Any
+) -> None:
+    cat = _dataset_catalog(s3, catalog_from, 3)
+    cat.read("d")
+    read = otel.span("dynio.read")
+    attrs = dict(read.attributes)
+    assert attrs["server.address"] == "127.0.0.1"
+    assert attrs["server.port"] == int(s3.endpoint.rsplit(":", 1)[1])
+    assert attrs["dynio.bytes"] == sum(len(s3.get(k)) for k in s3.keys("many"))
+    assert attrs["dynio.location"] == s3.url("many/")
+    for span in otel.spans():
+        assert SECRET not in repr(dict(span.attributes or {}))

@@ -86,7 +86,7 @@ from dynio.engine.sources.storage import (
     secret_values,
 )
 from dynio.engine.spec import SourceSpec, thaw
-from dynio.engine.telemetry import redact, run_in_threads
+from dynio.engine.telemetry import annotate, redact, run_in_threads, server_attributes
 
 __all__ = ["scan", "target_of", "write"]
 
@@ -178,6 +178,14 @@ class _Store:
 
     def shown(self, url: str) -> str:
         return redact(url, self.secrets)
+
+    def annotate(self, attrs: Mapping[str, Any]) -> None:
+        """Report on the running operation's spans: what was moved and which server served it."""
+        endpoint = self.options.get("endpoint_url")
+        if self.backend.name == "http":
+            endpoint = f"{self.location.scheme}://{self.location.bucket}"
+        server = server_attributes(redact(str(endpoint), self.secrets)) if endpoint else {}
+        annotate({**server, **attrs})
 
     def polars(self) -> dict[str, str]:
         return polars_options(self.backend, self.options)
@@ -471,6 +479,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             raise store.error(exc, target.location) from exc
     else:
         frame = _read_local_copies(store, objects, fmt, options, request, label)
+    sizes = [o.size for o in objects if o.size is not None]
+    store.annotate({"bytes": sum(sizes)} if len(sizes) == len(objects) else {})
     return Scan(
         frame=frame,
         location=label,
@@ -633,6 +643,7 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
     options = {k: v for k, v in thaw(spec.options).items() if k not in _PLAN_ONLY}
     loc = target.location
     _check_writable(store, loc)
+    store.annotate({})
     try:
         if target.dataset:
             return _write_dataset(store, loc, frame, fmt, options, request.mode)

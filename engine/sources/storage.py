@@ -58,7 +58,8 @@ class Backend:
         label: How messages name it.
         schemes: URL schemes that mean it (the first is the one URLs are rewritten to).
         package: The fsspec implementation it needs (imported on first use).
-        extra: The ``dynio[...]`` extra that installs that package.
+        extra: The ``dynio[...]`` extra that installs that package (``None``: always there;
+            HTTP goes through the standard library, ``memory://`` through fsspec itself).
         polars: Whether Polars scans it natively (ranged reads, pushdown).
         keys: Accepted storage-option names (canonical, fsspec's) and their aliases.
     """
@@ -67,7 +68,7 @@ class Backend:
     label: str
     schemes: tuple[str, ...]
     package: str
-    extra: str
+    extra: str | None
     polars: bool
     keys: Mapping[str, str]
 
@@ -159,8 +160,8 @@ BACKENDS: dict[str, Backend] = {
             True,
             _AZURE_KEYS,
         ),
-        Backend("http", "HTTP", ("http", "https"), "aiohttp", "http", True, _HTTP_KEYS),
-        Backend("memory", "memory", ("memory",), "fsspec", "memory", False, {}),
+        Backend("http", "HTTP", ("http", "https"), "urllib.request", None, True, _HTTP_KEYS),
+        Backend("memory", "memory", ("memory",), "fsspec", None, False, {}),
     ]
 }
 _BY_SCHEME = {scheme: b for b in BACKENDS.values() for scheme in b.schemes}
@@ -524,6 +525,8 @@ def _import_package(backend: Backend, context: Mapping[str, Any]) -> None:
     try:
         importlib.import_module(backend.package)
     except ImportError as exc:
+        if backend.extra is None:
+            raise
         raise MissingDependencyError(
             f"{backend.label} locations ({backend.schemes[0]}://) need {backend.package!r}",
             extra=backend.extra,
