@@ -907,3 +907,35 @@ def test_spans_name_the_server_and_bytes_and_no_secret(
     assert attrs["dynio.location"] == s3.url("many/")
     for span in otel.spans():
         assert SECRET not in repr(dict(span.attributes or {}))
+
+
+def test_example_catalog_loads(tmp_path: Path) -> None:
+    """configs/examples/objectstores.yaml shows every form; it must keep loading."""
+    from dynio.engine.loader import load_catalog
+
+    example = Path(__file__).resolve().parent.parent / "configs/examples/objectstores.yaml"
+    keyfile = tmp_path / "sa.json"
+    keyfile.write_text("{}")
+    variables = {
+        "LAKE_BUCKET": "lake",
+        "AWS_KEY": "AKIAEXAMPLE",
+        "AWS_SECRET": "example-secret",
+        "GCP_KEY_FILE": str(keyfile),
+    }
+    spec = load_catalog(example, variables=variables)
+    kinds = {
+        (name, env): res.env(env).source.kind
+        for name, res in spec.resources.items()
+        for env in res.env_names()
+    }
+    assert set(kinds.values()) == {
+        "s3",
+        "s3_file",
+        "s3_path_prefix",
+        "gcs",
+        "gcs_path_prefix",
+        "file",
+    }
+    prod = spec.resources["trips"].env("prod").source
+    assert prod.options["storage_options"]["secret"] == "example-secret"
+    assert "credentials" not in spec.resources
