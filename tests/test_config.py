@@ -345,9 +345,7 @@ OTHER_KINDS: dict[str, tuple[str, str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(OTHER_KINDS))
-def test_other_source_kinds_parse_and_refuse_use_with_unsupported_error(
-    tmp_path: Path, case: str
-) -> None:
+def test_other_source_kinds_parse(tmp_path: Path, case: str) -> None:
     body, kind = OTHER_KINDS[case]
     text = "res:\n  remote:\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n"
     path = write_text(tmp_path / "resources.yaml", text)
@@ -355,6 +353,19 @@ def test_other_source_kinds_parse_and_refuse_use_with_unsupported_error(
     assert cat.resources == ["res"]
     spec = load_spec(path, env="remote").resources["res"].env("remote")
     assert spec.source.kind == kind
+
+
+UNSUPPORTED_KINDS = ["athena", "kafka"]  # parse today; their sources come later
+
+
+@pytest.mark.parametrize("case", UNSUPPORTED_KINDS)
+def test_unsupported_source_kinds_refuse_use_with_unsupported_error(
+    tmp_path: Path, case: str
+) -> None:
+    body, kind = OTHER_KINDS[case]
+    text = "res:\n  remote:\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n"
+    path = write_text(tmp_path / "resources.yaml", text)
+    cat = dynio.Catalog.from_yaml(path, env="remote")
     frame = pd.DataFrame({"a": [1]})
     for call in (
         lambda: cat.read("res"),
@@ -1915,9 +1926,6 @@ def test_dynamicio_demo_hdf_env_loads_through_the_catalog(tmp_path: Path) -> Non
     actual = spec.resources["FOO"].env("actual").source
     assert actual.kind == "s3"
     assert actual.format == "hdf"
-    with pytest.raises(UnsupportedError) as info:
-        dynio.Resource(spec.resources["FOO"], "actual").read()
-    assert info.value.resource == "FOO"
 
 
 def test_catalog_check_in_a_fresh_process_knows_the_hdf_file_type(tmp_path: Path) -> None:
