@@ -326,7 +326,16 @@ def write(
             verb="write",
         )
         with span("sink", kind=spec.source.kind, format=spec.source.format) as sp:
-            info = module.write(frame, spec.source, WriteRequest(resource.name, spec.name, args))
+            info = module.write(
+                frame,
+                spec.source,
+                WriteRequest(
+                    resource.name,
+                    spec.name,
+                    args,
+                    schema_name=spec.schema.name if spec.schema else None,
+                ),
+            )
             set_attributes(sp, {"location": info.location, "rows": info.rows, "bytes": info.bytes})
         set_attributes(top, {"location": info.location, "rows": info.rows, "bytes": info.bytes})
         record_write(resource.name, spec.name, spec.source.kind, info.rows, info.bytes)

@@ -106,8 +106,11 @@ def source_module(env: EnvSpec, context: Mapping[str, Any]) -> SourceModule:
 def check_template_args(env: EnvSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> None:
     """Refuse call arguments that fill no ``{placeholder}`` of the source (likely typos)."""
     fields: set[str] = set()
-    for value in env.source.settings.values():
-        if isinstance(value, str):
+    kind = kind_for(env.source.kind)
+    secret = {n for n, f in kind.fields.items() if f.secret} if kind is not None else set()
+    for key, value in env.source.settings.items():
+        # passwords (and URIs holding them) are never templates: "{" is a valid password character
+        if isinstance(value, str) and key not in secret:
             try:
                 fields.update(template_fields(value))
             except ValueError as exc:
@@ -202,6 +205,7 @@ def plan_read(
             hints=h,
             predicate=predicate,
             filters=conditions,
+            schema_name=schema.name if schema else None,
         )
 
     scan = module.scan(env.source, request(hints))

@@ -255,12 +255,11 @@ def test_table_defaults_to_the_schema_name_then_the_resource() -> None:
     spec = SourceSpec("postgres", freeze({"uri": "postgresql://h/db"}))
     assert table_name(spec, ScanRequest("res", "env")) == "res"
 
-    class Named(WriteRequest):
-        schema_name = "from_schema"
-
-    assert table_name(spec, Named("res", "env")) == "from_schema"
+    named = WriteRequest("res", "env", schema_name="from_schema")
+    assert table_name(spec, named) == "from_schema"
+    assert table_name(spec, ScanRequest("res", "env", schema_name="from_schema")) == "from_schema"
     with_option = SourceSpec("postgres", spec.settings, freeze({"table": "given"}))
-    assert table_name(with_option, Named("res", "env")) == "given"
+    assert table_name(with_option, named) == "given"
 
 
 # ------------------------------------------------------------------------------- write modes

@@ -57,6 +57,7 @@ class ScanRequest:
         filters: The same filter in tuple form, OR of ANDs of ``(column, op, value)``, when the
             caller gave it that way (``None`` for a Polars expression); what SQL sources push
             into ``WHERE``.
+        schema_name: The schema's ``name``; SQL sources name their table after it by default.
 
     Pushdown is a negotiation: the planner always applies ``predicate`` after the scan (so a
     source may push all, part or none of it), and the source says in :attr:`Scan.pushed` what it
@@ -70,6 +71,7 @@ class ScanRequest:
     hints: ScanHints = field(default_factory=ScanHints)
     predicate: pl.Expr | None = None
     filters: tuple[tuple[tuple[str, str, Any], ...], ...] | None = None
+    schema_name: str | None = None
 
     @property
     def context(self) -> dict[str, Any]:
@@ -105,6 +107,7 @@ class WriteRequest:
     env: str
     template_args: Mapping[str, Any] = field(default_factory=dict)
     mode: str = "overwrite"
+    schema_name: str | None = None
 
     @property
     def context(self) -> dict[str, Any]:
