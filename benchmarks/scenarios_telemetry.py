@@ -60,7 +60,7 @@ SCENARIOS: list[Scenario] = [
         Side(_SDK + _DYNIO, _READ),
         Side(_DYNIO, _READ),
         target=1.05,
-        guard=1.3,
+        guard=1.5,  # the cost is ~0.3 ms a read; the rest is the noise of a shared 2-core box
     ),
     Scenario(
         "T2",
