@@ -29,6 +29,7 @@ file, the resource and the key path; several problems are reported together.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import re
 from collections.abc import Iterable
@@ -409,6 +410,15 @@ class _Loader:
             format=fmt_name,
             base_dir=base_dir,
         )
+        if kind.check is not None:
+            module, _, func = kind.check.partition(":")
+            check = getattr(importlib.import_module(module), func)
+            try:
+                check(source, schema.column_names if schema else None, ctx)
+            except ConfigError as exc:
+                raise ConfigError(
+                    exc.message, key_path=_key(path, exc.key_path or "options"), **ctx
+                ) from exc
         return EnvSpec(name=env, source=source, schema=schema)
 
     def section(

@@ -370,10 +370,17 @@ def test_upsert_into_a_table_of_other_column_types(
     assert rows(pg, "SELECT count(*) FROM other_types") == [(3,)]
 
 
-def test_upsert_without_key_is_a_config_error(pg_catalog: Any) -> None:
-    cat = pg_catalog(pg_yaml("nokey2", {"id": "int64"}, "{write_mode: upsert}"))
-    with pytest.raises(ConfigError, match="key"):
-        cat.write("nokey2", pl.DataFrame({"id": [1]}))
+def test_upsert_without_key_is_a_config_error_when_the_catalog_loads(pg_catalog: Any) -> None:
+    with pytest.raises(ConfigError, match="key") as info:
+        pg_catalog(pg_yaml("nokey2", {"id": "int64"}, "{write_mode: upsert}"))
+    assert info.value.key_path is not None
+    assert info.value.key_path.endswith("options.key")
+    with pytest.raises(ConfigError, match="write_mode") as info:
+        pg_catalog(pg_yaml("badmode", {"id": "int64"}, "{write_mode: upsrt}"))
+    assert info.value.key_path is not None
+    assert info.value.key_path.endswith("options.write_mode")
+    with pytest.raises(ConfigError, match="partition_num"):
+        pg_catalog(pg_yaml("badpart", {"id": "int64"}, "{partition_on: id, partition_num: 0}"))
 
 
 def test_failed_write_leaves_the_table_as_it_was(

@@ -153,6 +153,8 @@ class SourceKind:
         options: Option names accepted for non-file kinds (file kinds take their format's);
             ``None`` accepts any (kinds whose options go straight to a client library).
         planned: For kinds without a module: which release brings them (for the error).
+        check: ``"module:function"`` checking option values when the catalog loads, called as
+            ``function(spec, schema_columns, context)``; the module must import no driver.
     """
 
     name: str
@@ -164,6 +166,7 @@ class SourceKind:
     options: frozenset[str] | None = frozenset()
     planned: str = "a later release"
     section: str = ""
+    check: str | None = None
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -242,6 +245,7 @@ KINDS: dict[str, SourceKind] = {
             },
             "dynio.engine.sources.postgres",
             extra="postgres",
+            check="dynio.engine.sources.postgres:check_spec",
             file_based=False,
             options=frozenset(
                 {
@@ -263,6 +267,7 @@ KINDS: dict[str, SourceKind] = {
             {"database": _S_REQ, "table": _S, "sql_query": _S},
             "dynio.engine.sources.duckdb",
             extra="duckdb",
+            check="dynio.engine.sources.sql:check_spec",
             file_based=False,
             options=frozenset(
                 {

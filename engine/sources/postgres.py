@@ -69,6 +69,7 @@ from dynio.engine.sources.sql import (
     to_polars,
     write_plan,
 )
+from dynio.engine.sources.sql import check_spec as sql_check_spec
 from dynio.engine.spec import SourceSpec
 
 if TYPE_CHECKING:
@@ -264,6 +265,12 @@ def _relation(spec: SourceSpec, request: ScanRequest | WriteRequest, conn: Conne
     if conn.db_schema:
         return f"{quote_ident(conn.db_schema)}.{quote_ident(table)}"
     return quote_ident(table)
+
+
+def check_spec(spec: SourceSpec, columns: Sequence[str] | None, context: Mapping[str, Any]) -> None:
+    """Check the option values when the catalog loads (write mode, key, partitions)."""
+    sql_check_spec(spec, columns, context)
+    _partition(spec, context)
 
 
 def _partition(spec: SourceSpec, context: Mapping[str, Any]) -> tuple[str, int] | None:

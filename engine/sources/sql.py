@@ -455,6 +455,34 @@ def write_plan(
     return WritePlan(str(mode), key)
 
 
+def check_spec(spec: SourceSpec, columns: Sequence[str] | None, context: Mapping[str, Any]) -> None:
+    """Check a database source's option values when the catalog loads.
+
+    Args:
+        spec: The source spec.
+        columns: The schema's columns, when the resource has a schema.
+        context: Error context.
+
+    Raises:
+        ConfigError: An unknown write mode, a bad key (key paths are relative to the env).
+    """
+    known = list(columns) if columns else [str(k) for k in _as_list(spec.options.get("key"))]
+    write_plan(spec, WriteRequest(str(context.get("resource")), str(context.get("env"))), known,
+               context)  # fmt: skip
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return (
+        [value]
+        if isinstance(value, str)
+        else list(value)
+        if isinstance(value, list | tuple)
+        else []
+    )
+
+
 def check_key(frame: pl.DataFrame, key: Sequence[str], context: Mapping[str, Any]) -> None:
     """Refuse upsert data whose key columns hold nulls or repeat (no row to pick).
 
