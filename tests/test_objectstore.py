@@ -939,3 +939,31 @@ def test_example_catalog_loads(tmp_path: Path) -> None:
     prod = spec.resources["trips"].env("prod").source
     assert prod.options["storage_options"]["secret"] == "example-secret"
     assert "credentials" not in spec.resources
+
+
+def test_optimistic_scan_reconciles_from_a_later_step(
+    s3: Bucket, catalog_from: CatalogFrom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read in steps of 16 objects: the first step agrees, the rest lack a column."""
+    monkeypatch.setenv("DYNIO_PROGRESS", "1")  # a drawn bar reads in small steps
+    for k in range(40):
+        part = small(k, 1) if k < 16 else small(k, 1).drop(columns=["name"])
+        s3.put(f"steps/p{k:03d}.parquet", parquet(part))
+    cat = catalog_from(
+        resource(
+            "d",
+            {
+                "type": "s3_path_prefix",
+                "s3": {"bucket": s3.name, "path_prefix": "steps/", "file_type": "parquet"},
+                "options": s3_options(s3),
+            },
+        ),
+        env="env",
+    )
+    with pytest.warns(UserWarning, match=r"missing from 24 files .*p016\.parquet"):
+        out = cat.read("d").sort_values("id", ignore_index=True)
+    assert out["id"].tolist() == list(range(40))
+    assert out["name"].notna().tolist() == [k < 16 for k in range(40)]
+    assert cat.read("d", filters=[("id", ">=", 30)], columns=["id"])["id"].tolist() == list(
+        range(30, 40)
+    )

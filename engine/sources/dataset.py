@@ -49,6 +49,7 @@ __all__ = [
 
 _SHOWN = 5  # file names listed in a message before "… N more"
 _CHUNKS = 20  # a visible progress bar moves in about this many steps
+_STEP = 256  # at most this many files are read (and held) at once by an optimistic scan
 
 
 class SchemaDriftWarning(UserWarning):
@@ -458,30 +459,58 @@ def _optimistic(
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
         wanted = list(with_columns) if with_columns is not None else list(declared)
-        try:
-            frame = _collect_in_steps(files, strict, wanted, predicate, n_rows, label)
-        except (pl.exceptions.SchemaError, pl.exceptions.ColumnNotFoundError):
-            lazy = _eager(
-                files, fmt, options, hints, label=label, context=context, shown=shown,
-                columns=wanted,
-            )  # fmt: skip
-            have = lazy.collect_schema()
-            absent = [c for c in wanted if c not in have]
-            if absent:
-                raise SchemaError(
-                    f"column(s) {absent} missing from every file under {label}; they have"
-                    f" {have.names()}",
-                    column=absent[0],
-                    file=label,
-                    **context,
-                ) from None
-            lazy = lazy.select(wanted)
-            if predicate is not None:
-                lazy = lazy.filter(predicate)
-            if n_rows is not None:
-                lazy = lazy.head(n_rows)
-            frame = lazy.collect()
-        yield _conform(frame, {c: declared[c] for c in wanted}, label, context)
+        promised = {c: declared[c] for c in wanted}
+        left = n_rows
+        with progress(len(files), f"reading {len(files)} files under {label}") as bar:
+            # a few files at a time, so a streaming collect holds one step in memory and a
+            # visible bar moves; files that disagree are reconciled from there on
+            step = min(_STEP, max(16, math.ceil(len(files) / _CHUNKS))) if bar.enabled else _STEP
+            start = 0
+            while start < len(files) and (left is None or left > 0):
+                chunk = files[start : start + step]
+                try:
+                    frame = _narrow(strict(chunk).select(wanted), predicate, left).collect()
+                except (pl.exceptions.SchemaError, pl.exceptions.ColumnNotFoundError):
+                    rest = files[start:]
+                    frame = _reconciled_rest(rest, first_step=start == 0, wanted=wanted,
+                                             predicate=predicate, n_rows=left)  # fmt: skip
+                    chunk = rest
+                yield _conform(frame, promised, label, context)
+                bar.update(len(chunk))
+                start += len(chunk)
+                left = None if left is None else left - frame.height
+
+    def _reconciled_rest(
+        rest: Sequence[str],
+        *,
+        first_step: bool,
+        wanted: Sequence[str],
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+    ) -> pl.DataFrame:
+        lazy = _eager(
+            rest, fmt, options, hints, label=label, context=context, shown=shown, columns=wanted
+        )
+        have = lazy.collect_schema()
+        absent = [c for c in wanted if c not in have]
+        if absent and first_step:
+            raise SchemaError(
+                f"column(s) {absent} missing from every file under {label}; they have"
+                f" {have.names()}",
+                column=absent[0],
+                file=label,
+                **context,
+            )
+        if absent:  # earlier files had them: null here, as for any column some files lack
+            names = [shown(f) for f in rest]
+            warnings.warn(
+                f"schema drift across the files under {label}: column(s) {absent} are missing"
+                f" from {len(rest)} files (read as null there): {_names(names)}",
+                SchemaDriftWarning,
+                stacklevel=2,
+            )
+            lazy = lazy.with_columns(pl.lit(None, dtype=declared[c]).alias(c) for c in absent)
+        return _narrow(lazy.select(wanted), predicate, n_rows).collect()
 
     return register_io_source(
         source,
@@ -491,29 +520,10 @@ def _optimistic(
     )
 
 
-def _collect_in_steps(
-    files: Sequence[str],
-    strict: Callable[[Sequence[str]], pl.LazyFrame],
-    wanted: Sequence[str],
-    predicate: pl.Expr | None,
-    n_rows: int | None,
-    label: str,
-) -> pl.DataFrame:
-    """Collect the strict scan; with a visible progress bar, in steps of several files."""
-    with progress(len(files), f"reading {len(files)} files under {label}") as bar:
-        step = len(files) if not bar.enabled else max(16, math.ceil(len(files) / _CHUNKS))
-        frames = []
-        for start in range(0, len(files), step):
-            chunk = files[start : start + step]
-            lazy = strict(chunk).select(wanted)
-            if predicate is not None:
-                lazy = lazy.filter(predicate)
-            if n_rows is not None:
-                lazy = lazy.head(n_rows)
-            frames.append(lazy.collect())
-            bar.update(len(chunk))
-    frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
-    return frame.head(n_rows) if n_rows is not None else frame
+def _narrow(lazy: pl.LazyFrame, predicate: pl.Expr | None, n_rows: int | None) -> pl.LazyFrame:
+    if predicate is not None:
+        lazy = lazy.filter(predicate)
+    return lazy.head(n_rows) if n_rows is not None else lazy
 
 
 def _conform(
