@@ -16,8 +16,9 @@ files, an integer column became a float one, one writer used ``int32`` and anoth
 
 Finding out whether the files agree costs one schema read per file. That is cheap on a local
 disk but a request per object on a remote store, so there :func:`scan_files` can be
-*optimistic*: it reads the first file's schema only and scans every file strictly; only if the
-strict scan finds disagreeing files does it read every schema and reconcile (with the warning).
+*optimistic*: it reads the first file's schema only and scans the files strictly, a step of up
+to 256 files at a time (smaller under a visible progress bar); from the first step whose files
+disagree it reads their schemas and reconciles (with the warning).
 
 Hive-partitioned folders (``key=value/``) become columns; :func:`prune_partitions` drops files
 whose partition values a filter excludes before anything is opened.
