@@ -967,3 +967,28 @@ def test_optimistic_scan_reconciles_from_a_later_step(
     assert cat.read("d", filters=[("id", ">=", 30)], columns=["id"])["id"].tolist() == list(
         range(30, 40)
     )
+
+
+def test_progress_bar_on_partitioned_writes_and_lazy_heads(
+    gcs: Bucket,
+    catalog_from: CatalogFrom,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cat = catalog_from(
+        resource(
+            "d",
+            {
+                "type": "gcs_path_prefix",
+                "gcs": {"bucket": gcs.name, "path_prefix": "parts/", "file_type": "parquet"},
+                "options": {"storage_options": gcs.storage_options, "partition_cols": ["name"]},
+            },
+        ),
+        env="env",
+    )
+    monkeypatch.setenv("DYNIO_PROGRESS", "1")
+    cat.write("d", small(0, 10))
+    assert "writing 10 files to gs://" in capsys.readouterr().err
+    lazy = cat.scan("d")
+    assert lazy.head(3).collect().height == 3
+    assert sorted(lazy.collect()["id"].to_list()) == list(range(10))
