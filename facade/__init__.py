@@ -36,6 +36,9 @@ _LAZY = {
     "measure": "dynio.checks",
 }
 
+# submodules reachable as attributes without an import of their own: dynio.telemetry.configure()
+_SUBMODULES = frozenset({"telemetry", "pandas"})
+
 __all__ = [
     "Catalog",
     "DynioError",
@@ -47,11 +50,13 @@ __all__ = [
     "__version__",
     "measure",
     "register_rule",
+    "telemetry",
     "unregister_rule",
     "validate",
 ]
 
 if TYPE_CHECKING:
+    from dynio import telemetry
     from dynio.catalog import Catalog, Resource
     from dynio.checks import measure, validate
     from dynio.engine.errors import DynioError
@@ -60,6 +65,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"dynio.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dynio' has no attribute {name!r}")

@@ -21,18 +21,24 @@ from typing import Any
 import polars as pl
 
 from dynio.engine.errors import DynioError
+from dynio.engine.placeholders import EnvText
 
 __all__ = ["main"]
 
 
-def _vars(items: Sequence[str] | None) -> dict[str, str]:
+def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise DynioError(f"--var takes KEY=VALUE, got {item!r}")
+            raise DynioError(f"{flag} takes KEY=VALUE, got {item!r}")
         out[key.strip()] = value
     return out
+
+
+def _vars(items: Sequence[str] | None) -> dict[str, Any]:
+    """``--var`` values, typed like environment variables (a field wanting a number gets one)."""
+    return {k: EnvText(v) for k, v in _pairs(items, "--var").items()}
 
 
 def _config_args(p: argparse.ArgumentParser, env_required: bool) -> None:
@@ -166,7 +172,7 @@ def _cmd_read(args: argparse.Namespace) -> int:
 
     cat = Catalog.from_yaml(args.config, env=args.env, vars=_vars(args.var))
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
-    template_args: dict[str, Any] = _vars(args.arg)
+    template_args: dict[str, Any] = _pairs(args.arg, "--arg")
     result = cat.read_result(
         args.resource, columns=columns, validate=not args.no_validate, **template_args
     )
@@ -189,7 +195,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from dynio.catalog import Catalog
 
     cat = Catalog.from_yaml(args.config, env=args.env, vars=_vars(args.var))
-    template_args: dict[str, Any] = _vars(args.arg)
+    template_args: dict[str, Any] = _pairs(args.arg, "--arg")
     result = cat.read_result(args.resource, metrics=False, raise_on_error=False, **template_args)
     report = result.report
     if args.json:
