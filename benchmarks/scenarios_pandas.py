@@ -79,6 +79,8 @@ SCENARIOS: list[Scenario] = [
         Side(_DPD, 'df = dpd.read_json(DATA + "/orders.ndjson", lines=True)'),
         Side(_PD, 'df = pd.read_json(DATA + "/orders.ndjson", lines=True)'),
         target=0.15,
-        guard=0.5,
+        # looser than R6's: with no schema, every row is read to infer the columns' types (a key
+        # may first appear in the last record), where the catalog read takes them from YAML
+        guard=0.8,
     ),
 ]

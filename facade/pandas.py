@@ -186,6 +186,15 @@ def _polars_safe(t: pa.DataType) -> bool:
     )
 
 
+def _flavour(t: pa.DataType) -> Any:
+    """A type with text and binary widths folded together (pandas converts them alike)."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "text"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return "binary"
+    return t
+
+
 _CMP: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
     "=": lambda c, v: c == v,
     "==": lambda c, v: c == v,
@@ -306,11 +315,19 @@ def _parquet_fast(
     if predicate is not None:
         lazy = lazy.filter(predicate)
     table = lazy.collect().to_arrow()
-    target = pa.schema(fields, metadata=schema.metadata)
-    if table.schema.remove_metadata() != target.remove_metadata():
-        table = table.cast(target)
-    else:
-        table = table.replace_schema_metadata(schema.metadata)
+    # Polars gives text and binary in its own widths; pandas' own dtypes are the same for all
+    # widths, so only other differences are cast back to the file's types (a copy). Arrow
+    # dtypes show the width: then every difference is cast back.
+    exact = dtype_backend == "pyarrow"
+    fixes = [
+        (i, f)
+        for i, f in enumerate(fields)
+        if (table.schema.field(i).type != f.type)
+        if exact or _flavour(table.schema.field(i).type) != _flavour(f.type)
+    ]
+    for i, f in fixes:
+        table = table.set_column(i, f.name, table.column(i).cast(f.type))
+    table = table.replace_schema_metadata(schema.metadata)
     frame = _arrow_to_pandas(table, dtype_backend)
     attrs = (schema.metadata or {}).get(b"PANDAS_ATTRS")
     if attrs is not None:
@@ -438,24 +455,36 @@ def _csv_types(frame: pl.DataFrame, text: set[str]) -> tuple[pl.DataFrame, list[
     undecided = [c for c, found in zip(candidates, head, strict=True) if not found]
     if not undecided:
         return frame, []
+    # booleans first (cheap), then the number patterns for what is left
+    bools = frame.select(
+        pl.col(c).drop_nulls().is_in([*_TRUE, *_FALSE]).all().alias(c) for c in undecided
+    ).row(0, named=True)
+    casts: list[pl.Expr] = []
+    nullable_bool: list[str] = []
+    counts = frame.select(pl.col(c).drop_nulls().len().alias(c) for c in undecided).row(
+        0, named=True
+    )
+    for name in undecided:
+        col = pl.col(name)
+        if counts[name] and bools[name]:
+            truth = col.is_in(list(_TRUE))
+            casts.append(pl.when(col.is_null()).then(None).otherwise(truth).alias(name))
+            if frame.get_column(name).null_count():
+                nullable_bool.append(name)
+    rest = [c for c in undecided if not (counts[c] and bools[c])]
     checks: list[pl.Expr] = []
-    for i, name in enumerate(undecided):
+    for i, name in enumerate(rest):
         present = pl.col(name).drop_nulls()
         checks += [
             present.str.contains(_STRICT_INT).all().alias(f"int{i}"),
             present.str.len_chars().max().alias(f"len{i}"),
             present.str.contains(_STRICT_FLOAT).all().alias(f"float{i}"),
-            present.is_in([*_TRUE, *_FALSE]).all().alias(f"bool{i}"),
             is_text(name).alias(f"text{i}"),
-            pl.col(name).null_count().alias(f"null{i}"),
-            present.len().alias(f"n{i}"),
         ]
-    facts = frame.select(checks).row(0, named=True)
-    casts: list[pl.Expr] = []
-    nullable_bool: list[str] = []
-    for i, name in enumerate(undecided):
+    facts = frame.select(checks).row(0, named=True) if checks else {}
+    for i, name in enumerate(rest):
         col = pl.col(name)
-        if facts[f"n{i}"] == 0:
+        if counts[name] == 0:
             casts.append(col.cast(pl.Float64))  # all missing: float NaN, as pandas
         elif facts[f"int{i}"]:
             if (facts[f"len{i}"] or 0) >= 19:
@@ -463,11 +492,6 @@ def _csv_types(frame: pl.DataFrame, text: set[str]) -> tuple[pl.DataFrame, list[
             casts.append(col.cast(pl.Int64, strict=True))
         elif facts[f"float{i}"]:
             casts.append(col.cast(pl.Float64, strict=True))
-        elif facts[f"bool{i}"]:
-            truth = col.is_in(list(_TRUE))
-            casts.append(pl.when(col.is_null()).then(None).otherwise(truth).alias(name))
-            if facts[f"null{i}"]:
-                nullable_bool.append(name)
         elif not facts[f"text{i}"]:
             raise _Fallback(f"column {name!r} may hold numbers pandas parses differently")
     return (frame.with_columns(casts) if casts else frame), nullable_bool
@@ -477,12 +501,15 @@ _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _ISO_TIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 
 
-def _parse_date_column(frame: pl.DataFrame, name: str) -> pl.Expr:
+def _parse_date_column(frame: pl.DataFrame, name: str) -> pl.Expr | None:
     """An ISO 8601 text column as pandas' ``parse_dates`` gives it (microseconds, naive).
 
-    pandas infers the format from the first value; the fast path takes columns whose values
-    all have that one shape (date, or date and time with the same separator, all with or all
-    without 1-6 fractional digits) and parses them strictly.
+    pandas infers a format from the first value and parses the column with it, or leaves the
+    column as text when a value does not fit. The fast path takes columns whose values all have
+    the first value's shape (date, or date and time with one separator, all with or all without
+    1-6 fractional digits) and parses them strictly; when the other values differ from it only
+    by a part pandas' format cannot skip or add (a time, a fraction, the separator), the column
+    stays text as in pandas (``None``). Anything else is read by pandas.
     """
     col = frame.get_column(name)
     if col.dtype != pl.String:
@@ -492,19 +519,28 @@ def _parse_date_column(frame: pl.DataFrame, name: str) -> pl.Expr:
         raise _Fallback(f"parse_dates column {name!r} is empty")
     first = values[0]
     c = pl.col(name)
+    day = r"^\d{4}-\d{2}-\d{2}"
     if re.match(_ISO_DATE, first):
-        if not values.str.contains(_ISO_DATE).all():
-            raise _Fallback(f"parse_dates column {name!r} mixes formats")
-        return c.str.to_datetime("%Y-%m-%d", time_unit="us", strict=True)
-    if not re.match(_ISO_TIME, first):
+        shape = _ISO_DATE
+        others = rf"{day}[ T]\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,9}})?$"
+    elif re.match(_ISO_TIME, first):
+        sep = first[10]
+        fraction = len(first) > 19
+        whole = rf"{day}{sep}\d{{2}}:\d{{2}}:\d{{2}}"
+        shape = whole + (r"\.\d{1,6}$" if fraction else "$")
+        other_sep = "T" if sep == " " else " "
+        others = rf"{_ISO_DATE}|{day}{other_sep}\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,9}})?$|" + (
+            whole + "$" if fraction else whole + r"\.\d{1,9}$"
+        )
+    else:
         raise _Fallback(f"parse_dates column {name!r} is not plain ISO 8601")
-    sep = first[10]
-    fraction = len(first) > 19
-    pattern = rf"^\d{{4}}-\d{{2}}-\d{{2}}{sep}\d{{2}}:\d{{2}}:\d{{2}}" + (
-        r"\.\d{1,6}$" if fraction else "$"
-    )
-    if not values.str.contains(pattern).all():
+    fits = values.str.contains(shape)
+    if not fits.all():
+        if values.filter(~fits).str.contains(others).all():
+            return None
         raise _Fallback(f"parse_dates column {name!r} mixes formats")
+    if shape == _ISO_DATE:
+        return c.str.to_datetime("%Y-%m-%d", time_unit="us", strict=True)
     # whole seconds parsed strictly, the fraction added as microseconds (faster than %.f)
     seconds = c.str.slice(0, 19).str.to_datetime(
         f"%Y-%m-%d{sep}%H:%M:%S", time_unit="us", strict=True
@@ -699,7 +735,7 @@ def _csv_fast(
     if frame.select(pl.all_horizontal(pl.all().is_null()).any()).item():
         raise _Fallback("blank lines or rows with every field missing")
     frame, nullable_bool = _csv_types(frame, text | set(numbers))
-    casts = [_parse_date_column(frame, d) for d in dates]
+    casts = [e for e in (_parse_date_column(frame, d) for d in dates) if e is not None]
     for key, spelling in numbers.items():
         col = frame.get_column(key)
         if col.dtype == pl.String:

@@ -282,6 +282,18 @@ CSV_FAST: dict[str, tuple[Callable[[Path], Any], dict[str, Any]]] = {
         lambda p: _csv_frame().to_csv(p, index=False),
         {"parse_dates": ["when", "day"]},
     ),
+    "dates_left_as_text_date_and_time": (
+        lambda p: _write(p, "t\n2024-01-01\n2024-01-02 10:00:00\n"),
+        {"parse_dates": ["t"]},
+    ),
+    "dates_left_as_text_fraction_or_not": (
+        lambda p: _write(p, "t\n2024-01-01 10:00:00.5\n2024-01-01 10:00:01\n"),
+        {"parse_dates": ["t"]},
+    ),
+    "dates_left_as_text_separators": (
+        lambda p: _write(p, "t\n2024-01-01T10:00:00\n2024-01-01 10:00:01\n"),
+        {"parse_dates": ["t"]},
+    ),
     "parse_dates_t_separator": (
         lambda p: _csv_frame().to_csv(p, index=False, date_format="%Y-%m-%dT%H:%M:%S"),
         {"parse_dates": ["when"]},
@@ -408,10 +420,11 @@ CSV_FALLBACK: dict[str, tuple[Callable[[Path], Any], dict[str, Any]]] = {
         lambda p: _write(p, "t\n2024-01-01 10:00:00.123456789\n"),
         {"parse_dates": ["t"]},
     ),
-    "mixed_date_shapes": (
-        lambda p: _write(p, "t\n2024-01-01\n2024-01-02 10:00:00\n"),
+    "unpadded_dates": (
+        lambda p: _write(p, "t\n2024-01-01\n2024-1-2\n"),
         {"parse_dates": ["t"]},
     ),
+    "dates_then_text": (lambda p: _write(p, "t\n2024-01-01\nsoon\n"), {"parse_dates": ["t"]}),
     "thousands": (lambda p: _write(p, 'a\n"1,000"\n2\n'), {"thousands": ","}),
     "comment": (lambda p: _write(p, "a,b\n1,2 # note\n"), {"comment": "#"}),
     "latin1": (lambda p: _write(p, "a\ncafé\n", "latin-1"), {"encoding": "latin-1"}),

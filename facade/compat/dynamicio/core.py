@@ -244,6 +244,10 @@ class DynamicDataIO:
                 unused,
             )
         kept = {k: v for k, v in options.items() if k not in unused}
+        sql_table = kind is not None and kind.options is not None and "table" in kind.options
+        if sql_table and not {"table", "sql_query"} & set(kept):
+            # dynamicio names a SQL resource's table after its schema
+            kept["table"] = self.schema.name or self.sources_config.name
         new_source = dataclasses.replace(
             source,
             options=freeze(kept),
