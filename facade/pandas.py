@@ -753,7 +753,11 @@ def _csv_fast(
     for key in nullable_bool:
         out[key] = out[key].astype(object).where(out[key].notna(), float("nan"))
     for key, spelling in wanted_dtypes.items():
-        if spelling in ("object", "string", "Int64", "Float64"):
+        if spelling == "Int64":
+            # straight from Arrow: through float64 large integers beside nulls would round
+            arrow = frame.get_column(key).to_arrow()
+            out[key] = arrow.to_pandas(types_mapper={arrow.type: pd.Int64Dtype()}.get)
+        elif spelling in ("object", "string", "Float64"):
             out[key] = out[key].astype(spelling)  # type: ignore[call-overload]
     out.columns = pd.Index([labels[keys.index(c)] for c in out.columns])
     if index_col is not _NO and index_col is not None and index_col is not False:

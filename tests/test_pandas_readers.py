@@ -328,6 +328,10 @@ CSV_FAST: dict[str, tuple[Callable[[Path], Any], dict[str, Any]]] = {
         lambda p: _csv_frame().to_csv(p, index=False),
         {"dtype": {"int_na": "Int64", "int": "float64", "code": "int64"}},
     ),
+    "nullable_large_integers": (
+        lambda p: _write(p, "a,b\n1152921504606846977,x\n,y\n-9007199254740993,z\n"),
+        {"dtype": {"a": "Int64"}},
+    ),
     "na_markers": (
         lambda p: _write(
             p,
