@@ -16,6 +16,7 @@ from dynio.engine.errors import (
     WriteError,
 )
 from dynio.engine.loader import ConfigProblems
+from dynio.engine.sources.dataset import SchemaDriftWarning
 
 __all__ = [
     "CastError",
@@ -26,6 +27,7 @@ __all__ = [
     "MissingVariableError",
     "ReadError",
     "ResourceNotFoundError",
+    "SchemaDriftWarning",
     "SchemaError",
     "TemplateError",
     "UnknownEnvironmentError",
