@@ -1,4 +1,4 @@
-"""Drop-in pandas readers: ``dynio.pandas.read_parquet/read_csv/read_table/read_json``.
+"""Drop-in pandas readers: ``dynio.pandas.read_parquet/read_csv/read_table/read_json/read_sql``.
 
 Change the import, keep the call::
 
@@ -21,6 +21,8 @@ One deliberate difference: ``read_json`` parses decimal numbers exactly (correct
 pandas does with ``precise_float=True``, on both paths; pandas' default parser can be one unit in
 the last place off (it reads ``0.3`` as ``0.30000000000000004``). Pass ``precise_float=False`` to
 get pandas' default parser (pandas then reads the call).
+
+``read_sql`` is :func:`dynio.pandas_sql.read_sql` (SQL through Arrow), imported on first use.
 """
 
 from __future__ import annotations
