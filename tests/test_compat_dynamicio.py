@@ -675,3 +675,29 @@ def test_errors_keep_dynamicio_messages_and_dynio_context() -> None:
                 cerr.NotExpectedCategoricalValue, cerr.MissingSchemaDefinition):  # fmt: skip
         assert isinstance(cls("m"), cerr.DynamicIOError)
         assert isinstance(cls("m"), DynioError)
+
+
+def test_is_in_match_all_keeps_dynamicio_meaning_in_schemas(config: IOConfig) -> None:
+    """dynamicio: match_all true (its default) = subset, false = exactly the categories."""
+    cats = ["north", "south", "east"]
+
+    def io(match_all: bool | None) -> Any:
+        options: dict[str, Any] = {"categorical_values": cats}
+        if match_all is not None:
+            options["match_all"] = match_all
+
+        class Regions(UnifiedIO):
+            schema = {"region": "object"}
+            schema_validations = {"region": {"is_in": {"apply": True, "options": options}}}
+
+        return Regions(source_config=config.get(source_key="SALES"))
+
+    subset = pd.DataFrame({"region": ["north", "south"]})
+    for match_all in (True, None):
+        io(match_all).validate_from_schema(subset)  # a subset passes
+    with pytest.raises(cerr.SchemaValidationError) as info:
+        io(False).validate_from_schema(subset)  # east is absent
+    assert "Missing categorical values" in info.value.message["is_in"]
+    io(False).validate_from_schema(pd.DataFrame({"region": cats}))
+    # the declared options are kept as written
+    assert io(True).schema_validations["region"]["is_in"]["options"]["match_all"] is True

@@ -153,20 +153,26 @@ def test_metrics_agree_with_dynamicio(
 # ---------------------------------------------------------------- dynio's deliberate fixes
 
 
-def test_is_in_match_all_false_works_as_a_subset_check() -> None:
-    # dynamicio crashed here with YAML lists (TypeError comparing a set with a list)
-    ok = v.is_in("DS", _frame(["a", "b"]), "c", categorical_values=["a", "b", "c"], match_all=False)
-    assert ok == v.ValidationResult(True, "Categorical values for DS[c] are acceptable", 0)
+def test_is_in_match_all_false_requires_exactly_the_categories() -> None:
+    # dynamicio documents false as "the unique values must equal the acceptable ones"; it
+    # crashed here with YAML lists (TypeError comparing a set with a list)
+    full = v.is_in("DS", _frame(["a", "b"]), "c", categorical_values=["a", "b"], match_all=False)
+    assert full == v.ValidationResult(
+        True, "All acceptable categorical values for DS[c] are present", 0
+    )
+    part = v.is_in("DS", _frame(["a"]), "c", categorical_values=["a", "b", "c"], match_all=False)
+    assert part == v.ValidationResult(False, "Missing categorical values for DS[c]: {'b', 'c'}", 2)
     bad = v.is_in("DS", _frame(["a", "z"]), "c", categorical_values=["a", "b"], match_all=False)
     assert bad.message == "Values {'z'} for DS[c] are not acceptable for 1 cells"
 
 
-def test_is_in_match_all_true_requires_every_category() -> None:
-    # dynio's rule table: match_all true means the distinct values equal the categories
-    full = v.is_in("DS", _frame(["a", "b"]), "c", categorical_values=["a", "b"], match_all=True)
-    assert full.message == "All acceptable categorical values for DS[c] are present"
-    part = v.is_in("DS", _frame(["a"]), "c", categorical_values=["a", "b", "c"], match_all=True)
-    assert part == v.ValidationResult(False, "Missing categorical values for DS[c]: {'b', 'c'}", 2)
+def test_is_in_match_all_true_is_a_subset_check_as_in_dynamicio() -> None:
+    # dynamicio's default: the values must be a subset of the acceptable ones
+    for match_all in (True, None):
+        ok = v.is_in("DS", _frame(["a"]), "c", categorical_values=["a", "b"], match_all=match_all)
+        assert ok == v.ValidationResult(True, "Categorical values for DS[c] are acceptable", 0)
+        bad = v.is_in("DS", _frame(["a", "z"]), "c", categorical_values=["a"], match_all=match_all)
+        assert bad.message == "Values {'z'} for DS[c] are not acceptable for 1 cells"
 
 
 def test_is_in_does_not_count_nulls_as_unacceptable() -> None:

@@ -67,7 +67,7 @@ from dynio.compat.dynamicio.mixins import (
     WithS3File,
     WithS3PathPrefix,
 )
-from dynio.compat.dynamicio.validations import ALL_VALIDATORS, render
+from dynio.compat.dynamicio.validations import ALL_VALIDATORS, dynamicio_semantics, render
 from dynio.engine import execute
 from dynio.engine.casts import diagnose, plan_casts
 from dynio.engine.errors import CastError, DynioError, SchemaError
@@ -189,7 +189,9 @@ class DynamicDataIO:
                 " {column: dtype} dict",
                 **context,
             )
-        self.schema: SchemaSpec = spec
+        # rules run with dynamicio's meaning of is_in's match_all; the views below keep what the
+        # user declared
+        self.schema: SchemaSpec = dynamicio_semantics(spec)
         self.schema_validations = {  # type: ignore[misc]
             c.name: {r.name: {"apply": r.apply, "options": dict(r.options)} for r in c.rules}
             for c in spec.columns

@@ -9,14 +9,18 @@ The verdict comes from dynio's rule table (:mod:`dynio.engine.rules`, the same c
 write runs), so a schema behaves the same whichever way it is checked; this module only renders
 dynamicio's messages and values. ``df`` may be pandas, Polars or Arrow.
 
+``is_in``'s ``match_all`` keeps dynamicio's documented meaning here: true (the default) asks
+for a subset of the categories, false for exactly the categories (which crashed in dynamicio
+when the list came from YAML). dynio's own catalogs read ``match_all: true`` the other way
+round (exactly the categories); :func:`dynamicio_semantics` translates a schema between the two.
+
 Deliberate differences from dynamicio: NaN counts as a missing value everywhere (as pandas'
-``isnull``); ``is_in`` ignores nulls when counting unacceptable cells; ``is_in`` with
-``match_all`` follows dynio's rule (omitted or false: the values must be a subset of the
-categories; true: they must be exactly the categories).
+``isnull``); ``is_in`` ignores nulls when counting unacceptable cells.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -32,6 +36,7 @@ from dynio.handoff import from_any
 __all__ = [
     "ALL_VALIDATORS",
     "ValidationResult",
+    "dynamicio_semantics",
     "has_acceptable_percentage_of_nulls",
     "has_no_null_values",
     "has_unique_values",
@@ -243,7 +248,33 @@ def is_in(
     options: dict[str, Any] = {"categorical_values": list(categorical_values)}
     if match_all is not None:
         options["match_all"] = bool(match_all)
-    return _validate("is_in", dataset, df, column, **options)
+    return _validate("is_in", dataset, df, column, **_engine_is_in(options))
+
+
+def _engine_is_in(options: Mapping[str, Any]) -> dict[str, Any]:
+    """dynamicio's ``is_in`` options in dynio's terms: its ``match_all`` means the opposite."""
+    out = {k: v for k, v in options.items() if k != "match_all"}
+    if options.get("match_all") is False:  # dynamicio: false = exactly the categories
+        out["match_all"] = True
+    return out
+
+
+def dynamicio_semantics(schema: SchemaSpec) -> SchemaSpec:
+    """The schema with ``is_in`` rules read the way dynamicio documents them.
+
+    dynamicio's ``match_all: true`` (its default) means "a subset of the categories" and
+    ``false`` "exactly the categories"; dynio's catalogs mean the opposite by ``true``.
+    """
+
+    def rule(r: RuleSpec) -> RuleSpec:
+        if r.name != "is_in":
+            return r
+        return dataclasses.replace(r, options=freeze(_engine_is_in(r.options)))
+
+    columns = tuple(
+        dataclasses.replace(c, rules=tuple(rule(r) for r in c.rules)) for c in schema.columns
+    )
+    return dataclasses.replace(schema, columns=columns)
 
 
 def is_greater_than(dataset: str, df: Any, column: str, threshold: float) -> ValidationResult:
