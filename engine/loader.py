@@ -194,8 +194,9 @@ def _key(path: str, key: Any) -> str:
 
 
 class _Loader:
-    def __init__(self, variables: dict[str, Any]) -> None:
+    def __init__(self, variables: dict[str, Any], require_env: bool = True) -> None:
         self.variables = variables
+        self.require_env = require_env
         self.problems: list[ConfigError] = []
         self.credentials: dict[str, tuple[dict[str, Any], Path]] = {}
 
@@ -288,7 +289,7 @@ class _Loader:
         if not env_bodies:
             raise ConfigError("the resource defines no environment", key_path=name, **ctx)
         chosen = match_env(selected, list(env_bodies)) if selected is not None else None
-        if selected is not None and chosen is None:
+        if selected is not None and chosen is None and self.require_env:
             self.problems.append(
                 UnknownEnvironmentError(
                     f"no environment {selected!r}; defined: {sorted(env_bodies)}",
@@ -773,6 +774,7 @@ def load_catalog(
     *,
     variables: VarSource = None,
     env: str | None = None,
+    require_env: bool = True,
 ) -> CatalogSpec:
     """Load every resource from YAML files or directories.
 
@@ -783,14 +785,17 @@ def load_catalog(
         paths: A file, a directory, or several of them.
         variables: Values for ``[[ VAR ]]`` placeholders (a mapping or a module); process
             environment variables are consulted after them.
-        env: When given, every resource must define this environment.
+        env: The environment the catalog is for: its unset variables are errors, other
+            environments' are deferred to their first use.
+        require_env: Every resource must define ``env`` (else a resource without it loads and
+            raises :class:`UnknownEnvironmentError` when used, as dynamicio does).
 
     Raises:
         ConfigError: The first problem, or :class:`ConfigProblems` listing all when several.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    loader = _Loader(variables_from(variables))
+    loader = _Loader(variables_from(variables), require_env=require_env)
     resources: dict[str, ResourceSpec] = {}
     seen_files: list[str] = []
     docs: list[tuple[Path, dict[Any, Any]]] = []

@@ -27,11 +27,9 @@ from types import ModuleType
 from typing import Any
 
 from dynio.engine import loader
-from dynio.engine.errors import ConfigError, ResourceNotFoundError, UnknownEnvironmentError
-from dynio.engine.loader import ConfigProblems
-from dynio.engine.placeholders import resolve_placeholders, variables_from
+from dynio.engine.errors import ResourceNotFoundError, UnknownEnvironmentError
 from dynio.engine.sources import kind_for
-from dynio.engine.spec import CatalogSpec, EnvSpec, ResourceSpec, SchemaSpec, freeze, thaw
+from dynio.engine.spec import CatalogSpec, EnvSpec, ResourceSpec, SchemaSpec, thaw
 
 __all__ = ["IOConfig", "IOEnvironment"]
 
@@ -147,25 +145,9 @@ def _variables(dynamic_vars: Any) -> Mapping[str, Any] | ModuleType | None:
 
 
 def _load(path: Path, env: str, variables: Mapping[str, Any] | ModuleType | None) -> CatalogSpec:
-    try:
-        return loader.load_catalog(path, variables=variables, env=env)
-    except ConfigError as exc:
-        found = exc.problems if isinstance(exc, ConfigProblems) else [exc]
-        problems = [p for p in found if not isinstance(p, UnknownEnvironmentError)]
-        if problems:
-            raise (problems[0] if len(problems) == 1 else ConfigProblems(problems)) from None
-    # dynamicio loads a file whose resources do not all define the environment, and fails
-    # only when one of those is asked for: load them all, the missing ones raise in get()
-    ld = loader._Loader(variables_from(variables))
-    doc = loader._read_yaml(path)
-    resources: dict[str, ResourceSpec] = {}
-    for raw_name, body in doc.items():
-        name = str(resolve_placeholders(str(raw_name), ld.variables, {"file": str(path)}))
-        resources[name] = ld.resource(name, body, path, env)
-    problems = [p for p in ld.problems if not isinstance(p, UnknownEnvironmentError)]
-    if problems:
-        raise problems[0] if len(problems) == 1 else ConfigProblems(problems)
-    return CatalogSpec(resources=freeze(resources), files=(str(path),))
+    # dynamicio loads a file whose resources do not all define the environment, and fails only
+    # when one of those is asked for: the missing ones raise in get()
+    return loader.load_catalog(path, variables=variables, env=env, require_env=False)
 
 
 class IOConfig:
