@@ -22,7 +22,7 @@ pandas does with ``precise_float=True``, on both paths; pandas' default parser c
 the last place off (it reads ``0.3`` as ``0.30000000000000004``). Pass ``precise_float=False`` to
 get pandas' default parser (pandas then reads the call).
 
-``read_sql`` is :func:`dynio.pandas_sql.read_sql` (SQL through Arrow), imported on first use.
+``read_sql`` is :func:`dynio.pandas_sql.read_sql` (SQL through Arrow; drivers load on first use).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 
 from dynio import handoff
 from dynio.engine.formats import FORMATS, PANDAS_NA_VALUES, ScanHints
+from dynio.pandas_sql import read_sql
 
 __all__ = ["read_csv", "read_json", "read_parquet", "read_sql", "read_table"]
 
@@ -1128,11 +1129,3 @@ def read_json(
 
         result: pd.DataFrame = _fallback("read_json", path_or_buf, why, pandas_reads)
         return result
-
-
-def read_sql(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """``pandas.read_sql`` through Arrow (see :mod:`dynio.pandas_sql`, imported on first use)."""
-    from dynio.pandas_sql import read_sql as read
-
-    result: pd.DataFrame = read(*args, **kwargs)
-    return result
