@@ -20,11 +20,19 @@ import polars as pl
 
 from dynio.engine.casts import cast_expr
 
-__all__ = ["Condition", "FilterLike", "columns_of", "describe", "normalize", "to_expr"]
+__all__ = [
+    "COMPARISONS",
+    "Condition",
+    "FilterLike",
+    "columns_of",
+    "describe",
+    "normalize",
+    "to_expr",
+]
 
 FilterLike = pl.Expr | Sequence[Any] | None
 
-_OPS: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
+COMPARISONS: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
     "=": lambda c, v: c == v,
     "==": lambda c, v: c == v,
     "!=": lambda c, v: c != v,
@@ -32,6 +40,9 @@ _OPS: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
     "<=": lambda c, v: c <= v,
     ">": lambda c, v: c > v,
     ">=": lambda c, v: c >= v,
+}
+_OPS: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
+    **COMPARISONS,
     "in": lambda c, v: c.is_in(v),
     "not in": lambda c, v: ~c.is_in(v),
 }

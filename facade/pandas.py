@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dynio import handoff
+from dynio.engine.filters import COMPARISONS
 from dynio.engine.formats import FORMATS, PANDAS_NA_VALUES, ScanHints
 from dynio.pandas_sql import read_sql
 
@@ -198,15 +199,6 @@ def _flavour(t: pa.DataType) -> Any:
     return t
 
 
-_CMP: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
-    "=": lambda c, v: c == v,
-    "==": lambda c, v: c == v,
-    "!=": lambda c, v: c != v,
-    "<": lambda c, v: c < v,
-    "<=": lambda c, v: c <= v,
-    ">": lambda c, v: c > v,
-    ">=": lambda c, v: c >= v,
-}
 _FILTER_VALUE = (bool, int, float, str, bytes, pd.Timestamp)
 
 
@@ -248,7 +240,7 @@ def _condition(item: Any, schema: pa.Schema) -> pl.Expr:
         if keep_null:
             inside = inside | col.is_null()
         return inside if op == "in" else ~inside
-    fn = _CMP.get(op)
+    fn = COMPARISONS.get(op)
     if fn is None:
         raise _Fallback(f"filter operator {op!r}")
     expr = fn(col, _filter_value(value, field))
