@@ -114,23 +114,39 @@ def collect(plan: Plan) -> pl.DataFrame:
     try:
         return plan.frame.collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        if plan.schema is None or plan.rescan is None or plan.build is None:
+        # an I/O failure is reported as it is; only a failure to parse or cast is worth a
+        # second look at the data
+        if (
+            isinstance(exc, OSError)
+            or plan.schema is None
+            or plan.rescan is None
+            or plan.build is None
+        ):
             raise _read_error(exc, info.format, where, context) from exc
         try:
             raw, raw_schema = plan.rescan()
             fallback, steps = plan.build(raw, raw_schema)
         except (pl.exceptions.PolarsError, OSError, DynioError):
             raise _read_error(exc, info.format, where, context) from exc
-        try:
-            return fallback.collect()
-        except (pl.exceptions.PolarsError, OSError) as exc2:
+        failed: BaseException = exc
+        if info.format in _TEXT_FORMATS:
+            # the reader parsed the text itself and gave up: the cast table may not
             try:
-                failures = diagnose(raw, steps)
-            except (pl.exceptions.PolarsError, OSError):
-                failures = []
-            if failures:
-                raise _cast_error(failures, context, where) from exc2
-            raise _read_error(exc2, info.format, where, context) from exc2
+                return fallback.collect()
+            except (pl.exceptions.PolarsError, OSError) as exc2:
+                failed = exc2
+        try:
+            failures = diagnose(raw, steps)
+        except (pl.exceptions.PolarsError, OSError):
+            failures = []
+        if failures:
+            raise _cast_error(failures, context, where) from failed
+        raise _read_error(failed, info.format, where, context) from failed
+
+
+# formats whose readers parse text into the schema's types (and so can fail where the cast
+# table would not)
+_TEXT_FORMATS = frozenset({"csv", "json", "ndjson"})
 
 
 def _read_error(

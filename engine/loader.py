@@ -667,6 +667,17 @@ def _parse_column(name: str, body: Any, ctx: dict[str, Any], path: str) -> Colum
             **ctx,
         )
     rules = _parse_rules(body.get("validations") or {}, name, ctx, _key(path, "validations"))
+    nullable = body.get("nullable", True)
+    if not isinstance(nullable, bool):
+        raise ConfigError(
+            f"nullable must be true or false, got {nullable!r}",
+            key_path=_key(path, "nullable"),
+            column=name,
+            **ctx,
+        )
+    if not nullable and not any(r.name == "has_no_null_values" and r.apply for r in rules):
+        # ``nullable: false`` is the has_no_null_values rule, spelled the schema way
+        rules = (*rules, RuleSpec(name="has_no_null_values", column=name))
     metrics_doc = body.get("metrics") or []
     if isinstance(metrics_doc, str):
         metrics_doc = [metrics_doc]

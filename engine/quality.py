@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from dynio.engine.errors import DynioError
 from dynio.engine.metrics import METRICS
 from dynio.engine.rules import RULES, RuleExprs, resolved_options
 from dynio.engine.spec import RuleSpec, SchemaSpec
@@ -194,6 +195,18 @@ def _column(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).fill_nan(None) if dtype.is_float() else pl.col(name)
 
 
+def _collect_row(
+    lazy: pl.LazyFrame, exprs: list[pl.Expr], resource: str | None, env: str | None
+) -> dict[str, Any]:
+    try:
+        return lazy.select(exprs).collect().row(0, named=True)
+    except pl.exceptions.PolarsError as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DynioError(
+            f"rules or metrics could not be evaluated: {text}", resource=resource, env=env
+        ) from exc
+
+
 def _built(rule: RuleSpec, schema: pl.Schema) -> RuleExprs:
     rdef = RULES[rule.name]
     dtype = schema.get(rule.column) if rule.column is not None else None
@@ -238,8 +251,16 @@ def evaluate(
     lazy = data.lazy()
     frame_schema = data.schema
     present = set(frame_schema.names())
-    active_rules = [r for r in active_rules if r.column is None or r.column in present]
+    # rules and metrics on columns this frame lacks (a projected read) are left out
+    active_rules = [
+        r
+        for r in active_rules
+        if (r.column is None or r.column in present)
+        and set(r.options.get("columns", ()) if r.column is None else ()) <= present
+    ]
     metric_cols = [(c, m) for c, m in metric_cols if c in present]
+    if not active_rules and not metric_cols:
+        return ValidationReport(resource, env, data.height, 0), []
 
     built = [_built(rule, frame_schema) for rule in active_rules]
     exprs: list[pl.Expr] = [pl.len().alias("__rows")]
@@ -251,7 +272,7 @@ def evaluate(
         exprs += [expr.alias(names[s]) for s, expr in parts.items()]
         metric_names.append((column, metric, names))
 
-    row = lazy.select(exprs).collect().row(0, named=True)
+    row = _collect_row(lazy, exprs, resource, env)
     rows = int(row["__rows"])
     dataset = schema.name if schema else resource
 
@@ -265,7 +286,7 @@ def evaluate(
                 more.append(built[i].sample.alias(f"__s{i}"))  # type: ignore[union-attr]
             if built[i].detail is not None:
                 more.append(built[i].detail.alias(f"__d{i}"))  # type: ignore[union-attr]
-        details = lazy.select(more).collect().row(0, named=True)
+        details = _collect_row(lazy, more, resource, env)
 
     failures = []
     for i in failed:

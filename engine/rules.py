@@ -408,6 +408,15 @@ def option_error(rule: RuleDef, options: Mapping[str, Any]) -> str | None:
             f"option {opt_name!r} of rule {rule.name!r} must be "
             f"{' or '.join(t.__name__ for t in ok_types)}, got {type(value).__name__} {value!r}"
         )
+    if rule.name == "matches_regex":
+        try:  # Polars' (Rust) regex syntax, checked now rather than at the first read
+            pl.select(pl.lit("").str.contains(str(options["pattern"])))
+        except pl.exceptions.PolarsError as exc:
+            reason = str(exc).strip().splitlines()[0]
+            return (
+                f"pattern {options['pattern']!r} of rule {rule.name!r} is not a valid regex:"
+                f" {reason}"
+            )
     if rule.name == "has_acceptable_percentage_of_nulls" and not 0 < options["threshold"] < 1:
         return (
             f"threshold of {rule.name!r} is a fraction between 0 and 1,"

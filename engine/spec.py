@@ -52,6 +52,15 @@ def thaw(value: Any) -> Any:
     return value
 
 
+def _fresh(error: Exception) -> Exception:
+    """A new instance of a stored error, so each raise has its own traceback (no shared state
+    between threads, nothing kept alive by the stored one)."""
+    new = error.__class__.__new__(error.__class__)
+    new.__dict__.update(error.__dict__)
+    new.args = error.args
+    return new
+
+
 def match_env(name: str, names: list[str]) -> str | None:
     """The environment name ``name`` selects: exact match first, then case-insensitive."""
     if name in names:
@@ -192,7 +201,7 @@ class ResourceSpec:
         """
         key = match_env(name, self.env_names())
         if key is not None and key in self.deferred:
-            raise self.deferred[key]
+            raise _fresh(self.deferred[key])
         found = self.envs.get(key) if key is not None else None
         if found is None:
             raise UnknownEnvironmentError(

@@ -23,7 +23,7 @@ import polars as pl
 
 from dynio import handoff, hdf  # noqa: F401  (hdf registers the ``hdf`` file type)
 from dynio.engine import execute, loader, plan
-from dynio.engine.errors import ConfigError, ResourceNotFoundError
+from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationError
 from dynio.engine.filters import FilterLike
 from dynio.engine.placeholders import VarSource
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
@@ -104,6 +104,7 @@ class Resource:
         **template_args: Any,
     ) -> pd.DataFrame:
         """Read as a pandas DataFrame (see :meth:`Catalog.read`)."""
+        handoff.check_dtype_backend(dtype_backend, resource=self.name, env=self._env)
         # one dynio.read span over the engine's stages and the hand-off to pandas
         with operation("dynio.read", resource=self.name, env=self._env):
             return self.to_pandas(
@@ -291,6 +292,7 @@ class Catalog:
     def read(
         self,
         name: str,
+        /,
         columns: Sequence[str] | None = None,
         filters: FilterLike = None,
         *,
@@ -312,21 +314,33 @@ class Catalog:
             metrics: Compute the schema's metrics (see :attr:`last_metrics`).
             **template_args: Values for ``{placeholders}`` in the resource's paths.
         """
+        handoff.check_dtype_backend(dtype_backend, resource=name, env=self._env)
         with operation("dynio.read", resource=name, env=self._env):
             res = self.resource(name)
-            result = res.read_result(
+            result = self._read(
+                res,
                 columns=columns,
                 filters=filters,
                 validate=validate,
                 metrics=metrics,
                 **template_args,
             )
-            self._remember(result.report, result.metrics)
             return res.to_pandas(result, dtype_backend)
+
+    def _read(self, res: Resource, **kwargs: Any) -> execute.Result:
+        """Read through the resource, remembering the report (a failed one too)."""
+        try:
+            result = res.read_result(**kwargs)
+        except ValidationError as exc:
+            self._remember(exc.report, [])
+            raise
+        self._remember(result.report, result.metrics)
+        return result
 
     def read_result(
         self,
         name: str,
+        /,
         columns: Sequence[str] | None = None,
         filters: FilterLike = None,
         *,
@@ -339,7 +353,8 @@ class Catalog:
 
         With ``raise_on_error=False`` failed rules are reported on the result, not raised.
         """
-        result = self.resource(name).read_result(
+        return self._read(
+            self.resource(name),
             columns=columns,
             filters=filters,
             validate=validate,
@@ -347,12 +362,11 @@ class Catalog:
             raise_on_error=raise_on_error,
             **template_args,
         )
-        self._remember(result.report, result.metrics)
-        return result
 
     def read_polars(
         self,
         name: str,
+        /,
         columns: Sequence[str] | None = None,
         filters: FilterLike = None,
         *,
@@ -361,15 +375,19 @@ class Catalog:
         **template_args: Any,
     ) -> pl.DataFrame:
         """Read a resource as a Polars DataFrame (same checks as :meth:`read`)."""
-        result = self.resource(name).read_result(
-            columns=columns, filters=filters, validate=validate, metrics=metrics, **template_args
-        )
-        self._remember(result.report, result.metrics)
-        return result.frame
+        return self._read(
+            self.resource(name),
+            columns=columns,
+            filters=filters,
+            validate=validate,
+            metrics=metrics,
+            **template_args,
+        ).frame
 
     def scan(
         self,
         name: str,
+        /,
         columns: Sequence[str] | None = None,
         filters: FilterLike = None,
         **template_args: Any,
@@ -381,6 +399,7 @@ class Catalog:
         self,
         name: str,
         data: Any,
+        /,
         *,
         validate: bool = True,
         metrics: bool = True,
@@ -407,6 +426,7 @@ class Catalog:
     async def read_async(
         self,
         name: str,
+        /,
         columns: Sequence[str] | None = None,
         filters: FilterLike = None,
         **kwargs: Any,
@@ -414,6 +434,6 @@ class Catalog:
         """:meth:`read` in a worker thread, so reads of several resources overlap."""
         return await asyncio.to_thread(self.read, name, columns, filters, **kwargs)
 
-    async def write_async(self, name: str, data: Any, **kwargs: Any) -> execute.WriteResult:
+    async def write_async(self, name: str, data: Any, /, **kwargs: Any) -> execute.WriteResult:
         """:meth:`write` in a worker thread, so writes of several resources overlap."""
         return await asyncio.to_thread(self.write, name, data, **kwargs)

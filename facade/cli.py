@@ -321,6 +321,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DynioError as exc:
         print(f"dynio: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # an error dynio did not translate: still one line, no traceback
+        if os.environ.get("DYNIO_DEBUG"):
+            raise
+        print(
+            f"dynio: unexpected error ({type(exc).__name__}): {exc}"
+            " (set DYNIO_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 2
     finally:
         if handle is not None:
             handle.shutdown()  # export what is pending before the process ends

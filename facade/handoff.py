@@ -19,7 +19,7 @@ import pyarrow as pa
 from dynio.engine.errors import DynioError, SchemaError
 from dynio.engine.spec import SchemaSpec
 
-__all__ = ["DtypeBackend", "from_any", "to_pandas"]
+__all__ = ["DtypeBackend", "check_dtype_backend", "from_any", "to_pandas"]
 
 DtypeBackend = Literal["numpy", "pyarrow", "numpy_nullable"]
 
@@ -69,6 +69,19 @@ def _requested(schema: SchemaSpec | None, columns: list[str]) -> dict[str, Any]:
     return out
 
 
+def check_dtype_backend(value: str, **context: Any) -> None:
+    """Refuse an unknown ``dtype_backend`` before any work is done.
+
+    Raises:
+        DynioError: Not ``numpy``, ``numpy_nullable`` or ``pyarrow``.
+    """
+    if value not in ("numpy", "numpy_nullable", "pyarrow"):
+        raise DynioError(
+            f"dtype_backend must be 'numpy', 'numpy_nullable' or 'pyarrow', got {value!r}",
+            **context,
+        )
+
+
 def to_pandas(
     frame: pl.DataFrame, schema: SchemaSpec | None = None, dtype_backend: DtypeBackend = "numpy"
 ) -> pd.DataFrame:
@@ -80,12 +93,9 @@ def to_pandas(
         dtype_backend: ``"numpy"`` (pandas' reader defaults), ``"numpy_nullable"`` (pandas'
             nullable dtypes everywhere) or ``"pyarrow"`` (``ArrowDtype`` columns, no copies).
     """
+    check_dtype_backend(dtype_backend)
     if dtype_backend == "pyarrow":
         return frame.to_pandas(use_pyarrow_extension_array=True)
-    if dtype_backend not in ("numpy", "numpy_nullable"):
-        raise ValueError(
-            f"dtype_backend must be 'numpy', 'numpy_nullable' or 'pyarrow', got {dtype_backend!r}"
-        )
     table = frame.to_arrow()
     mapper = _NUMPY_NULLABLE_MAPPER.get if dtype_backend == "numpy_nullable" else None
     wanted = _requested(schema, frame.columns)
@@ -150,7 +160,8 @@ def from_any(data: Any, *, resource: str | None = None, env: str | None = None) 
         dup = pdf.columns[pdf.columns.duplicated()].tolist()
         if dup:
             raise SchemaError(f"duplicate column names {dup}", **context)
-        pdf.columns = [str(c) for c in pdf.columns]
+        if any(not isinstance(c, str) for c in pdf.columns):
+            pdf = pdf.rename(columns=str)  # a new frame: the caller's keeps its labels
         try:
             # through Arrow: pandas 3 text columns are Arrow already, so this is several times
             # faster than polars.from_pandas

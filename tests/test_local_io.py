@@ -1840,8 +1840,10 @@ def test_numpy_nullable_backend(backend_cat: dynio.Catalog, tmp_path: Path) -> N
 
 
 def test_invalid_dtype_backend(backend_cat: dynio.Catalog) -> None:
-    with pytest.raises(ValueError, match="dtype_backend"):
+    # refused before anything is read, naming the resource
+    with pytest.raises(dynio.DynioError, match="dtype_backend") as info:
         backend_cat.read("b", dtype_backend="arrow")  # type: ignore[arg-type]
+    assert info.value.resource == "b"
 
 
 def test_schema_extension_dtypes_with_numpy_backend(

@@ -701,7 +701,8 @@ def test_csv_of_generated_cells_reads_as_pandas_reads_it(
 _values = st.one_of(
     st.none(),
     st.integers(-(2**53), 2**53),
-    st.floats(allow_nan=False, allow_infinity=False),
+    # no subnormals: pandas' JSON parser reads 5e-324 as the integer 0 (dynio keeps 5e-324)
+    st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=False),
     st.booleans(),
     st.text(max_size=6),
 )

@@ -421,5 +421,5 @@ def test_catalog_read_matches_pandas_read_parquet(frame: pl.DataFrame) -> None:
 
 
 def test_handoff_rejects_unknown_backend() -> None:
-    with pytest.raises(ValueError, match="dtype_backend"):
+    with pytest.raises(dynio.DynioError, match="dtype_backend"):
         handoff.to_pandas(pl.DataFrame({"a": [1]}), dtype_backend="arrow")  # type: ignore[arg-type]

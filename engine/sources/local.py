@@ -230,6 +230,7 @@ def _write_dataset(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
+    old: Path | None = None
     try:
         ext = fmt.extensions[0]
         if partition_cols:
@@ -245,7 +246,6 @@ def _write_dataset(
                 atomic_write_file(sub / f"part-00000{ext}", part, fmt, options)
         else:
             atomic_write_file(staging / f"part-00000{ext}", frame, fmt, options)
-        old = None
         if target.exists():
             old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
             os.replace(target, old)
@@ -253,6 +253,8 @@ def _write_dataset(
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if old is not None and not target.exists():
+            os.replace(old, target)  # the swap failed half-way: the old dataset goes back
         shutil.rmtree(staging, ignore_errors=True)
         raise
     files = sorted(p for p in target.rglob("*") if p.is_file())
