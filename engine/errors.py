@@ -28,9 +28,19 @@ __all__ = [
     "UnsupportedError",
     "ValidationError",
     "WriteError",
+    "first_line",
 ]
 
 _MAX_VALUES = 5
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (its class name when it has none).
+
+    Backend messages run to many lines of hints; a dynio error quotes only what went wrong.
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _fmt_values(values: Sequence[Any]) -> str:

@@ -15,7 +15,14 @@ import polars as pl
 from opentelemetry.trace import Span
 
 from dynio.engine.casts import CastFailure, diagnose, plan_casts
-from dynio.engine.errors import CastError, DynioError, ReadError, SchemaError, ValidationError
+from dynio.engine.errors import (
+    CastError,
+    DynioError,
+    ReadError,
+    SchemaError,
+    ValidationError,
+    first_line,
+)
 from dynio.engine.filters import FilterLike
 from dynio.engine.plan import Plan, PlanInfo, check_template_args, plan_read, source_module
 from dynio.engine.quality import (
@@ -152,7 +159,7 @@ _TEXT_FORMATS = frozenset({"csv", "json", "ndjson"})
 def _read_error(
     exc: BaseException, fmt: str | None, where: str, context: Mapping[str, Any]
 ) -> ReadError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     return ReadError(f"cannot read {fmt or 'data'}: {text}", file=where, **context)
 
 

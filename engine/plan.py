@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from dynio.engine.casts import CastStep, is_widening, plan_casts
-from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError
+from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError, first_line
 from dynio.engine.filters import FilterLike, columns_of, describe, normalize, to_expr
 from dynio.engine.formats import ScanHints
 from dynio.engine.placeholders import template_fields
@@ -285,10 +285,5 @@ def _collect_schema(scan: Scan, context: Mapping[str, Any]) -> pl.Schema:
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         where = scan.files[0] if len(scan.files) == 1 else scan.location
         raise ReadError(
-            f"cannot read {scan.format or 'data'}: {_first_line(exc)}", file=where, **context
+            f"cannot read {scan.format or 'data'}: {first_line(exc)}", file=where, **context
         ) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from dynio.engine.errors import DynioError
+from dynio.engine.errors import DynioError, first_line
 from dynio.engine.metrics import METRICS
 from dynio.engine.rules import RULES, RuleExprs, resolved_options
 from dynio.engine.spec import RuleSpec, SchemaSpec
@@ -201,7 +201,7 @@ def _collect_row(
     try:
         return lazy.select(exprs).collect().row(0, named=True)
     except pl.exceptions.PolarsError as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = first_line(exc)
         raise DynioError(
             f"rules or metrics could not be evaluated: {text}", resource=resource, env=env
         ) from exc

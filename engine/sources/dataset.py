@@ -34,7 +34,7 @@ from typing import Any
 import polars as pl
 
 from dynio.engine.casts import cast_expr, needs_cast
-from dynio.engine.errors import CastError, DynioError, ReadError, SchemaError
+from dynio.engine.errors import CastError, DynioError, ReadError, SchemaError, first_line
 from dynio.engine.filters import to_expr
 from dynio.engine.formats import Format, ScanHints
 from dynio.engine.progress import progress
@@ -171,7 +171,7 @@ def read_schemas(
                 else:
                     schema = fmt.scan([path], options, hints).collect_schema()
             except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-                text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                text = first_line(exc)
                 raise ReadError(
                     f"cannot read {fmt.name}: {text}", file=shown(path), **context
                 ) from exc

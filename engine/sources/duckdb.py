@@ -41,6 +41,7 @@ from dynio.engine.errors import (
     ReadError,
     UnsupportedError,
     WriteError,
+    first_line,
 )
 from dynio.engine.formats import NO_EFFECT, PANDAS_NA_VALUES, PLAN_OPTIONS
 from dynio.engine.placeholders import fill_template
@@ -50,7 +51,6 @@ from dynio.engine.sources.sql import (
     compile_filters,
     deferred_frame,
     empty_columns,
-    first_line,
     normalize_arrow,
     polars_schema,
     quote_ident,

@@ -69,6 +69,7 @@ from dynio.engine.errors import (
     ReadError,
     UnsupportedError,
     WriteError,
+    first_line,
 )
 from dynio.engine.filters import columns_of
 from dynio.engine.formats import Format, format_for
@@ -421,7 +422,7 @@ def _read_local_copies(
         try:
             return lazy.collect().lazy()
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            text = first_line(exc)
             raise ReadError(
                 f"cannot read {fmt.name}: {text}", file=label, **request.context
             ) from exc
@@ -672,7 +673,7 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
             raise WriteError(exc.message, file=store.shown(loc.url), **store.context) from exc
         raise
     except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = first_line(exc)
         raise WriteError(
             f"cannot write {fmt.name}: {redact(text, store.secrets)}",
             file=store.shown(loc.url),

@@ -35,7 +35,6 @@ __all__ = [
     "compile_filters",
     "deferred_frame",
     "empty_columns",
-    "first_line",
     "normalize_arrow",
     "polars_schema",
     "quote_ident",
@@ -67,12 +66,6 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (backends add query dumps and hints below)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def table_name(spec: SourceSpec, request: ScanRequest | WriteRequest) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from dynio.engine.errors import DynioError, MissingDependencyError, ReadError
+from dynio.engine.errors import DynioError, MissingDependencyError, ReadError, first_line
 from dynio.engine.telemetry import redact
 
 __all__ = [
@@ -646,11 +646,6 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _endpoint(location: Location, options: Mapping[str, Any]) -> str:
     if location.backend.name == "http":
         return f"{location.scheme}://{location.bucket}"
@@ -683,7 +678,7 @@ def error_for(
     secrets = secret_values(options)
     chain = _chain(exc)
     names = {type(e).__name__ for e in chain}
-    texts = " | ".join(_first_line(e) for e in chain).lower()
+    texts = " | ".join(first_line(e) for e in chain).lower()
     where = location.url
     label = location.backend.label
     bucket_word = "container" if location.backend.name == "azure" else "bucket"
@@ -700,7 +695,7 @@ def error_for(
     ):
         message = (
             f"access denied to {where} ({label}): the credentials of this environment may not"
-            f" {action} it ({_first_line(exc)})"
+            f" {action} it ({first_line(exc)})"
         )
     elif (
         "nosuchbucket" in {n.lower() for n in names}
@@ -718,9 +713,9 @@ def error_for(
     ):
         message = (
             f"cannot reach the {label} endpoint {_endpoint(location, options)} to {action}"
-            f" {where} ({_first_line(exc)})"
+            f" {where} ({first_line(exc)})"
         )
     else:
-        message = f"cannot {action} {where} ({label}): {_first_line(exc)}"
+        message = f"cannot {action} {where} ({label}): {first_line(exc)}"
     clean = redact(message, secrets)
     return error(clean, file=redact(where, secrets), **context)
