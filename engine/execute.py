@@ -49,7 +49,7 @@ from dynio.engine.telemetry import (
     validation_outcome,
 )
 
-__all__ = ["Result", "WriteResult", "collect", "read", "write"]
+__all__ = ["Result", "WriteResult", "collect", "conform", "read", "write"]
 
 logger = logging.getLogger("dynio")
 
@@ -286,7 +286,7 @@ def read(
         return Result(frame=frame, report=report, metrics=values, info=plan.info)
 
 
-def _conform(frame: pl.DataFrame, schema: SchemaSpec, context: Mapping[str, Any]) -> pl.DataFrame:
+def conform(frame: pl.DataFrame, schema: SchemaSpec, context: Mapping[str, Any]) -> pl.DataFrame:
     """Project a frame to the schema's columns and cast it, safely."""
     missing = [c for c in schema.column_names if c not in frame.columns]
     if missing:
@@ -338,7 +338,7 @@ def write(
         check_template_args(spec, args, context)
         module = source_module(spec, context)
         if spec.schema is not None:
-            frame = _conform(frame, spec.schema, context)
+            frame = conform(frame, spec.schema, context)
         report, values = _quality(
             frame,
             spec.schema,

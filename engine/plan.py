@@ -21,7 +21,14 @@ from dynio.engine.placeholders import template_fields
 from dynio.engine.sources import Scan, ScanRequest, SourceModule, kind_for, load_module
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 
-__all__ = ["Plan", "PlanInfo", "check_template_args", "plan_read", "source_module"]
+__all__ = [
+    "Plan",
+    "PlanInfo",
+    "check_template_args",
+    "plan_read",
+    "source_module",
+    "template_fields_of",
+]
 
 
 @dataclass(frozen=True)
@@ -103,18 +110,30 @@ def source_module(env: EnvSpec, context: Mapping[str, Any]) -> SourceModule:
     return load_module(kind, context)
 
 
-def check_template_args(env: EnvSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> None:
-    """Refuse call arguments that fill no ``{placeholder}`` of the source (likely typos)."""
+def template_fields_of(env: EnvSpec, context: Mapping[str, Any]) -> set[str]:
+    """The ``{placeholder}`` names of an environment's source settings.
+
+    Secret fields (passwords, URIs holding them) are never templates: ``{`` is a valid password
+    character.
+
+    Raises:
+        TemplateError: A setting is a malformed template.
+    """
     fields: set[str] = set()
     kind = kind_for(env.source.kind)
     secret = {n for n, f in kind.fields.items() if f.secret} if kind is not None else set()
     for key, value in env.source.settings.items():
-        # passwords (and URIs holding them) are never templates: "{" is a valid password character
         if isinstance(value, str) and key not in secret:
             try:
                 fields.update(template_fields(value))
             except ValueError as exc:
                 raise TemplateError(f"malformed path template {value!r}: {exc}", **context) from exc
+    return fields
+
+
+def check_template_args(env: EnvSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    """Refuse call arguments that fill no ``{placeholder}`` of the source (likely typos)."""
+    fields = template_fields_of(env, context)
     unused = sorted(set(args) - fields)
     if unused:
         known = ", ".join("{" + f + "}" for f in sorted(fields)) or "none"

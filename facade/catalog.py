@@ -12,7 +12,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,7 +20,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from dynio import handoff, hdf  # noqa: F401  (hdf registers the ``hdf`` file type)
+from dynio import handoff
 from dynio.engine import execute, loader, plan
 from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationError
 from dynio.engine.filters import FilterLike
@@ -432,8 +431,12 @@ class Catalog:
         **kwargs: Any,
     ) -> pd.DataFrame:
         """:meth:`read` in a worker thread, so reads of several resources overlap."""
+        import asyncio  # only async callers pay for it
+
         return await asyncio.to_thread(self.read, name, columns, filters, **kwargs)
 
     async def write_async(self, name: str, data: Any, /, **kwargs: Any) -> execute.WriteResult:
         """:meth:`write` in a worker thread, so writes of several resources overlap."""
+        import asyncio  # only async callers pay for it
+
         return await asyncio.to_thread(self.write, name, data, **kwargs)

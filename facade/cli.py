@@ -173,8 +173,12 @@ def _cmd_read(args: argparse.Namespace) -> int:
     cat = Catalog.from_yaml(args.config, env=args.env, vars=_vars(args.var))
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
     template_args: dict[str, Any] = _pairs(args.arg, "--arg")
-    result = cat.read_result(
-        args.resource, columns=columns, validate=not args.no_validate, **template_args
+    result = cat.read_result(  # a preview: the rules, but no metrics to compute
+        args.resource,
+        columns=columns,
+        validate=not args.no_validate,
+        metrics=False,
+        **template_args,
     )
     frame = result.frame
     with pl.Config(tbl_rows=args.limit, tbl_cols=-1, fmt_str_lengths=40):
@@ -280,22 +284,16 @@ def _cmd_schema_infer(args: argparse.Namespace) -> int:
 def _cmd_catalog_check(args: argparse.Namespace) -> int:
     from dynio.engine import loader
 
-    variables = _vars(args.var)
-    if args.env:
-        try:
-            spec = loader.load_catalog(args.config, variables=variables, env=args.env)
-        except loader.ConfigProblems as exc:
-            problems: list[Any] = list(exc.problems)
-        except DynioError as exc:
-            problems = [exc]
-        else:
-            problems = []
-            count = len(spec.resources)
+    # with --env, other environments' unset variables are deferred (as when a pipeline loads)
+    try:
+        spec = loader.load_catalog(args.config, variables=_vars(args.var), env=args.env or None)
+    except loader.ConfigProblems as exc:
+        problems: list[Any] = list(exc.problems)
+    except DynioError as exc:
+        problems = [exc]
     else:
-        problems = list(loader.check_catalog(args.config, variables=variables))
-        count = 0
-        if not problems:
-            count = len(loader.load_catalog(args.config, variables=variables).resources)
+        problems = []
+        count = len(spec.resources)
     if problems:
         print(f"{len(problems)} problem(s):", file=sys.stderr)
         for p in problems:

@@ -69,12 +69,10 @@ from dynio.compat.dynamicio.mixins import (
 )
 from dynio.compat.dynamicio.validations import ALL_VALIDATORS, dynamicio_semantics, render
 from dynio.engine import execute
-from dynio.engine.casts import diagnose, plan_casts
 from dynio.engine.errors import CastError, DynioError, SchemaError
 from dynio.engine.formats import format_for
 from dynio.engine.loader import parse_schema
-from dynio.engine.placeholders import template_fields
-from dynio.engine.plan import source_module
+from dynio.engine.plan import source_module, template_fields_of
 from dynio.engine.quality import METRICS_LOGGER, ValidationReport, evaluate
 from dynio.engine.sources import kind_for
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec, freeze
@@ -229,10 +227,7 @@ class DynamicDataIO:
         """
         env: EnvSpec = self.sources_config.env
         source = env.source
-        fields: set[str] = set()
-        for value in source.settings.values():
-            if isinstance(value, str):
-                fields.update(template_fields(value))
+        fields = template_fields_of(env, self._context)
         options = dict(self.options)
         args = {k: options.pop(k) for k in list(options) if k in fields}
         fmt = format_for(source.format) if source.format else None
@@ -343,7 +338,6 @@ class DynamicDataIO:
         resource, args = self._engine_spec()
         env = self.sources_config.env_identifier
         with span("dynio.compat.read", resource=resource.name, env=env):
-            source_module(resource.env(env), self._context)
             try:
                 result = execute.read(
                     resource, env, template_args=args, validate=False, metrics=False
@@ -424,27 +418,10 @@ class DynamicDataIO:
                     logger.info(NOTICE_MSG.format(col.name))
 
     def _cast(self, frame: pl.DataFrame) -> pl.DataFrame:
-        steps = plan_casts(
-            frame.schema, [(c.name, c.dtype, c.lossy_cast) for c in self.schema.columns]
-        )
-        if not steps:
-            return frame
-        with span("cast", casts=[f"{s.column}: {s.source} -> {s.target}" for s in steps]):
-            try:
-                return frame.with_columns([s.expr() for s in steps])
-            except pl.exceptions.PolarsError as exc:
-                failures = diagnose(frame.lazy(), steps)
-                if not failures:
-                    raise ColumnsDataTypeError(f"cast failed: {exc}", **self._context) from exc
-                first = failures[0]
-                raise ColumnsDataTypeError(
-                    f"{first.count} value(s) do not fit {first.step.target} (from"
-                    f" {first.step.source}); declare the column 'cast: lossy' in the schema to"
-                    " turn such values into nulls",
-                    column=first.step.column,
-                    values=first.sample,
-                    **self._context,
-                ) from exc
+        try:
+            return execute.conform(frame, self.schema, self._context)
+        except (CastError, SchemaError) as exc:
+            raise _translate(exc, ColumnsDataTypeError) from exc
 
     async def async_read(self) -> pd.DataFrame:
         """:meth:`read` in a worker thread, so reads of several resources overlap."""
