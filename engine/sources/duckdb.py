@@ -86,8 +86,12 @@ def _connect(
     duckdb = _duckdb(context)
     con = duckdb.connect(database, read_only=read_only and database != MEMORY)
     if base_dir:
-        # relative paths in SQL (read_parquet('data/x.parquet')) resolve beside the YAML file
-        con.execute(f"SET file_search_path = {_literal(base_dir)}")
+        try:
+            # relative paths in SQL (read_parquet('data/x.parquet')) resolve beside the YAML file
+            con.execute(f"SET file_search_path = {_literal(base_dir)}")
+        except BaseException:
+            con.close()
+            raise
     return con
 
 

@@ -364,6 +364,9 @@ class _Session:
                 self.location,
                 self.context,
             )
+        except BaseException:
+            con.close()  # nothing else will: the session keeps only probes that succeeded
+            raise
         self.keep(con)
         return schema
 
