@@ -35,7 +35,8 @@ __all__ = [
 # (``usecols`` is pandas' read_csv name for ``columns``).
 PLAN_OPTIONS = frozenset({"columns", "filters", "usecols"})
 # pandas options that do not apply here (no index, one engine); accepted so YAML loads unchanged.
-NO_EFFECT = frozenset({"index", "engine", "low_memory", "storage_options"})
+# (``use_threads``: Polars always reads in parallel.)
+NO_EFFECT = frozenset({"index", "engine", "low_memory", "storage_options", "use_threads"})
 
 # pandas' default missing-value markers for read_csv (keep_default_na=True), so a CSV reads the
 # way pandas reads it.
@@ -430,10 +431,13 @@ def _scan_json(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHint
     # pandas writes datetimes as epoch milliseconds by default: read them back as such
     fixes = []
     for col, dt in hints.dtypes.items():
-        if col in frame.columns and isinstance(dt, pl.Datetime) and frame[col].dtype.is_integer():
+        temporal = isinstance(dt, pl.Datetime | pl.Date)
+        if col in frame.columns and temporal and frame[col].dtype.is_integer():
             time_unit: Literal["ns", "us", "ms"] = "ms" if unit == "s" else unit  # type: ignore[assignment]
             scaled = pl.col(col) * 1000 if unit == "s" else pl.col(col)
-            fixes.append(pl.from_epoch(scaled, time_unit=time_unit).alias(col))
+            stamp = pl.from_epoch(scaled, time_unit=time_unit)
+            # a date comes back through the safe cast, which refuses a time of day
+            fixes.append(stamp.alias(col))
     if fixes:
         frame = frame.with_columns(fixes)
     return frame.lazy()
@@ -447,7 +451,25 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _epoch_dates(df: pl.DataFrame, options: Mapping[str, Any]) -> pl.DataFrame:
+    """pandas' ``date_format: epoch``: timestamps and dates as integers in ``date_unit``."""
+    date_format = options.get("date_format", "iso")
+    if date_format not in ("iso", "epoch"):
+        raise ValueError(f"date_format must be 'iso' or 'epoch', got {date_format!r}")
+    if date_format == "iso":
+        return df
+    unit = str(options.get("date_unit", "ms"))
+    if unit not in _DATE_UNITS:
+        raise ValueError(f"date_unit must be one of s, ms, us, ns, got {unit!r}")
+    temporal = [c for c, dt in df.schema.items() if isinstance(dt, pl.Datetime | pl.Date)]
+    return df.with_columns(
+        pl.col(c).cast(pl.Datetime("ns")).dt.epoch(unit).alias(c)  # type: ignore[arg-type]
+        for c in temporal
+    )
+
+
 def _write_json(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
+    df = _epoch_dates(df, options)
     if options.get("lines"):
         df.write_ndjson(out)
         return
@@ -583,7 +605,7 @@ FORMATS: dict[str, Format] = {
         Format(
             "parquet",
             (".parquet", ".pq", ".parq"),
-            frozenset({"hive_partitioning", "use_statistics", "n_rows", "parallel", "use_threads"}),
+            frozenset({"hive_partitioning", "use_statistics", "n_rows", "parallel"}),
             frozenset(
                 {
                     "compression",
@@ -609,8 +631,8 @@ FORMATS: dict[str, Format] = {
         Format(
             "json",
             (".json",),
-            frozenset({"orient", "lines", "date_unit", "encoding", "infer_schema_length"}),
-            frozenset({"orient", "lines", "indent", "date_format"}),
+            frozenset({"orient", "lines", "date_unit", "encoding"}),
+            frozenset({"orient", "lines", "indent", "date_format", "date_unit"}),
             _scan_json,
             _write_json,
         ),

@@ -10,6 +10,7 @@ paths; error reporting; repeat and async reads; dtype backends.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import warnings
 from collections.abc import Callable
@@ -1893,3 +1894,32 @@ def test_schema_extension_dtypes_with_numpy_backend(
     cat2 = catalog_from(local_yaml("e2", "e2.csv", columns=cols), name="second.yaml")
     cat2.write("e2", out)
     pd.testing.assert_frame_equal(cat2.read("e2"), expected)
+
+
+def test_json_epoch_dates_round_trip(catalog_from: CatalogFrom, tmp_path: Path) -> None:
+    """pandas' ``date_format: epoch`` (integers in ``date_unit``) is written and read back."""
+    cat = catalog_from(
+        """
+        j:
+          local:
+            type: local
+            local: {file_path: j.json, file_type: json}
+            options: {date_format: epoch, date_unit: s, orient: columns}
+          schema:
+            columns: {t: {type: "datetime64[ns]"}, d: {type: date}, x: {type: int64}}
+        """
+    )
+    frame = pd.DataFrame(
+        {
+            "t": pd.to_datetime(["2024-01-01 10:00:00", "2024-01-02 00:00:05"]).astype(
+                "datetime64[ns]"
+            ),
+            "d": [dt.date(2024, 1, 2), dt.date(2024, 1, 3)],
+            "x": [1, 2],
+        }
+    )
+    cat.write("j", frame)
+    raw = json.loads((tmp_path / "j.json").read_text())
+    assert raw["t"] == {"0": 1704103200, "1": 1704153605}
+    assert raw["d"] == {"0": 1704153600, "1": 1704240000}
+    pd.testing.assert_frame_equal(cat.read("j"), frame)
