@@ -6,8 +6,12 @@ stage runs in its own span under ``dynio.read`` / ``dynio.write``.
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Mapping, Sequence
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +73,29 @@ class Result:
     report: ValidationReport
     info: PlanInfo
     metrics: list[MetricValue] = field(default_factory=list)
+    converted: Any = None
+
+
+# the hand-off (e.g. to pandas) of frames at least this tall runs beside the rules and metrics
+OVERLAP_ROWS = 20_000
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _handoff_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="dynio-handoff"
+            )
+        return _pool
+
+
+def _start_handoff(convert: Callable[[pl.DataFrame], Any], frame: pl.DataFrame) -> Future[Any]:
+    """Run ``convert(frame)`` on a worker, in a copy of this context (so its spans nest here)."""
+    ctx = contextvars.copy_context()
+    return _handoff_pool().submit(ctx.run, convert, frame)
 
 
 @dataclass(frozen=True)
@@ -243,10 +270,16 @@ def read(
     metrics: bool = True,
     label_cap: int = DEFAULT_LABEL_CAP,
     raise_on_error: bool = True,
+    convert: Callable[[pl.DataFrame], Any] | None = None,
 ) -> Result:
     """Read a resource: plan, collect, then rules and metrics in one pass.
 
     With ``raise_on_error=False`` failed rules are only reported on the result.
+
+    ``convert`` (the facade's hand-off, e.g. to pandas) is applied to the collected frame and its
+    output returned as ``Result.converted``. Both only read the frame, so on a tall frame with
+    rules or metrics to run the conversion runs on a worker thread beside them (Polars and Arrow
+    release the GIL); when a rule fails the converted frame is dropped.
 
     Raises:
         ValidationError: An error-severity rule failed (the report is attached).
@@ -273,17 +306,34 @@ def read(
         set_attributes(top, {"rows": frame.height, "bytes": nbytes})
         record_read(resource.name, plan.env.name, info.kind, frame.height, nbytes)
         context = {"resource": resource.name, "env": plan.env.name}
-        report, values = _quality(
-            frame,
-            plan.schema,
-            context,
-            validate=validate,
-            metrics=metrics,
-            label_cap=label_cap,
-            verb="read",
-            raise_on_error=raise_on_error,
+        checks = plan.schema is not None and (validate or metrics)
+        pending = (
+            _start_handoff(convert, frame)
+            if convert is not None and checks and frame.height >= OVERLAP_ROWS
+            else None
         )
-        return Result(frame=frame, report=report, metrics=values, info=plan.info)
+        try:
+            report, values = _quality(
+                frame,
+                plan.schema,
+                context,
+                validate=validate,
+                metrics=metrics,
+                label_cap=label_cap,
+                verb="read",
+                raise_on_error=raise_on_error,
+            )
+        except BaseException:
+            if pending is not None and not pending.cancel():
+                pending.exception()  # wait: nothing keeps running after the read has failed
+            raise
+        if pending is not None:
+            converted = pending.result()
+        else:
+            converted = convert(frame) if convert is not None else None
+        return Result(
+            frame=frame, report=report, metrics=values, info=plan.info, converted=converted
+        )
 
 
 def conform(frame: pl.DataFrame, schema: SchemaSpec, context: Mapping[str, Any]) -> pl.DataFrame:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -80,6 +80,35 @@ class Resource:
 
         With ``raise_on_error=False`` failed rules are reported on the result, not raised.
         """
+        return self._read_result(
+            columns=columns,
+            filters=filters,
+            validate=validate,
+            metrics=metrics,
+            raise_on_error=raise_on_error,
+            template_args=template_args,
+        )
+
+    def _read_result(
+        self,
+        *,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        validate: bool = True,
+        metrics: bool = True,
+        raise_on_error: bool = True,
+        template_args: Mapping[str, Any] | None = None,
+        dtype_backend: handoff.DtypeBackend | None = None,
+    ) -> execute.Result:
+        # with a dtype backend the pandas hand-off runs inside the read (beside the checks) and
+        # lands on ``Result.converted``
+        convert = None
+        if dtype_backend is not None:
+            backend = dtype_backend
+
+            def convert(frame: pl.DataFrame) -> pd.DataFrame:
+                return self._to_pandas(frame, backend)
+
         return execute.read(
             self._spec,
             self._env,
@@ -90,6 +119,7 @@ class Resource:
             metrics=metrics,
             label_cap=self._label_cap,
             raise_on_error=raise_on_error,
+            convert=convert,
         )
 
     def read(
@@ -106,28 +136,28 @@ class Resource:
         handoff.check_dtype_backend(dtype_backend, resource=self.name, env=self._env)
         # one dynio.read span over the engine's stages and the hand-off to pandas
         with operation("dynio.read", resource=self.name, env=self._env):
-            return self.to_pandas(
-                self.read_result(
-                    columns=columns,
-                    filters=filters,
-                    validate=validate,
-                    metrics=metrics,
-                    **template_args,
-                ),
-                dtype_backend,
+            result = self._read_result(
+                columns=columns,
+                filters=filters,
+                validate=validate,
+                metrics=metrics,
+                template_args=template_args,
+                dtype_backend=dtype_backend,
             )
+            converted: pd.DataFrame = result.converted
+            return converted
 
     def to_pandas(
         self, result: execute.Result, dtype_backend: handoff.DtypeBackend = "numpy"
     ) -> pd.DataFrame:
         """Hand a read result to pandas with this resource's schema dtypes."""
+        return self._to_pandas(result.frame, dtype_backend)
+
+    def _to_pandas(self, frame: pl.DataFrame, dtype_backend: handoff.DtypeBackend) -> pd.DataFrame:
         with span(
-            "to_pandas",
-            rows=result.frame.height,
-            columns=len(result.frame.columns),
-            dtype_backend=dtype_backend,
+            "to_pandas", rows=frame.height, columns=len(frame.columns), dtype_backend=dtype_backend
         ):
-            return handoff.to_pandas(result.frame, self.spec.schema, dtype_backend)
+            return handoff.to_pandas(frame, self.spec.schema, dtype_backend)
 
     def read_polars(
         self,
@@ -315,21 +345,22 @@ class Catalog:
         """
         handoff.check_dtype_backend(dtype_backend, resource=name, env=self._env)
         with operation("dynio.read", resource=name, env=self._env):
-            res = self.resource(name)
             result = self._read(
-                res,
+                self.resource(name),
                 columns=columns,
                 filters=filters,
                 validate=validate,
                 metrics=metrics,
-                **template_args,
+                template_args=template_args,
+                dtype_backend=dtype_backend,
             )
-            return res.to_pandas(result, dtype_backend)
+            converted: pd.DataFrame = result.converted
+            return converted
 
     def _read(self, res: Resource, **kwargs: Any) -> execute.Result:
         """Read through the resource, remembering the report (a failed one too)."""
         try:
-            result = res.read_result(**kwargs)
+            result = res._read_result(**kwargs)
         except ValidationError as exc:
             self._remember(exc.report, [])
             raise
@@ -359,7 +390,7 @@ class Catalog:
             validate=validate,
             metrics=metrics,
             raise_on_error=raise_on_error,
-            **template_args,
+            template_args=template_args,
         )
 
     def read_polars(
@@ -380,7 +411,7 @@ class Catalog:
             filters=filters,
             validate=validate,
             metrics=metrics,
-            **template_args,
+            template_args=template_args,
         ).frame
 
     def scan(
