@@ -8,6 +8,7 @@ the time (or peak memory growth) of each side and the ratio dynio/baseline.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import datetime as dt
 import importlib.metadata
@@ -105,10 +106,47 @@ def _run_side(side: Side, python: str, scenario: Scenario, ctx: dict[str, Any]) 
         os.unlink(result)
 
 
+def _measure(
+    scenario: Scenario,
+    rounds: int,
+    ctx: dict[str, Any],
+    py_d: str,
+    py_b: str,
+    samples: dict[str, list[dict[str, float]]],
+) -> None:
+    for i in range(rounds):
+        order = [("dynio", scenario.dynio, py_d), ("baseline", scenario.baseline, py_b)]
+        for name, side, py in order if i % 2 == 0 else reversed(order):
+            samples[name].append(_run_side(side, py, scenario, ctx))
+
+
+def _summarise(
+    outcome: Outcome, scenario: Scenario, samples: dict[str, list[dict[str, float]]]
+) -> None:
+    key = "growth_kb" if scenario.metric == "memory" else "seconds"
+    d = statistics.median(s[key] for s in samples["dynio"])
+    b = statistics.median(s[key] for s in samples["baseline"])
+    if scenario.metric == "memory":
+        d, b = d / 1024, b / 1024  # MiB
+    outcome.dynio, outcome.baseline = d, b
+    outcome.ratio = d / b if b > 0 else None
+    outcome.dynio_peak_mb = statistics.median(s["peak_kb"] for s in samples["dynio"]) / 1024
+    outcome.baseline_peak_mb = statistics.median(s["peak_kb"] for s in samples["baseline"]) / 1024
+
+
 def run_scenario(
-    scenario: Scenario, rounds: int, ctx: dict[str, Any], pythons: dict[str, str | None]
+    scenario: Scenario,
+    rounds: int,
+    ctx: dict[str, Any],
+    pythons: dict[str, str | None],
+    *,
+    confirm: bool = True,
 ) -> Outcome:
-    """Measure one scenario over ``rounds`` alternating rounds."""
+    """Measure one scenario over ``rounds`` alternating rounds.
+
+    With ``confirm``, a ratio past the guard is measured again over twice as many rounds and
+    judged on the median of all of them.
+    """
     outcome = Outcome(
         scenario.id, scenario.title, scenario.metric, None, None, None, scenario.target,
         scenario.guard,
@@ -119,22 +157,19 @@ def run_scenario(
         return outcome
     samples: dict[str, list[dict[str, float]]] = {"dynio": [], "baseline": []}
     try:
-        for i in range(rounds):
-            order = [("dynio", scenario.dynio, py_d), ("baseline", scenario.baseline, py_b)]
-            for name, side, py in order if i % 2 == 0 else reversed(order):
-                samples[name].append(_run_side(side, py, scenario, ctx))
+        _measure(scenario, rounds, ctx, py_d, py_b, samples)
+        _summarise(outcome, scenario, samples)
+        if confirm and outcome.ratio is not None and outcome.ratio > scenario.guard:
+            # past the guard: measure again, twice as long, before calling it a regression. A
+            # shared 2-core machine produces single-run outliers; a real regression survives
+            # the median of all the rounds together.
+            first = outcome.ratio
+            _measure(scenario, 2 * rounds, ctx, py_d, py_b, samples)
+            _summarise(outcome, scenario, samples)
+            outcome.note = f"re-measured over {3 * rounds} rounds (first {rounds}: {first:.2f})"
     except (RuntimeError, subprocess.SubprocessError) as exc:
         outcome.status, outcome.note = "error", str(exc)
         return outcome
-    key = "growth_kb" if scenario.metric == "memory" else "seconds"
-    d = statistics.median(s[key] for s in samples["dynio"])
-    b = statistics.median(s[key] for s in samples["baseline"])
-    if scenario.metric == "memory":
-        d, b = d / 1024, b / 1024  # MiB
-    outcome.dynio, outcome.baseline = d, b
-    outcome.ratio = d / b if b > 0 else None
-    outcome.dynio_peak_mb = statistics.median(s["peak_kb"] for s in samples["dynio"]) / 1024
-    outcome.baseline_peak_mb = statistics.median(s["peak_kb"] for s in samples["baseline"]) / 1024
     if outcome.ratio is None:
         outcome.status = "error"
         outcome.note = "baseline measured zero"
@@ -221,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         known = ", ".join(s.id for s in everything)
         parser.error(f"unknown scenario id in {args.only!r}; known: {known}")
 
+    # dynio is measured as installed: pip writes bytecode at install time, an editable checkout
+    # on a machine with PYTHONDONTWRITEBYTECODE=1 would compile every module in every process
+    for package in ("engine", "facade"):
+        compileall.compile_dir(ROOT / package, quiet=1)
     print(f"generating data ({mode}, {SIZES[mode]:,} rows) …", flush=True)
     data = ensure_data(mode)
     pythons: dict[str, str | None] = {"main": sys.executable, "dynamicio": None}
