@@ -30,6 +30,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import itertools
 import json
 import logging
 import lzma
@@ -968,6 +969,43 @@ def _key_order(content: Path | bytes, lines: bool, names: list[str]) -> list[str
     return list(order)
 
 
+# JSON lines: the column types are guessed from the first records, then every record is parsed
+# against them by Arrow, which refuses (rather than coerces) a record that does not fit
+_NDJSON_SAMPLE = 1_000
+_NDJSON_PLAIN = {pl.Int64(): pa.int64(), pl.Float64(): pa.float64(), pl.String(): pa.string(),
+                 pl.Boolean(): pa.bool_()}  # fmt: skip
+
+
+def _ndjson_sampled(path: Path) -> pl.DataFrame | None:
+    """Read JSON lines typed from a sample, or ``None`` when only reading them all can tell.
+
+    Guessing the types from every record costs Polars a parse of the whole file before the real
+    one. Here the first records name the columns and their types; Arrow then parses the file
+    against that schema with a key or a value that does not fit (a key first seen later, a
+    ``1.5`` in a column of whole numbers, text in a numeric column) raising instead of being
+    dropped or converted, and then every record is read to infer the types.
+    """
+    import pyarrow.json as pj
+
+    with path.open("rb") as fh:
+        head = b"".join(itertools.islice(fh, _NDJSON_SAMPLE))
+    try:
+        sample = pl.read_ndjson(io.BytesIO(head), infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        return None
+    types = [_NDJSON_PLAIN.get(dtype) for dtype in sample.schema.dtypes()]
+    if sample.height < _NDJSON_SAMPLE or not types or any(t is None for t in types):
+        return None  # a short file is read whole anyway; nested or all-null columns need it
+    schema = pa.schema(list(zip(sample.columns, types, strict=True)))
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    try:
+        table = pj.read_json(path, parse_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    frame = pl.DataFrame(table)
+    return frame if frame.columns == sample.columns else None
+
+
 def _json_fast(
     source: Any,
     *,
@@ -1013,9 +1051,11 @@ def _json_fast(
         if not lines and not head.lstrip().startswith(b"["):
             raise _Fallback("a JSON document other than a list of records")
     if lines and isinstance(content, Path):
-        frame = (
-            FORMATS["ndjson"].scan([str(file)], {"infer_schema_length": None}, ScanHints())
-        ).collect()
+        frame = _ndjson_sampled(content)
+        if frame is None:
+            frame = (
+                FORMATS["ndjson"].scan([str(file)], {"infer_schema_length": None}, ScanHints())
+            ).collect()
     elif lines and isinstance(content, bytes):
         frame = pl.read_ndjson(io.BytesIO(content), infer_schema_length=None)
     else:

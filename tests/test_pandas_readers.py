@@ -537,7 +537,18 @@ def _records(n: int = 80) -> list[dict[str, Any]]:
     return out
 
 
+def _late(n: int, at: int, change: dict[str, Any]) -> list[dict[str, Any]]:
+    """``n`` records typed alike, but the one at ``at`` (past the first 1,000 typing the
+    columns on the fast path) changes or adds keys."""
+    rows = [{"id": i, "qty": i % 7, "name": f"sku-{i}", "ok": i % 2 == 0} for i in range(n)]
+    rows[at] = {**rows[at], **change}
+    return rows
+
+
 JSON_FAST: dict[str, tuple[Callable[[Path], Any], dict[str, Any]]] = {
+    "long": (lambda p: _ndjson(p, _records(2_500)), {"lines": True}),
+    "late_fraction": (lambda p: _ndjson(p, _late(1_500, 1_300, {"qty": 2.5})), {"lines": True}),
+    "late_null": (lambda p: _ndjson(p, _late(1_500, 1_400, {"name": None})), {"lines": True}),
     "lines": (lambda p: _ndjson(p, _records()), {"lines": True}),
     "lines_records_orient": (
         lambda p: _ndjson(p, _records()),
@@ -581,6 +592,8 @@ JSON_FAST: dict[str, tuple[Callable[[Path], Any], dict[str, Any]]] = {
 JSON_FALLBACK: dict[str, tuple[Callable[[Path], Any], dict[str, Any]]] = {
     "numbers_as_text": (lambda p: _ndjson(p, [{"a": "1"}, {"a": "2.5"}]), {"lines": True}),
     "mixed_types": (lambda p: _ndjson(p, [{"a": 1}, {"a": "x"}]), {"lines": True}),
+    "late_key": (lambda p: _ndjson(p, _late(1_500, 1_200, {"late": "x"})), {"lines": True}),
+    "late_text": (lambda p: _ndjson(p, _late(1_500, 1_100, {"qty": "x"})), {"lines": True}),
     "bools_and_text": (lambda p: _ndjson(p, [{"a": True}, {"a": "x"}]), {"lines": True}),
     "nested": (lambda p: _ndjson(p, [{"a": {"b": 1}}, {"a": {"b": 2}}]), {"lines": True}),
     "date_like_names": (
