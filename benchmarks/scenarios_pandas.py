@@ -79,8 +79,9 @@ SCENARIOS: list[Scenario] = [
         Side(_DPD, 'df = dpd.read_json(DATA + "/orders.ndjson", lines=True)'),
         Side(_PD, 'df = pd.read_json(DATA + "/orders.ndjson", lines=True)'),
         target=0.15,
-        # looser than R6's: with no schema, every row is read to infer the columns' types (a key
-        # may first appear in the last record), where the catalog read takes them from YAML
+        # looser than R6's: with no schema the columns' types are guessed from the first records
+        # and checked by a strict parse (a second, inferring parse when they do not fit), where
+        # the catalog read takes them from YAML
         guard=0.8,
     ),
 ]
