@@ -22,6 +22,11 @@ disagree it reads their schemas and reconciles (with the warning).
 
 Hive-partitioned folders (``key=value/``) become columns; :func:`prune_partitions` drops files
 whose partition values a filter excludes before anything is opened.
+
+Remote reads pass a :class:`Retry`: each request made while planning (a schema) is retried on
+its own, and the reading itself, which Polars does when the frame is collected, is retried a
+step of files at a time (the whole scan when it is one step), so a failure after some steps were
+read does not read them twice.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import polars as pl
 
@@ -41,6 +46,7 @@ from dynio.engine.progress import progress
 from dynio.engine.telemetry import run_in_threads
 
 __all__ = [
+    "Retry",
     "SchemaDriftWarning",
     "hive_values",
     "prune_partitions",
@@ -51,6 +57,22 @@ __all__ = [
 _SHOWN = 5  # file names listed in a message before "… N more"
 _CHUNKS = 20  # a visible progress bar moves in about this many steps
 _STEP = 256  # at most this many files are read (and held) at once by an optimistic scan
+
+
+T = TypeVar("T")
+
+
+class Retry(Protocol):
+    """Runs one remote request (``fn``), trying again on transient failures; ``what`` names the
+    file or dataset for messages. It raises what ``fn`` raised when that is not transient."""
+
+    def __call__(self, fn: Callable[[], T], what: str) -> T:
+        """``fn()``, retried."""
+        ...
+
+
+def _once(fn: Callable[[], T], what: str) -> T:
+    return fn()
 
 
 class SchemaDriftWarning(UserWarning):
@@ -151,6 +173,7 @@ def read_schemas(
     context: Mapping[str, Any],
     shown: Callable[[str], str] = str,
     footers: bool = False,
+    retry: Retry = _once,
 ) -> list[pl.Schema]:
     """Each file's schema (a progress bar on a terminal).
 
@@ -169,7 +192,8 @@ def read_schemas(
                 if footers and not remote and fmt.name == "parquet":
                     schema = pl.read_parquet_schema(path)
                 else:
-                    schema = fmt.scan([path], options, hints).collect_schema()
+                    lazy = fmt.scan([path], options, hints)
+                    schema = retry(lazy.collect_schema, path)
             except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
                 text = first_line(exc)
                 raise ReadError(
@@ -320,12 +344,15 @@ def _eager(
     context: Mapping[str, Any],
     shown: Callable[[str], str],
     columns: Sequence[str] | None = None,
+    retry: Retry | None = None,
 ) -> pl.LazyFrame:
     kwargs: dict[str, Any] = {"label": label, "context": context, "shown": shown}
+    if retry is not None:
+        kwargs["retry"] = retry
     schemas = read_schemas(files, fmt, options, hints, footers=True, **kwargs)
     # parquet and IPC scans match columns by name; text formats by position
     if _same(schemas, fmt.name not in ("parquet", "ipc"), columns):
-        return fmt.scan(files, options, hints)
+        return _guarded(fmt.scan(files, options, hints), retry, label)
     if fmt.name == "parquet" and "://" not in files[0]:
         schemas = read_schemas(files, fmt, options, hints, **kwargs)  # with partition columns
     unified, notes = _reconcile(
@@ -337,7 +364,31 @@ def _eager(
             SchemaDriftWarning,
             stacklevel=4,
         )
-    return _stack(files, unified, schemas, lambda p: fmt.scan([p], options, hints))
+    stacked = _stack(files, unified, schemas, lambda p: fmt.scan([p], options, hints))
+    return _guarded(stacked, retry, label)
+
+
+def _guarded(lazy: pl.LazyFrame, retry: Retry | None, what: str) -> pl.LazyFrame:
+    """``lazy`` with the reading it does when collected retried as one request.
+
+    Without a ``retry`` (local files) the frame is returned as it is.
+    """
+    if retry is None:
+        return lazy
+    from polars.io.plugins import register_io_source
+
+    schema = retry(lazy.collect_schema, what)
+
+    def source(
+        with_columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        inner = lazy.select(with_columns) if with_columns is not None else lazy
+        yield retry(_narrow(inner, predicate, n_rows).collect, what)
+
+    return register_io_source(source, schema=schema, explain_detail=what)
 
 
 def scan_files(
@@ -351,6 +402,7 @@ def scan_files(
     columns: Sequence[str] | None = None,
     optimistic: bool = False,
     shown: Callable[[str], str] = str,
+    retry: Retry | None = None,
 ) -> pl.LazyFrame:
     """One LazyFrame over many files of one format, drift reconciled (see the module notes).
 
@@ -365,18 +417,21 @@ def scan_files(
         optimistic: Read one schema and scan strictly; reconcile only when files disagree (for
             remote stores, where each schema read is a request). Needs ``columns``.
         shown: How a file is named in messages (redacted, relative).
+        retry: For remote files: how requests are retried (see :class:`Retry`); ``None``: once.
     """
     if len(files) == 1:
-        return fmt.scan(files, options, hints)
+        return _guarded(fmt.scan(files, options, hints), retry, files[0])
     if optimistic and columns is not None and fmt.name == "parquet":
         frame = _optimistic(
-            files, fmt, options, hints, label=label, context=context, columns=columns, shown=shown
-        )
+            files, fmt, options, hints, label=label, context=context, columns=columns,
+            shown=shown, retry=retry,
+        )  # fmt: skip
         if frame is not None:
             return frame
     return _eager(
-        files, fmt, options, hints, label=label, context=context, shown=shown, columns=columns
-    )
+        files, fmt, options, hints, label=label, context=context, shown=shown, columns=columns,
+        retry=retry,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ optimistic scans
@@ -415,6 +470,7 @@ def _optimistic(
     context: Mapping[str, Any],
     columns: Sequence[str],
     shown: Callable[[str], str],
+    retry: Retry | None = None,
 ) -> pl.LazyFrame | None:
     """A scan promising ``columns`` from the first file's schema, checked when collected.
 
@@ -424,7 +480,8 @@ def _optimistic(
     from polars.io.plugins import register_io_source
 
     kwargs = _strict_kwargs(files, options, hints)
-    first = fmt.scan([files[0]], options, hints).collect_schema()
+    attempt: Retry = retry if retry is not None else _once
+    first = attempt(fmt.scan([files[0]], options, hints).collect_schema, files[0])
     hive_keys = (
         list(hive_values(files[0].split("://", 1)[-1])) if kwargs["hive_partitioning"] else []
     )
@@ -470,7 +527,8 @@ def _optimistic(
             while start < len(files) and (left is None or left > 0):
                 chunk = files[start : start + step]
                 try:
-                    frame = _narrow(strict(chunk).select(wanted), predicate, left).collect()
+                    step_frame = _narrow(strict(chunk).select(wanted), predicate, left)
+                    frame = attempt(step_frame.collect, label)
                 except (pl.exceptions.SchemaError, pl.exceptions.ColumnNotFoundError):
                     rest = files[start:]
                     frame = _reconciled_rest(rest, first_step=start == 0, wanted=wanted,
@@ -490,8 +548,9 @@ def _optimistic(
         n_rows: int | None,
     ) -> pl.DataFrame:
         lazy = _eager(
-            rest, fmt, options, hints, label=label, context=context, shown=shown, columns=wanted
-        )
+            rest, fmt, options, hints, label=label, context=context, shown=shown, columns=wanted,
+            retry=retry,
+        )  # fmt: skip
         have = lazy.collect_schema()
         absent = [c for c in wanted if c not in have]
         if absent and first_step:

@@ -39,6 +39,14 @@ locally. A prefix or glob reads every object in parallel into one frame (see
 :mod:`dynio.engine.sources.dataset` for schema drift and hive partitions); empty objects,
 ``_SUCCESS``-style markers and objects of other formats are skipped.
 
+Every request (listing, size checks, schema reads, each fetched object, the native reading when
+the frame is collected, each upload) is retried on transient failures as the storage option
+``retries`` says (see :class:`~dynio.engine.sources.storage.RetryPolicy`); the error after the
+last attempt names the object and the number of attempts. For example::
+
+    options:
+      storage_options: {region: eu-west-1, retries: {attempts: 5, backoff: 0.5, max_backoff: 10}}
+
 Writes never leave a half-written object: the frame is serialised to a local temporary file and
 uploaded as one PUT, or as a multipart (resumable) upload that only becomes the object when it
 completes and is aborted otherwise. A dataset write puts one object per partition (replacing the
@@ -56,10 +64,10 @@ import tempfile
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -78,12 +86,15 @@ from dynio.engine.progress import progress
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.dataset import prune_partitions, scan_files
 from dynio.engine.sources.storage import (
+    GaveUp,
     Location,
+    Retrier,
     error_for,
     filesystem,
     normalize_storage_options,
     parse_location,
     polars_options,
+    retry_policy,
     secret_values,
 )
 from dynio.engine.spec import SourceSpec, thaw
@@ -99,6 +110,7 @@ _UTF8 = ("utf8", "utf-8", "utf-8-sig", "utf8-lossy")
 _PLAN_ONLY = ("columns", "filters", "usecols", "storage_options")
 _UPLOAD_WORKERS = 8
 _HTTP_TIMEOUT = 30.0
+T = TypeVar("T")
 
 
 def _format(spec: SourceSpec) -> Format:
@@ -166,9 +178,11 @@ class _Store:
         raw = spec.options.get("storage_options")
         try:
             self.options = normalize_storage_options(thaw(raw) if raw else None, self.backend)
+            policy = retry_policy(self.options.get("retries"))
         except ValueError as exc:
             raise ConfigError(str(exc), key_path="options.storage_options", **self.context) from exc
         self.secrets = secret_values(self.options)
+        self.retrier = Retrier(policy, self.context, self.secrets)
         self._fs: Any = None
 
     @property
@@ -188,8 +202,34 @@ class _Store:
         server = server_attributes(redact(str(endpoint), self.secrets)) if endpoint else {}
         annotate({**server, **attrs})
 
-    def polars(self) -> dict[str, str]:
-        return polars_options(self.backend, self.options)
+    def polars(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(polars_options(self.backend, self.options))
+        if out or self.backend.name in ("s3", "gcs", "azure"):
+            out["max_retries"] = 0  # dynio retries (see Retrier); the object store must not
+        return out
+
+    def call(
+        self,
+        fn: Callable[[], T],
+        location: Location,
+        *,
+        action: str = "read",
+        error: type[DynioError] = ReadError,
+    ) -> T:
+        """``fn()`` retried on transient failures; any failure translated into ``error``."""
+        try:
+            return self.retrier.run(fn, location.url, action=action)
+        except Exception as exc:
+            raise self.error(exc, location, action=action, error=error) from exc
+
+    def retry(self, fn: Callable[[], T], what: str) -> T:
+        """``fn()`` retried (a :class:`~dynio.engine.sources.dataset.Retry` for the scans);
+        a failure that lasted through every attempt becomes a :class:`ReadError` naming
+        ``what``, other failures are raised as they are for the caller to translate."""
+        try:
+            return self.retrier.run(fn, what)
+        except GaveUp as exc:
+            raise self.error(exc, _where(self.location, what)) from exc
 
     def error(
         self,
@@ -216,6 +256,13 @@ class _Store:
             error=error,
             bucket_exists=bucket_exists,
         )
+
+
+def _where(default: Location, what: str) -> Location:
+    try:
+        return parse_location(what)
+    except ValueError:
+        return default
 
 
 def _not_found(exc: BaseException) -> bool:
@@ -246,13 +293,25 @@ def _http_request(store: _Store, url: str, method: str) -> urllib.request.Reques
 
 def _http_head(store: _Store, location: Location) -> tuple[int | None, bool]:
     """Size and whether the server answers range requests (what Polars' native reader needs)."""
+
+    def head() -> tuple[int | None, bool]:
+        try:
+            with urllib.request.urlopen(
+                _http_request(store, location.url, "HEAD"), timeout=_HTTP_TIMEOUT
+            ) as resp:
+                length = resp.headers.get("Content-Length")
+                ranges = resp.headers.get("Accept-Ranges", "").lower() == "bytes"
+                return (int(length) if length and length.isdigit() else None), ranges
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 and exc.code != 429:
+                raise
+            exc.close()
+            raise OSError(f"HTTP {exc.code} {exc.reason}") from None
+
     try:
-        with urllib.request.urlopen(
-            _http_request(store, location.url, "HEAD"), timeout=_HTTP_TIMEOUT
-        ) as resp:
-            length = resp.headers.get("Content-Length")
-            ranges = resp.headers.get("Accept-Ranges", "").lower() == "bytes"
-            return (int(length) if length and length.isdigit() else None), ranges
+        return store.retrier.run(head, location.url)
+    except GaveUp as exc:
+        raise store.error(exc, location) from exc
     except urllib.error.HTTPError as exc:
         exc.close()  # it holds the response and its socket
         if exc.code == 404:
@@ -268,8 +327,15 @@ def _http_head(store: _Store, location: Location) -> tuple[int | None, bool]:
 
 def _http_get(store: _Store, url: str, dest: Path) -> int:
     request = _http_request(store, url, "GET")
-    with urllib.request.urlopen(request, timeout=_HTTP_TIMEOUT) as resp, open(dest, "wb") as out:
-        shutil.copyfileobj(resp, out, length=1 << 20)
+    try:
+        with (
+            urllib.request.urlopen(request, timeout=_HTTP_TIMEOUT) as resp,
+            open(dest, "wb") as out,
+        ):
+            shutil.copyfileobj(resp, out, length=1 << 20)
+    except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response and its socket
+        raise
     return dest.stat().st_size
 
 
@@ -297,15 +363,12 @@ def _listing(store: _Store, target: Target, fmt: Format) -> list[_Object]:
             file=store.shown(loc.url),
             **store.context,
         )
-    try:
-        if loc.is_glob:
-            found = store.fs.glob(loc.fs_path, detail=True)
-            root = loc.with_path(loc.glob_root)
-        else:
-            found = store.fs.find(loc.fs_path, detail=True)
-            root = loc
-    except Exception as exc:
-        raise store.error(exc, loc, action="list") from exc
+    if loc.is_glob:
+        found = store.call(lambda: store.fs.glob(loc.fs_path, detail=True), loc, action="list")
+        root = loc.with_path(loc.glob_root)
+    else:
+        found = store.call(lambda: store.fs.find(loc.fs_path, detail=True), loc, action="list")
+        root = loc
     prefix = f"{root.bucket}/{root.path}"
     objects = []
     for name, info in sorted(dict(found).items()):
@@ -342,10 +405,7 @@ def _head(store: _Store, target: Target) -> tuple[_Object | None, bool]:
         obj = _Object(loc.url, size, loc.path.rsplit("/", 1)[-1])
         ranged = ranges and not store.options.get("headers")
     else:
-        try:
-            info = store.fs.info(loc.fs_path)
-        except Exception as exc:
-            raise store.error(exc, loc) from exc
+        info = store.call(lambda: store.fs.info(loc.fs_path), loc)
         if info.get("type") == "directory":
             return None, True
         obj = _Object(loc.url, info.get("size"), loc.path.rsplit("/", 1)[-1])
@@ -377,14 +437,14 @@ def _download(store: _Store, objects: Sequence[_Object], folder: Path) -> list[s
             dest = folder / (obj.relative or "data")
             dest.parent.mkdir(parents=True, exist_ok=True)
             where = parse_location(obj.url)
-            try:
+
+            def fetch() -> int:
                 if store.backend.name == "http":
-                    size = _http_get(store, obj.url, dest)
-                else:
-                    store.fs.get_file(where.fs_path, str(dest))
-                    size = dest.stat().st_size
-            except Exception as exc:
-                raise store.error(exc, where) from exc
+                    return _http_get(store, obj.url, dest)
+                store.fs.get_file(where.fs_path, str(dest))
+                return dest.stat().st_size
+
+            size = store.call(fetch, where)
             bar.update(1, size)
             return str(dest)
 
@@ -475,6 +535,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
                 columns=request.columns,
                 optimistic=True,
                 shown=lambda u: shown.get(u, u),
+                retry=store.retry,
             )
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise store.error(exc, target.location) from exc
@@ -512,7 +573,11 @@ def _upload(store: _Store, local: Path, location: Location) -> None:
     block = store.options.get("block_size")
     if block is not None and store.backend.name in ("s3", "gcs"):
         kwargs["chunksize"] = int(block)
-    store.fs.put_file(str(local), location.fs_path, **kwargs)
+    store.retrier.run(
+        lambda: store.fs.put_file(str(local), location.fs_path, **kwargs),
+        location.url,
+        action="write",
+    )
 
 
 def _check_writable(store: _Store, location: Location) -> None:
@@ -552,7 +617,7 @@ def _parts(
 def _existing(store: _Store, root: Location, fmt: Format) -> list[str]:
     """The data objects of the dataset as it is now (to remove those the new one replaces)."""
     try:
-        found = store.fs.find(root.fs_path)
+        found = store.retrier.run(lambda: store.fs.find(root.fs_path), root.url, action="list")
     except FileNotFoundError:
         return []
     except Exception as exc:
@@ -619,7 +684,7 @@ def _write_dataset(
     stale = [o for o in old if _bare(o) not in new]
     if stale:
         try:
-            store.fs.rm(stale)
+            store.retrier.run(lambda: store.fs.rm(stale), root.url, action="delete")
         except Exception as exc:
             why = store.error(exc, root, action="delete").message
             raise WriteError(

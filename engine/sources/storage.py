@@ -13,27 +13,49 @@ uses its default credential chain (environment variables, profiles, instance met
 Secret values (keys, tokens, SAS tokens, connection strings) never reach an error, a log line or
 a span: :func:`secret_values` lists them and every message goes through
 :func:`dynio.engine.telemetry.redact`.
+
+Transient failures (connection refused or reset, timeouts, HTTP 5xx, 429 and S3's ``SlowDown``)
+are retried with exponential backoff and jitter by :class:`Retrier`, as the storage option
+``retries`` says (:class:`RetryPolicy`; 3 attempts by default). dynio is the only layer that
+retries: botocore's and s3fs's own retries and those of Polars' object store are turned off, so
+an attempt is counted once and every retry is logged and reported on the span. Access denied,
+missing objects, bad credentials and unreadable data are never retried.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import json
+import logging
 import os
+import random
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from opentelemetry import trace
+
+from dynio.engine import telemetry
 from dynio.engine.errors import DynioError, MissingDependencyError, ReadError, first_line
-from dynio.engine.telemetry import redact
+from dynio.engine.telemetry import annotate, redact
+
+T = TypeVar("T")
+logger = logging.getLogger("dynio")
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_RETRIES",
     "Backend",
+    "GaveUp",
     "Location",
+    "Retrier",
+    "RetryPolicy",
     "backend_for",
     "check_storage_options",
     "duckdb_register",
@@ -42,9 +64,11 @@ __all__ = [
     "filesystem",
     "fsspec_options",
     "is_remote",
+    "is_transient",
     "normalize_storage_options",
     "parse_location",
     "polars_options",
+    "retry_policy",
     "secret_values",
 ]
 
@@ -85,6 +109,7 @@ _COMMON = {
     "anon": "anon",
     "skip_signature": "anon",
     "block_size": "block_size",
+    "retries": "retries",
 }
 _S3_KEYS = {
     **_COMMON,
@@ -144,7 +169,7 @@ _AZURE_KEYS = {
     "azure_storage_endpoint": "endpoint_url",
     "azure_skip_signature": "anon",
 }
-_HTTP_KEYS = {"headers": "headers", "block_size": "block_size"}
+_HTTP_KEYS = {"headers": "headers", "block_size": "block_size", "retries": "retries"}
 
 BACKENDS: dict[str, Backend] = {
     b.name: b
@@ -161,7 +186,7 @@ BACKENDS: dict[str, Backend] = {
             _AZURE_KEYS,
         ),
         Backend("http", "HTTP", ("http", "https"), "urllib.request", None, True, _HTTP_KEYS),
-        Backend("memory", "memory", ("memory",), "fsspec", None, False, {}),
+        Backend("memory", "memory", ("memory",), "fsspec", None, False, {"retries": "retries"}),
     ]
 }
 _BY_SCHEME = {scheme: b for b in BACKENDS.values() for scheme in b.schemes}
@@ -296,6 +321,8 @@ def normalize_storage_options(raw: Mapping[str, Any] | None, backend: Backend) -
             )
         if value is None:
             continue
+        if canonical == "retries":
+            retry_policy(value)  # raises ValueError naming the key
         if canonical == "client_kwargs":
             if not isinstance(value, Mapping):
                 raise ValueError("storage option 'client_kwargs' must be a mapping")
@@ -544,6 +571,15 @@ def filesystem(location: Location, options: Mapping[str, Any], context: Mapping[
     import fsspec
 
     kwargs = fsspec_options(location.backend, options)
+    if location.backend.name == "s3":
+        # dynio retries (see RetryPolicy); botocore and s3fs would retry underneath it. A
+        # botocore retry setting given in config_kwargs is the user's choice and stands.
+        config = dict(kwargs.get("config_kwargs") or {})
+        config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
+        kwargs["config_kwargs"] = config
+        fs = fsspec.filesystem(location.scheme, **kwargs)
+        fs.retries = 1  # s3fs's own retry loop: one try
+        return fs
     if location.backend.name == "gcs" and "endpoint_url" in kwargs:
         # the default gcsfs class probes every bucket for zonal/hierarchical layouts through an
         # API that GCS-compatible endpoints do not serve (each probe waits about a minute);
@@ -551,6 +587,317 @@ def filesystem(location: Location, options: Mapping[str, Any], context: Mapping[
         core: Any = importlib.import_module("gcsfs.core")
         return core.GCSFileSystem(**kwargs)
     return fsspec.filesystem(location.scheme, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------- retries
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures of a store are retried.
+
+    Attributes:
+        attempts: Tries in all, the first included (``1``: no retry).
+        backoff: The wait before the first retry, in seconds; it doubles at each retry.
+        max_backoff: The longest wait between two tries, in seconds.
+
+    The wait before retry ``n`` is drawn uniformly from ``[d/2, d]`` with
+    ``d = min(max_backoff, backoff * 2**(n-1))`` (jitter keeps many readers from retrying in step).
+    """
+
+    attempts: int = 3
+    backoff: float = 0.2
+    max_backoff: float = 5.0
+
+    def delay(self, retry: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1 for the first)."""
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (retry - 1))
+        spread: float = (rng or random).uniform(0.0, ceiling / 2)
+        return ceiling / 2 + spread
+
+
+DEFAULT_RETRIES = RetryPolicy()
+_RETRY_KEYS = ("attempts", "backoff", "max_backoff")
+
+
+def retry_policy(raw: Any) -> RetryPolicy:
+    """The policy a ``retries`` storage option gives (``None``: the default).
+
+    Accepted forms: a whole number of attempts (``retries: 5``), or a mapping with any of
+    ``attempts``, ``backoff`` and ``max_backoff`` (the others keep their defaults).
+
+    Raises:
+        ValueError: A value that is not one of those; the message names the key.
+    """
+    if raw is None:
+        return DEFAULT_RETRIES
+    if isinstance(raw, bool) or not isinstance(raw, int | Mapping):
+        raise ValueError(
+            "storage option 'retries' must be a number of attempts or a mapping of"
+            f" {list(_RETRY_KEYS)}, got {type(raw).__name__}"
+        )
+    body = {"attempts": raw} if isinstance(raw, int) else dict(raw)
+    unknown = sorted(str(k) for k in body if k not in _RETRY_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {unknown} in storage option 'retries'; accepted: {list(_RETRY_KEYS)}"
+        )
+    attempts = body.get("attempts", DEFAULT_RETRIES.attempts)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+        raise ValueError(
+            f"storage option 'retries.attempts' must be a whole number from 1 to 100, got"
+            f" {attempts!r}"
+        )
+    waits: dict[str, float] = {}
+    for key in ("backoff", "max_backoff"):
+        value = body.get(key, getattr(DEFAULT_RETRIES, key))
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 600:
+            raise ValueError(
+                f"storage option 'retries.{key}' must be a number of seconds from 0 to 600,"
+                f" got {value!r}"
+            )
+        waits[key] = float(value)
+    if waits["max_backoff"] < waits["backoff"]:
+        raise ValueError(
+            f"storage option 'retries.max_backoff' ({waits['max_backoff']:g}) is less than"
+            f" 'retries.backoff' ({waits['backoff']:g})"
+        )
+    return RetryPolicy(attempts, waits["backoff"], waits["max_backoff"])
+
+
+class GaveUp(OSError):
+    """A transient failure that lasted through every attempt; the last failure is its cause."""
+
+    def __init__(self, last: BaseException, attempts: int) -> None:
+        super().__init__(f"{first_line(last)} (gave up after {attempts} attempts)")
+        self.last = last
+        self.attempts = attempts
+
+
+# failures worth another try, by exception name, by HTTP status, by S3 error code and by text
+_TRANSIENT_NAMES = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ProxyConnectionError",
+        "ResponseStreamingError",
+        "IncompleteReadError",
+        "ClientConnectorError",
+        "ClientOSError",
+        "ServerDisconnectedError",
+        "ServerTimeoutError",
+        "ClientPayloadError",
+        "FSTimeoutError",
+        "RemoteDisconnected",
+        "IncompleteRead",
+    }
+)
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequests",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "503",
+        "500",
+        "502",
+        "504",
+    }
+)
+_TRANSIENT_TEXT = (
+    "error sending request",
+    "connection refused",
+    "connection reset",
+    "connection aborted",
+    "connection closed",
+    "broken pipe",
+    "timed out",
+    "timeout",
+    "slowdown",
+    "slow down",
+    "reduce your request rate",
+    "service unavailable",
+    "internal server error",
+    "bad gateway",
+    "gateway timeout",
+    "too many requests",
+    "server disconnected",
+    "unexpected eof",
+    "incomplete",
+    "tcp connect error",
+    "error decoding response body",
+    "body error",
+    "end of file before message length",
+)
+_TRANSIENT_STATUS = re.compile(r"\b(429|500|502|503|504)\b")
+_FINAL_TEXT = (
+    "accessdenied",
+    "access denied",
+    "forbidden",
+    "invalidaccesskeyid",
+    "signaturedoesnotmatch",
+    "nosuchbucket",
+    "nosuchkey",
+    "not found",
+    "does not exist",
+    "unable to locate credentials",
+)
+
+
+def _status_of(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        meta = response.get("ResponseMetadata") or {}
+        status = meta.get("HTTPStatusCode") if isinstance(meta, Mapping) else None
+        return int(status) if isinstance(status, int) else None
+    code = getattr(exc, "code", None)  # urllib's HTTPError
+    if isinstance(code, int) and type(exc).__name__ == "HTTPError":
+        return code
+    return None
+
+
+def _code_of(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        error = response.get("Error") or {}
+        code = error.get("Code") if isinstance(error, Mapping) else None
+        return str(code) if code is not None else None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a store failure may go away when tried again.
+
+    Transient: connection refused, reset or closed; timeouts; HTTP 5xx and 429; S3's
+    ``SlowDown`` and other throttling codes. Never: access denied, a missing bucket or object,
+    missing or refused credentials, data that does not parse, dynio's own errors, or a failure
+    that already went through its retries (:class:`GaveUp`).
+    """
+    chain = _chain(exc)
+    if any(isinstance(e, DynioError | GaveUp) for e in chain):
+        return False
+    names = {type(e).__name__ for e in chain}
+    if names.intersection(_NO_CREDENTIALS):
+        return False
+    if any(isinstance(e, PermissionError | FileNotFoundError | IsADirectoryError) for e in chain):
+        return False
+    for e in chain:
+        status = _status_of(e)
+        if status is not None:
+            return status == 429 or status >= 500
+        code = _code_of(e)
+        if code is not None:
+            return code in _TRANSIENT_CODES
+    texts = " | ".join(first_line(e) for e in chain).lower()
+    if any(t in texts for t in _FINAL_TEXT) or re.search(r"\b(400|401|403|404)\b", texts):
+        return False
+    if names.intersection(_TRANSIENT_NAMES):
+        return True
+    if any(isinstance(e, ConnectionError | TimeoutError) for e in chain):
+        return True
+    return any(t in texts for t in _TRANSIENT_TEXT) or bool(_TRANSIENT_STATUS.search(texts))
+
+
+class Retrier:
+    """Runs store requests under a :class:`RetryPolicy`, reporting each retry.
+
+    Every retry is a WARNING on the ``dynio`` logger (resource, environment, what was being
+    done, the attempt, the failure and the wait), an event ``dynio.retry`` on the current span
+    and the attribute ``dynio.retries`` (the retries of the operation so far) on the stage and
+    operation spans. Calls from threads Polars runs (a scan collected later) report under the
+    context the retrier was made in.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        context: Mapping[str, Any],
+        secrets: frozenset[str] = frozenset(),
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.policy = policy
+        self.context = dict(context)
+        self.secrets = secrets
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._ctx = contextvars.copy_context()
+        self.retries = 0
+
+    def run(self, fn: Callable[[], T], what: str, *, action: str = "read") -> T:
+        """``fn()``, tried again on transient failures.
+
+        Raises:
+            GaveUp: The failure was still there at the last attempt (its cause is that failure).
+            Exception: A failure that is not transient, as ``fn`` raised it (on any attempt).
+        """
+        attempt = 1
+        while True:
+            try:
+                return fn()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if attempt >= self.policy.attempts:
+                    if attempt == 1:
+                        raise
+                    raise GaveUp(exc, attempt) from exc
+                wait = self.policy.delay(attempt)
+                self._report(exc, what, action, attempt, wait)
+                self._sleep(wait)
+                attempt += 1
+
+    def _report(
+        self, exc: BaseException, what: str, action: str, attempt: int, wait: float
+    ) -> None:
+        with self._lock:
+            self.retries += 1
+            total = self.retries
+        shown = redact(what, self.secrets)
+        reason = redact(first_line(exc), self.secrets)
+        logger.warning(
+            "%s %s (env %s): attempt %d of %d failed with a transient error (%s); retrying in"
+            " %.2fs",
+            action,
+            shown,
+            self.context.get("env"),
+            attempt,
+            self.policy.attempts,
+            reason,
+            wait,
+            extra={"dynio_resource": self.context.get("resource")},
+        )
+        attrs: dict[str, str | int | float] = {
+            "dynio.resource": str(self.context.get("resource") or ""),
+            "dynio.retry.attempt": attempt,
+            "dynio.retry.target": shown,
+            "dynio.retry.action": action,
+            "dynio.retry.wait_s": round(wait, 3),
+            "error.type": type(exc).__qualname__,
+        }
+
+        def report() -> None:
+            current = trace.get_current_span()
+            if not current.is_recording():
+                # collected after the scan stage ended: the event goes on the operation's span
+                # (telemetry has no public hook for that yet)
+                op = telemetry._OPERATION.get()
+                current = op.span if op is not None else current
+            if current.is_recording():
+                current.add_event("dynio.retry", attrs)
+            annotate({"dynio.retries": total})
+
+        if trace.get_current_span().is_recording():
+            report()
+        else:  # a thread of Polars': report under the context the read was planned in
+            self._ctx.copy().run(report)
 
 
 # ----------------------------------------------------------------------------------------- DuckDB
@@ -665,6 +1012,9 @@ def error_for(
 ) -> DynioError:
     """A dynio error for a backend failure, naming resource, location and endpoint, no secret.
 
+    A :class:`GaveUp` failure is described by its last failure, and the message says how many
+    attempts were made.
+
     Args:
         exc: The backend's exception.
         location: Where the operation went.
@@ -676,6 +1026,9 @@ def error_for(
             missing bucket from a missing key.
     """
     secrets = secret_values(options)
+    attempts = 0
+    if isinstance(exc, GaveUp):
+        attempts, exc = exc.attempts, exc.last
     chain = _chain(exc)
     names = {type(e).__name__ for e in chain}
     texts = " | ".join(first_line(e) for e in chain).lower()
@@ -717,5 +1070,7 @@ def error_for(
         )
     else:
         message = f"cannot {action} {where} ({label}): {first_line(exc)}"
+    if attempts:
+        message += f"; gave up after {attempts} attempts"
     clean = redact(message, secrets)
     return error(clean, file=redact(where, secrets), **context)
