@@ -27,9 +27,12 @@ destination folder and are renamed into place, so a failed write leaves the old 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import glob
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -246,10 +249,14 @@ def _write_dataset(
                 atomic_write_file(sub / f"part-00000{ext}", part, fmt, options)
         else:
             atomic_write_file(staging / f"part-00000{ext}", frame, fmt, options)
-        if target.exists():
-            old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-            os.replace(target, old)
-        os.replace(staging, target)
+        if target.exists() and _exchange(staging, target):
+            shutil.rmtree(staging, ignore_errors=True)  # it holds the old dataset now
+        else:
+            if target.exists():
+                # without an atomic exchange the folder is missing between these two renames
+                old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+                os.replace(target, old)
+            os.replace(staging, target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
@@ -259,6 +266,24 @@ def _write_dataset(
         raise
     files = sorted(p for p in target.rglob("*") if p.is_file())
     return sum(p.stat().st_size for p in files), files
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one step (Linux ``renameat2(RENAME_EXCHANGE)``), so a reader or a
+    killed writer never sees the destination missing; ``False`` where the system cannot."""
+    if sys.platform != "linux":
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False  # an old kernel or a file system without it
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def _part_value(value: Any) -> str:
