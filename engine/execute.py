@@ -92,6 +92,15 @@ def _handoff_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def _has_checks(schema: SchemaSpec | None, *, validate: bool, metrics: bool) -> bool:
+    """Whether the schema gives rules or metrics to run."""
+    if schema is None:
+        return False
+    return (validate and any(r.apply for r in schema.all_rules)) or (
+        metrics and any(c.metrics for c in schema.columns)
+    )
+
+
 def _start_handoff(convert: Callable[[pl.DataFrame], Any], frame: pl.DataFrame) -> Future[Any]:
     """Run ``convert(frame)`` on a worker, in a copy of this context (so its spans nest here)."""
     ctx = contextvars.copy_context()
@@ -306,7 +315,7 @@ def read(
         set_attributes(top, {"rows": frame.height, "bytes": nbytes})
         record_read(resource.name, plan.env.name, info.kind, frame.height, nbytes)
         context = {"resource": resource.name, "env": plan.env.name}
-        checks = plan.schema is not None and (validate or metrics)
+        checks = _has_checks(plan.schema, validate=validate, metrics=metrics)
         pending = (
             _start_handoff(convert, frame)
             if convert is not None and checks and frame.height >= OVERLAP_ROWS
