@@ -13,6 +13,7 @@ import string
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
+from urllib.parse import unquote
 
 from dynio.engine.errors import MissingVariableError, TemplateError
 
@@ -167,15 +168,28 @@ def template_fields(text: str) -> list[str]:
     return names
 
 
-def _check_value(name: str, value: Any, context: Mapping[str, Any]) -> str:
-    text = str(value)
+def _escapes(text: str) -> bool:
+    """Whether a value could climb out of the folder it is put in: a ``..`` segment, an
+    absolute or drive path, a NUL byte."""
     parts = re.split(r"[\\/]", text)
-    if (
+    return (
         "\x00" in text
         or ".." in parts
         or text.startswith(("/", "\\"))
-        or re.match(r"^[A-Za-z]:", text)
-    ):
+        or re.match(r"^[A-Za-z]:", text) is not None
+    )
+
+
+def _check_value(name: str, value: Any, context: Mapping[str, Any]) -> str:
+    text = str(value)
+    # object stores and HTTP servers decode %2e%2e%2f into ../: look through the encoding too
+    decoded = [text]
+    for _ in range(3):
+        unquoted = unquote(decoded[-1])
+        if unquoted == decoded[-1]:
+            break
+        decoded.append(unquoted)
+    if any(_escapes(t) for t in decoded):
         raise TemplateError(
             f"template value for {{{name}}} would leave the configured location: {text!r}",
             **context,
@@ -207,6 +221,14 @@ def fill_template(text: str, args: Mapping[str, Any], context: Mapping[str, Any]
         return text
     safe = {f: _check_value(f, args[f], context) for f in fields}
     try:
-        return text.format_map(safe)
+        filled = text.format_map(safe)
     except (ValueError, IndexError, KeyError) as exc:
         raise TemplateError(f"malformed path template {text!r}: {exc}", **context) from exc
+    if filled.startswith("~") and not text.startswith("~"):
+        # a path starting with ~ is expanded to a home folder: a value must not choose one
+        name = next((f for f in fields if safe[f].startswith("~")), fields[0])
+        raise TemplateError(
+            f"template value for {{{name}}} would put the path in a home folder: {filled!r}",
+            **context,
+        )
+    return filled
