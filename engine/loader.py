@@ -113,22 +113,33 @@ def _construct_map(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, resource: str | None = None) -> Any:
+    """Parse one YAML file; ``resource`` names the resource a schema file is read for."""
+    ctx = {"file": str(path), "resource": resource}
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
-        raise ConfigError("file not found", file=str(path)) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text: {exc.reason}", file=str(path)) from exc
+        raise ConfigError("file not found", **ctx) from exc
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+        raise ConfigError(f"cannot read the file: {exc.strerror}", **ctx) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} does not decode"
+            " (save the file as UTF-8)",
+            **ctx,
+        ) from exc
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"invalid YAML{where}: {problem}", file=str(path)) from exc
+        if "'\\t'" in problem:
+            problem += " (YAML indents with spaces, not tabs)"
+        raise ConfigError(f"invalid YAML{where}: {problem}", **ctx) from exc
 
 
 def _looks_like_schema(doc: Any) -> bool:
@@ -549,7 +560,7 @@ class _Loader:
         )
 
     def schema_file(self, path: Path, resource: str) -> SchemaSpec:
-        doc = _read_yaml(path)
+        doc = _read_yaml(path, resource)
         ctx = {"resource": resource, "file": str(path)}
         doc = resolve_placeholders(doc, self.variables, ctx)
         return parse_schema(doc, resource=resource, file=str(path))
