@@ -119,9 +119,17 @@ class WriteResult:
 def _cast_error(
     failures: Sequence[CastFailure], context: Mapping[str, Any], file: str | None
 ) -> CastError:
+
+    def short(values: Sequence[Any]) -> list[Any]:
+        # a 10 MB cell must not become a 10 MB message (nor be scanned by every log redactor)
+        return [
+            f"{v[:40]}… ({len(v):,} characters)" if isinstance(v, str) and len(v) > 60 else v
+            for v in values
+        ]
+
     first = failures[0]
     others = "".join(
-        f"; column {f.step.column!r} -> {f.step.target}: {f.count} value(s) {f.sample}"
+        f"; column {f.step.column!r} -> {f.step.target}: {f.count} value(s) {short(f.sample)}"
         for f in failures[1:]
     )
     what = (
@@ -134,7 +142,7 @@ def _cast_error(
         f"{others}; declare the column 'cast: lossy' to turn such values into nulls",
         target=str(first.step.target),
         column=first.step.column,
-        values=first.sample,
+        values=short(first.sample),
         file=file,
         **context,
     )
@@ -154,23 +162,27 @@ def collect(plan: Plan) -> pl.DataFrame:
     info = plan.info
     context = {"resource": info.resource, "env": info.env}
     where = info.files[0] if len(info.files) == 1 else info.location
+    options = plan.env.source.options
     try:
         return plan.frame.collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        # an I/O failure is reported as it is; only a failure to parse or cast is worth a
-        # second look at the data
+        # an I/O failure, or text that is not in the expected encoding, is reported as it is;
+        # only a failure to parse or cast is worth a second look at the data
+        text = first_line(exc).lower()
         if (
             isinstance(exc, OSError)
+            or "utf-8" in text
+            or "utf8" in text
             or plan.schema is None
             or plan.rescan is None
             or plan.build is None
         ):
-            raise _read_error(exc, info.format, where, context) from exc
+            raise _read_error(exc, info.format, where, context, options) from exc
         try:
             raw, raw_schema = plan.rescan()
             fallback, steps = plan.build(raw, raw_schema)
         except (pl.exceptions.PolarsError, OSError, DynioError):
-            raise _read_error(exc, info.format, where, context) from exc
+            raise _read_error(exc, info.format, where, context, options) from exc
         failed: BaseException = exc
         if info.format in _TEXT_FORMATS:
             # the reader parsed the text itself and gave up: the cast table may not
@@ -184,7 +196,7 @@ def collect(plan: Plan) -> pl.DataFrame:
             failures = []
         if failures:
             raise _cast_error(failures, context, where) from failed
-        raise _read_error(failed, info.format, where, context) from failed
+        raise _read_error(failed, info.format, where, context, options) from failed
 
 
 # formats whose readers parse text into the schema's types (and so can fail where the cast
@@ -193,9 +205,15 @@ _TEXT_FORMATS = frozenset({"csv", "json", "ndjson"})
 
 
 def _read_error(
-    exc: BaseException, fmt: str | None, where: str, context: Mapping[str, Any]
+    exc: BaseException,
+    fmt: str | None,
+    where: str,
+    context: Mapping[str, Any],
+    options: Mapping[str, Any] | None = None,
 ) -> ReadError:
-    text = first_line(exc)
+    from dynio.engine.formats import describe_read_failure  # what the file itself shows
+
+    text = describe_read_failure(fmt, where, options or {}, exc)
     return ReadError(f"cannot read {fmt or 'data'}: {text}", file=where, **context)
 
 

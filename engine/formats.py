@@ -9,9 +9,11 @@ and are accepted without effect, as listed in ``NO_EFFECT``.
 from __future__ import annotations
 
 import codecs
+import csv
 import importlib
 import io
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
@@ -19,6 +21,7 @@ from typing import IO, Any, Literal
 import polars as pl
 
 from dynio.engine.dtypes import parse_dtype
+from dynio.engine.errors import first_line
 
 __all__ = [
     "FORMATS",
@@ -26,9 +29,11 @@ __all__ = [
     "PLAN_OPTIONS",
     "Format",
     "ScanHints",
+    "describe_read_failure",
     "format_for",
     "infer_format",
     "register_format",
+    "text_encoding_problem",
 ]
 
 # Options every format accepts, handled by the planner rather than the reader
@@ -206,7 +211,13 @@ def _write_parquet(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any])
 def _transcode(path: str, encoding: str) -> io.BytesIO:
     with open(path, "rb") as fh:
         raw = fh.read()
-    return io.BytesIO(raw.decode(encoding).encode("utf-8"))
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(_undecodable(raw, exc, encoding)) from exc
+    except UnicodeError as exc:  # e.g. UTF-16 without a byte-order mark
+        raise ValueError(f"the file is not {encoding} text ({exc})") from exc
+    return io.BytesIO(text.encode("utf-8"))
 
 
 def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints) -> pl.LazyFrame:
@@ -306,7 +317,13 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
         kwargs["encoding"] = "utf8-lossy" if encoding == "utf8-lossy" else "utf8"
         sources: Any = list(paths)
     else:
-        codecs.lookup(encoding)  # raises LookupError for an unknown encoding
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {encoding!r} in options.encoding (Python's codec names:"
+                " utf-8, latin-1, utf-16, cp1252 …)"
+            ) from None
         sources = [_transcode(p, encoding) for p in paths]
     frame = pl.scan_csv(sources, **kwargs)
     if comma_ints:
@@ -345,17 +362,55 @@ def _write_csv(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> 
 # -------------------------------------------------------------------------------------------- json
 
 
-def _json_frame(
-    data: Any, orient: str | None, path: str, expected: Sequence[str] = ()
-) -> pl.DataFrame:
+def _records(rows: Any, orient: str) -> list[dict[str, Any]]:
+    """The rows of a records-like orient, each checked to be an object."""
+    if not isinstance(rows, list):
+        raise ValueError(f"orient {orient!r} expects a list of records, got {_json_kind(rows)}")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValueError(
+                f"orient {orient!r} expects a list of records (objects), but item {i} is"
+                f" {_json_kind(row)}"
+            )
+    return rows
+
+
+def _columns_of_rows(rows: Any, width: int | None, orient: str) -> list[tuple[Any, ...]]:
+    """The columns of a list of equally long rows (``values``, ``split``)."""
+    if not isinstance(rows, list):
+        raise ValueError(f"orient {orient!r} expects a list of rows, got {_json_kind(rows)}")
+    for i, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise ValueError(
+                f"orient {orient!r} expects a list of rows (lists), but item {i} is"
+                f" {_json_kind(row)}"
+            )
+        width = len(row) if width is None else width
+        if len(row) != width:
+            raise ValueError(f"row {i} has {len(row)} values where the others have {width}")
+    return list(zip(*rows, strict=True)) if rows else [()] * (width or 0)
+
+
+def _json_frame(data: Any, orient: str | None, expected: Sequence[str] = ()) -> pl.DataFrame:
     """Build a frame from parsed JSON in one of pandas' orients.
 
     Without an ``orient`` the shape decides; an object of objects is ``columns`` (pandas'
     default for ``DataFrame.to_json``) unless its inner keys, not its outer ones, are the
-    expected columns (then ``index``).
+    expected columns (then ``index``). A document of another shape is a ``ValueError`` saying
+    what was found.
     """
+    if orient is None and not isinstance(data, list | dict):
+        raise ValueError(
+            f"the JSON document is {_json_kind(data)}, not a list of records or an object of"
+            " columns"
+        )
     if orient is None:
         if isinstance(data, list):
+            if data and not isinstance(data[0], dict | list):
+                raise ValueError(
+                    f"the JSON document is a list of {_json_kind(data[0])} and the like, not a"
+                    " list of records (objects) or of rows (lists)"
+                )
             orient = "records" if not data or isinstance(data[0], dict) else "values"
         elif isinstance(data, dict) and "schema" in data and "data" in data:
             orient = "table"
@@ -369,34 +424,49 @@ def _json_frame(
                 wanted = set(expected)
                 if not (wanted & outer) and wanted <= inner:
                     orient = "index"
+    if orient in ("table", "split") and not (
+        isinstance(data, dict) and "data" in data and (orient == "table" or "columns" in data)
+    ):
+        keys = "'schema' and 'data'" if orient == "table" else "'columns' and 'data'"
+        raise ValueError(f"orient {orient!r} expects an object with {keys}")
     if orient in ("records", "table"):
-        rows = data["data"] if orient == "table" else data
-        if not isinstance(rows, list):
-            raise ValueError(f"{path}: orient {orient!r} expects a list of records")
+        rows = _records(data["data"] if orient == "table" else data, orient)
         if orient == "table":
-            idx_names = set(data.get("schema", {}).get("primaryKey", []) or [])
+            schema = data.get("schema")
+            keys = schema.get("primaryKey", []) if isinstance(schema, dict) else []
+            idx_names = set(keys or [])
             rows = [{k: v for k, v in r.items() if k not in idx_names} for r in rows]
         return pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
     if orient == "split":
-        columns = [str(c) for c in data["columns"]]
-        cols = list(zip(*data["data"], strict=True)) if data["data"] else [()] * len(columns)
+        names = data["columns"]
+        if not isinstance(names, list):
+            raise ValueError(f"orient 'split' expects 'columns' as a list, got {_json_kind(names)}")
+        columns = [str(c) for c in names]
+        cols = _columns_of_rows(data["data"], len(columns), orient)
         return pl.DataFrame({c: list(v) for c, v in zip(columns, cols, strict=True)}, strict=False)
     if orient == "values":
-        if not isinstance(data, list):
-            raise ValueError(f"{path}: orient 'values' expects a list of rows")
-        width = len(data[0]) if data else 0
-        cols = list(zip(*data, strict=True)) if data else []
-        return pl.DataFrame({str(i): list(cols[i]) for i in range(width)}, strict=False)
+        cols = _columns_of_rows(data, None, orient)
+        return pl.DataFrame({str(i): list(col) for i, col in enumerate(cols)}, strict=False)
     if orient in ("columns", "index"):
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: orient {orient!r} expects an object")
+            raise ValueError(f"orient {orient!r} expects an object, got {_json_kind(data)}")
         if orient == "index":
+            for key, row in data.items():
+                if not isinstance(row, dict):
+                    raise ValueError(
+                        f"orient 'index' expects {{index: {{column: value}}}}, but {key!r}"
+                        f" holds {_json_kind(row)}"
+                    )
             rows = [dict(v) for v in data.values()]
             return pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame()
         index: list[str] = []
-        for values in data.values():
+        for c, values in data.items():
             if not isinstance(values, dict):
-                raise ValueError(f"{path}: orient 'columns' expects {{column: {{index: value}}}}")
+                raise ValueError(
+                    f"orient 'columns' expects {{column: {{index: value}}}}, but column"
+                    f" {c!r} holds {_json_kind(values)}; one record belongs in a list"
+                    " (orient 'records')"
+                )
             for k in values:
                 if k not in index:
                     index.append(k)
@@ -404,6 +474,39 @@ def _json_frame(
             {str(c): [vals.get(i) for i in index] for c, vals in data.items()}, strict=False
         )
     raise ValueError(f"unknown JSON orient {orient!r}")
+
+
+def _json_kind(value: Any) -> str:
+    """What a parsed JSON value is, for messages: ``a number (42)``, ``an object``."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    kind = {bool: "a boolean", str: "a string", int: "a number", float: "a number"}
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    return f"{kind.get(type(value), type(value).__name__)} ({shown})"
+
+
+def _load_json(raw: bytes, encoding: str) -> Any:
+    """Parse one JSON document; the error says what is wrong and where (line, column)."""
+    if not raw.strip():
+        raise ValueError(
+            "the file is empty (0 bytes)" if not raw else "the file holds no JSON, only spaces"
+        )
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(_undecodable(raw, exc, encoding)) from exc
+    except UnicodeError as exc:  # e.g. UTF-16 without a byte-order mark
+        raise ValueError(f"the file is not {encoding} text ({exc})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
 
 
 _DATE_UNITS = {"s": 1_000, "ms": 1, "us": None, "ns": None}
@@ -421,9 +524,7 @@ def _scan_json(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHint
         with open(path, "rb") as fh:
             raw = fh.read()
         encoding = str(options.get("encoding") or "utf-8")
-        frames.append(
-            _json_frame(json.loads(raw.decode(encoding)), orient, path, list(hints.dtypes))
-        )
+        frames.append(_json_frame(_load_json(raw, encoding), orient, list(hints.dtypes)))
     frame = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     if frame.width == 0 and frame.height == 0 and hints.dtypes:
         # an empty document has no columns to infer: it is an empty frame of the schema
@@ -544,6 +645,166 @@ def _scan_ipc(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
 def _write_ipc(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
     compression = options.get("compression", "uncompressed")
     df.write_ipc(out, compression=compression or "uncompressed")
+
+
+# ------------------------------------------------------------------------ explaining failures
+
+# how much of a file a failure's explanation may look at: it runs only once a read has failed,
+# but a multi-gigabyte file must not keep the user waiting for a sentence
+_EXPLAIN_BYTES = 64 * 1024 * 1024
+_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32",
+    codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}
+
+
+def _head(path: str, size: int = _EXPLAIN_BYTES) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(size)
+
+
+def text_encoding_problem(path: str, encoding: str = "utf-8") -> str | None:
+    """Why a local text file is not ``encoding`` text (a byte-order mark, NUL bytes, a byte
+    that does not decode), or ``None`` when its start decodes cleanly or it cannot be opened.
+    """
+    if "://" in path or not os.path.isfile(path):
+        return None
+    raw = _head(path)
+    enc = encoding.lower().replace("_", "-")
+    if enc in ("utf8", "utf-8", "utf-8-sig"):
+        for bom, name in _BOMS.items():  # UTF-32's mark begins with UTF-16's: longest first
+            if raw.startswith(bom):
+                return (
+                    f"the file is {name} text (it starts with a {name} byte-order mark), not"
+                    f" UTF-8; set options.encoding: {name.lower()}"
+                )
+        if b"\x00" in raw[:4096]:
+            return (
+                "the file holds NUL bytes: it is UTF-16/32 text or binary, not UTF-8 text;"
+                " set options.encoding to the file's encoding"
+            )
+    try:
+        codec = codecs.lookup(enc)
+    except LookupError:
+        return None
+    try:
+        if len(raw) < _EXPLAIN_BYTES:
+            raw.decode(codec.name)
+        else:  # only the start was read: a character may be cut at the end
+            codec.incrementaldecoder().decode(raw, final=False)
+    except UnicodeDecodeError as exc:
+        return _undecodable(raw, exc, codec.name)
+    except UnicodeError as exc:  # e.g. UTF-16 without a byte-order mark
+        return f"the file is not {codec.name} text ({exc}); set options.encoding to its encoding"
+    return None
+
+
+def _undecodable(raw: bytes, exc: UnicodeDecodeError, encoding: str) -> str:
+    line = raw.count(b"\n", 0, exc.start) + 1
+    return (
+        f"the file is not {encoding} text (byte 0x{raw[exc.start]:02x} on line {line} does not"
+        " decode); set options.encoding to the file's encoding, e.g. latin-1"
+    )
+
+
+def _ragged_csv_row(path: str, options: Mapping[str, Any]) -> str | None:
+    """The first data row with more fields than the first row, as a sentence."""
+    sep = str(_pick(options, "separator", "sep", "delimiter") or ",")
+    quote = str(_pick(options, "quote_char", "quotechar") or '"')
+    skip = _pick(options, "skip_rows", "skiprows")
+    encoding = str(_pick(options, "encoding") or "utf-8")
+    if len(sep) != 1 or len(quote) != 1:
+        return None
+    try:
+        text = _head(path).decode(encoding, errors="replace")
+    except LookupError:
+        return None
+    lines = text.splitlines(keepends=True)[skip if isinstance(skip, int) else 0 :]
+    reader = csv.reader(lines, delimiter=sep, quotechar=quote)
+    width: int | None = None
+    for row in reader:
+        if width is None:
+            width = len(row)
+        elif len(row) > width:
+            line = reader.line_num + (skip if isinstance(skip, int) else 0)
+            return (
+                f"line {line} has {len(row)} fields where the header has {width}; fix the row"
+                " or set options.truncate_ragged_lines: true to drop the extra fields"
+            )
+    return None
+
+
+def _bad_json_line(path: str) -> str | None:
+    """The first line of a JSON-lines file that is not one JSON value, as a sentence."""
+    for number, line in enumerate(_head(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            json.loads(line)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+            return f"line {number} is not valid JSON: {reason}"
+    return None
+
+
+def _parquet_damage(path: str, reason: str) -> str | None:
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        start = fh.read(4)
+        fh.seek(max(size - 4, 0))
+        end = fh.read(4)
+    if start != b"PAR1":
+        return "not a parquet file: it does not start with the PAR1 marker parquet files begin with"
+    if end != b"PAR1":
+        return (
+            "the parquet file is truncated: it starts as parquet but lacks the footer (PAR1)"
+            " a complete file ends with"
+        )
+    lowered = reason.lower()
+    if any(w in lowered for w in ("out of specification", "thrift", "decompress", "snappy")):
+        return f"the parquet file is corrupted: its pages or their headers do not decode ({reason})"
+    return None
+
+
+def describe_read_failure(
+    fmt: str | None, path: str, options: Mapping[str, Any], exc: BaseException
+) -> str:
+    """Why a file could not be read, as one sentence.
+
+    Readers' own messages often say little (``found more fields than defined in 'Schema'``,
+    ``Syntax at character 21``); for a local file this looks at the file to say what is wrong
+    and where: an empty file, the ragged CSV line, the bad JSON line, the undecodable byte, a
+    truncated or corrupted parquet file. Otherwise it is the reader's first line. It runs only
+    after a read failed.
+    """
+    reason = first_line(exc)
+    if "://" in path or not os.path.isfile(path):
+        return reason
+    try:
+        if os.path.getsize(path) == 0:
+            return "the file is empty (0 bytes)"
+        lowered = reason.lower()
+        if fmt in ("csv", "json", "ndjson") and ("utf-8" in lowered or "utf8" in lowered):
+            encoding = str(_pick(options, "encoding") or "utf-8")
+            found = text_encoding_problem(path, encoding)
+            if found is not None:
+                return found
+        if fmt == "csv" and "more fields" in lowered:
+            return _ragged_csv_row(path, options) or (
+                "a row has more fields than the header; set options.truncate_ragged_lines:"
+                " true to drop the extra fields"
+            )
+        if fmt == "ndjson" or (fmt == "json" and options.get("lines")):
+            found = _bad_json_line(path)
+            if found is not None:
+                return found
+        if fmt == "parquet":
+            return _parquet_damage(path, reason) or reason
+    except OSError:
+        pass  # the file went away meanwhile: the reader's message is all there is
+    return reason
 
 
 _CSV_READ = frozenset(

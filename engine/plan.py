@@ -14,9 +14,9 @@ from typing import Any
 import polars as pl
 
 from dynio.engine.casts import CastStep, is_widening, plan_casts
-from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError, first_line
+from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError
 from dynio.engine.filters import FilterLike, columns_of, describe, normalize, to_expr
-from dynio.engine.formats import ScanHints
+from dynio.engine.formats import ScanHints, describe_read_failure, text_encoding_problem
 from dynio.engine.placeholders import template_fields
 from dynio.engine.sources import Scan, ScanRequest, SourceModule, kind_for, load_module
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
@@ -228,10 +228,11 @@ def plan_read(
         )
 
     scan = module.scan(env.source, request(hints))
-    src_schema = _collect_schema(scan, context)
+    src_schema = _collect_schema(scan, env.source.options, context)
     available = src_schema.names()
     missing = [c for c in (needed or []) if c not in src_schema]
     if missing:
+        _check_text(scan, env.source.options, context)
         raise SchemaError(
             f"column(s) {missing} missing from the data; it has {available}",
             column=missing[0],
@@ -298,11 +299,29 @@ def plan_read(
     )
 
 
-def _collect_schema(scan: Scan, context: Mapping[str, Any]) -> pl.Schema:
+def _collect_schema(
+    scan: Scan, options: Mapping[str, Any], context: Mapping[str, Any]
+) -> pl.Schema:
     try:
         return scan.frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         where = scan.files[0] if len(scan.files) == 1 else scan.location
+        why = describe_read_failure(scan.format, where, options, exc)
         raise ReadError(
-            f"cannot read {scan.format or 'data'}: {first_line(exc)}", file=where, **context
+            f"cannot read {scan.format or 'data'}: {why}", file=where, **context
         ) from exc
+
+
+def _check_text(scan: Scan, options: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    """Refuse a text file in another encoding than declared, whose header then reads as noise.
+
+    A UTF-16 CSV read as UTF-8 has columns such as ``'\\x00t\\x00r...'``; saying the expected
+    columns are missing would send the user looking in the wrong place.
+    """
+    if scan.format not in ("csv", "json", "ndjson"):
+        return
+    encoding = str(options.get("encoding") or "utf-8")
+    for file in scan.files[:1]:
+        problem = text_encoding_problem(file, encoding)
+        if problem is not None:
+            raise ReadError(f"cannot read {scan.format}: {problem}", file=file, **context)
