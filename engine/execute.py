@@ -169,10 +169,10 @@ def collect(plan: Plan) -> pl.DataFrame:
         # an I/O failure, or text that is not in the expected encoding, is reported as it is;
         # only a failure to parse or cast is worth a second look at the data
         text = first_line(exc).lower()
+        undecodable = info.format in _TEXT_FORMATS and ("utf-8" in text or "utf8" in text)
         if (
             isinstance(exc, OSError)
-            or "utf-8" in text
-            or "utf8" in text
+            or undecodable
             or plan.schema is None
             or plan.rescan is None
             or plan.build is None
