@@ -120,12 +120,21 @@ def _cast_error(
     failures: Sequence[CastFailure], context: Mapping[str, Any], file: str | None
 ) -> CastError:
 
+    from dynio.engine.telemetry import operation_secrets
+
+    secrets = operation_secrets()
+
     def short(values: Sequence[Any]) -> list[Any]:
-        # a 10 MB cell must not become a 10 MB message (nor be scanned by every log redactor)
-        return [
-            f"{v[:40]}… ({len(v):,} characters)" if isinstance(v, str) and len(v) > 60 else v
-            for v in values
-        ]
+        # a 10 MB cell must not become a 10 MB message (nor be scanned by every log redactor);
+        # a secret is masked before the cut, since a cut secret no longer matches the redactor
+        out = []
+        for v in values:
+            if isinstance(v, str) and len(v) > 60:
+                for secret in secrets:
+                    v = v.replace(secret, "***")
+                v = f"{v[:40]}… ({len(v):,} characters)" if len(v) > 60 else v
+            out.append(v)
+        return out
 
     first = failures[0]
     others = "".join(
