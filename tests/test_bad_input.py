@@ -447,6 +447,21 @@ def test_a_10_mb_string_cell_reads_and_writes_whole(tmp_path: Path) -> None:
     assert out.read("trips")["note"].tolist() == [big, "short"]
 
 
+def test_a_long_offending_value_is_cut_after_its_secrets_are_masked(tmp_path: Path) -> None:
+    """A cut secret would no longer match the redactor: the value is masked first, then cut."""
+    secret = "S3cr3t-" + "k" * 70
+    (tmp_path / "s.csv").write_text(f"trip_id,fare\n1,2.5\n{secret}-tail,3.5\n")
+    env = {
+        "type": "local",
+        "local": {"file_path": "s.csv", "file_type": "csv"},
+        "options": {"storage_options": {"token": secret}},
+    }
+    with pytest.raises(CastError) as info:
+        _catalog(tmp_path, env, _schema(SCHEMA)).read("trips")
+    assert info.value.values == ["***-tail"]
+    assert "S3cr3t" not in str(info.value)
+
+
 # -------------------------------------------------------------------------- the command line
 
 
