@@ -341,7 +341,9 @@ def read(
             nbytes = file_bytes(info.files)
         set_attributes(top, {"rows": frame.height, "bytes": nbytes})
         record_read(resource.name, plan.env.name, info.kind, frame.height, nbytes)
-        context = {"resource": resource.name, "env": plan.env.name}
+        # a failed rule names the file (or location) the rows came from
+        where = info.files[0] if len(info.files) == 1 else info.location
+        context = {"resource": resource.name, "env": plan.env.name, "file": where}
         checks = _has_checks(plan.schema, validate=validate, metrics=metrics)
         pending = (
             _start_handoff(convert, frame)

@@ -83,6 +83,7 @@ def test_a_failed_rule_still_raises_and_reports(tmp_path: Path) -> None:
     assert (failure.rule, failure.column) == ("is_lower_than", "amount")
     assert failure.failing_count == sum(1 for i in range(ROWS) if i % 1000 >= 500)
     assert cat.last_report is info.value.report
+    assert info.value.file == str(tmp_path / "orders.parquet")  # where the failing rows are
 
 
 def test_a_failing_conversion_raises_from_the_read(tmp_path: Path) -> None:
