@@ -359,16 +359,8 @@ CASES = [
     Case("write-validation-fails",
          write({"trip_id": [1, 1], "fare": [1.0, 2.0]}, {**UNIQUE_ID, "fare": "float64"}),
          ValidationError, ("'trips'", "has_unique_values", "column 'trip_id'"), out="out"),
-    pytest.param(
-        Case("write-destination-folder-is-a-file", write_into_file, WriteError,
-             ("'trips'", "blocker")),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="engine/sources/local.py quotes the OSError ('[Errno 17] File exists') as its"
-            " only explanation (reported to its owner)",
-        ),
-        id="write-destination-folder-is-a-file",
-    ),
+    Case("write-destination-folder-is-a-file", write_into_file, WriteError,
+         ("'trips'", "blocker", "is a file")),
 ]  # fmt: skip
 
 

@@ -321,8 +321,31 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
         if exc.resource is None:
             raise WriteError(exc.message, file=str(path), **request.context) from exc
         raise
-    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+    except OSError as exc:
+        raise WriteError(
+            f"cannot write {fmt.name}: {os_problem(exc, path)}", file=str(path), **request.context
+        ) from exc
+    except (ValueError, pl.exceptions.PolarsError) as exc:
         raise WriteError(
             f"cannot write {fmt.name}: {exc}", file=str(path), **request.context
         ) from exc
     return WriteInfo(str(path), frame.height, size, (str(path),))
+
+
+def os_problem(exc: OSError, path: Path) -> str:
+    """What an operating-system failure to write ``path`` means, in a sentence of dynio's."""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return f"the folder {str(parent)!r} it needs is a file"
+                break
+    if isinstance(exc, PermissionError):
+        where = exc.filename or path
+        return f"permission denied on {str(where)!r}"
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    reason = exc.strerror or type(exc).__name__
+    return f"{reason} ({str(exc.filename)!r})" if exc.filename else reason
