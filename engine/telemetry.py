@@ -23,7 +23,9 @@ What is here:
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import json
 import os
 import re
 import time
@@ -33,7 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, Status, StatusCode
@@ -63,6 +65,7 @@ __all__ = [
     "redact",
     "reported",
     "run_in_threads",
+    "secret_spellings",
     "secrets_of",
     "server_attributes",
     "set_attributes",
@@ -156,23 +159,48 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return out
 
 
+def secret_spellings(value: str, *, encoded: bool = False) -> set[str]:
+    """Every way a secret may be spelled in a message: as is, percent-encoded (``quote`` and
+    ``quote_plus``), and escaped as in a ``repr`` or JSON text.
+
+    The one place that knows the spellings: sources scrubbing their own messages use it (and
+    :func:`redact`) rather than a list of their own. With ``encoded`` the value is taken from a
+    URI (still percent-encoded), and the spellings of its decoded text are added too.
+    """
+    texts = {value, unquote(value)} if encoded else {value}
+    out: set[str] = set()
+    for text in texts:
+        out.update(
+            {
+                text,
+                quote(text, safe=""),
+                quote_plus(text),
+                repr(text)[1:-1],
+                json.dumps(text)[1:-1],
+            }
+        )
+    return out
+
+
 def _uri_secrets(text: str, out: set[str]) -> None:
     if "://" not in text:
         return
     for match in _URI_PASSWORD.finditer(text):
         if match["pw"]:
-            out.update({match["pw"], unquote(match["pw"])})
+            out.update(secret_spellings(match["pw"], encoded=True))
     for match in _QUERY_PARAM.finditer(text):
         if _is_secret_key(match["key"]) and match["val"]:
-            out.update({match["val"], unquote(match["val"])})
+            out.update(secret_spellings(match["val"], encoded=True))
 
 
 def _collect(value: Any, secret: bool, out: set[str]) -> None:
     if isinstance(value, str):
         _uri_secrets(value, out)
         if secret and "://" not in value:
-            out.add(value)
-            out.add(quote(value, safe=""))
+            out.update(secret_spellings(value))
+            if value.lstrip().startswith("{"):  # a key file's JSON text: its secret fields too
+                with contextlib.suppress(ValueError):
+                    _collect(json.loads(value), False, out)
     elif isinstance(value, Mapping):
         for key, item in value.items():
             _collect(item, secret or _is_secret_key(str(key)), out)
@@ -293,21 +321,44 @@ def _scrub(exc: BaseException, secrets: tuple[str, ...]) -> None:
     """Redact secrets from an exception and its causes, in place (the last line of defence)."""
     from dynio.engine.errors import DynioError
 
+    def clean(value: Any) -> Any:
+        return redact(value, secrets) if isinstance(value, str) else value
+
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        text = str(current)
-        if redact(text, secrets) != text:
-            if isinstance(current, DynioError):
-                current.message = redact(current.message, secrets)
-                current.file = redact(current.file, secrets) if current.file else current.file
-                current.args = (current._render(),)
-            else:
-                current.args = tuple(
-                    redact(a, secrets) if isinstance(a, str) else a for a in current.args
-                )
+        if isinstance(current, DynioError):
+            current.message = redact(current.message, secrets)
+            current.file = clean(current.file)
+            if current.values is not None:
+                # offending values are rendered into the message again on every str()
+                current.values = [_clean_value(v, secrets) for v in current.values]
+            current.args = (redact(current._render(), secrets),)
+        else:
+            current.args = tuple(clean(a) for a in current.args)
+        if isinstance(current, OSError):
+            # str(OSError) is built from these, not from args; only text is replaced (setting
+            # one that was unset, even to None, changes how the error prints)
+            for name in ("strerror", "filename", "filename2"):
+                value = getattr(current, name)
+                if isinstance(value, str) and clean(value) != value:
+                    setattr(current, name, clean(value))
+        notes = getattr(current, "__notes__", None)
+        if isinstance(notes, list):
+            current.__notes__ = [clean(n) for n in notes]
         current = current.__cause__ or current.__context__
+
+
+def _clean_value(value: Any, secrets: tuple[str, ...]) -> Any:
+    """An offending value, or its redacted text when its ``repr`` would show a secret."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    text = repr(value)
+    cleaned = redact(text, secrets)
+    if cleaned == text:
+        return value
+    return redact(value, secrets) if isinstance(value, str) else cleaned
 
 
 def _record_error(sp: Span, exc: BaseException) -> None:
