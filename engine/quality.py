@@ -22,6 +22,7 @@ from dynio.engine.errors import DynioError, first_line
 from dynio.engine.metrics import METRICS
 from dynio.engine.rules import RULES, RuleExprs, resolved_options
 from dynio.engine.spec import RuleSpec, SchemaSpec
+from dynio.engine.telemetry import REDACTED, operation_secrets
 
 __all__ = [
     "DEFAULT_LABEL_CAP",
@@ -189,6 +190,31 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _scrubbed(values: Iterable[Any], secrets: tuple[str, ...]) -> tuple[Any, ...]:
+    """``values`` with every configured secret in their text replaced by ``***``.
+
+    Only the literal secrets go: other data is left as it is, whatever it looks like.
+    """
+    if not secrets:
+        return tuple(values)
+
+    def literal(text: str) -> str:
+        for secret in secrets:  # longest first
+            text = text.replace(secret, REDACTED)
+        return text
+
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, str):
+            out.append(literal(v))
+        elif v is None or isinstance(v, bool | int | float):
+            out.append(v)
+        else:
+            text = str(v)
+            out.append(literal(text) if literal(text) != text else v)
+    return tuple(out)
+
+
 def _column(name: str, dtype: pl.DataType) -> pl.Expr:
     # NaN is a missing value in pandas pipelines (dynamicio's checks use isnull/notna): rules
     # and metrics treat it as null
@@ -288,6 +314,9 @@ def evaluate(
                 more.append(built[i].detail.alias(f"__d{i}"))  # type: ignore[union-attr]
         details = _collect_row(lazy, more, resource, env)
 
+    # data may hold a configured secret (a password pasted into a column): it must not reach
+    # the messages, logs and metric attributes made of failing values and labels
+    secrets = operation_secrets()
     failures = []
     for i in failed:
         rule = active_rules[i]
@@ -299,8 +328,8 @@ def evaluate(
                 severity=rule.severity,
                 failing_count=count,
                 failing_share=(count / rows) if rows else 0.0,
-                sample=tuple(details.get(f"__s{i}") or ()),
-                detail=tuple(details.get(f"__d{i}") or ()),
+                sample=_scrubbed(details.get(f"__s{i}") or (), secrets),
+                detail=_scrubbed(details.get(f"__d{i}") or (), secrets),
                 options=dict(rule.options),
             )
         )
@@ -311,12 +340,15 @@ def evaluate(
         if METRICS[metric].per_label:
             counts = row[names[""]] or []
             for item in counts[:label_cap]:
-                values.append(MetricValue(dataset, column, metric, item["count"], item["label"]))
+                label = _scrubbed((item["label"],), secrets)[0]
+                values.append(MetricValue(dataset, column, metric, item["count"], label))
             continue
         for suffix, alias in names.items():
             raw = row[alias]
             if isinstance(raw, float) and not math.isfinite(raw):
                 raw = None  # NaN/inf: no defined value
+            elif isinstance(raw, str):
+                raw = _scrubbed((raw,), secrets)[0]  # Min/Max of a text column
             values.append(MetricValue(dataset, column, metric, raw, suffix or None))
     return report, values
 
