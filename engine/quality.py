@@ -234,7 +234,9 @@ def _collect_row(
 
 
 def _built(rule: RuleSpec, schema: pl.Schema) -> RuleExprs:
-    rdef = RULES[rule.name]
+    rdef = RULES.get(rule.name)
+    if rdef is None:  # unregistered (unregister_rule) after the catalog loaded
+        raise DynioError(f"rule {rule.name!r} is no longer registered", column=rule.column)
     dtype = schema.get(rule.column) if rule.column is not None else None
     col = _column(rule.column, dtype) if rule.column is not None and dtype is not None else None
     return rdef.build(col, resolved_options(rdef, rule.options), dtype)

@@ -16,6 +16,7 @@ and use them by name from YAML (``validations: {is_even: {apply: true}}``).
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -254,6 +255,9 @@ def _unique_together(
 
 _THRESHOLD = {"threshold": OptionDef(_Number, required=True)}
 
+# register_rule/unregister_rule from several threads: their check-and-set stays one step
+_REGISTRY_LOCK = threading.Lock()
+
 RULES: dict[str, RuleDef] = {
     d.name: d
     for d in [
@@ -354,9 +358,6 @@ def register_rule(
     """
 
     def decorate(fn: Callable[..., pl.Expr]) -> Callable[..., pl.Expr]:
-        existing = RULES.get(name)
-        if existing is not None and (existing.builtin or not replace):
-            raise ValueError(f"a rule named {name!r} is already registered")
         opts = dict(options) if options is not None else _options_from_signature(fn)
 
         def build(
@@ -365,7 +366,12 @@ def register_rule(
             c = _col(col)
             return _row_rule(c, ~fn(c, **dict(values)))
 
-        RULES[name] = RuleDef(name, build, opts, description=fn.__doc__ or "", builtin=False)
+        rule = RuleDef(name, build, opts, description=fn.__doc__ or "", builtin=False)
+        with _REGISTRY_LOCK:  # the check and the set as one step, for threads registering
+            existing = RULES.get(name)
+            if existing is not None and (existing.builtin or not replace):
+                raise ValueError(f"a rule named {name!r} is already registered")
+            RULES[name] = rule
         return fn
 
     return decorate
@@ -373,9 +379,10 @@ def register_rule(
 
 def unregister_rule(name: str) -> None:
     """Remove a user rule (built-in rules stay)."""
-    existing = RULES.get(name)
-    if existing is not None and not existing.builtin:
-        del RULES[name]
+    with _REGISTRY_LOCK:
+        existing = RULES.get(name)
+        if existing is not None and not existing.builtin:
+            del RULES[name]
 
 
 def _options_from_signature(fn: Callable[..., Any]) -> dict[str, OptionDef]:

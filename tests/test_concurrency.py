@@ -508,3 +508,32 @@ def test_concurrent_operations_are_never_parented_to_each_other(
 
 async def _read_all(cat: dynio.Catalog, names: list[str]) -> None:
     await asyncio.gather(*(cat.read_async(n) for n in names))
+
+
+def test_registering_one_rule_name_from_many_threads_lets_one_win() -> None:
+    """``register_rule`` checks and sets under a lock: of 16 threads racing for one name, one
+    registers it and the others are refused."""
+    from dynio.engine.rules import register_rule, unregister_rule
+
+    start = threading.Barrier(16)
+
+    def register(i: int) -> bool:
+        def rule(col: pl.Expr) -> pl.Expr:
+            return col > i
+
+        start.wait()
+        try:
+            register_rule("racing_rule")(rule)
+        except ValueError:
+            return False
+        return True
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            won = list(pool.map(register, range(16)))
+    finally:
+        sys.setswitchinterval(interval)
+        unregister_rule("racing_rule")
+    assert won.count(True) == 1
