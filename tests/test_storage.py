@@ -24,6 +24,7 @@ from dynio.engine.sources.storage import (
     error_for,
     fsspec_options,
     is_remote,
+    is_transient,
     normalize_storage_options,
     parse_location,
     polars_options,
@@ -302,3 +303,20 @@ def test_progress_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with progress(3, "x", stream=pipe, unit="partitions") as bar:
         bar.update(3)
     assert "3/3 partitions" in pipe.getvalue()
+
+
+def test_a_transfer_broken_mid_body_is_transient_whatever_its_text() -> None:
+    # aiohttp reports a server gone mid-body as "<ContentLengthError: 400, message=...>": the
+    # pseudo status must not make it final (it made a multi-file read give up at once)
+    aiohttp = pytest.importorskip("aiohttp")
+    from aiohttp.http_exceptions import ContentLengthError
+
+    broken = ContentLengthError("Not enough data to satisfy content length header.")
+    payload = aiohttp.ClientPayloadError(f"Response payload is not completed: {broken!r}")
+    assert "400" in str(payload)
+    assert is_transient(payload)
+    wrapped = OSError("read failed")
+    wrapped.__cause__ = payload
+    assert is_transient(wrapped)
+    assert not is_transient(OSError("HTTP 403 Forbidden"))
+    assert not is_transient(FileNotFoundError("s3://b/k"))

@@ -795,11 +795,14 @@ def is_transient(exc: BaseException) -> bool:
         code = _code_of(e)
         if code is not None:
             return code in _TRANSIENT_CODES
+    # a broken transfer is transient whatever its text says (aiohttp's ContentLengthError, a
+    # ClientPayloadError, reads "400, message=..." for a server gone mid-body)
+    lineage = {c.__name__ for e in chain for c in type(e).__mro__}
+    if lineage.intersection(_TRANSIENT_NAMES):
+        return True
     texts = " | ".join(first_line(e) for e in chain).lower()
     if any(t in texts for t in _FINAL_TEXT) or re.search(r"\b(400|401|403|404)\b", texts):
         return False
-    if names.intersection(_TRANSIENT_NAMES):
-        return True
     if any(isinstance(e, ConnectionError | TimeoutError) for e in chain):
         return True
     return any(t in texts for t in _TRANSIENT_TEXT) or bool(_TRANSIENT_STATUS.search(texts))
@@ -1000,6 +1003,19 @@ def _endpoint(location: Location, options: Mapping[str, Any]) -> str:
     return str(endpoint) if endpoint else f"the default {location.backend.label} endpoint"
 
 
+def _failure_text(chain: list[BaseException], location: Location) -> str:
+    """The chain's messages, lower-cased, with the location's own names taken out.
+
+    A key such as ``reports/403/day.parquet`` is not an HTTP status: what the messages say about
+    the failure is searched without the bucket and path they quote.
+    """
+    text = " | ".join(first_line(e) for e in chain)
+    names = sorted({location.url, location.path, location.bucket} - {""}, key=len, reverse=True)
+    for name in names:
+        text = text.replace(name, " ")
+    return text.lower()
+
+
 def error_for(
     exc: BaseException,
     location: Location,
@@ -1031,7 +1047,8 @@ def error_for(
         attempts, exc = exc.attempts, exc.last
     chain = _chain(exc)
     names = {type(e).__name__ for e in chain}
-    texts = " | ".join(first_line(e) for e in chain).lower()
+    texts = _failure_text(chain, location)
+    statuses = {s for s in map(_status_of, chain) if s is not None}
     where = location.url
     label = location.backend.label
     bucket_word = "container" if location.backend.name == "azure" else "bucket"
@@ -1043,7 +1060,8 @@ def error_for(
         )
     elif (
         any(isinstance(e, PermissionError) for e in chain)
-        or "403" in texts
+        or 403 in statuses
+        or re.search(r"\b403\b", texts)
         or ("accessdenied" in texts.replace(" ", ""))
     ):
         message = (
@@ -1057,7 +1075,11 @@ def error_for(
     ):
         endpoint = _endpoint(location, options)
         message = f"{bucket_word} {location.bucket!r} does not exist ({label}, {endpoint})"
-    elif any(isinstance(e, FileNotFoundError) for e in chain) or "404" in texts:
+    elif (
+        any(isinstance(e, FileNotFoundError) for e in chain)
+        or 404 in statuses
+        or re.search(r"\b404\b", texts)
+    ):
         message = f"no object at {where} ({label}): it does not exist"
     elif (
         names.intersection(_UNREACHABLE)
