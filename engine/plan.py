@@ -178,6 +178,7 @@ def plan_read(
     columns: Sequence[str] | None = None,
     filters: FilterLike = None,
     template_args: Mapping[str, Any] | None = None,
+    streaming: bool = False,
 ) -> Plan:
     """Plan a read of ``resource`` in ``env_name``.
 
@@ -187,6 +188,8 @@ def plan_read(
         columns: Columns to return (a subset of the schema's); default: the schema's, else all.
         filters: Row filter (Polars expression or the pyarrow ``filters`` convention).
         template_args: Values for ``{placeholder}`` fields in the source's paths.
+        streaming: The plan's frame is handed to the caller lazy (see
+            :attr:`~dynio.engine.sources.ScanRequest.streaming`).
 
     Raises:
         SchemaError: Unknown columns requested, or schema columns missing from the data.
@@ -225,6 +228,7 @@ def plan_read(
             predicate=predicate,
             filters=conditions,
             schema_name=schema.name if schema else None,
+            streaming=streaming,
         )
 
     scan = module.scan(env.source, request(hints))

@@ -194,6 +194,7 @@ class Resource:
                     columns=columns,
                     filters=filters,
                     template_args=template_args,
+                    streaming=True,
                 )
             set_attributes(sp, planned.info.attributes())
             return planned.frame

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -38,6 +39,7 @@ from fixtures.objectstores import (
 )
 
 import dynio
+from dynio.engine.plan import plan_read
 from dynio.engine.sources.storage import BACKENDS, duckdb_register, parse_location
 from dynio.errors import (
     ConfigError,
@@ -440,6 +442,38 @@ def test_missing_key(s3: Bucket, gcs: Bucket, catalog_from: CatalogFrom) -> None
         gcat.read("g")
     with pytest.raises(ReadError, match="bucket 'no-such-gcs-bucket' does not exist"):
         gcat.read("nob")
+
+
+def test_status_codes_in_keys_are_not_statuses(
+    s3: Bucket, s3_denied_server: Server, catalog_from: CatalogFrom
+) -> None:
+    # a key naming 403 that does not exist is missing, not denied; one naming 404 in a bucket
+    # the credentials may not read is denied, not missing
+    cat = catalog_from(_s3_resource(s3.name, "codes/403/r.parquet", s3.storage_options), env="env")
+    with pytest.raises(ReadError) as err:
+        cat.read("r")
+    assert f"no object at s3://{s3.name}/codes/403/r.parquet" in str(err.value)
+    opts = {**S3_KEYS, "endpoint_url": s3_denied_server.endpoint}
+    denied = catalog_from(_s3_resource("locked", "codes/404/r.parquet", opts), env="env")
+    with pytest.raises(
+        ReadError, match=re.escape("access denied to s3://locked/codes/404/r.parquet")
+    ):
+        denied.read("r")
+
+
+def test_a_lazy_scan_keeps_the_native_streaming_scan(s3: Bucket, catalog_from: CatalogFrom) -> None:
+    # a read collects the object under dynio's retries (a Python source in the plan); a scan the
+    # caller may stream keeps Polars' own scan, with Polars' client retrying
+    frame = pd.DataFrame({"id": range(5_000), "name": [f"n{i}" for i in range(5_000)]})
+    s3.put("stream/r.parquet", parquet(frame))
+    for kind, path in (("s3", "stream/r.parquet"), ("s3_path_prefix", "stream/")):
+        cat = catalog_from(_s3_resource(s3.name, path, s3.storage_options, kind), env="env")
+        lazy = cat.scan("r", columns=["id"])
+        assert "PYTHON" not in lazy.explain().upper()
+        assert lazy.collect(engine="streaming")["id"].to_list() == list(range(5_000))
+        planned = plan_read(cat.resource("r")._spec, "env", columns=["id"])
+        assert "PYTHON" in planned.frame.explain().upper()
+        assert cat.read("r", columns=["id"])["id"].tolist() == list(range(5_000))
 
 
 def test_empty_object_is_read_error(s3: Bucket, catalog_from: CatalogFrom) -> None:

@@ -58,6 +58,10 @@ class ScanRequest:
             caller gave it that way (``None`` for a Polars expression); what SQL sources push
             into ``WHERE``.
         schema_name: The schema's ``name``; SQL sources name their table after it by default.
+        streaming: The frame stays lazy with the caller (``Catalog.scan``), who may stream it
+            larger than memory: a source keeps its native scan as it is (reading collected in
+            steps under dynio's retries would hold a step in memory) and leaves transient
+            retries of the reading to the reader's own client.
 
     Pushdown is a negotiation: the planner always applies ``predicate`` after the scan (so a
     source may push all, part or none of it), and the source says in :attr:`Scan.pushed` what it
@@ -72,6 +76,7 @@ class ScanRequest:
     predicate: pl.Expr | None = None
     filters: tuple[tuple[tuple[str, str, Any], ...], ...] | None = None
     schema_name: str | None = None
+    streaming: bool = False
 
     @property
     def context(self) -> dict[str, Any]:

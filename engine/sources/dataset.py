@@ -345,14 +345,16 @@ def _eager(
     shown: Callable[[str], str],
     columns: Sequence[str] | None = None,
     retry: Retry | None = None,
+    stream: bool = False,
 ) -> pl.LazyFrame:
     kwargs: dict[str, Any] = {"label": label, "context": context, "shown": shown}
+    guard = None if stream else retry
     if retry is not None:
         kwargs["retry"] = retry
     schemas = read_schemas(files, fmt, options, hints, footers=True, **kwargs)
     # parquet and IPC scans match columns by name; text formats by position
     if _same(schemas, fmt.name not in ("parquet", "ipc"), columns):
-        return _guarded(fmt.scan(files, options, hints), retry, label)
+        return _guarded(fmt.scan(files, options, hints), guard, label)
     if fmt.name == "parquet" and "://" not in files[0]:
         schemas = read_schemas(files, fmt, options, hints, **kwargs)  # with partition columns
     unified, notes = _reconcile(
@@ -365,7 +367,7 @@ def _eager(
             stacklevel=4,
         )
     stacked = _stack(files, unified, schemas, lambda p: fmt.scan([p], options, hints))
-    return _guarded(stacked, retry, label)
+    return _guarded(stacked, guard, label)
 
 
 def _guarded(lazy: pl.LazyFrame, retry: Retry | None, what: str) -> pl.LazyFrame:
@@ -403,6 +405,7 @@ def scan_files(
     optimistic: bool = False,
     shown: Callable[[str], str] = str,
     retry: Retry | None = None,
+    stream: bool = False,
 ) -> pl.LazyFrame:
     """One LazyFrame over many files of one format, drift reconciled (see the module notes).
 
@@ -418,9 +421,11 @@ def scan_files(
             remote stores, where each schema read is a request). Needs ``columns``.
         shown: How a file is named in messages (redacted, relative).
         retry: For remote files: how requests are retried (see :class:`Retry`); ``None``: once.
+        stream: The caller may stream the frame: schema reads are retried, but the reading is
+            left to the scan as it is (not collected whole under ``retry``).
     """
     if len(files) == 1:
-        return _guarded(fmt.scan(files, options, hints), retry, files[0])
+        return _guarded(fmt.scan(files, options, hints), None if stream else retry, files[0])
     if optimistic and columns is not None and fmt.name == "parquet":
         frame = _optimistic(
             files, fmt, options, hints, label=label, context=context, columns=columns,
@@ -430,7 +435,7 @@ def scan_files(
             return frame
     return _eager(
         files, fmt, options, hints, label=label, context=context, shown=shown, columns=columns,
-        retry=retry,
+        retry=retry, stream=stream,
     )  # fmt: skip
 
 

@@ -182,6 +182,7 @@ class _Store:
         except ValueError as exc:
             raise ConfigError(str(exc), key_path="options.storage_options", **self.context) from exc
         self.secrets = secret_values(self.options)
+        self.policy = policy
         self.retrier = Retrier(policy, self.context, self.secrets)
         self._fs: Any = None
 
@@ -202,10 +203,12 @@ class _Store:
         server = server_attributes(redact(str(endpoint), self.secrets)) if endpoint else {}
         annotate({**server, **attrs})
 
-    def polars(self) -> dict[str, Any]:
+    def polars(self, *, native_retries: bool = False) -> dict[str, Any]:
+        """Polars' storage options. Its object store retries only for a streaming scan, which
+        dynio cannot retry around (``native_retries``); otherwise dynio retries (Retrier)."""
         out: dict[str, Any] = dict(polars_options(self.backend, self.options))
         if out or self.backend.name in ("s3", "gcs", "azure"):
-            out["max_retries"] = 0  # dynio retries (see Retrier); the object store must not
+            out["max_retries"] = self.policy.attempts - 1 if native_retries else 0
         return out
 
     def call(
@@ -498,7 +501,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     options = {k: v for k, v in thaw(spec.options).items() if k != "storage_options"}
     label = store.shown(target.location.url)
     native = _native(fmt, options) and target.location.backend.polars
-    hints = dataclasses.replace(request.hints, storage_options=store.polars() or None)
+    polars_storage = store.polars(native_retries=request.streaming)
+    hints = dataclasses.replace(request.hints, storage_options=polars_storage or None)
     objects: list[_Object]
     dataset = target.dataset
     if not dataset:
@@ -536,6 +540,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
                 optimistic=True,
                 shown=lambda u: shown.get(u, u),
                 retry=store.retry,
+                stream=request.streaming,
             )
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise store.error(exc, target.location) from exc
