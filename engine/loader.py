@@ -83,16 +83,75 @@ class ConfigProblems(ConfigError):
         super().__init__(f"{len(problems)} problems in the catalog:\n{lines}")
 
 
+# Nodes a document may reach through its aliases (each ``*alias`` counts the nodes under its
+# anchor, nested aliases expanded). Catalogs merging a few ``&defaults`` stay far below it; a
+# "billion laughs" file (aliases of aliases, 10 wide and 9 deep) passes it within a few lines.
+_ALIAS_BUDGET = 10_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _AliasBudgetError(Exception):
+    """A document whose aliases expand past :data:`_ALIAS_BUDGET` nodes, or refer to themselves."""
+
+    def __init__(self, problem: str, event: yaml.Event) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        mark = event.start_mark  # the parser always sets it
+        self.where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key written twice in one mapping.
+    """PyYAML's safe loader, refusing a key written twice in one mapping, and alias bombs.
 
     Plain PyYAML keeps the last of two same-named resources or keys silently; a definition that
     disappears without a word is exactly what a catalog must not allow.
+
+    Aliases are counted while the node graph is composed, before any Python object is built:
+    each anchor's expanded size is known when its node is complete (the nodes composed in
+    between, aliases counted at their own expanded size), so an alias costs one lookup and no
+    walk. A document whose aliases expand past :data:`_ALIAS_BUDGET` nodes is refused, and so is
+    an alias inside the node it names (a structure that contains itself).
     """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._composed = 0  # nodes composed so far, an alias counted at its expanded size
+        self._aliased = 0  # of which reached through aliases
+        self._sizes: dict[Any, int] = {}  # anchor -> expanded size of its (complete) node
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # (in the stubs)
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent):
+            size = self._sizes.get(anchor)
+            if size is None and anchor in self.anchors:
+                raise _AliasBudgetError(
+                    f"alias *{anchor} is inside the node it refers to (a structure containing"
+                    " itself)",
+                    event,
+                )
+            node = super().compose_node(parent, index)  # refuses an undefined alias
+            self._aliased += size or 0
+            self._composed += size or 0
+            if self._aliased > _ALIAS_BUDGET:
+                raise _AliasBudgetError(
+                    f"its aliases expand to more than {_ALIAS_BUDGET:,} nodes (alias *{anchor}"
+                    " passes the limit); write the repeated values out or nest fewer aliases",
+                    event,
+                )
+            return node
+        before = self._composed
+        node = super().compose_node(parent, index)
+        self._composed += 1
+        if anchor is not None:
+            self._sizes[anchor] = self._composed - before
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue  # ``<<: *defaults``: its keys are defaults the mapping's own override
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str | int | float | bool) and key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -133,6 +192,8 @@ def _read_yaml(path: Path, resource: str | None = None) -> Any:
         ) from exc
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except _AliasBudgetError as exc:
+        raise ConfigError(f"YAML aliases refused{exc.where}: {exc.problem}", **ctx) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
