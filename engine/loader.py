@@ -16,6 +16,14 @@ The layout is dynamicio's, loaded unchanged::
     credentials:                    # catalog level, in any of the files: named storage options
       lake_reader: {key: "[[ AWS_KEY ]]", secret: "[[ AWS_SECRET ]]", region: eu-west-1}
 
+An environment's ``options: {allow_template_escape: true}`` lets the values filling its
+``{name}`` path templates leave the configured location on purpose (``..``, absolute paths,
+symlinks leading elsewhere, glob characters; NUL bytes never); it is dynio's own option, checked
+to be true or false here and never handed to a reader or writer.
+
+YAML anchors, aliases and ``<<`` merge keys work; a file whose aliases expand past 10,000 nodes
+(an "alias bomb") or refer to the node they are in is refused before it is built.
+
 An environment names a ``credentials`` entry (``credentials: lake_reader``) to use it as its
 ``options.storage_options`` (keys given there win). Its ``[[ VARS ]]`` resolve when an environment
 uses it, so an unset variable only matters to the environments that need it.
@@ -68,6 +76,8 @@ __all__ = ["ConfigProblems", "load_catalog", "load_schema", "parse_schema"]
 _YAML_SUFFIXES = (".yaml", ".yml")
 _ENV_KEYS = {"type", "options", "schema", "credentials"}
 _CREDENTIALS = "credentials"  # the top-level key of named storage-options mappings
+# ``options: {allow_template_escape: true}``: {template} values may leave the configured location
+_ESCAPE_OPTION = "allow_template_escape"
 _SCHEMA_KEYS = {"name", "columns", "validations", "metrics", "description"}
 _COLUMN_KEYS = {"type", "validations", "metrics", "cast", "description", "nullable"}
 _RULE_KEYS = {"apply", "options", "severity"}
@@ -465,6 +475,8 @@ class _Loader:
                 key_path=_key(path, "options"),
                 **ctx,
             )
+        escape = options.pop(_ESCAPE_OPTION, False)  # dynio's own: never handed to a reader
+        escape = _coerce(escape, bool, {**ctx, "key_path": _key(path, f"options.{_ESCAPE_OPTION}")})
         self.check_options(kind, fmt_name, options, _key(path, "options"), ctx)
         if _CREDENTIALS in body:
             named = self.storage_options(body[_CREDENTIALS], kind, _key(path, _CREDENTIALS), ctx)
@@ -482,6 +494,7 @@ class _Loader:
             options=freeze(options),
             format=fmt_name,
             base_dir=base_dir,
+            allow_template_escape=escape,
         )
         if kind.check is not None:
             module, _, func = kind.check.partition(":")

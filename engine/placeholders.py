@@ -3,6 +3,11 @@
 ``[[ VAR ]]`` placeholders are resolved once, when a catalog loads, from an explicit mapping or
 module given by the caller, then from process environment variables. ``{name}`` templates stay in
 the spec and are filled per call (:func:`fill_template`) without mutating anything.
+
+A ``{name}`` value stays inside the location the template configures: ``..`` segments, absolute
+and home paths, glob characters (``* ? [ ] { }``) and, for local paths, symlinks leading out of
+the template's fixed leading folder are refused, unless the resource sets
+``options: {allow_template_escape: true}``. NUL bytes are always refused.
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ from dynio.engine.errors import MissingVariableError, TemplateError
 
 __all__ = [
     "EnvText",
+    "EscapeAllowed",
     "VarSource",
+    "check_template_root",
+    "check_template_value",
     "fill_template",
     "resolve_placeholders",
     "template_fields",
+    "template_root",
     "variables_from",
 ]
 
@@ -168,6 +177,21 @@ def template_fields(text: str) -> list[str]:
     return names
 
 
+# glob characters (and brace expansion) in a value would widen a read to files the template
+# does not name: ``*`` instead of a day reads every day
+_GLOB_CHARS = frozenset("*?[]{}")
+
+
+class EscapeAllowed(str):
+    """A template value its resource lets leave the configured location on purpose.
+
+    Made by the planner for a source with ``options: {allow_template_escape: true}``, after the
+    value was checked there; :func:`fill_template` then takes it as it is (NUL bytes aside).
+    """
+
+    __slots__ = ()
+
+
 def _escapes(text: str) -> bool:
     """Whether a value could climb out of the folder it is put in: a ``..`` segment, an
     absolute or drive path, a NUL byte."""
@@ -180,8 +204,27 @@ def _escapes(text: str) -> bool:
     )
 
 
-def _check_value(name: str, value: Any, context: Mapping[str, Any]) -> str:
+def check_template_value(
+    name: str, value: Any, context: Mapping[str, Any], *, allow_escape: bool = False
+) -> str:
+    """The text a ``{name}`` value puts into a path, or a refusal.
+
+    Refused: NUL bytes (always); unless ``allow_escape``, also ``..`` segments, absolute and
+    drive paths (also URL-encoded, which object stores and HTTP servers decode) and glob
+    characters ``* ? [ ] { }``.
+
+    Raises:
+        TemplateError: The value is refused; names the field and the value.
+    """
     text = str(value)
+    if "\x00" in text:
+        raise TemplateError(
+            f"template value for {{{name}}} would leave the configured location (a NUL byte"
+            f" ends a path early): {text!r}",
+            **context,
+        )
+    if allow_escape or isinstance(value, EscapeAllowed):
+        return text
     # object stores and HTTP servers decode %2e%2e%2f into ../: look through the encoding too
     decoded = [text]
     for _ in range(3):
@@ -194,14 +237,102 @@ def _check_value(name: str, value: Any, context: Mapping[str, Any]) -> str:
             f"template value for {{{name}}} would leave the configured location: {text!r}",
             **context,
         )
+    globs = sorted(_GLOB_CHARS.intersection(text))
+    if globs:
+        raise TemplateError(
+            f"template value for {{{name}}} holds glob character(s) {' '.join(globs)}, which"
+            f" would widen the path to other files: {text!r} (a resource allows them with"
+            " options: {allow_template_escape: true})",
+            **context,
+        )
     return text
 
 
-def fill_template(text: str, args: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+def _literal_ends(text: str) -> tuple[str, str]:
+    """A template's fixed text before its first field and after its last one."""
+    head: list[str] = []
+    tail: list[str] = []
+    seen = False
+    for literal, field_name, _, _ in _FORMATTER.parse(text):
+        if field_name is None:
+            (tail if seen else head).append(literal)
+        elif not seen:
+            head.append(literal)
+            seen = True
+        else:
+            tail.clear()  # text between two fields is neither
+    return "".join(head), "".join(tail)
+
+
+def template_root(text: str) -> str:
+    """The fixed leading folder of a path template: the text before its first ``{``, up to
+    the last ``/`` there (``data/in/day={day}/x.csv`` -> ``data/in``; ``{x}.csv`` -> ``""``).
+    """
+    head, _ = _literal_ends(text)
+    cut = max(head.rfind("/"), head.rfind(os.sep))
+    if cut < 0:
+        return ""
+    return head[:cut] or head[: cut + 1]  # "/{x}" -> "/"
+
+
+def check_template_root(
+    text: str,
+    filled: str,
+    base_dir: str | None,
+    args: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> None:
+    """Refuse a filled local path that leaves its template's fixed leading folder once symlinks
+    are resolved (``data/{x}/f.csv`` with ``x="link"`` where ``data/link`` leads elsewhere).
+
+    Only the part of the path the values reach is resolved: fixed segments after the last field
+    (``f.csv`` above) and the leading folder itself may be symlinks of the operator's choosing.
+
+    Args:
+        text: The template as configured (local, ``~`` allowed; no URL scheme).
+        filled: The template filled with ``args``.
+        base_dir: The folder a relative path resolves against (``None``: the working directory).
+        args: The values filled in (named in the error).
+        context: Error context (``resource``, ``env``, ``key_path``).
+
+    Raises:
+        TemplateError: The resolved path leaves the leading folder; names the field and value.
+    """
+    _, tail = _literal_ends(text)
+    reached = filled
+    cut = min((i for i in (tail.find("/"), tail.find(os.sep)) if i >= 0), default=-1)
+    if cut >= 0:
+        reached = filled[: len(filled) - len(tail) + cut]
+
+    def real(path: str) -> str:
+        path = os.path.expanduser(path) if path.startswith("~") else path
+        if not os.path.isabs(path):
+            path = os.path.join(base_dir or os.getcwd(), path)
+        return os.path.realpath(path)
+
+    root = real(template_root(text))
+    resolved = real(reached)
+    if resolved == root or resolved.startswith(root.rstrip(os.sep) + os.sep):
+        return
+    shown = ", ".join(f"{{{f}}}={str(args.get(f, ''))!r}" for f in template_fields(text))
+    raise TemplateError(
+        f"template value(s) {shown} lead outside {template_root(text) or '.'!r} through a"
+        " symlink; a resource allows this with options: {allow_template_escape: true}",
+        **context,
+    )
+
+
+def fill_template(
+    text: str, args: Mapping[str, Any], context: Mapping[str, Any], *, allow_escape: bool = False
+) -> str:
     """Fill ``{name}`` fields of a path from call arguments.
 
-    Values may not climb out of the configured location: ``..`` segments, absolute paths and NUL
-    bytes are refused.
+    Values may not climb out of the configured location nor widen it: ``..`` segments,
+    absolute and home paths and glob characters are refused (see
+    :func:`check_template_value`), unless ``allow_escape`` (the resource's
+    ``options: {allow_template_escape: true}``) or the value is :class:`EscapeAllowed`. NUL
+    bytes are always refused. Symlinks are the planner's to check
+    (:func:`check_template_root`): only it knows the folder a relative path resolves against.
 
     Raises:
         TemplateError: A field has no value, a value is refused, or the template is malformed.
@@ -219,12 +350,13 @@ def fill_template(text: str, args: Mapping[str, Any], context: Mapping[str, Any]
         )
     if not fields:
         return text
-    safe = {f: _check_value(f, args[f], context) for f in fields}
+    safe = {f: check_template_value(f, args[f], context, allow_escape=allow_escape) for f in fields}
     try:
         filled = text.format_map(safe)
     except (ValueError, IndexError, KeyError) as exc:
         raise TemplateError(f"malformed path template {text!r}: {exc}", **context) from exc
-    if filled.startswith("~") and not text.startswith("~"):
+    escaping = allow_escape or all(isinstance(args[f], EscapeAllowed) for f in fields)
+    if filled.startswith("~") and not text.startswith("~") and not escaping:
         # a path starting with ~ is expanded to a home folder: a value must not choose one
         name = next((f for f in fields if safe[f].startswith("~")), fields[0])
         raise TemplateError(

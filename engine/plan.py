@@ -17,8 +17,15 @@ from dynio.engine.casts import CastStep, is_widening, plan_casts
 from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError
 from dynio.engine.filters import FilterLike, columns_of, describe, normalize, to_expr
 from dynio.engine.formats import ScanHints, describe_read_failure, text_encoding_problem
-from dynio.engine.placeholders import template_fields
+from dynio.engine.placeholders import (
+    EscapeAllowed,
+    check_template_root,
+    check_template_value,
+    fill_template,
+    template_fields,
+)
 from dynio.engine.sources import Scan, ScanRequest, SourceModule, kind_for, load_module
+from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 
 __all__ = [
@@ -110,8 +117,8 @@ def source_module(env: EnvSpec, context: Mapping[str, Any]) -> SourceModule:
     return load_module(kind, context)
 
 
-def template_fields_of(env: EnvSpec, context: Mapping[str, Any]) -> set[str]:
-    """The ``{placeholder}`` names of an environment's source settings.
+def _templates(env: EnvSpec, context: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The source settings holding ``{placeholders}``, with their field names.
 
     Secret fields (passwords, URIs holding them) are never templates: ``{`` is a valid password
     character.
@@ -119,27 +126,84 @@ def template_fields_of(env: EnvSpec, context: Mapping[str, Any]) -> set[str]:
     Raises:
         TemplateError: A setting is a malformed template.
     """
-    fields: set[str] = set()
+    out: dict[str, list[str]] = {}
     kind = kind_for(env.source.kind)
     secret = {n for n, f in kind.fields.items() if f.secret} if kind is not None else set()
     for key, value in env.source.settings.items():
         if isinstance(value, str) and key not in secret:
             try:
-                fields.update(template_fields(value))
+                names = template_fields(value)
             except ValueError as exc:
                 raise TemplateError(f"malformed path template {value!r}: {exc}", **context) from exc
-    return fields
+            if names:
+                out[key] = names
+    return out
 
 
-def check_template_args(env: EnvSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> None:
-    """Refuse call arguments that fill no ``{placeholder}`` of the source (likely typos)."""
-    fields = template_fields_of(env, context)
+def template_fields_of(env: EnvSpec, context: Mapping[str, Any]) -> set[str]:
+    """The ``{placeholder}`` names of an environment's source settings (secret fields aside).
+
+    Raises:
+        TemplateError: A setting is a malformed template.
+    """
+    return {name for names in _templates(env, context).values() for name in names}
+
+
+# Settings of each kind holding a local path, whose filled templates must stay under their
+# fixed leading folder once symlinks are resolved (object-store keys have no symlinks)
+_LOCAL_PATHS: dict[str, tuple[str, ...]] = {
+    "local": ("file_path",),
+    "local_batch": ("path_prefix", "dynamic_file_path"),
+    "file": ("uri",),
+    "duckdb": ("database",),
+}
+
+
+def check_template_args(
+    env: EnvSpec, args: Mapping[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Check call arguments against the source's ``{placeholder}`` templates.
+
+    Refused: arguments that fill no placeholder (likely typos); values with ``..`` segments,
+    absolute paths or glob characters; values leading out of a local template's fixed leading
+    folder through a symlink (``data/{day}/x.csv`` with ``day="link"`` where ``data/link``
+    leads elsewhere); NUL bytes. A source with ``options: {allow_template_escape: true}``
+    accepts all of these but NUL bytes.
+
+    Returns:
+        The arguments to hand to the source: as given, or for a source allowing escapes, as
+        :class:`~dynio.engine.placeholders.EscapeAllowed` text its ``fill_template`` accepts.
+
+    Raises:
+        TemplateError: An argument is unused or a value is refused; names the field and value.
+    """
+    templates = _templates(env, context)
+    fields = {name for names in templates.values() for name in names}
     unused = sorted(set(args) - fields)
     if unused:
         known = ", ".join("{" + f + "}" for f in sorted(fields)) or "none"
         raise TemplateError(
             f"unexpected argument(s) {unused}: the source's templates take {known}", **context
         )
+    source = env.source
+    escape = source.allow_template_escape
+    for name, value in args.items():
+        key = next(k for k, names in templates.items() if name in names)
+        where = {**context, "key_path": f"{source.kind}.{key}"}
+        check_template_value(name, value, where, allow_escape=escape)
+    if escape:
+        return {name: EscapeAllowed(value) for name, value in args.items()}
+    for key in _LOCAL_PATHS.get(source.kind, ()):
+        if key not in templates or any(f not in args for f in templates[key]):
+            continue  # no template, or the source says which value is missing
+        text = str(source.settings[key])
+        if is_remote(text):
+            continue
+        text = text.removeprefix("file://")
+        where = {**context, "key_path": f"{source.kind}.{key}"}
+        filled = fill_template(text, args, where)
+        check_template_root(text, filled, source.base_dir, args, where)
+    return dict(args)
 
 
 def _projection(
@@ -198,8 +262,7 @@ def plan_read(
     """
     env = resource.env(env_name)
     context = {"resource": resource.name, "env": env.name}
-    args = dict(template_args or {})
-    check_template_args(env, args, context)
+    args = check_template_args(env, template_args or {}, context)
     module = source_module(env, context)
     schema = env.schema
     projection = _projection(env, columns, context)

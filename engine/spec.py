@@ -151,6 +151,10 @@ class SourceSpec:
         options: Reader/writer options (validated against the format or kind at load).
         format: The data format name for file kinds (``parquet``, ``csv`` …), else ``None``.
         base_dir: Directory relative paths are resolved against (the YAML file's directory).
+        allow_template_escape: ``options: {allow_template_escape: true}`` in the YAML: values
+            filling ``{name}`` templates may leave the configured location on purpose (``..``
+            segments, absolute and home paths, symlinks leading elsewhere, glob characters).
+            NUL bytes are refused regardless. Off by default; not passed to readers or writers.
     """
 
     kind: str
@@ -158,6 +162,7 @@ class SourceSpec:
     options: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     format: str | None = None
     base_dir: str | None = None
+    allow_template_escape: bool = False
 
 
 @dataclass(frozen=True)

@@ -868,14 +868,11 @@ def test_a_template_value_is_never_parsed_as_a_template(rooted: dynio.Catalog) -
     assert rooted.read("t", x="ok")["a"].tolist() == [1]
 
 
-# Gaps in engine/placeholders.py (_check_value): a value may point through a symlink inside the
-# root to a place outside it, and glob characters widen a read to files the template did not
-# name. Neither can be allowed per resource yet. Pinned as strict xfails, so fixing them shows.
+# A value may not point through a symlink inside the root to a place outside it, nor widen a
+# read with glob characters to files the template did not name (a resource may allow both with
+# ``options: {allow_template_escape: true}``; see tests/test_placeholders.py).
 
 
-@pytest.mark.xfail(
-    reason="engine/placeholders.py does not resolve symlinks against the root", strict=True
-)
 def test_a_symlink_inside_the_root_cannot_lead_outside(
     rooted: dynio.Catalog, tmp_path: Path
 ) -> None:
@@ -884,7 +881,6 @@ def test_a_symlink_inside_the_root_cannot_lead_outside(
         rooted.read("d", x="link")
 
 
-@pytest.mark.xfail(reason="engine/placeholders.py lets glob characters through", strict=True)
 @pytest.mark.parametrize("value", ["*", "[o]k", "o?"])
 def test_glob_characters_in_a_value_do_not_widen_the_read(
     rooted: dynio.Catalog, tmp_path: Path, value: str
