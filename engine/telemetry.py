@@ -123,10 +123,13 @@ _SECRET_KEY = re.compile(
 # scheme://user:password@ (a password holding "/" or "@" must be percent-encoded in a URI)
 _URI_PASSWORD = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):(?P<pw>[^@\s/]*)@")
 _QUERY_PARAM = re.compile(r"(?P<pre>[?&;](?P<key>[^=&#\s]+)=)(?P<val>[^&#\s]*)")
-# key=value, key: value, 'key': 'value' (DSNs, dict reprs, backend messages)
+# key=value, key: value, 'key': 'value' (DSNs, dict reprs, backend messages). The key starts
+# at a word's start and its parts around the secret word are bounded: unbounded runs made the
+# search cubic on a long word (a 10 kB cell quoted in an error took a minute to redact)
 _KEY_VALUE = re.compile(
-    r"(?i)(?P<pre>(?P<key>[\w.-]*(?:passw(?:or)?d|pwd|secret|token|credential|private_key"
-    r"|account_key|api_key|sas_token)[\w.-]*)['\"]?\s*[:=]\s*(?P<q>['\"]?))(?P<val>[^'\"\s,;&})]+)"
+    r"(?i)(?P<pre>(?P<key>(?<![\w.-])[\w.-]{0,64}?(?:passw(?:or)?d|pwd|secret|token|credential"
+    r"|private_key|account_key|api_key|sas_token)[\w.-]{0,64})['\"]?\s*[:=]\s*(?P<q>['\"]?))"
+    r"(?P<val>[^'\"\s,;&})]+)"
 )
 _MIN_SECRET = 4  # shorter literal values would redact ordinary words; URIs are handled by shape
 

@@ -439,6 +439,18 @@ def test_a_10_mb_string_cell_reads_and_writes_whole(tmp_path: Path) -> None:
     assert out.read("trips")["note"].tolist() == [big, "short"]
 
 
+def test_a_huge_value_that_does_not_fit_its_column_is_a_cast_error(tmp_path: Path) -> None:
+    """The error names the column and a cut of the value; redacting the backend's message,
+    which quotes the whole value, once took minutes on a 10 kB word (a cubic pattern)."""
+    huge = "x" * 1_000_000
+    (tmp_path / "h.csv").write_text(f"trip_id,fare\n1,2.5\n{huge},3.5\n")
+    env = {"type": "local", "local": {"file_path": "h.csv", "file_type": "csv"}}
+    with pytest.raises(CastError) as info:
+        _catalog(tmp_path, env, _schema(SCHEMA)).read("trips")
+    assert info.value.column == "trip_id"
+    assert len(str(info.value)) < 1_000
+
+
 def test_a_long_offending_value_is_cut_after_its_secrets_are_masked(tmp_path: Path) -> None:
     """A cut secret would no longer match the redactor: the value is masked first, then cut."""
     secret = "S3cr3t-" + "k" * 70
