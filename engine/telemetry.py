@@ -66,6 +66,7 @@ __all__ = [
     "reported",
     "run_in_threads",
     "secret_spellings",
+    "secrets_in",
     "secrets_of",
     "server_attributes",
     "set_attributes",
@@ -231,6 +232,19 @@ def secrets_of(source: SourceSpec) -> tuple[str, ...]:
         spec = fields.get(name)
         _collect(value, bool(spec is not None and spec.secret) or _is_secret_key(name), out)
     _collect(source.options, False, out)
+    return tuple(sorted((s for s in out if len(s) >= _MIN_SECRET), key=len, reverse=True))
+
+
+def secrets_in(value: Any, *, secret: bool = False) -> tuple[str, ...]:
+    """The secret values inside ``value`` (text, a URI, a mapping or a sequence of them), in
+    every spelling (see :func:`secret_spellings`), longest first as :func:`redact` wants them.
+
+    What counts is what :func:`secrets_of` counts: values under secret-looking keys, the
+    secret fields of a key file's JSON text, passwords and secret query parameters inside any
+    URI; with ``secret`` every value in ``value`` too (a whole URI stays, only its secrets go).
+    """
+    out: set[str] = set()
+    _collect(value, secret, out)
     return tuple(sorted((s for s in out if len(s) >= _MIN_SECRET), key=len, reverse=True))
 
 

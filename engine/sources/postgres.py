@@ -48,7 +48,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import polars as pl
 import pyarrow as pa
@@ -64,13 +64,13 @@ from dynio.engine.sources.sql import (
     normalize_arrow,
     polars_schema,
     quote_ident,
-    scrub,
     table_name,
     to_polars,
     write_plan,
 )
 from dynio.engine.sources.sql import check_spec as sql_check_spec
 from dynio.engine.spec import SourceSpec
+from dynio.engine.telemetry import redact, secret_spellings, secrets_in
 
 if TYPE_CHECKING:
     import psycopg
@@ -115,7 +115,7 @@ _SERVER_MSG = re.compile(r"(ERROR|FATAL):\s+(.*)$", re.DOTALL)
 
 @dataclass(frozen=True)
 class Connection:
-    """How to reach a server: the URI (secret), a redacted location and what to scrub."""
+    """How to reach a server: the URI (secret), a redacted location and what to redact."""
 
     uri: str = field(repr=False)
     location: str
@@ -124,19 +124,29 @@ class Connection:
 
 
 def uri_secrets(uri: str) -> tuple[str, ...]:
-    """Every spelling of the secrets a ``postgresql://`` URI holds (for scrubbing messages)."""
-    out = [uri]
+    """Every spelling of the secrets a ``postgresql://`` URI holds, longest first (for
+    :func:`dynio.engine.telemetry.redact`): the URI itself, its password as libpq reads it (a
+    raw ``@`` or space included, where the URI pattern of :func:`~dynio.engine.telemetry.secrets_in`
+    stops) and ``password`` query parameters, all spelled by
+    :func:`dynio.engine.telemetry.secret_spellings`."""
+    found = secret_spellings(uri)
+    found.update(secrets_in(uri))
     try:
         parts = urlsplit(uri)
         raw = parts.password
     except ValueError:
-        return tuple(out)
+        return _longest_first(found)
     if raw:
-        out += [raw, unquote(raw), quote(unquote(raw), safe=""), quote_plus(unquote(raw))]
+        found.update(secret_spellings(raw, encoded=True))
     for key, value in parse_qsl(parts.query):
         if "password" in key.lower() and value:
-            out += [value, quote(value, safe=""), quote_plus(value)]
-    return tuple(out)
+            found.update(secret_spellings(value))
+    return _longest_first(found)
+
+
+def _longest_first(secrets: set[str]) -> tuple[str, ...]:
+    # short passwords too (the server took them): only the empty text is no secret
+    return tuple(sorted((s for s in secrets if s), key=len, reverse=True))
 
 
 def _redact(uri: str) -> str:
@@ -207,7 +217,9 @@ def connection(spec: SourceSpec, context: Mapping[str, Any]) -> Connection:
         netloc = f"[{host}]" if ":" in host else host
         uri = f"postgresql://{auth}{netloc}:{port}/{name}"
         location = f"postgresql://{user + '@' if user else ''}{netloc}:{port}/{name}"
-    secrets = uri_secrets(uri) + ((str(password),) if password else ())
+    secrets = uri_secrets(uri)
+    if password:
+        secrets = _longest_first({*secrets, *secret_spellings(str(password))})
     return Connection(uri, location, secrets, db_schema)
 
 
@@ -232,14 +244,14 @@ def _psycopg(context: Mapping[str, Any]) -> Any:
     return psycopg
 
 
-def _message(exc: BaseException, secrets: Sequence[str]) -> str:
-    """The server's message from a driver exception, one line, secrets scrubbed."""
+def _message(exc: BaseException, secrets: tuple[str, ...]) -> str:
+    """The server's message from a driver exception, one line, secrets redacted."""
     text = str(exc).strip()
     m = _SERVER_MSG.search(text)
     if m:
         text = m.group(2)
     line = text.splitlines()[0].strip() if text else type(exc).__name__
-    return scrub(re.sub(r"\s+", " ", line), secrets)
+    return redact(re.sub(r"\s+", " ", line), secrets)
 
 
 def _fail(
@@ -251,7 +263,7 @@ def _fail(
     context: Mapping[str, Any],
 ) -> NoReturn:
     err = cls(f"{what}: {_message(exc, conn.secrets)}", file=location, **context)
-    if scrub(str(exc), conn.secrets) != str(exc):
+    if redact(str(exc), conn.secrets) != str(exc):
         # a driver that echoed a secret must not pass it on through __cause__
         raise err from None
     raise err from exc

@@ -38,7 +38,6 @@ __all__ = [
     "normalize_arrow",
     "polars_schema",
     "quote_ident",
-    "scrub",
     "table_name",
     "to_polars",
     "write_plan",
@@ -59,13 +58,6 @@ def quote_ident(name: str) -> str:
     if not name or "\x00" in name:
         raise ValueError(f"invalid SQL identifier {name!r}")
     return '"' + name.replace('"', '""') + '"'
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``***`` (longest first, so URIs go whole)."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def table_name(spec: SourceSpec, request: ScanRequest | WriteRequest) -> str:

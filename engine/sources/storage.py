@@ -11,7 +11,8 @@ and :func:`filesystem` for listing, writes and formats Polars cannot read remote
 uses its default credential chain (environment variables, profiles, instance metadata).
 
 Secret values (keys, tokens, SAS tokens, connection strings) never reach an error, a log line or
-a span: :func:`secret_values` lists them and every message goes through
+a span: :func:`secret_values` lists them in every spelling (through
+:func:`dynio.engine.telemetry.secrets_in`) and every message goes through
 :func:`dynio.engine.telemetry.redact`.
 
 Transient failures (connection refused or reset, timeouts, HTTP 5xx, 429 and S3's ``SlowDown``)
@@ -24,7 +25,6 @@ missing objects, bad credentials and unreadable data are never retried.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import importlib
 import json
@@ -206,6 +206,7 @@ _SECRET_KEYS = frozenset(
         "client_secret",
     }
 )
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})
 
 
 def backend_for(scheme: str) -> Backend | None:
@@ -365,32 +366,27 @@ def _backend_of(url_or_kind: str) -> Backend | None:
     return backend_for(match.group(1)) if match else None
 
 
-def secret_values(options: Mapping[str, Any]) -> frozenset[str]:
-    """Every secret value in a (canonical) storage-options mapping, for redaction."""
-    out: set[str] = set()
+def secret_values(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every secret in a (canonical) storage-options mapping, in every spelling a message may
+    show, longest first (for :func:`dynio.engine.telemetry.redact`).
 
-    def add(value: Any) -> None:
-        if isinstance(value, Mapping):
-            for item in value.values():
-                add(item)
-        elif isinstance(value, str) and len(value) >= 4:
-            out.add(value)
-            if value.lstrip().startswith("{"):  # a service-account key as JSON text
-                with contextlib.suppress(ValueError):
-                    add(json.loads(value))
-
-    for key, value in options.items():
-        if key in _SECRET_KEYS:
-            add(value)
-            if key == "connection_string":  # its key or signature may be echoed on their own
-                for part, item in _azure_connection(str(value)).items():
-                    if part.endswith(("_key", "_token")):
-                        add(item)
-        elif key == "headers" and isinstance(value, Mapping):
-            for name, item in value.items():
-                if str(name).lower() in ("authorization", "x-api-key", "cookie"):
-                    add(item)
-    return frozenset(out)
+    :func:`dynio.engine.telemetry.secrets_in` finds and spells them; this adds what only the
+    storage options say: the values under their secret keys whatever the key's name looks like,
+    a whole Azure connection string and the key or signature inside it (echoed on their own),
+    and secret HTTP headers (``Cookie``).
+    """
+    known: list[Any] = [options[key] for key in sorted(_SECRET_KEYS) if key in options]
+    found = set(telemetry.secrets_in(options))
+    if "connection_string" in options:
+        conn = str(options["connection_string"])
+        # secrets_in keeps a whole text holding a URI (BlobEndpoint=http://…): spell it here
+        found.update(telemetry.secret_spellings(conn))
+        known += [v for k, v in _azure_connection(conn).items() if k.endswith(("_key", "_token"))]
+    headers = options.get("headers")
+    if isinstance(headers, Mapping):
+        known += [v for k, v in headers.items() if str(k).lower() in _SECRET_HEADERS]
+    found.update(telemetry.secrets_in(known, secret=True))
+    return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
 
 
 def _flag(value: Any) -> bool:
@@ -822,7 +818,7 @@ class Retrier:
         self,
         policy: RetryPolicy,
         context: Mapping[str, Any],
-        secrets: frozenset[str] = frozenset(),
+        secrets: tuple[str, ...] = (),
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
