@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import polars as pl
 import pytest
@@ -200,7 +201,69 @@ def test_secret_values() -> None:
             "headers": {"Authorization": "Bearer abcdef", "Accept": "text/csv"},
         }
     )
-    assert found == {"AKIAEXAMPLE", "s3cr3t-value", "Bearer abcdef"}
+    assert {"AKIAEXAMPLE", "s3cr3t-value", "Bearer abcdef"} <= set(found)
+    # every spelling telemetry knows, and nothing that is not a secret
+    assert {"Bearer%20abcdef", "Bearer+abcdef"} <= set(found)
+    assert not {"http://h", "text/csv"} & set(found)
+    assert list(found) == sorted(found, key=len, reverse=True)  # as redact wants them
+
+
+def test_secret_values_spell_each_secret_every_way() -> None:
+    secret = "wJa/K7+b'Q\\z"
+    found = set(
+        secret_values(
+            {
+                "secret": secret,
+                "endpoint_url": "http://minio:p%40ss%2Fw0rd@127.0.0.1:9000",
+                "headers": {"Cookie": "session=abcd1234"},
+            }
+        )
+    )
+    assert {secret, quote(secret, safe=""), quote_plus(secret)} <= found
+    assert {repr(secret)[1:-1], json.dumps(secret)[1:-1]} <= found
+    # a password inside a URI: as written there and decoded
+    assert {"p%40ss%2Fw0rd", "p@ss/w0rd"} <= found
+    assert "session=abcd1234" in found
+
+
+def test_a_secret_percent_encoded_in_a_real_backend_error_is_redacted() -> None:
+    # Polars (object_store) shows the endpoint it failed to reach, credentials included
+    opts = normalize_storage_options(
+        {
+            "key": "minio",
+            "secret": "p@ss/w0rd+x",
+            "endpoint_url": "http://minio:p%40ss%2Fw0rd%2Bx@127.0.0.1:1",
+            "region": "us-east-1",
+        },
+        S3,
+    )
+    loc = parse_location("s3://bkt/k/x.csv")
+    native: dict[str, Any] = {**polars_options(S3, opts), "max_retries": 0}
+    with pytest.raises(OSError, match=r"127\.0\.0\.1:1") as raised:
+        pl.scan_csv(loc.url, storage_options=native).collect()
+    assert "p%40ss%2Fw0rd%2Bx" in str(raised.value)  # the backend's own spelling
+    err = error_for(raised.value, loc, opts, {"resource": "r", "env": "prod"})
+    assert "127.0.0.1:1" in str(err)
+    for spelling in ("p@ss/w0rd+x", "p%40ss%2Fw0rd%2Bx", "p%40ss%2Fw0rd+x", "p@ss%2Fw0rd"):
+        assert spelling not in str(err), spelling
+
+
+def test_a_secret_repr_escaped_in_a_real_backend_error_is_redacted() -> None:
+    # Polars refuses an option that is not text and quotes it with repr: the quote and the
+    # backslash of the session token come back escaped
+    token = "tok\\en'/+v4lue"
+    opts = normalize_storage_options({"key": "AKIAEXAMPLE", "secret": "s3cr3t-value"}, S3)
+    opts["token"] = [token]
+    loc = parse_location("s3://bkt/k/x.csv")
+    native: dict[str, Any] = {**polars_options(S3, opts), "aws_session_token": [token]}
+    with pytest.raises(ValueError, match="aws_session_token") as raised:
+        pl.scan_csv(loc.url, storage_options=native).collect()
+    assert repr(token)[1:-1] in str(raised.value)
+    assert token not in str(raised.value)  # not as is: only the escaped spelling shows
+    err = error_for(raised.value, loc, opts, {"resource": "r", "env": "prod"})
+    assert "aws_session_token" in str(err)
+    for spelling in (token, repr(token)[1:-1], "v4lue"):
+        assert spelling not in str(err), spelling
 
 
 # ----------------------------------------------------------------------------------------- errors
