@@ -157,6 +157,51 @@ def _cast_error(
     )
 
 
+# reads of files replaced while they were read are made again, at most this many times in all
+READ_ATTEMPTS = 5
+
+
+def _read_consistently(planned: Callable[[], Plan]) -> tuple[Plan, pl.DataFrame]:
+    """Plan and collect, again when the source says its files were replaced under the read.
+
+    A reader keeps a file's footer from planning to reading: a file replaced in between (a
+    writer renaming a new version over it) is read half from each version, which fails or,
+    worse, does not. The source's :attr:`Plan.changed` tells; such a read is planned and made
+    again, and data is only returned from a read the files did not change under.
+
+    Raises:
+        ReadError: The files were replaced during every one of :data:`READ_ATTEMPTS` reads.
+    """
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        plan = planned()
+        info = plan.info
+        with span("scan", format=info.format, files=len(info.files), casts=info.casts) as sp:
+            try:
+                frame = collect(plan)
+            except DynioError:
+                if plan.changed is None or not plan.changed():
+                    raise
+                frame = None
+            finally:
+                if plan.release is not None:
+                    plan.release()
+            if frame is not None and (plan.changed is None or not plan.changed()):
+                set_attributes(sp, {"rows": frame.height})
+                if attempt > 1:
+                    set_operation_attributes({"dynio.read.attempts": attempt})
+                return plan, frame
+            set_attributes(sp, {"dynio.read.replaced": True})
+        logger.debug("read %s again: its files were replaced during the read", info.resource)
+    where = info.files[0] if len(info.files) == 1 else info.location
+    raise ReadError(
+        f"the data was replaced during each of {READ_ATTEMPTS} reads; no consistent version"
+        " could be read",
+        file=where,
+        resource=info.resource,
+        env=info.env,
+    )
+
+
 def collect(plan: Plan) -> pl.DataFrame:
     """Run a plan, translating backend failures into dynio errors that name the file and column.
 
@@ -174,6 +219,8 @@ def collect(plan: Plan) -> pl.DataFrame:
     options = plan.env.source.options
     try:
         return plan.frame.collect()
+    except pl.exceptions.PanicException as exc:  # a BaseException: a reader's bug or bad data
+        raise _read_error(exc, info.format, where, context, options) from exc
     except (pl.exceptions.PolarsError, OSError) as exc:
         # an I/O failure, or text that is not in the expected encoding, is reported as it is;
         # only a failure to parse or cast is worth a second look at the data
@@ -323,19 +370,20 @@ def read(
     """
     with operation("dynio.read", resource=resource.name, env=env) as top:
         bind_source(resource.env(env).source)
-        with span("plan"):
-            plan = plan_read(
-                resource, env, columns=columns, filters=filters, template_args=template_args
-            )
+
+        def planned() -> Plan:
+            with span("plan"):
+                return plan_read(
+                    resource, env, columns=columns, filters=filters, template_args=template_args
+                )
+
+        plan, frame = _read_consistently(planned)
         info = plan.info
         # resource, env and kind are on the span already; the plan knows the real location
         set_attributes(
             top,
             {k: v for k, v in info.attributes().items() if k not in ("resource", "env", "kind")},
         )
-        with span("scan", format=info.format, files=len(info.files), casts=info.casts) as sp:
-            frame = collect(plan)
-            set_attributes(sp, {"rows": frame.height})
         nbytes = reported("bytes")
         if nbytes is None and enabled(top):
             nbytes = file_bytes(info.files)

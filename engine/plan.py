@@ -8,7 +8,7 @@ over (projection, predicates) is recorded on the :class:`Plan` for the result an
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -96,6 +96,10 @@ class Plan:
         build: Adds projection, casts and filter to a raw scan (``(frame, schema) -> (frame,
             steps)``); with ``rescan`` it gives the fallback plan when a reader's own parsing
             fails.
+        changed: The source's :attr:`~dynio.engine.sources.Scan.changed`: were the files
+            replaced since planning.
+        release: The source's :attr:`~dynio.engine.sources.Scan.release`, to call once the
+            frame was collected (``None``: nothing held).
     """
 
     frame: pl.LazyFrame
@@ -107,6 +111,8 @@ class Plan:
     build: Callable[[pl.LazyFrame, pl.Schema], tuple[pl.LazyFrame, list[CastStep]]] | None = field(
         default=None, repr=False
     )
+    changed: Callable[[], bool] | None = field(default=None, repr=False)
+    release: Callable[[], None] | None = field(default=None, repr=False)
 
 
 def source_module(env: EnvSpec, context: Mapping[str, Any]) -> SourceModule:
@@ -295,75 +301,84 @@ def plan_read(
         )
 
     scan = module.scan(env.source, request(hints))
-    src_schema = _collect_schema(scan, env.source.options, context)
-    available = src_schema.names()
-    missing = [c for c in (needed or []) if c not in src_schema]
-    if missing:
-        _check_text(scan, env.source.options, context)
-        raise SchemaError(
-            f"column(s) {missing} missing from the data; it has {available}",
-            column=missing[0],
-            file=scan.files[0] if len(scan.files) == 1 else scan.location,
-            **context,
+    try:
+        src_schema = _collect_schema(scan, env.source.options, context)
+        available = src_schema.names()
+        missing = [c for c in (needed or []) if c not in src_schema]
+        if missing:
+            _check_text(scan, env.source.options, context)
+            raise SchemaError(
+                f"column(s) {missing} missing from the data; it has {available}",
+                column=missing[0],
+                file=scan.files[0] if len(scan.files) == 1 else scan.location,
+                **context,
+            )
+        wanted = needed or available
+        targets = (
+            [(c.name, c.dtype, c.lossy_cast) for c in schema.columns if c.name in wanted]
+            if schema
+            else []
         )
-    targets = (
-        [(c.name, c.dtype, c.lossy_cast) for c in schema.columns if c.name in (needed or available)]
-        if schema
-        else []
-    )
 
-    def build(raw: pl.LazyFrame, raw_schema: pl.Schema) -> tuple[pl.LazyFrame, list[CastStep]]:
-        steps = plan_casts(raw_schema, targets)
-        frame = raw
-        if needed is not None:
-            frame = frame.select(needed)
-        # a filter on columns that are uncast or only widened (us -> ns, int32 -> int64) runs
-        # before the casts, where the scan can prune row groups with it
-        cast_of = {s.column: s for s in steps}
-        early = predicate is not None and all(
-            c not in cast_of or is_widening(cast_of[c].source, cast_of[c].target.polars)
-            for c in filter_cols
+        def build(raw: pl.LazyFrame, raw_schema: pl.Schema) -> tuple[pl.LazyFrame, list[CastStep]]:
+            steps = plan_casts(raw_schema, targets)
+            frame = raw
+            if needed is not None:
+                frame = frame.select(needed)
+            # a filter on columns that are uncast or only widened (us -> ns, int32 -> int64) runs
+            # before the casts, where the scan can prune row groups with it
+            cast_of = {s.column: s for s in steps}
+            early = predicate is not None and all(
+                c not in cast_of or is_widening(cast_of[c].source, cast_of[c].target.polars)
+                for c in filter_cols
+            )
+            if early and predicate is not None:
+                frame = frame.filter(predicate)
+            if steps:
+                frame = frame.with_columns([s.expr() for s in steps])
+            if predicate is not None and not early:
+                frame = frame.filter(predicate)
+            if needed is not None and projection is not None and len(needed) != len(projection):
+                frame = frame.select(projection)
+            return frame, steps
+
+        frame, steps = build(scan.frame, src_schema)
+
+        def rescan() -> tuple[pl.LazyFrame, pl.Schema]:
+            # text formats re-read as text, so values the reader could not parse go through the
+            # cast table (which knows more spellings) and, failing that, can be shown
+            raw_hints = ScanHints(dtypes={c: pl.String() for c in (needed or available)})
+            # (never holding a file open: nothing would release it)
+            raw = module.scan(env.source, replace(request(raw_hints), streaming=True)).frame
+            return raw, raw.collect_schema()
+
+        info = PlanInfo(
+            resource=resource.name,
+            env=env.name,
+            kind=env.source.kind,
+            format=scan.format,
+            location=scan.location,
+            files=scan.files,
+            columns=tuple(projection) if projection is not None else None,
+            filters_pushed=describe(predicate) if scan.pushed.get("predicates") else None,
+            filters_residual=None if scan.pushed.get("predicates") else describe(predicate),
+            casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
         )
-        if early and predicate is not None:
-            frame = frame.filter(predicate)
-        if steps:
-            frame = frame.with_columns([s.expr() for s in steps])
-        if predicate is not None and not early:
-            frame = frame.filter(predicate)
-        if needed is not None and projection is not None and len(needed) != len(projection):
-            frame = frame.select(projection)
-        return frame, steps
-
-    frame, steps = build(scan.frame, src_schema)
-
-    def rescan() -> tuple[pl.LazyFrame, pl.Schema]:
-        # text formats re-read as text, so values the reader could not parse go through the
-        # cast table (which knows more spellings) and, failing that, can be shown
-        raw_hints = ScanHints(dtypes={c: pl.String() for c in (needed or available)})
-        raw = module.scan(env.source, request(raw_hints)).frame
-        return raw, raw.collect_schema()
-
-    info = PlanInfo(
-        resource=resource.name,
-        env=env.name,
-        kind=env.source.kind,
-        format=scan.format,
-        location=scan.location,
-        files=scan.files,
-        columns=tuple(projection) if projection is not None else None,
-        filters_pushed=describe(predicate) if scan.pushed.get("predicates") else None,
-        filters_residual=None if scan.pushed.get("predicates") else describe(predicate),
-        casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
-    )
-    return Plan(
-        frame=frame,
-        info=info,
-        schema=schema,
-        env=env,
-        casts=tuple(steps),
-        rescan=rescan,
-        build=build,
-    )
+        return Plan(
+            frame=frame,
+            info=info,
+            schema=schema,
+            env=env,
+            casts=tuple(steps),
+            rescan=rescan,
+            build=build,
+            changed=scan.changed,
+            release=scan.release,
+        )
+    except BaseException:
+        if scan.release is not None:  # nothing is left held when planning fails
+            scan.release()
+        raise
 
 
 def _collect_schema(

@@ -101,19 +101,10 @@ async def race(cat: dynio.Catalog, name: str, first: int) -> tuple[list[int], se
 # ------------------------------------------------------------------------ asyncio.gather, local
 
 
-# A parquet file replaced while it is read: Polars opens the path once for the footer and again
-# for the data, so a reader racing ``os.replace`` pairs one version's footer with another's
-# pages ("File out of specification", or a Rust panic escaping as ``PanicException``). The fix
-# belongs in engine/sources/local.py (read one inode per scan); see the report of issue 9.
-PARQUET_RACE = pytest.mark.xfail(
-    reason="local parquet reads racing a replace see two files (engine/sources/local.py)",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "file_type", [pytest.param("parquet", marks=PARQUET_RACE), "csv", "ndjson"]
-)
+# A parquet file replaced while it is read: Polars keeps the footer it read when planning, so a
+# reader racing ``os.replace`` would pair one version's footer with another's pages. The local
+# source tells the engine when the file changed under a read, and the read is made again.
+@pytest.mark.parametrize("file_type", ["parquet", "csv", "ndjson"])
 def test_gather_reads_racing_writes_of_one_local_file(
     catalog_from: CatalogFrom, tmp_path: Path, file_type: str
 ) -> None:

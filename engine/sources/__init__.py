@@ -10,7 +10,7 @@ shape (:class:`SourceModule`): ``scan(spec, request) -> Scan`` and
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -95,6 +95,13 @@ class Scan:
         format: The data format name, if any.
         pushed: What the source took over, for the plan's record: ``projection`` (bool) and
             ``predicates`` (bool: the whole filter was applied in the source or its scan).
+        changed: Whether the data was replaced since the scan was made (``None``: the source
+            cannot tell). A reader holds on to a file's footer between planning and reading, so
+            a file replaced in between is read inconsistently; the engine reads again when this
+            says the files changed under a read.
+        release: Called once the frame was collected (or the read failed): a source may hold
+            the version it planned on (an open file) until then. Only for reads, never for a
+            streaming scan (see :attr:`ScanRequest.streaming`).
     """
 
     frame: pl.LazyFrame
@@ -102,6 +109,8 @@ class Scan:
     files: tuple[str, ...] = ()
     format: str | None = None
     pushed: Mapping[str, Any] = field(default_factory=dict)
+    changed: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+    release: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

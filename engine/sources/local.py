@@ -35,6 +35,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +159,16 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         # when the filter excludes every partition, one file still gives the scan its columns
         files = [Path(f) for f in kept] or files[:1]
     options = thaw(spec.options)
+    names = [str(f) for f in files]
+    # one file of a format read by its footer is held open for a read, so that planning and
+    # reading see one version even when a writer renames a new one over it; several files are
+    # checked after the read instead (which versions this scan reads, before any footer is)
+    held = _hold(names[0]) if _holdable(spec, fmt.name, names, options, request) else None
+    seen = _versions(names) if len(names) > 1 else []
     try:
         # many files: one parallel scan, or reconciled per-file scans when they disagree
         frame = scan_files(
-            [str(f) for f in files],
+            [held.path] if held is not None else names,
             fmt,
             options,
             request.hints,
@@ -170,6 +177,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             columns=request.columns,
         )
     except (OSError, ValueError, LookupError, pl.exceptions.PolarsError) as exc:
+        if held is not None:
+            held.close()
         raise ReadError(
             f"cannot read {fmt.name}: {exc}",
             file=str(files[0] if len(files) == 1 else path),
@@ -182,7 +191,69 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         format=fmt.name,
         # Polars pushes the planner's projection and filter into its file scans
         pushed={"projection": True, "predicates": True},
+        changed=(lambda: _versions(names) != seen) if seen else None,
+        release=held.close if held is not None else None,
     )
+
+
+_FD_PATHS = Path("/proc/self/fd")
+
+
+@dataclass
+class _Held:
+    """A file held open; ``path`` opens the very same file (inode) while it is."""
+
+    fd: int
+    path: str
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+
+def _holdable(
+    spec: SourceSpec,
+    fmt: str,
+    files: list[str],
+    options: Mapping[str, Any],
+    request: ScanRequest,
+) -> bool:
+    # a dataset's file is named by its folders (hive partitions): it is read by its own path
+    return (
+        len(files) == 1
+        and spec.kind != "local_batch"
+        and not options.get("hive_partitioning")
+        and fmt in ("parquet", "ipc")
+        and not request.streaming
+        and not options.get("include_file_paths")
+        and _FD_PATHS.is_dir()
+    )
+
+
+def _hold(file: str) -> _Held | None:
+    try:
+        fd = os.open(file, os.O_RDONLY)
+    except OSError:
+        return None  # the scan reports it
+    return _Held(fd, str(_FD_PATHS / str(fd)))
+
+
+def _versions(files: list[str]) -> list[tuple[int, int, int] | None]:
+    """Each file's identity (inode, size, modification time); ``None`` for a file gone.
+
+    Writers replace a file by renaming a new one over it (a new inode), so a changed identity
+    means the reader may have mixed two versions.
+    """
+    out: list[tuple[int, int, int] | None] = []
+    for name in files:
+        try:
+            st = os.stat(name)
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return out
 
 
 def _fsync_dir(path: Path) -> None:
