@@ -470,8 +470,8 @@ def write(
         spec = resource.env(env)
         bind_source(spec.source)
         context = {"resource": resource.name, "env": spec.name}
-        args = dict(template_args or {})
-        check_template_args(spec, args, context)
+        # the checked values (marked when the environment lets them leave its root)
+        args = check_template_args(spec, dict(template_args or {}), context)
         module = source_module(spec, context)
         if spec.schema is not None:
             frame = conform(frame, spec.schema, context)

@@ -1111,11 +1111,6 @@ def test_a_symlink_error_names_resource_field_and_value(escapable: dynio.Catalog
         escapable.write("strict", pd.DataFrame({"a": [1]}), x="link/new")
 
 
-@pytest.mark.xfail(
-    reason="engine/execute.py writes with its own args, not the ones check_template_args"
-    " returns, so a write's source still refuses escaping values",
-    strict=True,
-)
 def test_allow_template_escape_applies_to_writes(escapable: dynio.Catalog, tmp_path: Path) -> None:
     escapable.write("open", pd.DataFrame({"a": [3]}), x="../../outside/new")
     assert pd.read_csv(tmp_path / "outside" / "new.csv")["a"].tolist() == [3]
