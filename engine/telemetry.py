@@ -132,6 +132,7 @@ _KEY_VALUE = re.compile(
     r"|private_key|account_key|api_key|sas_token)[\w.-]{0,64})['\"]?\s*[:=]\s*(?P<q>['\"]?))"
     r"(?P<val>[^'\"\s,;&})]+)"
 )
+_WHOLE_URI = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.\-]*://")
 _MIN_SECRET = 4  # shorter literal values would redact ordinary words; URIs are handled by shape
 
 
@@ -146,6 +147,13 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     (``?sig=***``), ``password=…``-style pairs, and every literal value in ``secrets``.
     """
     out = text
+    # the literal secrets first: a pattern may take only the start of one (a private key's
+    # "-----BEGIN" up to its first space), after which the rest no longer matches as a whole
+    if not isinstance(secrets, tuple):  # operation secrets come sorted already
+        secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+    for secret in secrets:  # longest first, so no part of a longer secret stays visible
+        if secret in out:
+            out = out.replace(secret, REDACTED)
     # each pattern needs one of these characters: most attribute values have none
     if "://" in out:
         out = _URI_PASSWORD.sub(rf"\g<pre>:{REDACTED}@", out)
@@ -155,11 +163,6 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         )
     if "=" in out or ":" in out:
         out = _KEY_VALUE.sub(lambda m: m["pre"] + REDACTED, out)
-    if not isinstance(secrets, tuple):  # operation secrets come sorted already
-        secrets = tuple(sorted(set(secrets), key=len, reverse=True))
-    for secret in secrets:  # longest first, so no part of a longer secret stays visible
-        if secret in out:
-            out = out.replace(secret, REDACTED)
     return out
 
 
@@ -192,6 +195,13 @@ def _uri_secrets(text: str, out: set[str]) -> None:
     for match in _URI_PASSWORD.finditer(text):
         if match["pw"]:
             out.update(secret_spellings(match["pw"], encoded=True))
+    if _WHOLE_URI.match(text):
+        # a configured URI: its password as a driver reads it, a raw space or "@" included
+        # (where the pattern above, made for URIs inside free text, stops)
+        with contextlib.suppress(ValueError):
+            password = urlsplit(text.strip()).password
+            if password:
+                out.update(secret_spellings(password, encoded=True))
     for match in _QUERY_PARAM.finditer(text):
         if _is_secret_key(match["key"]) and match["val"]:
             out.update(secret_spellings(match["val"], encoded=True))

@@ -454,6 +454,10 @@ def test_redact_shapes(text: str, expected: str) -> None:
 def test_redact_known_values() -> None:
     assert t.redact("login failed with s3cr3t-value!", {"s3cr3t-value"}) == "login failed with ***!"
     assert t.redact("", {"x"}) == ""
+    # a known value goes whole, before a key: value pattern could take only its first word
+    key = "-----BEGIN PRIVATE KEY-----\nMIIEabc\n-----END PRIVATE KEY-----"
+    text = t.redact(f"bad key file: {{'private_key': '{key}'}}", {key})
+    assert text == "bad key file: {'private_key': '***'}"
 
 
 def test_secrets_of_a_spec_come_from_the_registry_and_option_names(tmp_path: Path) -> None:
