@@ -32,6 +32,7 @@ read does not read them twice.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
@@ -458,11 +459,22 @@ def _strict_kwargs(
     return kwargs
 
 
+_CAST_OPTIONS: list[pl.ScanCastOptions] = []
+_CAST_OPTIONS_LOCK = threading.Lock()
+
+
 def _scan_cast_options() -> pl.ScanCastOptions:
-    # narrower integers in some files (int32 here, int64 there) are not drift worth a warning
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pl.exceptions.UnstableWarning)
-        return pl.ScanCastOptions(integer_cast="upcast")
+    """Narrower integers in some files (int32 here, int64 there) are not drift worth a warning.
+
+    Made once: ``warnings.catch_warnings`` swaps the process-wide filter list, which is not
+    thread-safe, and this is called from the IO-plugin generators of concurrent reads.
+    """
+    with _CAST_OPTIONS_LOCK:
+        if not _CAST_OPTIONS:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", pl.exceptions.UnstableWarning)
+                _CAST_OPTIONS.append(pl.ScanCastOptions(integer_cast="upcast"))
+        return _CAST_OPTIONS[0]
 
 
 def _optimistic(
