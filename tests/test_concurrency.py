@@ -158,11 +158,6 @@ def test_gather_of_template_args_on_one_resource(catalog_from: CatalogFrom) -> N
 # ------------------------------------------------------------------------------- real backends
 
 
-@pytest.mark.xfail(
-    reason="S3 parquet reads racing a put fetch the footer and the pages of two objects"
-    " (engine/sources/objectstore.py)",
-    strict=False,
-)
 def test_gather_on_s3(catalog_from: CatalogFrom, request: pytest.FixtureRequest) -> None:
     """The same race on an S3 object (moto): single puts, so a read should see one whole object.
 
@@ -179,6 +174,36 @@ def test_gather_on_s3(catalog_from: CatalogFrom, request: pytest.FixtureRequest)
     _, written = asyncio.run(race(cat, "shared", 0))
     assert check_version(cat.read("shared"), written) in written
     assert bucket.keys() == ["shared.parquet"]
+
+
+def test_ranged_s3_reads_racing_puts_read_again(
+    catalog_from: CatalogFrom, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An object read in ranges (as large ones are) is checked for a new version after the read,
+    and read again when a put replaced it: 20 reads racing 4 puts each see one whole version."""
+    from dynio.engine.sources import objectstore
+
+    monkeypatch.setattr(objectstore, "WHOLE_OBJECT_BYTES", 0)  # every object read in ranges
+    bucket = request.getfixturevalue("s3")
+    env = {
+        "type": "s3",
+        "s3": {"bucket": bucket.name, "file_path": "ranged.parquet", "file_type": "parquet"},
+        "options": {"storage_options": {**bucket.storage_options}},
+    }
+    cat = catalog_from(resource("ranged", env), env="env")
+
+    async def main() -> list[Any]:
+        await cat.write_async("ranged", version(0))
+        ops: list[Any] = [cat.write_async("ranged", version(k)) for k in range(1, 5)]
+        ops += [cat.read_async("ranged") for _ in range(20)]
+        random.Random(7).shuffle(ops)
+        return list(await asyncio.gather(*ops))
+
+    results = asyncio.run(main())
+    frames = [r for r in results if isinstance(r, pd.DataFrame)]
+    assert len(frames) == 20
+    for frame in frames:
+        check_version(frame, set(range(5)))
 
 
 @pytest.mark.parametrize("mode", ["replace", "truncate_and_append"])

@@ -462,8 +462,9 @@ def test_status_codes_in_keys_are_not_statuses(
 
 
 def test_a_lazy_scan_keeps_the_native_streaming_scan(s3: Bucket, catalog_from: CatalogFrom) -> None:
-    # a read collects the object under dynio's retries (a Python source in the plan); a scan the
-    # caller may stream keeps Polars' own scan, with Polars' client retrying
+    # a read collects the object under dynio's retries (a Python source in the plan), or fetches
+    # a small one whole; a scan the caller may stream keeps Polars' own scan, with Polars'
+    # client retrying
     frame = pd.DataFrame({"id": range(5_000), "name": [f"n{i}" for i in range(5_000)]})
     s3.put("stream/r.parquet", parquet(frame))
     for kind, path in (("s3", "stream/r.parquet"), ("s3_path_prefix", "stream/")):
@@ -471,8 +472,8 @@ def test_a_lazy_scan_keeps_the_native_streaming_scan(s3: Bucket, catalog_from: C
         lazy = cat.scan("r", columns=["id"])
         assert "PYTHON" not in lazy.explain().upper()
         assert lazy.collect(engine="streaming")["id"].to_list() == list(range(5_000))
-        planned = plan_read(cat.resource("r")._spec, "env", columns=["id"])
-        assert "PYTHON" in planned.frame.explain().upper()
+        explained = plan_read(cat.resource("r")._spec, "env", columns=["id"]).frame.explain()
+        assert "PYTHON" in explained.upper() or explained.startswith("DF")
         assert cat.read("r", columns=["id"])["id"].tolist() == list(range(5_000))
 
 

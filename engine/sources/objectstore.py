@@ -57,6 +57,7 @@ those that did not (which keep their old data), and nothing old is removed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import shutil
@@ -279,11 +280,30 @@ def _not_found(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class _Object:
-    """One object of a listing: its URL, size and path relative to the listed root."""
+    """One object of a listing: its URL, size and path relative to the listed root, and what
+    tells its version (ETag, generation) when known."""
 
     url: str
     size: int | None
     relative: str
+    version: str | None = None
+
+
+# a single object up to this size read by a footer (parquet, IPC) is fetched whole in one GET
+WHOLE_OBJECT_BYTES = 16 * 2**20
+
+
+def _whole(obj: _Object, fmt: Format) -> bool:
+    return (
+        fmt.name in ("parquet", "ipc") and obj.size is not None and obj.size <= WHOLE_OBJECT_BYTES
+    )
+
+
+def _version_of(info: Mapping[str, Any]) -> str | None:
+    for key in ("ETag", "etag", "generation", "VersionId", "LastModified", "mtime", "updated"):
+        if info.get(key) is not None:
+            return f"{key}={info[key]}"
+    return None
 
 
 # ------------------------------------------------------------------------------------------ HTTP
@@ -411,7 +431,7 @@ def _head(store: _Store, target: Target) -> tuple[_Object | None, bool]:
         info = store.call(lambda: store.fs.info(loc.fs_path), loc)
         if info.get("type") == "directory":
             return None, True
-        obj = _Object(loc.url, info.get("size"), loc.path.rsplit("/", 1)[-1])
+        obj = _Object(loc.url, info.get("size"), loc.path.rsplit("/", 1)[-1], _version_of(info))
         ranged = loc.backend.polars
     if obj.size == 0:
         raise ReadError(
@@ -514,6 +534,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         else:
             objects = [obj]
             native = native and ranged
+            if native and not request.streaming and _whole(obj, fmt):
+                native = False  # one GET: one version, and fewer requests than ranged reads
     if dataset:
         objects = _listing(store, target, fmt)
         kept = prune_partitions(
@@ -548,13 +570,39 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         frame = _read_local_copies(store, objects, fmt, options, request, label)
     sizes = [o.size for o in objects if o.size is not None]
     store.annotate({"bytes": sum(sizes)} if len(sizes) == len(objects) else {})
+    # Polars reads an object's footer when planning and its pages by the footer's offsets when
+    # collecting: an object replaced in between is read from two versions. A read checks the
+    # object's version afterwards, and the engine reads again when it changed.
+    changed = None
+    if native and not dataset and not request.streaming and fmt.name in ("parquet", "ipc"):
+        changed = _version_check(store, target.location, objects[0].version)
     return Scan(
         frame=frame,
         location=label,
         files=tuple(shown[o.url] for o in objects),
         format=fmt.name,
         pushed={"projection": True, "predicates": True},
+        changed=changed,
     )
+
+
+def _version_check(
+    store: _Store, location: Location, version: str | None
+) -> Callable[[], bool] | None:
+    """Whether the object at ``location`` is no longer at ``version`` (one HEAD request)."""
+    if version is None:
+        return None
+
+    def changed() -> bool:
+        with contextlib.suppress(Exception):
+            store.fs.invalidate_cache(location.fs_path)
+        try:
+            info = store.retrier.run(lambda: store.fs.info(location.fs_path), location.url)
+        except Exception:  # gone, or unreachable: the read cannot be trusted to be one version
+            return True
+        return _version_of(info) != version
+
+    return changed
 
 
 # ----------------------------------------------------------------------------------------- writes
