@@ -24,7 +24,7 @@ from dynio.engine.errors import ValidationError
 ROWS = execute.OVERLAP_ROWS + 5_000
 
 SCHEMA = """
-orders:
+tall_orders:
   local:
     type: local
     local: {{file_path: orders.parquet, file_type: parquet}}
@@ -61,24 +61,24 @@ def _catalog(tmp_path: Path, limit: float) -> dynio.Catalog:
 
 def test_overlapped_read_equals_the_plain_read(tmp_path: Path) -> None:
     cat = _catalog(tmp_path, limit=1e9)
-    checked = cat.read("orders")
+    checked = cat.read("tall_orders")
     assert cat.last_report is not None
     assert cat.last_report.ok
     assert {m.metric for m in cat.last_metrics} == {"Counts", "Mean", "Max", "CountsPerLabel"}
-    plain = cat.read("orders", validate=False, metrics=False)  # no checks: nothing to overlap
+    plain = cat.read("tall_orders", validate=False, metrics=False)  # no checks: nothing to overlap
     assert_frame_equal(checked, plain)
     assert_frame_equal(checked, pd.read_parquet(tmp_path / "orders.parquet"))
     for backend in ("numpy_nullable", "pyarrow"):
         assert_frame_equal(
-            cat.read("orders", dtype_backend=backend),
-            cat.read("orders", dtype_backend=backend, validate=False, metrics=False),
+            cat.read("tall_orders", dtype_backend=backend),
+            cat.read("tall_orders", dtype_backend=backend, validate=False, metrics=False),
         )
 
 
 def test_a_failed_rule_still_raises_and_reports(tmp_path: Path) -> None:
     cat = _catalog(tmp_path, limit=500)
     with pytest.raises(ValidationError) as info:
-        cat.read("orders")
+        cat.read("tall_orders")
     [failure] = info.value.report.failures
     assert (failure.rule, failure.column) == ("is_lower_than", "amount")
     assert failure.failing_count == sum(1 for i in range(ROWS) if i % 1000 >= 500)
@@ -88,7 +88,7 @@ def test_a_failed_rule_still_raises_and_reports(tmp_path: Path) -> None:
 
 def test_a_failing_conversion_raises_from_the_read(tmp_path: Path) -> None:
     cat = _catalog(tmp_path, limit=1e9)
-    spec = cat.resource("orders")._spec
+    spec = cat.resource("tall_orders")._spec
 
     def convert(frame: pl.DataFrame) -> None:
         raise RuntimeError(f"cannot convert {frame.height} rows")
@@ -101,7 +101,7 @@ def test_a_failing_conversion_raises_from_the_read(tmp_path: Path) -> None:
 
 def test_the_handoff_span_stays_under_the_read(tmp_path: Path, otel: OtelCapture) -> None:
     cat = _catalog(tmp_path, limit=1e9)
-    cat.read("orders")
+    cat.read("tall_orders")
     top = otel.span("dynio.read")
     assert top.parent is None
     assert sorted(otel.children(top)) == sorted(
@@ -114,7 +114,7 @@ def test_the_handoff_span_stays_under_the_read(tmp_path: Path, otel: OtelCapture
 
 def test_only_a_tall_frame_with_checks_hands_off_on_a_worker(tmp_path: Path) -> None:
     cat = _catalog(tmp_path, limit=1e9)
-    spec = cat.resource("orders")._spec
+    spec = cat.resource("tall_orders")._spec
 
     def where(frame: pl.DataFrame) -> str:
         return threading.current_thread().name
