@@ -50,6 +50,7 @@ __all__ = [
     "ATTR",
     "REDACTED",
     "ContextThreadPoolExecutor",
+    "add_event",
     "annotate",
     "bind_source",
     "db_attributes",
@@ -478,6 +479,18 @@ def bind_source(source: SourceSpec) -> None:
                 "location": location_of(source, op.secrets),
             },
         )
+
+
+def add_event(name: str, attrs: Mapping[str, Any]) -> None:
+    """Add an event to the current stage span, or to the running operation's span when the
+    stage has ended (work Polars does when a frame is collected after its stage), redacted."""
+    current = trace.get_current_span()
+    if not current.is_recording():
+        op = _OPERATION.get()
+        current = op.span if op is not None else current
+    if current.is_recording():
+        secrets = operation_secrets()
+        current.add_event(name, {ATTR.get(k, k): _clean(v, secrets) for k, v in attrs.items()})
 
 
 def annotate(attrs: Mapping[str, Any]) -> None:

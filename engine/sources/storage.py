@@ -43,7 +43,7 @@ from opentelemetry import trace
 
 from dynio.engine import telemetry
 from dynio.engine.errors import DynioError, MissingDependencyError, ReadError, first_line
-from dynio.engine.telemetry import annotate, redact
+from dynio.engine.telemetry import add_event, annotate, redact
 
 T = TypeVar("T")
 logger = logging.getLogger("dynio")
@@ -883,14 +883,7 @@ class Retrier:
         }
 
         def report() -> None:
-            current = trace.get_current_span()
-            if not current.is_recording():
-                # collected after the scan stage ended: the event goes on the operation's span
-                # (telemetry has no public hook for that yet)
-                op = telemetry._OPERATION.get()
-                current = op.span if op is not None else current
-            if current.is_recording():
-                current.add_event("dynio.retry", attrs)
+            add_event("dynio.retry", attrs)
             annotate({"dynio.retries": total})
 
         if trace.get_current_span().is_recording():
