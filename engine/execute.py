@@ -43,9 +43,11 @@ from dynio.engine.telemetry import (
     enabled,
     file_bytes,
     operation,
+    operation_secrets,
     record_quality,
     record_read,
     record_write,
+    replace_secrets,
     reported,
     set_attributes,
     set_operation_attributes,
@@ -119,9 +121,6 @@ class WriteResult:
 def _cast_error(
     failures: Sequence[CastFailure], context: Mapping[str, Any], file: str | None
 ) -> CastError:
-
-    from dynio.engine.telemetry import operation_secrets
-
     secrets = operation_secrets()
 
     def short(values: Sequence[Any]) -> list[Any]:
@@ -130,8 +129,7 @@ def _cast_error(
         out = []
         for v in values:
             if isinstance(v, str) and len(v) > 60:
-                for secret in secrets:
-                    v = v.replace(secret, "***")
+                v = replace_secrets(v, secrets)
                 v = f"{v[:40]}… ({len(v):,} characters)" if len(v) > 60 else v
             out.append(v)
         return out

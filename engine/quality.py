@@ -22,7 +22,7 @@ from dynio.engine.errors import DynioError, first_line
 from dynio.engine.metrics import METRICS
 from dynio.engine.rules import RULES, RuleExprs, resolved_options
 from dynio.engine.spec import RuleSpec, SchemaSpec
-from dynio.engine.telemetry import REDACTED, operation_secrets
+from dynio.engine.telemetry import operation_secrets, replace_secrets
 
 __all__ = [
     "DEFAULT_LABEL_CAP",
@@ -197,21 +197,14 @@ def _scrubbed(values: Iterable[Any], secrets: tuple[str, ...]) -> tuple[Any, ...
     """
     if not secrets:
         return tuple(values)
-
-    def literal(text: str) -> str:
-        for secret in secrets:  # longest first
-            text = text.replace(secret, REDACTED)
-        return text
-
     out: list[Any] = []
     for v in values:
-        if isinstance(v, str):
-            out.append(literal(v))
-        elif v is None or isinstance(v, bool | int | float):
+        if v is None or isinstance(v, bool | int | float):
             out.append(v)
-        else:
-            text = str(v)
-            out.append(literal(text) if literal(text) != text else v)
+            continue
+        text = str(v)
+        cleaned = replace_secrets(text, secrets)
+        out.append(cleaned if isinstance(v, str) or cleaned != text else v)
     return tuple(out)
 
 

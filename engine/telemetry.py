@@ -64,6 +64,7 @@ __all__ = [
     "record_read",
     "record_write",
     "redact",
+    "replace_secrets",
     "reported",
     "run_in_threads",
     "secret_spellings",
@@ -147,14 +148,9 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     Removes passwords in URIs (``scheme://user:***@host``), secret query parameters
     (``?sig=***``), ``password=…``-style pairs, and every literal value in ``secrets``.
     """
-    out = text
     # the literal secrets first: a pattern may take only the start of one (a private key's
     # "-----BEGIN" up to its first space), after which the rest no longer matches as a whole
-    if not isinstance(secrets, tuple):  # operation secrets come sorted already
-        secrets = tuple(sorted(set(secrets), key=len, reverse=True))
-    for secret in secrets:  # longest first, so no part of a longer secret stays visible
-        if secret in out:
-            out = out.replace(secret, REDACTED)
+    out = replace_secrets(text, secrets)
     # each pattern needs one of these characters: most attribute values have none
     if "://" in out:
         out = _URI_PASSWORD.sub(rf"\g<pre>:{REDACTED}@", out)
@@ -165,6 +161,17 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     if "=" in out or ":" in out:
         out = _KEY_VALUE.sub(lambda m: m["pre"] + REDACTED, out)
     return out
+
+
+def replace_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each literal value in ``secrets`` replaced by ``***`` (and nothing else:
+    data that merely looks like a credential stays, unlike in :func:`redact`)."""
+    if not isinstance(secrets, tuple):  # operation secrets come sorted already
+        secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+    for secret in secrets:  # longest first, so no part of a longer secret stays visible
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def secret_spellings(value: str, *, encoded: bool = False) -> set[str]:
