@@ -25,9 +25,9 @@ from dynio.engine.errors import (
     ReadError,
     SchemaError,
     ValidationError,
-    first_line,
 )
 from dynio.engine.filters import FilterLike
+from dynio.engine.formats import describe_read_failure, is_decode_failure
 from dynio.engine.plan import Plan, PlanInfo, check_template_args, plan_read, source_module
 from dynio.engine.quality import (
     DEFAULT_LABEL_CAP,
@@ -222,8 +222,7 @@ def collect(plan: Plan) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, OSError) as exc:
         # an I/O failure, or text that is not in the expected encoding, is reported as it is;
         # only a failure to parse or cast is worth a second look at the data
-        text = first_line(exc).lower()
-        undecodable = info.format in _TEXT_FORMATS and ("utf-8" in text or "utf8" in text)
+        undecodable = info.format in _TEXT_FORMATS and is_decode_failure(exc)
         if (
             isinstance(exc, OSError)
             or undecodable
@@ -265,9 +264,7 @@ def _read_error(
     context: Mapping[str, Any],
     options: Mapping[str, Any] | None = None,
 ) -> ReadError:
-    from dynio.engine.formats import describe_read_failure  # what the file itself shows
-
-    text = describe_read_failure(fmt, where, options or {}, exc)
+    text = describe_read_failure(fmt, where, options or {}, exc)  # what the file itself shows
     return ReadError(f"cannot read {fmt or 'data'}: {text}", file=where, **context)
 
 

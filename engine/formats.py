@@ -14,6 +14,7 @@ import importlib
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
@@ -32,6 +33,7 @@ __all__ = [
     "describe_read_failure",
     "format_for",
     "infer_format",
+    "is_decode_failure",
     "register_format",
     "text_encoding_problem",
 ]
@@ -564,7 +566,7 @@ def _epoch_dates(df: pl.DataFrame, options: Mapping[str, Any]) -> pl.DataFrame:
         raise ValueError(f"date_unit must be one of s, ms, us, ns, got {unit!r}")
     temporal = [c for c, dt in df.schema.items() if isinstance(dt, pl.Datetime | pl.Date)]
     return df.with_columns(
-        pl.col(c).cast(pl.Datetime("ns")).dt.epoch(unit).alias(c)  # type: ignore[arg-type]
+        pl.col(c).dt.epoch(unit).alias(c)  # type: ignore[arg-type]  # Date too, any year
         for c in temporal
     )
 
@@ -663,6 +665,18 @@ _BOMS = {
 def _head(path: str, size: int = _EXPLAIN_BYTES) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(size)
+
+
+# how Polars' text readers say the bytes are not UTF-8 (CSV, NDJSON, JSON), at the start of
+# their message: a message quoting a value (which may be any text) is not one of these
+_DECODE_FAILURE = re.compile(
+    r"^(invalid utf-?8|stream did not contain valid utf-?8|invalidutf8)", re.IGNORECASE
+)
+
+
+def is_decode_failure(exc: BaseException) -> bool:
+    """Whether a reader failed because its text is not UTF-8."""
+    return bool(_DECODE_FAILURE.match(first_line(exc)))
 
 
 def text_encoding_problem(path: str, encoding: str = "utf-8") -> str | None:
@@ -786,7 +800,7 @@ def describe_read_failure(
         if os.path.getsize(path) == 0:
             return "the file is empty (0 bytes)"
         lowered = reason.lower()
-        if fmt in ("csv", "json", "ndjson") and ("utf-8" in lowered or "utf8" in lowered):
+        if fmt in ("csv", "json", "ndjson") and is_decode_failure(exc):
             encoding = str(_pick(options, "encoding") or "utf-8")
             found = text_encoding_problem(path, encoding)
             if found is not None:

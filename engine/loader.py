@@ -97,6 +97,7 @@ class ConfigProblems(ConfigError):
 # anchor, nested aliases expanded). Catalogs merging a few ``&defaults`` stay far below it; a
 # "billion laughs" file (aliases of aliases, 10 wide and 9 deep) passes it within a few lines.
 _ALIAS_BUDGET = 10_000
+_ALIAS_RATIO = 100  # aliases may expand to this many times the nodes written out
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -119,7 +120,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     Aliases are counted while the node graph is composed, before any Python object is built:
     each anchor's expanded size is known when its node is complete (the nodes composed in
     between, aliases counted at their own expanded size), so an alias costs one lookup and no
-    walk. A document whose aliases expand past :data:`_ALIAS_BUDGET` nodes is refused, and so is
+    walk. A document whose aliases expand past :data:`_ALIAS_BUDGET` nodes, and past
+    :data:`_ALIAS_RATIO` times the nodes it writes out, is refused (a bomb expands far beyond
+    its text; a large catalog merging a defaults block into each resource does not), and so is
     an alias inside the node it names (a structure that contains itself).
     """
 
@@ -127,6 +130,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._composed = 0  # nodes composed so far, an alias counted at its expanded size
         self._aliased = 0  # of which reached through aliases
+        self._own = 0  # nodes written out in the document (not reached through an alias)
         self._sizes: dict[Any, int] = {}  # anchor -> expanded size of its (complete) node
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
@@ -143,9 +147,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             node = super().compose_node(parent, index)  # refuses an undefined alias
             self._aliased += size or 0
             self._composed += size or 0
-            if self._aliased > _ALIAS_BUDGET:
+            # a bomb expands far beyond what is written; a large catalog reusing a defaults
+            # block per resource expands in proportion to its own size
+            limit = max(_ALIAS_BUDGET, _ALIAS_RATIO * self._own)
+            if self._aliased > limit:
                 raise _AliasBudgetError(
-                    f"its aliases expand to more than {_ALIAS_BUDGET:,} nodes (alias *{anchor}"
+                    f"its aliases expand to more than {limit:,} nodes (alias *{anchor}"
                     " passes the limit); write the repeated values out or nest fewer aliases",
                     event,
                 )
@@ -153,6 +160,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         before = self._composed
         node = super().compose_node(parent, index)
         self._composed += 1
+        self._own += 1
         if anchor is not None:
             self._sizes[anchor] = self._composed - before
         return node

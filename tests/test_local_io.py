@@ -1923,3 +1923,24 @@ def test_json_epoch_dates_round_trip(catalog_from: CatalogFrom, tmp_path: Path) 
     assert raw["t"] == {"0": 1704103200, "1": 1704153605}
     assert raw["d"] == {"0": 1704153600, "1": 1704240000}
     pd.testing.assert_frame_equal(cat.read("j"), frame)
+
+
+def test_a_value_naming_an_encoding_is_still_a_cast_error(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    # "utf8" is data here, not the reader saying the bytes are not UTF-8
+    write_text(tmp_path / "c.csv", "a,b,f\n1,x,0.5\nutf8,y,1.5\n")
+    cat = catalog_from(local_yaml("c", "c.csv", columns=CSV_COLS))
+    with pytest.raises(CastError) as err:
+        cat.read("c")
+    assert err.value.column == "a"
+    assert "utf8" in str(err.value)
+
+
+def test_json_epoch_dates_of_any_year(catalog_from: CatalogFrom, tmp_path: Path) -> None:
+    # 9999-12-31 (a common "no end" sentinel) lies outside nanosecond timestamps
+    cat = catalog_from(
+        local_yaml("j", "j.json", "json", options={"date_format": "epoch"}, columns={"d": "date"})
+    )
+    cat.write("j", pd.DataFrame({"d": [dt.date(9999, 12, 31), dt.date(1600, 1, 1)]}))
+    assert cat.read("j")["d"].tolist() == [dt.date(9999, 12, 31), dt.date(1600, 1, 1)]

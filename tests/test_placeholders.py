@@ -1255,3 +1255,21 @@ def test_an_alias_inside_its_own_anchor_is_refused(catalog_from: CatalogFrom) ->
             """
         )
     assert str(info.value.file).endswith("resources.yaml")
+
+
+def test_a_large_catalog_merging_defaults_into_every_resource_loads(
+    catalog_from: CatalogFrom,
+) -> None:
+    # 1,000 resources merging one environment block: over 10,000 nodes through aliases, yet in
+    # proportion to what is written (an alias bomb is not)
+    lines = [
+        "r0:",
+        "  local: &d",
+        "    type: local",
+        "    local: {file_path: r.csv, file_type: csv}",
+        "    options: {sep: ',', decimal: '.', encoding: utf-8}",
+    ]
+    for i in range(1, 1_000):
+        lines += [f"r{i}:", "  local:", "    <<: *d"]
+    cat = catalog_from("\n".join(lines), env="local")
+    assert len(cat.resources()) == 1_000
