@@ -369,7 +369,12 @@ def read(
         def planned() -> Plan:
             with span("plan"):
                 return plan_read(
-                    resource, env, columns=columns, filters=filters, template_args=template_args
+                    resource,
+                    env,
+                    columns=columns,
+                    filters=filters,
+                    template_args=template_args,
+                    streaming=False,  # collected at once, then released (_read_consistently)
                 )
 
         plan, frame = _read_consistently(planned)

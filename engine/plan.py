@@ -248,7 +248,7 @@ def plan_read(
     columns: Sequence[str] | None = None,
     filters: FilterLike = None,
     template_args: Mapping[str, Any] | None = None,
-    streaming: bool = False,
+    streaming: bool = True,
 ) -> Plan:
     """Plan a read of ``resource`` in ``env_name``.
 
@@ -259,7 +259,10 @@ def plan_read(
         filters: Row filter (Polars expression or the pyarrow ``filters`` convention).
         template_args: Values for ``{placeholder}`` fields in the source's paths.
         streaming: The plan's frame is handed to the caller lazy (see
-            :attr:`~dynio.engine.sources.ScanRequest.streaming`).
+            :attr:`~dynio.engine.sources.ScanRequest.streaming`). ``False`` only for a caller
+            that collects the frame at once and then calls :attr:`Plan.release` (the engine's
+            read): sources may hold files open until then, and the frame must not be collected
+            after the release.
 
     Raises:
         SchemaError: Unknown columns requested, or schema columns missing from the data.

@@ -472,7 +472,10 @@ def test_a_lazy_scan_keeps_the_native_streaming_scan(s3: Bucket, catalog_from: C
         lazy = cat.scan("r", columns=["id"])
         assert "PYTHON" not in lazy.explain().upper()
         assert lazy.collect(engine="streaming")["id"].to_list() == list(range(5_000))
-        explained = plan_read(cat.resource("r")._spec, "env", columns=["id"]).frame.explain()
+        planned = plan_read(cat.resource("r")._spec, "env", columns=["id"], streaming=False)
+        explained = planned.frame.explain()
+        if planned.release is not None:
+            planned.release()
         assert "PYTHON" in explained.upper() or explained.startswith("DF")
         assert cat.read("r", columns=["id"])["id"].tolist() == list(range(5_000))
 

@@ -383,3 +383,18 @@ def test_a_transfer_broken_mid_body_is_transient_whatever_its_text() -> None:
     assert is_transient(wrapped)
     assert not is_transient(OSError("HTTP 403 Forbidden"))
     assert not is_transient(FileNotFoundError("s3://b/k"))
+
+
+def test_s3_error_codes_decide_before_their_4xx_status() -> None:
+    # S3 answers a request timeout or throttling with a 400: the code says it is transient
+    botocore = pytest.importorskip("botocore.exceptions")
+
+    def error(code: str, status: int) -> Exception:
+        response = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return botocore.ClientError(response, "GetObject")  # type: ignore[arg-type]
+
+    assert is_transient(error("RequestTimeout", 400))
+    assert is_transient(error("ThrottlingException", 400))
+    assert is_transient(error("SlowDown", 503))
+    assert not is_transient(error("AccessDenied", 403))
+    assert not is_transient(error("NoSuchKey", 404))

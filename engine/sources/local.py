@@ -176,9 +176,11 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             context=request.context,
             columns=request.columns,
         )
-    except (OSError, ValueError, LookupError, pl.exceptions.PolarsError) as exc:
+    except BaseException as exc:
         if held is not None:
-            held.close()
+            held.close()  # nothing else will: the scan is not returned
+        if not isinstance(exc, OSError | ValueError | LookupError | pl.exceptions.PolarsError):
+            raise
         raise ReadError(
             f"cannot read {fmt.name}: {exc}",
             file=str(files[0] if len(files) == 1 else path),

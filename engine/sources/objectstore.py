@@ -598,8 +598,10 @@ def _version_check(
             store.fs.invalidate_cache(location.fs_path)
         try:
             info = store.retrier.run(lambda: store.fs.info(location.fs_path), location.url)
-        except Exception:  # gone, or unreachable: the read cannot be trusted to be one version
-            return True
+        except Exception as exc:
+            if _not_found(exc):  # removed since: read again (and say what is there now)
+                return True
+            raise store.error(exc, location) from exc
         return _version_of(info) != version
 
     return changed

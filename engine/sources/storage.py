@@ -698,7 +698,6 @@ _TRANSIENT_CODES = frozenset(
         "RequestLimitExceeded",
         "TooManyRequests",
         "RequestTimeout",
-        "RequestTimeTooSkewed",
         "InternalError",
         "ServiceUnavailable",
         "503",
@@ -785,12 +784,13 @@ def is_transient(exc: BaseException) -> bool:
     if any(isinstance(e, PermissionError | FileNotFoundError | IsADirectoryError) for e in chain):
         return False
     for e in chain:
-        status = _status_of(e)
-        if status is not None:
-            return status == 429 or status >= 500
+        # the service's error code first: S3 answers RequestTimeout and throttling with a 4xx
         code = _code_of(e)
         if code is not None:
             return code in _TRANSIENT_CODES
+        status = _status_of(e)
+        if status is not None:
+            return status == 429 or status >= 500
     # a broken transfer is transient whatever its text says (aiohttp's ContentLengthError, a
     # ClientPayloadError, reads "400, message=..." for a server gone mid-body)
     lineage = {c.__name__ for e in chain for c in type(e).__mro__}
