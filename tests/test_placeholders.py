@@ -1272,4 +1272,4 @@ def test_a_large_catalog_merging_defaults_into_every_resource_loads(
     for i in range(1, 1_000):
         lines += [f"r{i}:", "  local:", "    <<: *d"]
     cat = catalog_from("\n".join(lines), env="local")
-    assert len(cat.resources()) == 1_000
+    assert len(cat.resources) == 1_000
