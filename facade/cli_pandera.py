@@ -17,9 +17,7 @@ def add_parsers(ssub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     to.add_argument("schema", type=Path, help="dynio schema YAML")
     to.add_argument("-o", "--output", type=Path, help="output YAML file (default: stdout)")
-    frm = ssub.add_parser(
-        "from-pandera", help="write dynio schema YAML from a pandera schema YAML"
-    )
+    frm = ssub.add_parser("from-pandera", help="write dynio schema YAML from a pandera schema YAML")
     frm.add_argument("schema", type=Path, help="pandera schema YAML (DataFrameSchema.to_yaml)")
     frm.add_argument("-o", "--output", type=Path, help="output YAML file (default: stdout)")
     frm.add_argument("--name", help="the dynio schema's name (default: pandera's)")

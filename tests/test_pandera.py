@@ -236,7 +236,8 @@ def test_warn_severity_stays_a_warning() -> None:
         pl.when(pl.int_range(pl.len()) == 0).then(-5.0).otherwise(pl.col("fare")).alias("fare")
     )
     report = validate(refund, path)
-    assert report.ok and report.warnings
+    assert report.ok
+    assert report.warnings
     schema = to_pandera(path, backend="polars")
     with pytest.warns(UserWarning, match="greater_than_or_equal_to"):
         schema.validate(refund, lazy=True)
