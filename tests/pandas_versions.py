@@ -11,11 +11,22 @@ import io
 
 import pandas as pd
 
-__all__ = ["PANDAS4_WARNING", "TEXT_DTYPE", "TEXT_IS_OBJECT", "csv_text"]
+__all__ = [
+    "CSV_FLOATS_ROUND_TRIP",
+    "PANDAS4_WARNING",
+    "TEXT_DTYPE",
+    "TEXT_IS_OBJECT",
+    "csv_text",
+]
 
 # ``str`` on pandas 3, ``object`` on pandas 2.x
 TEXT_DTYPE = str(pd.read_csv(io.StringIO("a\nx\n"))["a"].dtype)
 TEXT_IS_OBJECT = TEXT_DTYPE == "object"
+
+# whether pandas' CSV reader parses decimals correctly rounded (pandas >= 3.1; older pandas'
+# default parser is an ulp off for some values, such as this one)
+_TRICKY = "9.472284597223275e-301"
+CSV_FLOATS_ROUND_TRIP = bool(pd.read_csv(io.StringIO(f"a\n{_TRICKY}\n"))["a"][0] == float(_TRICKY))
 
 # what pandas 3 warns with about behaviour pandas 4 changes; older pandas say FutureWarning
 PANDAS4_WARNING: type[Warning] = getattr(pd.errors, "Pandas4Warning", FutureWarning)
