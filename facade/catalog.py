@@ -158,7 +158,9 @@ class Resource:
         with span(
             "to_pandas", rows=frame.height, columns=len(frame.columns), dtype_backend=dtype_backend
         ):
-            return handoff.to_pandas(frame, self.spec.schema, dtype_backend)
+            return handoff.to_pandas(
+                frame, self.spec.schema, dtype_backend, source_format=self.spec.source.format
+            )
 
     def read_polars(
         self,

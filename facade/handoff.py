@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+from pandas.io import _util as _pandas_io_util  # type: ignore[attr-defined,unused-ignore]
 
 from dynio.engine.errors import DynioError, SchemaError
 from dynio.engine.spec import SchemaSpec
@@ -35,27 +37,22 @@ _NULLABLE: dict[str, pd.api.extensions.ExtensionDtype] = {
     "Float32": pd.Float32Dtype(),
     "Float64": pd.Float64Dtype(),
     "boolean": pd.BooleanDtype(),
-    "string": pd.StringDtype(na_value=pd.NA),
-    "string[python]": pd.StringDtype("python", na_value=pd.NA),
-    "string[pyarrow]": pd.StringDtype("pyarrow", na_value=pd.NA),
+    "string": pd.StringDtype(),
+    "string[python]": pd.StringDtype("python"),
+    "string[pyarrow]": pd.StringDtype("pyarrow"),
 }
 
-# pandas' dtype_backend="numpy_nullable": each Arrow type to its nullable pandas dtype
-_NUMPY_NULLABLE_MAPPER: dict[pa.DataType, Any] = {
-    pa.int8(): pd.Int8Dtype(),
-    pa.int16(): pd.Int16Dtype(),
-    pa.int32(): pd.Int32Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.uint8(): pd.UInt8Dtype(),
-    pa.uint16(): pd.UInt16Dtype(),
-    pa.uint32(): pd.UInt32Dtype(),
-    pa.uint64(): pd.UInt64Dtype(),
-    pa.float32(): pd.Float32Dtype(),
-    pa.float64(): pd.Float64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-    pa.string(): pd.StringDtype(na_value=pd.NA),
-    pa.large_string(): pd.StringDtype(na_value=pd.NA),
-}
+# pyarrow < 23 cannot convert dictionary arrays with unsigned indices (Polars' categoricals)
+_UNSIGNED_DICTIONARIES_FAIL = int(pa.__version__.split(".")[0]) < 23
+
+# pandas' dtype_backend="numpy_nullable": each Arrow type to its nullable pandas dtype, from
+# pandas itself, so the mapping is the one this pandas version's readers use (pandas 2.2 maps
+# ``string`` but not ``large_string`` to StringDtype; 3.x maps both)
+_NUMPY_NULLABLE_MAPPER: dict[pa.DataType, Any] = _pandas_io_util._arrow_dtype_mapping()
+
+# formats whose pandas reader gives NaN, not None, for a missing value in an ``object`` text
+# column (pandas < 3; pandas 3's ``str`` dtype has NaN for every reader)
+_NAN_TEXT_FORMATS = frozenset({"csv"})
 
 
 def _requested(schema: SchemaSpec | None, columns: list[str]) -> dict[str, Any]:
@@ -83,7 +80,11 @@ def check_dtype_backend(value: str, **context: Any) -> None:
 
 
 def to_pandas(
-    frame: pl.DataFrame, schema: SchemaSpec | None = None, dtype_backend: DtypeBackend = "numpy"
+    frame: pl.DataFrame,
+    schema: SchemaSpec | None = None,
+    dtype_backend: DtypeBackend = "numpy",
+    *,
+    source_format: str | None = None,
 ) -> pd.DataFrame:
     """Hand a Polars frame to pandas with the dtypes a pandas reader would give.
 
@@ -96,7 +97,7 @@ def to_pandas(
     check_dtype_backend(dtype_backend)
     if dtype_backend == "pyarrow":
         return frame.to_pandas(use_pyarrow_extension_array=True)
-    table = frame.to_arrow()
+    table = _signed_dictionaries(frame.to_arrow())
     mapper = _NUMPY_NULLABLE_MAPPER.get if dtype_backend == "numpy_nullable" else None
     wanted = _requested(schema, frame.columns)
     if not wanted:
@@ -112,7 +113,41 @@ def to_pandas(
             arr = table.column(name)
             out[name] = arr.to_pandas(types_mapper={arr.type: dtype}.get)
         out = out[frame.columns]
+    if source_format in _NAN_TEXT_FORMATS:
+        _nan_for_missing_text(out, table)
     return _sorted_categories(out, schema)
+
+
+def _nan_for_missing_text(out: pd.DataFrame, table: pa.Table) -> None:
+    """Missing values of ``object`` text columns as NaN, as pandas' CSV reader gives them.
+
+    pyarrow converts a null to ``None``; pandas' CSV reader (pandas < 3, where text is
+    ``object``) gives NaN. pandas 3's ``str`` columns already have NaN.
+    """
+    for i, field in enumerate(table.schema):
+        kind = field.type
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        if not (text or pa.types.is_string_view(kind)) or table.column(i).null_count == 0:
+            continue
+        values = out[field.name]
+        if values.dtype == object:
+            out[field.name] = values.where(values.notna(), np.nan)
+
+
+def _signed_dictionaries(table: pa.Table) -> pa.Table:
+    """Categorical columns with signed indices, which every pyarrow converts to pandas.
+
+    Polars gives ``uint32`` dictionary indices; pyarrow before 23 refuses to convert unsigned
+    indices to pandas ("not yet supported"). Casting the indices is a copy of the codes only.
+    """
+    if not _UNSIGNED_DICTIONARIES_FAIL:
+        return table
+    for i, field in enumerate(table.schema):
+        kind = field.type
+        if pa.types.is_dictionary(kind) and pa.types.is_unsigned_integer(kind.index_type):
+            signed = pa.dictionary(pa.int64(), kind.value_type, kind.ordered)
+            table = table.set_column(i, field.with_type(signed), table.column(i).cast(signed))
+    return table
 
 
 def _sorted_categories(out: pd.DataFrame, schema: SchemaSpec | None) -> pd.DataFrame:

@@ -28,6 +28,7 @@ get pandas' default parser (pandas then reads the call).
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import itertools
@@ -42,6 +43,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -57,12 +59,20 @@ __all__ = ["read_csv", "read_json", "read_parquet", "read_sql", "read_table"]
 logger = logging.getLogger("dynio.pandas")
 
 _ARROW_TO_PANDAS: Callable[..., pd.DataFrame] | None
-try:  # pandas' Arrow -> pandas conversion, shared by its readers (pandas >= 3)
+try:  # pandas' Arrow -> pandas conversion, shared by its readers (pandas >= 2.3)
     from pandas.io import _util as _pandas_util  # type: ignore[attr-defined,unused-ignore]
 
     _ARROW_TO_PANDAS = _pandas_util.arrow_table_to_pandas
-except (ImportError, AttributeError):  # older pandas: parquet is read by pandas itself
+except (ImportError, AttributeError):  # pandas 2.2: its parquet reader's own steps, below
     _ARROW_TO_PANDAS = None
+
+# whether pandas' nullable mapping treats both Arrow text widths alike (pandas 2.2 maps only
+# ``string`` to StringDtype, so a ``large_string`` column from Polars must be cast back)
+_NULLABLE_TEXT_WIDTHS_ALIKE = pa.large_string() in handoff._NUMPY_NULLABLE_MAPPER
+
+# pandas >= 3.1 parses CSV decimals correctly rounded, as Polars does; the default ("high"
+# precision) parser of older pandas can be an ulp off, so there pandas reads files with decimals
+_CSV_FLOATS_ROUND_TRIP = tuple(int(x) for x in pd.__version__.split(".")[:2]) >= (3, 1)
 
 
 class _Fallback(Exception):
@@ -268,10 +278,26 @@ def _filters_expr(filters: Any, schema: pa.Schema) -> pl.Expr | None:
 
 def _arrow_to_pandas(table: pa.Table, dtype_backend: Any) -> pd.DataFrame:
     """pandas' own Arrow -> pandas conversion (the one its readers use)."""
-    if _ARROW_TO_PANDAS is None:  # an older pandas: let it read the file itself
-        raise _Fallback("this pandas has no shared Arrow conversion")
     kwargs: dict[str, Any] = {} if dtype_backend is _NO else {"dtype_backend": dtype_backend}
-    frame: pd.DataFrame = _ARROW_TO_PANDAS(table, **kwargs)
+    frame: pd.DataFrame
+    if _ARROW_TO_PANDAS is not None:
+        frame = _ARROW_TO_PANDAS(table, **kwargs)
+        return frame
+    # pandas 2.2: the steps of its pyarrow parquet reader (pandas/io/parquet.py)
+    from pandas.util._validators import (  # type: ignore[import-not-found,unused-ignore]
+        check_dtype_backend,
+    )
+
+    if dtype_backend is not _NO:
+        check_dtype_backend(dtype_backend)
+    if dtype_backend == "numpy_nullable":
+        frame = table.to_pandas(types_mapper=handoff._NUMPY_NULLABLE_MAPPER.get)
+    elif dtype_backend == "pyarrow":
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    elif pd.get_option("future.infer_string"):
+        frame = table.to_pandas(types_mapper=_pandas_util.arrow_string_types_mapper())
+    else:
+        frame = table.to_pandas()
     return frame
 
 
@@ -314,7 +340,9 @@ def _parquet_fast(
     # Polars gives text and binary in its own widths; pandas' own dtypes are the same for all
     # widths, so only other differences are cast back to the file's types (a copy). Arrow
     # dtypes show the width: then every difference is cast back.
-    exact = dtype_backend == "pyarrow"
+    exact = dtype_backend == "pyarrow" or (
+        dtype_backend == "numpy_nullable" and not _NULLABLE_TEXT_WIDTHS_ALIKE
+    )
     fixes = [
         (i, f)
         for i, f in enumerate(fields)
@@ -339,7 +367,7 @@ def read_parquet(
     dtype_backend: Any = _NO,
     filesystem: Any = None,
     filters: Any = None,
-    to_pandas_kwargs: dict[str, Any] | None = None,
+    to_pandas_kwargs: dict[str, Any] | None = _NO,
     **kwargs: Any,
 ) -> pd.DataFrame:
     """``pandas.read_parquet``, read by Polars (parallel, projection and filters pushed down).
@@ -731,6 +759,8 @@ def _csv_fast(
     if frame.select(pl.all_horizontal(pl.all().is_null()).any()).item():
         raise _Fallback("blank lines or rows with every field missing")
     frame, nullable_bool = _csv_types(frame, text | set(numbers))
+    if not _CSV_FLOATS_ROUND_TRIP and any(dt.is_float() for dt in frame.dtypes):
+        raise _Fallback("decimals, which this pandas parses with its own precision")
     casts = [e for e in (_parse_date_column(frame, d) for d in dates) if e is not None]
     for key, spelling in numbers.items():
         col = frame.get_column(key)
@@ -884,6 +914,10 @@ def _date_like(name: str) -> bool:
         or lower in {"modified", "date", "datetime"}
         or lower.startswith("timestamp")
     )
+
+
+def _has_missing_text(frame: pl.DataFrame) -> bool:
+    return any(t == pl.String and frame.get_column(c).has_nulls() for c, t in frame.schema.items())
 
 
 def _json_types(frame: pl.DataFrame, convert: bool) -> pl.DataFrame:
@@ -1071,11 +1105,26 @@ def _json_fast(
     if [str(x) for x in labels] != frame.columns or any(not isinstance(x, str) for x in labels):
         raise _Fallback("column labels pandas converts")
     frame = frame.select(_key_order(content, lines, frame.columns))
-    out = handoff.to_pandas(_json_types(frame, convert=dtype_backend is _NO))
+    frame = _json_types(frame, convert=dtype_backend is _NO)
+    # pandas < 3 keeps text as object: None for a null, NaN for a missing key, which the Polars
+    # read does not tell apart
+    text_is_object = pd.Series(["a"]).dtype == np.dtype(object)
+    if dtype_backend is _NO and text_is_object and _has_missing_text(frame):
+        raise _Fallback("missing text, which this pandas gives as None or NaN")
+    out = handoff.to_pandas(frame)
     if dtype_backend is not _NO:
-        with pd.option_context("future.distinguish_nan_and_na", False):
+        with _nan_is_na():
             out = out.convert_dtypes(dtype_backend=dtype_backend)
     return out
+
+
+def _nan_is_na() -> contextlib.AbstractContextManager[Any]:
+    """pandas 3's ``future.distinguish_nan_and_na`` off; older pandas never distinguish."""
+    try:
+        pd.get_option("future.distinguish_nan_and_na")
+    except KeyError:  # pandas' OptionError is a KeyError
+        return contextlib.nullcontext()
+    return pd.option_context("future.distinguish_nan_and_na", False)
 
 
 def read_json(

@@ -25,6 +25,7 @@ Parameters use the driver's styles: ``%s`` / ``%(name)s`` for PostgreSQL (as psy
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
@@ -132,6 +133,12 @@ def _query(
     return sql, False
 
 
+# the units pandas infers for Python datetimes and timedeltas, which its SQLAlchemy path builds
+# those columns from: ``us`` on pandas 3, ``ns`` on 2.x
+_PY_DATETIME_UNIT: str = pd.Series([datetime.datetime(2000, 1, 1)]).dt.unit
+_PY_TIMEDELTA_UNIT: str = pd.Series([datetime.timedelta(seconds=1)]).dt.unit
+
+
 def _like_pandas(table: pa.Table, coerce_float: bool) -> pa.Table:
     """The Arrow types pandas' SQLAlchemy path ends with (it builds frames from Python values)."""
     fields = []
@@ -146,6 +153,10 @@ def _like_pandas(table: pa.Table, coerce_float: bool) -> pa.Table:
             or (coerce_float and db_type == "numeric")
         ):
             typ = pa.float64()
+        elif pa.types.is_timestamp(typ):
+            typ = pa.timestamp(_PY_DATETIME_UNIT, typ.tz)
+        elif pa.types.is_duration(typ):
+            typ = pa.duration(_PY_TIMEDELTA_UNIT)
         fields.append(pa.field(f.name, typ))
     target = pa.schema(fields)
     return table if target == table.schema else table.cast(target)

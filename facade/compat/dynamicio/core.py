@@ -311,7 +311,8 @@ class DynamicDataIO:
 
     def _to_pandas(self, frame: pl.DataFrame) -> pd.DataFrame:
         with span("to_pandas", resource=self.sources_config.name, rows=frame.height):
-            df = handoff.to_pandas(frame, self.schema)
+            fmt = self.sources_config.env.source.format
+            df = handoff.to_pandas(frame, self.schema, source_format=fmt)
             # dynamicio cast every column to its schema dtype by name: text read for an
             # ``object`` column is given as object, not pandas' ``str``
             for col in self.schema.columns:
