@@ -35,9 +35,9 @@ _NULLABLE: dict[str, pd.api.extensions.ExtensionDtype] = {
     "Float32": pd.Float32Dtype(),
     "Float64": pd.Float64Dtype(),
     "boolean": pd.BooleanDtype(),
-    "string": pd.StringDtype(na_value=pd.NA),
-    "string[python]": pd.StringDtype("python", na_value=pd.NA),
-    "string[pyarrow]": pd.StringDtype("pyarrow", na_value=pd.NA),
+    "string": pd.StringDtype(),
+    "string[python]": pd.StringDtype("python"),
+    "string[pyarrow]": pd.StringDtype("pyarrow"),
 }
 
 # pandas' dtype_backend="numpy_nullable": each Arrow type to its nullable pandas dtype
@@ -53,8 +53,8 @@ _NUMPY_NULLABLE_MAPPER: dict[pa.DataType, Any] = {
     pa.float32(): pd.Float32Dtype(),
     pa.float64(): pd.Float64Dtype(),
     pa.bool_(): pd.BooleanDtype(),
-    pa.string(): pd.StringDtype(na_value=pd.NA),
-    pa.large_string(): pd.StringDtype(na_value=pd.NA),
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
 }
 
 

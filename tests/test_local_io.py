@@ -1829,7 +1829,7 @@ def test_numpy_nullable_backend(backend_cat: dynio.Catalog, tmp_path: Path) -> N
     out = backend_cat.read("b", dtype_backend="numpy_nullable")
     assert out["i"].dtype == pd.Int64Dtype()
     assert out["f"].dtype == pd.Float64Dtype()
-    assert out["s"].dtype == pd.StringDtype(na_value=pd.NA)
+    assert out["s"].dtype == pd.StringDtype()
     assert out["b"].dtype == pd.BooleanDtype()
     assert out["t"].dtype == np.dtype("datetime64[ns]")
     assert out["n"].dtype == pd.Int64Dtype()
@@ -1877,7 +1877,7 @@ def test_schema_extension_dtypes_with_numpy_backend(
     assert out["n32"].dtype == pd.Int32Dtype()
     assert out["fl"].dtype == pd.Float64Dtype()
     assert out["bo"].dtype == pd.BooleanDtype()
-    assert out["st"].dtype == pd.StringDtype(na_value=pd.NA)
+    assert out["st"].dtype == pd.StringDtype()
     assert str(out["s"].dtype) == "str"
     expected = pd.DataFrame(
         {
