@@ -966,6 +966,15 @@ def format_for(name: str) -> Format | None:
     return FORMATS[key] if key is not None else None
 
 
+def format_names() -> list[str]:
+    """Every name ``file_type`` accepts: each format, its aliases, the facade's formats."""
+    names: list[str] = []
+    for fmt in FORMATS.values():
+        names.extend(n for n in (fmt.name, *fmt.aliases) if n not in names)
+    names.extend(n for n in _FACADE_FORMATS if n not in names)
+    return names
+
+
 def infer_format(path: str) -> Format | None:
     """The format a path's ending suggests, or ``None``."""
     lower = path.lower()

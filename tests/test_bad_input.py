@@ -108,7 +108,7 @@ class Load:
     file: str
 
     def __call__(self, corpus: Path, scratch: Path) -> object:
-        return dynio.Catalog.from_yaml(corpus / "config" / self.file, env="local")
+        return dynio.Catalog.from_yaml(corpus / "config" / self.file, env="local", strict=True)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def test_python_yaml_tags_are_refused_and_nothing_runs(
             """,
         )
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     assert str(bad) in str(info.value)
     assert info.value.file == str(bad)
     assert not marker.exists()
