@@ -782,6 +782,20 @@ def _parquet_damage(path: str, reason: str) -> str | None:
     return None
 
 
+# the first bytes of binary formats, to tell a file declared as text that is not
+_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "ipc"), (b"\x89HDF\r\n\x1a\n", "hdf"))
+
+
+def looks_like(path: str) -> str | None:
+    """The binary format a local file's first bytes announce (``parquet``, ``ipc``, ``hdf``)."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(8)
+    except OSError:
+        return None
+    return next((name for magic, name in _MAGIC if start.startswith(magic)), None)
+
+
 def describe_read_failure(
     fmt: str | None, path: str, options: Mapping[str, Any], exc: BaseException
 ) -> str:
@@ -799,6 +813,12 @@ def describe_read_failure(
     try:
         if os.path.getsize(path) == 0:
             return "the file is empty (0 bytes)"
+        other = looks_like(path)
+        if other is not None and other != fmt:
+            return (
+                f"the file looks like {other}, not {fmt} (it starts with {other}'s magic bytes);"
+                f" declare file_type: {other}"
+            )
         lowered = reason.lower()
         if fmt in ("csv", "json", "ndjson") and is_decode_failure(exc):
             encoding = str(_pick(options, "encoding") or "utf-8")

@@ -344,9 +344,11 @@ def fill_template(
         raise TemplateError(f"malformed path template {text!r}: {exc}", **context) from exc
     missing = [f for f in fields if f not in args]
     if missing:
+        python = ", ".join(f"{m}=..." for m in missing)
+        cli = " ".join(f"--arg {m}=..." for m in missing)
         raise TemplateError(
             f"path template {text!r} needs a value for {', '.join('{' + m + '}' for m in missing)};"
-            f" pass it as a keyword argument",
+            f" pass {python} in Python (cat.read(name, {python})) or {cli} on the command line",
             **context,
         )
     if not fields:

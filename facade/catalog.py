@@ -402,6 +402,33 @@ class Catalog:
             template_args=template_args,
         )
 
+    def head(
+        self,
+        name: str,
+        n: int = 10,
+        /,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        *,
+        validate: bool = True,
+        **template_args: Any,
+    ) -> execute.Result:
+        """The first ``n`` rows, read lazily: only those rows are read, cast and checked.
+
+        Failed rules (on those rows) are on ``result.report``, never raised.
+        """
+        from dynio.engine import preview
+
+        return preview.head(
+            self.resource(name)._spec,
+            self._env,
+            n,
+            columns=columns,
+            filters=filters,
+            template_args=template_args,
+            validate=validate,
+        )
+
     def read_polars(
         self,
         name: str,

@@ -1469,7 +1469,7 @@ def test_cli_catalog_check_reports_every_problem(
           prod: {type: local, local: {file_path: c.csv}, options: {nope: 1}}
         """,
     )
-    assert cli.main(["catalog", "check", "--config", str(path)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(path)]) == 3
     captured = capsys.readouterr()
     assert "ok:" not in captured.out
     err = captured.err
@@ -1490,13 +1490,13 @@ def test_cli_catalog_check_with_env(
     )
     assert cli.main(["catalog", "check", "--config", str(path), "--env", "sample"]) == 0
     assert "ok: 2 resource(s) in env 'sample'" in capsys.readouterr().out
-    assert cli.main(["catalog", "check", "--config", str(path), "--env", "prod"]) == 1
+    assert cli.main(["catalog", "check", "--config", str(path), "--env", "prod"]) == 3
     err = capsys.readouterr().err
     assert "2 problem(s)" in err
     assert "no environment 'prod'" in err
     # DYNIO_ENV is the default --env
     monkeypatch.setenv("DYNIO_ENV", "prod")
-    assert cli.main(["catalog", "check", "--config", str(path)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(path)]) == 3
     assert "no environment 'prod'" in capsys.readouterr().err
 
 
@@ -1518,17 +1518,17 @@ def test_cli_catalog_check_with_vars(
             postgres: {db_host: h, db_port: "[[ DYNIO_TEST_PORT ]]"}
         """,
     )
-    assert cli.main(["catalog", "check", "--config", str(path)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(path)]) == 3
     err = capsys.readouterr().err
     assert "DYNIO_TEST_BUCKET" in err
     assert "DYNIO_TEST_PORT" in err
     argv = ["catalog", "check", "--config", str(path), "--var", "DYNIO_TEST_BUCKET=b"]
     assert cli.main([*argv, "--var", "DYNIO_TEST_PORT=5432"]) == 0
     assert "ok: 2 resource(s)" in capsys.readouterr().out
-    assert cli.main([*argv, "--var", "DYNIO_TEST_PORT=five"]) == 1
+    assert cli.main([*argv, "--var", "DYNIO_TEST_PORT=five"]) == 3
     err = capsys.readouterr().err
     assert "'db.prod.postgres.db_port'" in err
-    assert cli.main([*argv, "--var", "no-equals-sign"]) == 1
+    assert cli.main([*argv, "--var", "no-equals-sign"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
@@ -1576,7 +1576,7 @@ def test_demo_config_check_without_vars_reports_unset_actual_variables(
     for var in ("RAW_BUCKET", "DB_HOST", "CURATED_BUCKET", "WAREHOUSE_URI", "DEMO_OUTPUT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("DYNIO_ENV", raising=False)
-    assert cli.main(["catalog", "check", "--config", str(DEMO)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(DEMO)]) == 3
     err = capsys.readouterr().err
     for var in ("RAW_BUCKET", "DB_HOST", "CURATED_BUCKET", "WAREHOUSE_URI", "DEMO_OUTPUT"):
         assert f"[[ {var} ]]" in err
@@ -1607,7 +1607,7 @@ def test_demo_config_check_lists_every_unset_variable_of_an_env(
     for var in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("DYNIO_ENV", raising=False)
-    assert cli.main(["catalog", "check", "--config", str(DEMO)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(DEMO)]) == 3
     err = capsys.readouterr().err
     for var in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS"):
         assert f"[[ {var} ]]" in err
