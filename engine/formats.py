@@ -796,6 +796,19 @@ def looks_like(path: str) -> str | None:
     return next((name for magic, name in _MAGIC if start.startswith(magic)), None)
 
 
+def binary_mismatch(fmt: str | None, path: str) -> str | None:
+    """Why a local file declared as a text format is not one (it starts as parquet, IPC, HDF)."""
+    if fmt not in ("csv", "json", "ndjson") or "://" in path:
+        return None
+    other = looks_like(path)
+    if other is None:
+        return None
+    return (
+        f"the file looks like {other}, not {fmt} (it starts with {other}'s magic bytes);"
+        f" declare file_type: {other}"
+    )
+
+
 def describe_read_failure(
     fmt: str | None, path: str, options: Mapping[str, Any], exc: BaseException
 ) -> str:
@@ -813,12 +826,9 @@ def describe_read_failure(
     try:
         if os.path.getsize(path) == 0:
             return "the file is empty (0 bytes)"
-        other = looks_like(path)
-        if other is not None and other != fmt:
-            return (
-                f"the file looks like {other}, not {fmt} (it starts with {other}'s magic bytes);"
-                f" declare file_type: {other}"
-            )
+        mismatch = binary_mismatch(fmt, path)
+        if mismatch is not None:
+            return mismatch
         lowered = reason.lower()
         if fmt in ("csv", "json", "ndjson") and is_decode_failure(exc):
             encoding = str(_pick(options, "encoding") or "utf-8")
