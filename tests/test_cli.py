@@ -183,10 +183,8 @@ def test_completion_scripts(shell: str, capsys: pytest.CaptureFixture[str]) -> N
         check = subprocess.run(["bash", "-n"], input=text, text=True, timeout=60, check=False)
         assert check.returncode == 0
     if shell == "bash" and shutil.which("bash"):
-        probe = (
-            text
-            + 'COMP_WORDS=(dynio catalog ""); COMP_CWORD=2; _dynio_complete; echo "${COMPREPLY[@]}"\n'
-        )
+        probe = text + 'COMP_WORDS=(dynio catalog ""); COMP_CWORD=2; _dynio_complete\n'
+        probe += 'echo "${COMPREPLY[@]}"\n'
         out = subprocess.run(["bash"], input=probe, capture_output=True, text=True, timeout=60)
         assert set(out.stdout.split()) >= {"check", "list", "describe", "json-schema"}
 
