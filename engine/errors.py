@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "CastError",
     "ConfigError",
+    "ConfigProblems",
     "DynioError",
     "MissingDependencyError",
     "MissingVariableError",
@@ -82,13 +83,13 @@ class DynioError(Exception):
         self.values = list(values) if values is not None else None
         super().__init__(self._render())
 
-    def _render(self) -> str:
+    def _render(self, *, with_file: bool = True) -> str:
         where = []
         if self.resource is not None:
             where.append(f"resource {self.resource!r}")
         if self.env is not None:
             where.append(f"env {self.env!r}")
-        if self.file is not None:
+        if self.file is not None and with_file:
             where.append(f"file {self.file!r}")
         if self.key_path is not None:
             where.append(f"key {self.key_path!r}")
@@ -101,7 +102,45 @@ class DynioError(Exception):
 
 
 class ConfigError(DynioError):
-    """A resource or schema definition is invalid: bad YAML, unknown key, wrong value type."""
+    """A resource or schema definition is invalid: bad YAML, unknown key, wrong value type.
+
+    When the line and column in the YAML file are known the message starts with
+    ``file:line:col:``, the form editors and terminals turn into a link.
+    """
+
+    line: int | None = None  # 1-based, in ``file``; set by :meth:`at`
+    col: int | None = None
+
+    def at(self, line: int, col: int) -> None:
+        """Place the error at ``line``:``col`` (1-based) of its file, re-rendering the message."""
+        self.line, self.col = line, col
+        self.args = (self._render(),)
+
+    def _render(self, *, with_file: bool = True) -> str:
+        if self.file is not None and self.line is not None:
+            return f"{self.file}:{self.line}:{self.col}: {super()._render(with_file=False)}"
+        return super()._render(with_file=with_file)
+
+
+class ConfigProblems(ConfigError):
+    """Several configuration problems found together; ``problems`` lists each.
+
+    Args:
+        problems: The problems, each a :class:`ConfigError` with its own file, line and key.
+        where: What they are in (default: the catalog).
+    """
+
+    def __init__(self, problems: Sequence[ConfigError], where: str = "the catalog") -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        first = self.problems[0] if self.problems else None
+        super().__init__(
+            f"{len(self.problems)} problems in {where}:\n{lines}",
+            resource=first.resource if first is not None and where != "the catalog" else None,
+        )
+
+    def _render(self, *, with_file: bool = True) -> str:
+        return self.message
 
 
 class MissingVariableError(ConfigError):

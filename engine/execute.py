@@ -27,7 +27,7 @@ from dynio.engine.errors import (
     ValidationError,
 )
 from dynio.engine.filters import FilterLike
-from dynio.engine.formats import describe_read_failure, is_decode_failure
+from dynio.engine.formats import binary_mismatch, describe_read_failure, is_decode_failure
 from dynio.engine.plan import Plan, PlanInfo, check_template_args, plan_read, source_module
 from dynio.engine.quality import (
     DEFAULT_LABEL_CAP,
@@ -225,6 +225,9 @@ def collect(plan: Plan) -> pl.DataFrame:
     context = {"resource": info.resource, "env": info.env}
     where = info.files[0] if len(info.files) == 1 else info.location
     options = plan.env.source.options
+    mismatch = binary_mismatch(info.format, where) if len(info.files) == 1 else None
+    if mismatch is not None:  # a text reader would read the bytes as garbage text
+        raise ReadError(f"cannot read {info.format}: {mismatch}", file=where, **context)
     try:
         return plan.frame.collect()
     except pl.exceptions.PanicException as exc:  # a BaseException: a reader's bug or bad data

@@ -782,6 +782,33 @@ def _parquet_damage(path: str, reason: str) -> str | None:
     return None
 
 
+# the first bytes of binary formats, to tell a file declared as text that is not
+_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "ipc"), (b"\x89HDF\r\n\x1a\n", "hdf"))
+
+
+def looks_like(path: str) -> str | None:
+    """The binary format a local file's first bytes announce (``parquet``, ``ipc``, ``hdf``)."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(8)
+    except OSError:
+        return None
+    return next((name for magic, name in _MAGIC if start.startswith(magic)), None)
+
+
+def binary_mismatch(fmt: str | None, path: str) -> str | None:
+    """Why a local file declared as a text format is not one (it starts as parquet, IPC, HDF)."""
+    if fmt not in ("csv", "json", "ndjson") or "://" in path:
+        return None
+    other = looks_like(path)
+    if other is None:
+        return None
+    return (
+        f"the file looks like {other}, not {fmt} (it starts with {other}'s magic bytes);"
+        f" declare file_type: {other}"
+    )
+
+
 def describe_read_failure(
     fmt: str | None, path: str, options: Mapping[str, Any], exc: BaseException
 ) -> str:
@@ -799,6 +826,9 @@ def describe_read_failure(
     try:
         if os.path.getsize(path) == 0:
             return "the file is empty (0 bytes)"
+        mismatch = binary_mismatch(fmt, path)
+        if mismatch is not None:
+            return mismatch
         lowered = reason.lower()
         if fmt in ("csv", "json", "ndjson") and is_decode_failure(exc):
             encoding = str(_pick(options, "encoding") or "utf-8")
@@ -964,6 +994,15 @@ def format_for(name: str) -> Format | None:
         importlib.import_module(_FACADE_FORMATS[text])
         key = _BY_ALIAS.get(text)
     return FORMATS[key] if key is not None else None
+
+
+def format_names() -> list[str]:
+    """Every name ``file_type`` accepts: each format, its aliases, the facade's formats."""
+    names: list[str] = []
+    for fmt in FORMATS.values():
+        names.extend(n for n in (fmt.name, *fmt.aliases) if n not in names)
+    names.extend(n for n in _FACADE_FORMATS if n not in names)
+    return names
 
 
 def infer_format(path: str) -> Format | None:

@@ -37,7 +37,8 @@ __all__ = [
 
 VarSource = Mapping[str, Any] | ModuleType | None
 
-PLACEHOLDER_RE = re.compile(r"\[\[\s*([A-Za-z_][A-Za-z0-9_]*)\s*\]\]")
+# ``[[ VAR ]]`` or ``[[ VAR | default ]]`` (the default is text up to the closing brackets)
+PLACEHOLDER_RE = re.compile(r"\[\[\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*(.*?)\s*)?\]\]")
 
 
 class EnvText(str):
@@ -68,12 +69,15 @@ def _lookup(
     variables: Mapping[str, Any],
     context: Mapping[str, Any],
     missing: list[MissingVariableError] | None = None,
+    default: str | None = None,
 ) -> Any:
     # a variable set to None (``DB_HOST = None`` in an environment module) counts as unset
     if variables.get(name) is not None:
         return variables[name]
     if name in os.environ:
         return EnvText(os.environ[name])
+    if default is not None:  # ``[[ VAR | default ]]``: text, typed like an environment variable
+        return EnvText(default)
     error = MissingVariableError(name, **context)
     if missing is None:
         raise error
@@ -82,16 +86,16 @@ def _lookup(
 
 
 def _bare_placeholder(value: Any) -> str | None:
-    """``key: [[ VAR ]]`` without quotes parses as ``[["VAR"]]``; recognise that shape."""
+    """``key: [[ VAR ]]`` without quotes parses as ``[["VAR"]]``; the placeholder it spells."""
     if (
         isinstance(value, list)
         and len(value) == 1
         and isinstance(value[0], list)
         and len(value[0]) == 1
         and isinstance(value[0][0], str)
-        and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value[0][0].strip())
+        and PLACEHOLDER_RE.fullmatch(f"[[{value[0][0]}]]")
     ):
-        return value[0][0].strip()
+        return f"[[{value[0][0]}]]"
     return None
 
 
@@ -104,13 +108,13 @@ def _resolve_str(
     whole = PLACEHOLDER_RE.fullmatch(text.strip())
     if whole:
         try:
-            return _lookup(whole.group(1), variables, context, missing)
+            return _lookup(whole.group(1), variables, context, missing, whole.group(2))
         except _Missing:
             return text
 
     def sub(m: re.Match[str]) -> str:
         try:
-            return str(_lookup(m.group(1), variables, context, missing))
+            return str(_lookup(m.group(1), variables, context, missing, m.group(2)))
         except _Missing:
             return m.group(0)
 
@@ -143,10 +147,7 @@ def resolve_placeholders(
     ctx = {**context, "key_path": key_path or None}
     bare = _bare_placeholder(value)
     if bare is not None:
-        try:
-            return _lookup(bare, variables, ctx, missing)
-        except _Missing:
-            return f"[[ {bare} ]]"
+        return _resolve_str(bare, variables, ctx, missing)
     if isinstance(value, str):
         return _resolve_str(value, variables, ctx, missing)
     if isinstance(value, dict):
@@ -343,9 +344,11 @@ def fill_template(
         raise TemplateError(f"malformed path template {text!r}: {exc}", **context) from exc
     missing = [f for f in fields if f not in args]
     if missing:
+        python = ", ".join(f"{m}=..." for m in missing)
+        cli = " ".join(f"--arg {m}=..." for m in missing)
         raise TemplateError(
             f"path template {text!r} needs a value for {', '.join('{' + m + '}' for m in missing)};"
-            f" pass it as a keyword argument",
+            f" pass {python} in Python (cat.read(name, {python})) or {cli} on the command line",
             **context,
         )
     if not fields:

@@ -1,9 +1,11 @@
-"""A progress bar for work over many files, drawn on a terminal only.
+"""A progress bar for long work (many files, a large file, many rows), drawn on a terminal only.
 
-Reads and writes of many objects (listing, schema checks, downloads, uploads) report progress
-here. The bar is drawn on standard error when it is a terminal and nowhere otherwise, so logs of
-scheduled runs stay clean; ``DYNIO_PROGRESS=0`` turns it off and ``DYNIO_PROGRESS=1`` forces it
-on. Updates may come from worker threads.
+Reads and writes of many objects (listing, schema checks, downloads, uploads) and
+``dynio schema infer`` report progress here. The bar is drawn by `rich <https://rich.readthedocs.io>`_
+on standard error when it is a terminal and nowhere otherwise, so logs of scheduled runs and
+pipes stay clean; ``DYNIO_PROGRESS=0`` turns it off and ``DYNIO_PROGRESS=1`` forces it on. It
+shows the count, the bytes moved, the rate and the time left, fits the terminal's width (no
+wrapped or repeated lines on a narrow one), and takes updates from worker threads.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 __all__ = ["MIN_ITEMS", "Progress", "progress"]
 
 MIN_ITEMS = 8  # fewer items than this finish too fast for a bar to help
-_WIDTH = 24
 _REDRAW_SECONDS = 0.1
 
 
@@ -34,6 +35,37 @@ def _enabled(stream: TextIO, total: int) -> bool:
     return bool(isatty is not None and isatty())
 
 
+def _bar(stream: TextIO, label: str, total: int, unit: str) -> tuple[Any, Any]:
+    """A rich progress display on ``stream`` and its one task."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(file=stream, force_terminal=True, highlight=False)
+    columns: list[Any] = [
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=None),
+        TaskProgressColumn(),
+    ]
+    if unit == "bytes":
+        columns.append(DownloadColumn())
+    else:
+        columns.append(TextColumn("{task.completed:.0f}/{task.total:.0f} " + unit))
+        columns.append(TextColumn("{task.fields[moved]}"))
+    columns += [TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    display = Progress(*columns, console=console, auto_refresh=False, transient=False)
+    task = display.add_task(label, total=total, moved="")
+    display.start()
+    return display, task
+
+
 def _size(n: int) -> str:
     value = float(n)
     for unit in ("B", "kB", "MB", "GB"):
@@ -47,7 +79,7 @@ class Progress:
     """Counts items (and bytes) done out of a total and draws a one-line bar.
 
     Use :func:`progress` to make one; it is a context manager that finishes the line on exit.
-    When disabled every method is a cheap no-op.
+    When disabled every method is a cheap no-op (rich is not even imported).
     """
 
     def __init__(
@@ -61,9 +93,12 @@ class Progress:
         self.done = 0
         self.bytes = 0
         self._lock = threading.Lock()
-        self._start = time.monotonic()
         self._drawn = 0.0
         self._closed = False
+        self._display: Any = None
+        self._task: Any = None
+        if self.enabled:
+            self._display, self._task = _bar(self.stream, label, total, unit)
 
     def update(self, items: int = 1, nbytes: int = 0) -> None:
         """Count ``items`` more done (and ``nbytes`` more bytes moved)."""
@@ -72,22 +107,12 @@ class Progress:
         with self._lock:
             self.done += items
             self.bytes += nbytes
+            moved = _size(self.bytes) if self.bytes else ""
+            self._display.update(self._task, completed=self.done, moved=moved)
             now = time.monotonic()
             if now - self._drawn >= _REDRAW_SECONDS or self.done >= self.total:
                 self._drawn = now
-                self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        frac = min(self.done / self.total, 1.0) if self.total else 1.0
-        filled = round(frac * _WIDTH)
-        bar = "#" * filled + "-" * (_WIDTH - filled)
-        moved = f" {_size(self.bytes)}" if self.bytes else ""
-        line = (
-            f"\r{self.label} [{bar}] {self.done}/{self.total} {self.unit}{moved}"
-            f" {now - self._start:.1f}s"
-        )
-        self.stream.write(line)
-        self.stream.flush()
+                self._display.refresh()
 
     def close(self) -> None:
         """Draw the final state and end the line."""
@@ -95,9 +120,8 @@ class Progress:
             return
         with self._lock:
             self._closed = True
-            self._draw(time.monotonic())
-            self.stream.write("\n")
-            self.stream.flush()
+            self._display.refresh()
+            self._display.stop()
 
     def __enter__(self) -> Progress:
         return self
@@ -115,6 +139,8 @@ def progress(
     total: int, label: str, *, unit: str = "files", stream: TextIO | None = None
 ) -> Progress:
     """A progress bar over ``total`` items, drawn only on a terminal (see the module notes).
+
+    ``unit="bytes"`` counts bytes (a single large file read in pieces).
 
     Example::
 

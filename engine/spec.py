@@ -12,7 +12,8 @@ from types import MappingProxyType
 from typing import Any
 
 from dynio.engine.dtypes import DType
-from dynio.engine.errors import UnknownEnvironmentError
+from dynio.engine.errors import ConfigError, ConfigProblems, UnknownEnvironmentError
+from dynio.engine.problems import did_you_mean
 
 __all__ = [
     "CatalogSpec",
@@ -181,11 +182,12 @@ class ResourceSpec:
     Attributes:
         name: The resource name, as code refers to it.
         file: The YAML file that defines it.
-        envs: Environment name -> :class:`EnvSpec`.
+        envs: Environment name -> :class:`EnvSpec`, for the environments without problems.
         schema: The schema shared by every environment, if any.
-        deferred: Environments that could not be resolved because a ``[[ VAR ]]`` they use has
-            no value; using one raises the stored error. Only environments other than the one
-            the catalog was loaded for are deferred.
+        deferred: Environments with problems (an unset ``[[ VAR ]]``, an unknown key, ...):
+            using one raises the stored error (a :class:`ConfigProblems` when several).
+        problems: Problems of the resource whatever the environment (its schema, its layout):
+            using it in any environment raises them.
     """
 
     name: str
@@ -193,24 +195,38 @@ class ResourceSpec:
     envs: Mapping[str, EnvSpec]
     schema: SchemaSpec | None = None
     deferred: Mapping[str, Exception] = field(default_factory=lambda: _EMPTY)
+    problems: tuple[ConfigError, ...] = ()
 
     def env_names(self) -> list[str]:
         """Every environment name, resolved or deferred."""
-        return [*self.envs, *self.deferred]
+        return [*self.envs, *(e for e in self.deferred if e not in self.envs)]
 
     def env(self, name: str) -> EnvSpec:
         """The environment of that name (exact match first, then case-insensitive).
 
         Raises:
+            ConfigError: The resource's problems and the environment's, all of them.
             UnknownEnvironmentError: The resource has no such environment.
         """
         key = match_env(name, self.env_names())
+        errors: list[Exception] = [_fresh(p) for p in self.problems]
         if key is not None and key in self.deferred:
-            raise _fresh(self.deferred[key])
+            errors.append(_fresh(self.deferred[key]))
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            flat: list[ConfigError] = []
+            for error in errors:
+                if isinstance(error, ConfigProblems):
+                    flat.extend(error.problems)
+                elif isinstance(error, ConfigError):
+                    flat.append(error)
+            raise ConfigProblems(flat, f"resource {self.name!r}")
         found = self.envs.get(key) if key is not None else None
         if found is None:
+            names = self.env_names()
             raise UnknownEnvironmentError(
-                f"no environment {name!r}; defined: {sorted(self.env_names())}",
+                f"no environment {name!r}{did_you_mean(name, names)}; defined: {sorted(names)}",
                 resource=self.name,
                 env=name,
                 file=self.file,
@@ -224,3 +240,4 @@ class CatalogSpec:
 
     resources: Mapping[str, ResourceSpec]
     files: tuple[str, ...] = ()
+    problems: tuple[ConfigError, ...] = ()  # every problem a strict load reports

@@ -248,8 +248,14 @@ class Catalog:
         vars: VarSource = None,
         *,
         label_cap: int = DEFAULT_LABEL_CAP,
+        strict: bool = False,
     ) -> Catalog:
         """Load a catalog from a YAML file, a folder of them, or several.
+
+        Every resource is checked now; a resource's problems (an unknown key, an unset
+        ``[[ VAR ]]`` its environment uses, ...) are raised when that resource is used, so one
+        broken entry does not stop the others. ``strict=True`` raises every problem of every
+        resource here, at once.
 
         Args:
             path: Resource YAML file(s) or folder(s) (searched recursively; schema files found
@@ -258,9 +264,11 @@ class Catalog:
             vars: Values for ``[[ VAR ]]`` placeholders: a mapping or a module (e.g. your
                 pipeline's ``environment.py``); process environment variables come after them.
             label_cap: At most this many labels per ``CountsPerLabel`` metric.
+            strict: Raise every problem now (other environments' unset variables excepted).
 
         Raises:
-            ConfigError: Any problem in the YAML (all of them, when there are several).
+            ConfigError: A file that cannot be parsed; with ``strict``, every problem
+                (:class:`~dynio.errors.ConfigProblems` when there are several).
         """
         env = env if env is not None else os.environ.get(ENV_VAR)
         if not env:
@@ -268,7 +276,7 @@ class Catalog:
                 f"no environment given: pass env= or set {ENV_VAR}",
                 file=str(path) if isinstance(path, str | os.PathLike) else None,
             )
-        spec = loader.load_catalog(path, variables=vars, env=env)
+        spec = loader.load_catalog(path, variables=vars, env=env, strict=strict)
         return cls(spec, env, label_cap=label_cap)
 
     @property
@@ -396,6 +404,33 @@ class Catalog:
             metrics=metrics,
             raise_on_error=raise_on_error,
             template_args=template_args,
+        )
+
+    def head(
+        self,
+        name: str,
+        n: int = 10,
+        /,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        *,
+        validate: bool = True,
+        **template_args: Any,
+    ) -> execute.Result:
+        """The first ``n`` rows, read lazily: only those rows are read, cast and checked.
+
+        Failed rules (on those rows) are on ``result.report``, never raised.
+        """
+        from dynio.engine import preview
+
+        return preview.head(
+            self.resource(name)._spec,
+            self._env,
+            n,
+            columns=columns,
+            filters=filters,
+            template_args=template_args,
+            validate=validate,
         )
 
     def read_polars(

@@ -2,56 +2,85 @@
 
 Commands::
 
-    dynio demo [--out DIR] [--trace]                         run the demo pipeline
-    dynio read RESOURCE --config PATH [--env ENV] [--columns a,b] [--limit N] [--var K=V] [--trace]
-    dynio validate RESOURCE --config PATH [--env ENV] [--json] [--trace]
-    dynio schema infer PATH_OR_GLOB [-o OUT] [--suggest]
-    dynio catalog check --config PATH [--env ENV] [--var K=V]
+    dynio demo [--out DIR] [--trace]                          run the demo pipeline
+    dynio read RESOURCE -c PATH [-e ENV] [--columns a,b] [--filter EXPR] [--limit N]
+               [--format table|json|csv|parquet] [-o FILE] [--var K=V] [--arg K=V] [--trace]
+    dynio validate RESOURCE -c PATH [-e ENV] [--json] [--trace]
+    dynio schema infer PATH_OR_GLOB [-o OUT] [--format F] [--suggest]
+    dynio catalog check -c PATH [-e ENV] [--allow-unset] [--json]
+    dynio catalog list -c PATH [-e ENV]
+    dynio catalog describe RESOURCE -c PATH
+    dynio catalog json-schema [--schema-file]
+    dynio completion bash|zsh|fish
+
+Exit codes: 0 ok; 1 the data failed its checks (rules, casts, columns); 2 usage (bad arguments,
+an unknown resource, a missing ``--arg``); 3 configuration (the YAML, a missing extra); 4 I/O
+(reading or writing failed); 70 internal (a bug: please report it).
+
+This module imports neither Polars nor pandas: ``dynio --help`` and ``dynio --version`` answer at
+once; a command imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from dynio import cli_pandera
-from dynio.engine.errors import DynioError
-from dynio.engine.placeholders import EnvText
 
-__all__ = ["main"]
+__all__ = ["EXIT_CONFIG", "EXIT_DATA", "EXIT_INTERNAL", "EXIT_IO", "EXIT_OK", "EXIT_USAGE", "main"]
 
+EXIT_OK = 0
+EXIT_DATA = 1  # rules failed, values that do not cast, missing columns
+EXIT_USAGE = 2  # argparse's own code for bad arguments
+EXIT_CONFIG = 3
+EXIT_IO = 4
+EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
 
-def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise DynioError(f"{flag} takes KEY=VALUE, got {item!r}")
-        out[key.strip()] = value
-    return out
+_FORMATS = ("table", "json", "csv", "parquet")
 
 
-def _vars(items: Sequence[str] | None) -> dict[str, Any]:
-    """``--var`` values, typed like environment variables (a field wanting a number gets one)."""
-    return {k: EnvText(v) for k, v in _pairs(items, "--var").items()}
+class UsageError(Exception):
+    """A command-line argument that cannot be used (exit code 2)."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dynio")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _config_args(p: argparse.ArgumentParser, env_required: bool) -> None:
     p.add_argument(
         "--config", "-c", required=True, help="resource YAML file or folder of YAML files"
     )
+    default_env = os.environ.get("DYNIO_ENV") or None
     p.add_argument(
         "--env",
         "-e",
-        default=os.environ.get("DYNIO_ENV"),
-        required=env_required and not os.environ.get("DYNIO_ENV"),
-        help="environment to use (default: $DYNIO_ENV)",
+        default=default_env,
+        required=env_required and default_env is None,
+        help=f"environment to use (default: $DYNIO_ENV, now {default_env!r})"
+        if default_env
+        else "environment to use (or set $DYNIO_ENV)",
     )
     p.add_argument(
         "--var",
@@ -61,38 +90,116 @@ def _config_args(p: argparse.ArgumentParser, env_required: bool) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dynio",
-        description="Read, write, validate and check dynio resources named in YAML catalogs.",
+def _trace_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="print the run's spans as a tree with durations (needs dynio[otel]); spans also go"
+        " to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="run the demo pipeline on the local sample files")
-    demo.add_argument("--out", type=Path, help="output folder (default: ./dynio-demo-output)")
-    demo.add_argument("--config", type=Path, help="demo config folder (default: configs/demo)")
-    _trace_arg(demo)
 
-    read = sub.add_parser("read", help="read a resource and print a preview")
-    read.add_argument("resource", help="resource name")
-    _config_args(read, env_required=True)
-    read.add_argument("--columns", help="comma-separated columns to read")
-    read.add_argument("--limit", type=int, default=10, help="rows to show (default 10)")
-    read.add_argument(
+def _arg_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
         "--arg",
         action="append",
         metavar="NAME=VALUE",
         help="value for a {NAME} template in the resource's path (repeatable)",
     )
+
+
+def _read_parser(sub: Any) -> None:
+    read = sub.add_parser(
+        "read",
+        help="show the first rows of a resource (reads only those)",
+        description="Read the first --limit rows of a resource lazily (only those are read,"
+        " cast and checked) and print or save them. --limit 0 reads everything.",
+    )
+    read.add_argument("resource", help="resource name")
+    _config_args(read, env_required=True)
+    read.add_argument("--columns", help="comma-separated columns to read")
+    read.add_argument(
+        "--filter",
+        action="append",
+        metavar="EXPR",
+        help="keep rows where EXPR holds: 'fare > 20', 'payment in card,cash', 'id != 3'"
+        " (repeatable; all must hold; pushed into the scan)",
+    )
+    read.add_argument(
+        "--limit",
+        type=_non_negative,
+        default=10,
+        help="rows to read and show (default 10; 0 reads all and runs every rule)",
+    )
+    read.add_argument(
+        "--format",
+        choices=_FORMATS,
+        default="table",
+        help="output format (default table; parquet needs -o or a pipe)",
+    )
+    read.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    _arg_option(read)
     read.add_argument("--no-validate", action="store_true", help="skip the schema's rules")
     _trace_arg(read)
+
+
+def _catalog_parser(sub: Any) -> None:
+    catalog = sub.add_parser("catalog", help="catalog commands")
+    csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="SUBCOMMAND")
+    check = csub.add_parser(
+        "check",
+        help="check every resource in every environment and report all problems",
+        description="Check every resource and report every problem (file:line:col). With"
+        " --env, unset variables of other environments are not problems; with --allow-unset"
+        " none are (a structure check of a production catalog without its secrets).",
+    )
+    _config_args(check, env_required=False)
+    check.add_argument(
+        "--allow-unset",
+        action="store_true",
+        help="unset [[ VARS ]] are not problems (check structure without secrets)",
+    )
+    check.add_argument("--json", action="store_true", help="print the problems as JSON")
+    listing = csub.add_parser("list", help="list resources with their environments and types")
+    _config_args(listing, env_required=False)
+    describe = csub.add_parser(
+        "describe", help="show a resource: locations per environment, schema, rules, metrics"
+    )
+    describe.add_argument("resource", help="resource name")
+    _config_args(describe, env_required=False)
+    js = csub.add_parser(
+        "json-schema",
+        help="print the JSON Schema of resource YAML (editors use it to complete and check)",
+    )
+    js.add_argument(
+        "--schema-file", action="store_true", help="the JSON Schema of schema YAML instead"
+    )
+    js.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dynio",
+        description="Read, write, validate and check dynio resources named in YAML catalogs.",
+        epilog="exit codes: 0 ok, 1 data failed its checks, 2 usage, 3 configuration, 4 I/O,"
+        " 70 internal error",
+    )
+    parser.add_argument("--version", action="version", version=f"dynio {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run the demo pipeline on the bundled sample files")
+    demo.add_argument("--out", type=Path, help="output folder (default: ./dynio-demo-output)")
+    demo.add_argument("--config", type=Path, help="demo config folder (default: the bundled one)")
+    _trace_arg(demo)
+
+    _read_parser(sub)
 
     val = sub.add_parser(
         "validate", help="read a resource, print its validation report; exit 1 on errors"
     )
     val.add_argument("resource", help="resource name")
     _config_args(val, env_required=True)
-    val.add_argument("--arg", action="append", metavar="NAME=VALUE", help="path template value")
+    _arg_option(val)
     val.add_argument("--json", action="store_true", help="print the report as JSON")
     _trace_arg(val)
 
@@ -110,22 +217,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     cli_pandera.add_parsers(ssub)
 
-    catalog = sub.add_parser("catalog", help="catalog commands")
-    csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="SUBCOMMAND")
-    check = csub.add_parser(
-        "check", help="load every resource in every environment and report all problems"
+    _catalog_parser(sub)
+
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description='Print a completion script. bash: eval "$(dynio completion bash)";'
+        ' zsh: eval "$(dynio completion zsh)"; fish: dynio completion fish | source',
     )
-    _config_args(check, env_required=False)
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
-
-
-def _trace_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--trace",
-        action="store_true",
-        help="print the run's spans as a tree with durations (needs dynio[otel]); spans also go"
-        " to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set",
-    )
 
 
 # any of these asks the CLI to export telemetry (configured by the other OTEL_* variables)
@@ -162,165 +263,56 @@ def _telemetry(trace: bool) -> Any:
         return None
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from dynio import demo
+def exit_code(exc: BaseException) -> int:
+    """The exit code for an error (see the module notes)."""
+    from dynio.engine import errors
 
-    demo.run(config=args.config, out=args.out, trace=args.trace)
-    return 0
-
-
-def _cmd_read(args: argparse.Namespace) -> int:
-    from dynio.catalog import Catalog
-
-    cat = Catalog.from_yaml(args.config, env=args.env, vars=_vars(args.var))
-    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
-    template_args: dict[str, Any] = _pairs(args.arg, "--arg")
-    result = cat.read_result(  # a preview: the rules, but no metrics to compute
-        args.resource,
-        columns=columns,
-        validate=not args.no_validate,
-        metrics=False,
-        **template_args,
-    )
-    frame = result.frame
-    with pl.Config(tbl_rows=args.limit, tbl_cols=-1, fmt_str_lengths=40):
-        print(frame.head(args.limit))
-    info = result.info
-    print(
-        f"{frame.height} rows x {frame.width} columns from {info.kind}"
-        f" {info.format or ''} {info.location}".rstrip()
-    )
-    if result.report.failures:
-        print(result.report.summary())
-    return 0
+    if isinstance(exc, UsageError | errors.TemplateError | errors.ResourceNotFoundError):
+        return EXIT_USAGE
+    if isinstance(
+        exc, errors.ConfigError | errors.MissingDependencyError | errors.UnsupportedError
+    ):
+        return EXIT_CONFIG
+    if isinstance(exc, errors.ReadError | errors.WriteError):
+        return EXIT_IO
+    if isinstance(exc, errors.DynioError):
+        return EXIT_DATA
+    return EXIT_INTERNAL
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
-    import json
+class _OnceFilter(logging.Filter):
+    """Drops the log line of a rule warning: the command prints the report itself."""
 
-    from dynio.catalog import Catalog
-
-    cat = Catalog.from_yaml(args.config, env=args.env, vars=_vars(args.var))
-    template_args: dict[str, Any] = _pairs(args.arg, "--arg")
-    result = cat.read_result(args.resource, metrics=False, raise_on_error=False, **template_args)
-    report = result.report
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
-    else:
-        print(_report_table(report))
-    return 0 if report.ok else 1
-
-
-def _report_table(report: Any) -> str:
-    head = (
-        f"{report.resource} ({report.env}): {report.checked} rule(s) on {report.rows} rows,"
-        f" {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
-    )
-    if not report.failures:
-        return head + "\nall rules passed"
-    rows = [("severity", "column", "rule", "failing", "share", "examples")]
-    for f in report.failures:
-        sample = ", ".join(repr(v) for v in f.sample)
-        if f.detail:
-            sample = (sample + "; " if sample else "") + f"absent: {list(f.detail)}"
-        rows.append(
-            (
-                f.severity,
-                f.column or "(frame)",
-                f.rule,
-                str(f.failing_count),
-                f"{f.failing_share:.2%}",
-                sample[:60],
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return head + "\n" + "\n".join(line.rstrip() for line in lines)
-
-
-def _cmd_schema_infer(args: argparse.Namespace) -> int:
-    import glob
-
-    import yaml
-
-    from dynio.engine.formats import ScanHints, format_for, infer_format
-    from dynio.engine.infer import infer_schema
-
-    text = args.path
-    if any(c in text for c in "*?["):
-        files = sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
-    elif Path(text).is_dir():
-        files = sorted(str(p) for p in Path(text).rglob("*") if p.is_file())
-    else:
-        files = [text] if Path(text).is_file() else []
-    fmt = format_for(args.format) if args.format else None
-    if args.format and fmt is None:
-        raise DynioError(f"unknown format {args.format!r}")
-    if fmt is None:
-        guesses = {f.name: f for f in (infer_format(p) for p in files) if f is not None}
-        if len(guesses) != 1:
-            what = "no data files" if not guesses else f"several formats {sorted(guesses)}"
-            raise DynioError(f"{what} under {text!r}; pass --format", file=text)
-        fmt = next(iter(guesses.values()))
-    files = [p for p in files if p.lower().endswith(fmt.extensions) and Path(p).stat().st_size]
-    if not files:
-        raise DynioError(f"no {fmt.name} files found", file=text)
-    options = {"try_parse_dates": True} if fmt.name == "csv" else {}
-    try:
-        frame = fmt.scan(files, options, ScanHints())
-        name = args.name or Path(text.split("*")[0].rstrip("/") or ".").stem or "dataset"
-        doc = infer_schema(frame, name, suggest=args.suggest)
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise DynioError(f"cannot read {fmt.name}: {exc}", file=files[0]) from exc
-    out = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(out, encoding="utf-8")
-        print(f"wrote {args.output} ({len(doc['columns'])} columns from {len(files)} file(s))")
-    else:
-        print(out, end="")
-    return 0
-
-
-def _cmd_catalog_check(args: argparse.Namespace) -> int:
-    from dynio.engine import loader
-
-    # with --env, other environments' unset variables are deferred (as when a pipeline loads)
-    try:
-        spec = loader.load_catalog(args.config, variables=_vars(args.var), env=args.env or None)
-    except loader.ConfigProblems as exc:
-        problems: list[Any] = list(exc.problems)
-    except DynioError as exc:
-        problems = [exc]
-    else:
-        problems = []
-        count = len(spec.resources)
-    if problems:
-        print(f"{len(problems)} problem(s):", file=sys.stderr)
-        for p in problems:
-            print(f"  - {p}", file=sys.stderr)
-        return 1
-    where = f" in env {args.env!r}" if args.env else " in every environment"
-    print(f"ok: {count} resource(s){where}")
-    return 0
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.funcName != "_check_report"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (1 on a dynio error, with the message on stderr)."""
+    """Run the CLI; returns the exit code (see the module notes), messages on stderr."""
     args = _parser().parse_args(argv)
+    if args.command == "completion":
+        from dynio.cli_completion import script
+
+        print(script(args.shell, _parser()), end="")
+        return EXIT_OK
+    from dynio.engine.errors import DynioError
+
     handle = None
+    quiet = _OnceFilter()
+    logging.getLogger("dynio").addFilter(quiet)
     try:
         trace = bool(getattr(args, "trace", False))
         handle = _telemetry(trace)
         if args.command == "demo":
-            return _cmd_demo(args)  # the demo prints its own span tree
+            from dynio import cli_commands
+
+            return cli_commands.demo(args)  # the demo prints its own span tree
         if trace:
             return _traced(args)
         return _dispatch(args)
-    except DynioError as exc:
+    except (DynioError, UsageError) as exc:
         print(f"dynio: error: {exc}", file=sys.stderr)
-        return 1
+        return exit_code(exc)
     except Exception as exc:  # an error dynio did not translate: still one line, no traceback
         if os.environ.get("DYNIO_DEBUG"):
             raise
@@ -329,22 +321,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             " (set DYNIO_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_INTERNAL
     finally:
+        logging.getLogger("dynio").removeFilter(quiet)
         if handle is not None:
             handle.shutdown()  # export what is pending before the process ends
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from dynio import cli_commands
+
     if args.command == "read":
-        return _cmd_read(args)
+        return cli_commands.read(args)
     if args.command == "validate":
-        return _cmd_validate(args)
+        return cli_commands.validate(args)
     if args.command == "schema" and args.schema_command in cli_pandera.COMMANDS:
         return cli_pandera.run(args)
     if args.command == "schema":
-        return _cmd_schema_infer(args)
-    return _cmd_catalog_check(args)
+        return cli_commands.schema_infer(args)
+    return cli_commands.catalog(args, args.catalog_command)
 
 
 def _traced(args: argparse.Namespace) -> int:

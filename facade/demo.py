@@ -1,6 +1,6 @@
 """The demo pipeline: read trips and zones, clean and join them, write two outputs.
 
-It runs on the ``sample`` environment of ``configs/demo`` (small files shipped in the repo), so a
+It runs on the ``sample`` environment of ``configs/demo`` (small files shipped in the package), so a
 newcomer sees a whole dynio pipeline run with no server: ``dynio demo``.
 """
 
@@ -24,11 +24,13 @@ __all__ = ["default_config", "run"]
 
 
 def default_config() -> Path:
-    """The demo's configuration folder: ``./configs/demo`` if present, else the repository's."""
-    local = Path.cwd() / "configs" / "demo"
-    if local.is_dir():
-        return local
-    return Path(__file__).resolve().parent.parent / "configs" / "demo"
+    """The demo's configuration folder, shipped with the package (``dynio.demo_config``)."""
+    from importlib.resources import files
+
+    folder = Path(str(files("dynio.demo_config")))
+    if not (folder / "resources.yaml").is_file():  # a zipped install: nothing to read in place
+        raise FileNotFoundError(f"the demo configuration is not on disk at {folder}")
+    return folder
 
 
 def transform(trips: pd.DataFrame, zones: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -32,13 +32,18 @@ def catalog_from(tmp_path: Path) -> Callable[..., dynio.Catalog]:
     """Build a catalog from YAML text written to ``tmp_path/resources.yaml``.
 
     Usage: ``cat = catalog_from(yaml_text, env="local", vars={...})``. Relative paths in the
-    YAML resolve against ``tmp_path``.
+    YAML resolve against ``tmp_path``. Loads strictly (every problem raised at once) unless
+    ``strict=False``.
     """
 
     def make(
-        text: str, env: str = "local", vars: Any = None, name: str = "resources.yaml"
+        text: str,
+        env: str = "local",
+        vars: Any = None,
+        name: str = "resources.yaml",
+        strict: bool = True,
     ) -> dynio.Catalog:
         path = write_text(tmp_path / name, text)
-        return dynio.Catalog.from_yaml(path, env=env, vars=vars)
+        return dynio.Catalog.from_yaml(path, env=env, vars=vars, strict=strict)
 
     return make

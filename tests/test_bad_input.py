@@ -108,7 +108,7 @@ class Load:
     file: str
 
     def __call__(self, corpus: Path, scratch: Path) -> object:
-        return dynio.Catalog.from_yaml(corpus / "config" / self.file, env="local")
+        return dynio.Catalog.from_yaml(corpus / "config" / self.file, env="local", strict=True)
 
 
 @dataclass(frozen=True)
@@ -344,7 +344,7 @@ CASES = [
          read("good.csv", "csv", file_path="data/{x}.csv", x="good\x00.txt"), TemplateError,
          ("{x}",)),
     Case("template-value-missing", read("good.csv", "csv", file_path="data/{x}.csv"),
-         TemplateError, ("{x}", "'trips'", "keyword argument")),
+         TemplateError, ("{x}", "'trips'", "x=... in Python", "--arg x=...")),
     # ---- writes: nothing is left behind --------------------------------------------------
     Case("write-template-dotdot",
          write(GOOD, file_path="out/{x}.parquet", x="../../etc/passwd"), TemplateError,
@@ -517,13 +517,24 @@ CLI_CASES = [
 ]  # fmt: skip
 
 
+# exit codes: 1 data failed its checks, 2 usage, 3 configuration, 4 I/O
+CLI_EXIT = {
+    "read-truncated-parquet": 4,
+    "read-ragged-csv": 4,
+    "read-text-in-int64-column": 1,
+    "read-template-traversal": 2,
+    "read-missing-variable": 3,
+    "read-malformed-yaml": 3,
+}
+
+
 @pytest.mark.parametrize("case", CLI_CASES, ids=[c.id for c in CLI_CASES])
 def test_cli_read_prints_one_line_and_fails(
     case: CliCase, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = cli.main(case.argv(corpus, tmp_path))
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == CLI_EXIT[case.id]
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
@@ -538,7 +549,7 @@ def test_cli_catalog_check_names_every_bad_file(
     """``dynio catalog check`` over the whole corpus lists a problem in each of its files."""
     code = cli.main(["catalog", "check", "--config", str(corpus / "config"), "--env", "local"])
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 3
     assert captured.out == ""
     assert "Traceback" not in captured.err
     head, *problems = captured.err.strip().splitlines()
@@ -555,7 +566,7 @@ def test_cli_catalog_check_one_file(
 ) -> None:
     code = cli.main(["catalog", "check", "--config", str(corpus / "config" / name)])
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 3
     lines = captured.err.splitlines()
     assert lines[0] == "1 problem(s):"
     assert len(lines) == 2

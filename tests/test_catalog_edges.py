@@ -144,9 +144,9 @@ def test_cli_reports_an_unexpected_error_in_one_line(
     def boom(*args: object, **kwargs: object) -> object:
         raise RuntimeError("something dynio did not expect")
 
-    monkeypatch.setattr(dynio.Catalog, "read_result", boom)
+    monkeypatch.setattr(dynio.Catalog, "head", boom)
     code = cli.main(["read", "t", "--config", str(cfg), "--env", "local"])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 70  # internal: an error dynio did not translate
     assert err.startswith("dynio: unexpected error (RuntimeError): something dynio did not expect")
     assert "Traceback" not in err

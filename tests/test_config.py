@@ -65,7 +65,7 @@ def config_error(
     """Load YAML that must fail; return the (single) ConfigError."""
     path = write_text(tmp_path / name, text)
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env=env)
+        dynio.Catalog.from_yaml(path, env=env, strict=True)
     assert not isinstance(info.value, ConfigProblems), str(info.value)
     return info.value
 
@@ -133,7 +133,7 @@ def with_schema(tmp_path: Path, schema_text: str) -> Path:
 def schema_error(tmp_path: Path, schema_text: str) -> ConfigError:
     path = with_schema(tmp_path, schema_text)
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     assert not isinstance(info.value, ConfigProblems), str(info.value)
     return info.value
 
@@ -577,7 +577,7 @@ def test_structural_errors_name_file_resource_and_key_path(
     text = "r:\n  local:\n" + textwrap.indent(env_body, "    ") + "\n"
     path = write_text(tmp_path / "resources.yaml", text)
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     exc = info.value
     assert not isinstance(exc, ConfigProblems), str(exc)
     assert_context(exc, file=path, resource="r", key_path=key_path)
@@ -621,7 +621,7 @@ def test_structural_error_in_another_env_fails_the_load(tmp_path: Path) -> None:
         """,
     )
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="sample")
+        dynio.Catalog.from_yaml(path, env="sample", strict=True)
     assert_context(info.value, file=path, resource="r", key_path="r.actual.s3.region")
     assert info.value.env == "actual"
 
@@ -632,7 +632,7 @@ def test_errors_are_raised_by_from_yaml_not_at_first_use(tmp_path: Path) -> None
         local_resource("good") + local_resource("bad", env="local").replace("csv\n", "xlsx\n"),
     )
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     assert_context(info.value, resource="bad", key_path="bad.local.local.file_type")
 
 
@@ -664,7 +664,7 @@ def test_several_problems_are_reported_together(tmp_path: Path) -> None:
         """,
     )
     with pytest.raises(ConfigProblems) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     problems = info.value.problems
     assert isinstance(info.value, ConfigError)
     assert [p.resource for p in problems] == ["a", "b", "c", "d"]
@@ -692,7 +692,7 @@ def test_problems_in_several_files_and_envs_are_all_listed(tmp_path: Path) -> No
     )
     write_text(tmp_path / "cfg" / "two.yaml", "b:\n  local: {type: local}\n")
     with pytest.raises(ConfigProblems) as info:
-        dynio.Catalog.from_yaml(tmp_path / "cfg", env="local")
+        dynio.Catalog.from_yaml(tmp_path / "cfg", env="local", strict=True)
     got = sorted((p.file, p.key_path) for p in info.value.problems)
     assert got == [
         (str(tmp_path / "cfg" / "one.yaml"), "a.local.extra"),
@@ -707,7 +707,7 @@ def test_problems_in_several_files_and_envs_are_all_listed(tmp_path: Path) -> No
 def test_unknown_environment_fails_the_load_naming_resource_file_and_env(tmp_path: Path) -> None:
     path = write_text(tmp_path / "resources.yaml", local_resource("r", env="sample"))
     with pytest.raises(UnknownEnvironmentError) as info:
-        dynio.Catalog.from_yaml(path, env="prod")
+        dynio.Catalog.from_yaml(path, env="prod", strict=True)
     exc = info.value
     assert isinstance(exc, ConfigError)
     assert_context(exc, file=path, resource="r")
@@ -726,7 +726,7 @@ def test_env_defaults_to_dynio_env(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("DYNIO_ENV", "prod")
     assert dynio.Catalog.from_yaml(path, env="sample").env == "sample"
     with pytest.raises(UnknownEnvironmentError):
-        dynio.Catalog.from_yaml(path)
+        dynio.Catalog.from_yaml(path, strict=True)
 
 
 @pytest.mark.parametrize("unset", ["missing", "empty"])
@@ -739,7 +739,7 @@ def test_no_environment_at_all_is_a_config_error(
     else:
         monkeypatch.setenv("DYNIO_ENV", "")
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path)
+        dynio.Catalog.from_yaml(path, strict=True)
     assert "DYNIO_ENV" in str(info.value)
 
 
@@ -764,7 +764,7 @@ def test_env_names_match_exactly_then_case_insensitively(tmp_path: Path) -> None
     assert cloud.read("both")["a"].tolist() == [3]
     # "Local" matches two names case-insensitively: ambiguous, so no match
     with pytest.raises(UnknownEnvironmentError):
-        dynio.Catalog.from_yaml(path, env="Local")
+        dynio.Catalog.from_yaml(path, env="Local", strict=True)
 
 
 def test_resource_spec_env_lookup(tmp_path: Path) -> None:
@@ -846,7 +846,7 @@ def test_duplicate_resource_across_files_names_both_files(tmp_path: Path) -> Non
     first = write_text(tmp_path / "cfg" / "a.yaml", local_resource("trips"))
     second = write_text(tmp_path / "cfg" / "b.yaml", local_resource("trips"))
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(tmp_path / "cfg", env="local")
+        dynio.Catalog.from_yaml(tmp_path / "cfg", env="local", strict=True)
     exc = info.value
     assert exc.resource == "trips"
     assert str(first) in str(exc)
@@ -856,11 +856,11 @@ def test_duplicate_resource_across_files_names_both_files(tmp_path: Path) -> Non
 
 def test_missing_path_and_empty_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(tmp_path / "nope.yaml", env="local")
+        dynio.Catalog.from_yaml(tmp_path / "nope.yaml", env="local", strict=True)
     assert str(tmp_path / "nope.yaml") in str(info.value)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(tmp_path / "empty", env="local")
+        dynio.Catalog.from_yaml(tmp_path / "empty", env="local", strict=True)
     assert str(tmp_path / "empty") in str(info.value)
 
 
@@ -871,7 +871,7 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     text = str(info.value)
     assert info.value.file == str(path)
     assert "invalid YAML" in text
@@ -882,7 +882,7 @@ def test_malformed_yaml_bad_indent_line_number(tmp_path: Path) -> None:
     path = tmp_path / "resources.yaml"
     path.write_text("a:\n  local:\n    type: local\n   local: x\n", encoding="utf-8")
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     assert "line 4" in str(info.value)
 
 
@@ -890,7 +890,7 @@ def test_malformed_yaml_in_a_folder_is_one_of_several_problems(tmp_path: Path) -
     write_text(tmp_path / "cfg" / "a.yaml", "a: [\n")
     write_text(tmp_path / "cfg" / "b.yaml", "b:\n  local: {type: what}\n")
     with pytest.raises(ConfigProblems) as info:
-        dynio.Catalog.from_yaml(tmp_path / "cfg", env="local")
+        dynio.Catalog.from_yaml(tmp_path / "cfg", env="local", strict=True)
     files = sorted(str(p.file) for p in info.value.problems)
     assert files == [str(tmp_path / "cfg" / "a.yaml"), str(tmp_path / "cfg" / "b.yaml")]
 
@@ -907,7 +907,7 @@ def test_yaml_is_loaded_safely(tmp_path: Path, text: str) -> None:
     path = tmp_path / "resources.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     assert info.value.file == str(path)
     assert "python/" in str(info.value)
 
@@ -916,7 +916,7 @@ def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "resources.yaml"
     path.write_bytes(b"r:\n  local: \xff\xfe\n")
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     assert info.value.file == str(path)
 
 
@@ -1145,9 +1145,9 @@ def test_quoted_tz_datetime_in_a_schema_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("columns", "extra", "key_path", "column", "phrase"),
     [
-        ("a: {type: int65}", "", "columns.a.type", "a", "unknown or missing type"),
-        ('a: {type: "decimal[2]"}', "", "columns.a.type", "a", "unknown or missing type"),
-        ("a: {validations: {}}", "", "columns.a.type", "a", "unknown or missing type"),
+        ("a: {type: int65}", "", "columns.a.type", "a", "type"),
+        ('a: {type: "decimal[2]"}', "", "columns.a.type", "a", "type"),
+        ("a: {validations: {}}", "", "columns.a.type", "a", "type"),
         ("a: {type: int64, nulls: true}", "", "columns.a.nulls", "a", "unknown key"),
         ("a: [int64]", "", "columns.a", "a", "must be a mapping"),
         (
@@ -1174,7 +1174,7 @@ def test_quoted_tz_datetime_in_a_schema_file(tmp_path: Path) -> None:
         (
             "a: {type: int64, validations: {is_greater_than: {options: {threshold: 1, x: 2}}}}",
             "",
-            "columns.a.validations.is_greater_than.options",
+            "columns.a.validations.is_greater_than.options.x",
             "a",
             "unknown option",
         ),
@@ -1273,10 +1273,10 @@ def test_schema_errors_name_file_resource_key_path_and_column(
         ),
         (
             "validations:\n  row_count_between: {options: {minimum: 1}}",
-            "validations.row_count_between.options",
+            "validations.row_count_between.options.minimum",
             "unknown option",
         ),
-        ("owner: me", "owner", "unknown schema key"),
+        ("owner: me", "owner", "unknown key 'owner' in the schema"),
     ],
 )
 def test_frame_level_schema_errors(tmp_path: Path, extra: str, key_path: str, phrase: str) -> None:
@@ -1346,7 +1346,7 @@ def test_several_schema_problems_across_resources(tmp_path: Path) -> None:
         """,
     )
     with pytest.raises(ConfigProblems) as info:
-        dynio.Catalog.from_yaml(path, env="local")
+        dynio.Catalog.from_yaml(path, env="local", strict=True)
     got = [(p.resource, p.file, p.column) for p in info.value.problems]
     assert got == [
         ("one", str(tmp_path / "s1.yaml"), "a"),
@@ -1469,7 +1469,7 @@ def test_cli_catalog_check_reports_every_problem(
           prod: {type: local, local: {file_path: c.csv}, options: {nope: 1}}
         """,
     )
-    assert cli.main(["catalog", "check", "--config", str(path)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(path)]) == 3
     captured = capsys.readouterr()
     assert "ok:" not in captured.out
     err = captured.err
@@ -1490,13 +1490,13 @@ def test_cli_catalog_check_with_env(
     )
     assert cli.main(["catalog", "check", "--config", str(path), "--env", "sample"]) == 0
     assert "ok: 2 resource(s) in env 'sample'" in capsys.readouterr().out
-    assert cli.main(["catalog", "check", "--config", str(path), "--env", "prod"]) == 1
+    assert cli.main(["catalog", "check", "--config", str(path), "--env", "prod"]) == 3
     err = capsys.readouterr().err
     assert "2 problem(s)" in err
     assert "no environment 'prod'" in err
     # DYNIO_ENV is the default --env
     monkeypatch.setenv("DYNIO_ENV", "prod")
-    assert cli.main(["catalog", "check", "--config", str(path)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(path)]) == 3
     assert "no environment 'prod'" in capsys.readouterr().err
 
 
@@ -1518,17 +1518,17 @@ def test_cli_catalog_check_with_vars(
             postgres: {db_host: h, db_port: "[[ DYNIO_TEST_PORT ]]"}
         """,
     )
-    assert cli.main(["catalog", "check", "--config", str(path)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(path)]) == 3
     err = capsys.readouterr().err
     assert "DYNIO_TEST_BUCKET" in err
     assert "DYNIO_TEST_PORT" in err
     argv = ["catalog", "check", "--config", str(path), "--var", "DYNIO_TEST_BUCKET=b"]
     assert cli.main([*argv, "--var", "DYNIO_TEST_PORT=5432"]) == 0
     assert "ok: 2 resource(s)" in capsys.readouterr().out
-    assert cli.main([*argv, "--var", "DYNIO_TEST_PORT=five"]) == 1
+    assert cli.main([*argv, "--var", "DYNIO_TEST_PORT=five"]) == 3
     err = capsys.readouterr().err
     assert "'db.prod.postgres.db_port'" in err
-    assert cli.main([*argv, "--var", "no-equals-sign"]) == 1
+    assert cli.main([*argv, "--var", "no-equals-sign"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
@@ -1576,7 +1576,7 @@ def test_demo_config_check_without_vars_reports_unset_actual_variables(
     for var in ("RAW_BUCKET", "DB_HOST", "CURATED_BUCKET", "WAREHOUSE_URI", "DEMO_OUTPUT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("DYNIO_ENV", raising=False)
-    assert cli.main(["catalog", "check", "--config", str(DEMO)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(DEMO)]) == 3
     err = capsys.readouterr().err
     for var in ("RAW_BUCKET", "DB_HOST", "CURATED_BUCKET", "WAREHOUSE_URI", "DEMO_OUTPUT"):
         assert f"[[ {var} ]]" in err
@@ -1607,7 +1607,7 @@ def test_demo_config_check_lists_every_unset_variable_of_an_env(
     for var in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("DYNIO_ENV", raising=False)
-    assert cli.main(["catalog", "check", "--config", str(DEMO)]) == 1
+    assert cli.main(["catalog", "check", "--config", str(DEMO)]) == 3
     err = capsys.readouterr().err
     for var in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS"):
         assert f"[[ {var} ]]" in err
@@ -1876,7 +1876,7 @@ def test_dynamicio_demo_actual_envs_are_deferred_then_parse_once_variables_are_s
     ]
     # loading for actual with the module's None values fails, naming every variable it lacks
     with pytest.raises(ConfigProblems) as many:
-        dynio.Catalog.from_yaml(definitions, env="actual", vars=env)
+        dynio.Catalog.from_yaml(definitions, env="actual", vars=env, strict=True)
     assert all(isinstance(p, MissingVariableError) for p in many.value.problems)
     assert sorted({p.variable for p in many.value.problems}) == [  # type: ignore[attr-defined]
         "DB_HOST",

@@ -45,7 +45,7 @@ def test_cli_read_preview(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "trip_id" in out
     assert "fare" in out
     assert "payment" not in out
-    assert "600 rows x 2 columns from local csv" in out
+    assert "first 3 rows x 2 columns from local csv" in out
 
 
 def test_cli_read_reports_errors_without_traceback(
@@ -62,7 +62,7 @@ def test_cli_read_reports_errors_without_traceback(
     )
     code = cli.main(["read", "t", "--config", str(cfg), "--env", "local"])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 4  # I/O
     assert err.startswith("dynio: error: ")
     assert "missing.parquet" in err
     assert "'t'" in err

@@ -771,7 +771,7 @@ def test_selected_env_matched_case_insensitively_still_defers_the_other(tmp_path
 def test_loading_for_the_env_with_the_gap_fails(tmp_path: Path) -> None:
     path = write_text(tmp_path / "resources.yaml", DEFERRED)
     with pytest.raises(MissingVariableError) as info:
-        dynio.Catalog.from_yaml(path, env="actual")
+        dynio.Catalog.from_yaml(path, env="actual", strict=True)
     assert info.value.variable == "DYNIO_T_BUCKET"
     assert info.value.env == "actual"
 
@@ -822,7 +822,7 @@ def test_structural_errors_in_a_deferred_env_still_fail_the_load(
     )
     path = write_text(tmp_path / "resources.yaml", text)
     with pytest.raises(ConfigError) as info:
-        dynio.Catalog.from_yaml(path, env="sample")
+        dynio.Catalog.from_yaml(path, env="sample", strict=True)
     exc = info.value
     found = exc.problems if isinstance(exc, ConfigProblems) else [exc]
     assert key_path in [p.key_path for p in found], str(exc)
@@ -832,7 +832,7 @@ def test_structural_errors_in_a_deferred_env_still_fail_the_load(
 def test_unknown_env_and_deferred_env_together(tmp_path: Path) -> None:
     path = write_text(tmp_path / "resources.yaml", DEFERRED)
     with pytest.raises(UnknownEnvironmentError) as info:
-        dynio.Catalog.from_yaml(path, env="prod")
+        dynio.Catalog.from_yaml(path, env="prod", strict=True)
     assert info.value.resource == "r"
 
 

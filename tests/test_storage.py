@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -337,10 +338,18 @@ def test_progress_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     with progress(10, "reading", stream=out) as bar:
         for _ in range(10):
             bar.update(1, nbytes=1500)
-    text = out.getvalue()
-    assert text.startswith("\rreading [")
-    assert "10/10 files 15.0 kB" in text
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out.getvalue())  # colours and cursor codes
+    assert text.startswith("reading")
+    assert "10/10 files" in text
+    assert "15.0 kB" in text
+    assert "ETA" in text
     assert text.endswith("\n")
+    # one line however narrow the terminal: rich fits the bar to the width
+    narrow = _Terminal()
+    monkeypatch.setenv("COLUMNS", "40")
+    with progress(10, "reading a long label", stream=narrow) as bar:
+        bar.update(10)
+    assert re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", narrow.getvalue()).count("\n") == 1
 
 
 def test_progress_silent_off_a_terminal_or_when_few(monkeypatch: pytest.MonkeyPatch) -> None:

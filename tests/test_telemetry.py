@@ -770,7 +770,7 @@ def test_cli_read_trace_prints_the_span_tree(
     start = lines.index("spans:")
     tree = lines[start + 1 :]
     assert tree[0].startswith("dynio.read  ")
-    assert "zones, 20 rows" in tree[0]
+    assert "zones, 10 rows" in tree[0]  # a preview reads only the rows it shows
     assert [line.split()[1] for line in tree[1:]] == ["plan", "scan", "validate"]
     assert tree[-1].startswith("└─ validate")
     assert all(" ms" in line or " s" in line for line in tree)
