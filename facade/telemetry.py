@@ -468,9 +468,13 @@ def _duration(span: ReadableSpan) -> str:
 def _summary(span: ReadableSpan) -> str:
     a: Mapping[str, Any] = span.attributes or {}
     parts: list[str] = []
-    if span.name.startswith("dynio.") and "dynio.resource" in a:
+    if "dynio.operation" in a and "dynio.resource" in a:
         parts.append(str(a["dynio.resource"]))
-    if "dynio.format" in a and span.name in ("scan", "sink"):
+    if (
+        "dynio.format" in a
+        and span.name in ("dynio.scan", "dynio.sink")
+        and "dynio.operation" not in a
+    ):
         parts.append(str(a["dynio.format"]))
     if "dynio.rows" in a:
         parts.append(f"{a['dynio.rows']:,} rows")
@@ -479,13 +483,13 @@ def _summary(span: ReadableSpan) -> str:
         parts.append(f"{files} files")
     if "dynio.validation.rules_checked" in a:
         parts.append(f"{a['dynio.validation.rules_checked']} rules")
-    if "dynio.validation.outcome" in a and not span.name.startswith("dynio."):
+    if "dynio.validation.outcome" in a and "dynio.operation" not in a:
         outcome = str(a["dynio.validation.outcome"])
         failed = a.get("dynio.validation.failed_rules", 0)
         parts.append(outcome if outcome == "passed" else f"{outcome} ({failed} failed)")
     if "dynio.metrics.values" in a:
         parts.append(f"{a['dynio.metrics.values']} values")
-    if "dynio.casts" in a and span.name == "cast":
+    if "dynio.casts" in a and span.name == "dynio.cast":
         casts = a["dynio.casts"]
         parts.append(f"{len(casts) if isinstance(casts, Sequence) else casts} casts")
     if span.status.status_code.name == "ERROR":
