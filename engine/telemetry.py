@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -73,6 +74,7 @@ __all__ = [
     "add_event",
     "annotate",
     "bind_source",
+    "carrier",
     "client_span",
     "db_attributes",
     "enabled",
@@ -81,6 +83,7 @@ __all__ = [
     "include_values",
     "location_of",
     "mask_literals",
+    "mask_sql",
     "meter",
     "operation",
     "operation_secrets",
@@ -175,8 +178,20 @@ _LITERALS = re.compile(
 
 
 def mask_literals(text: str) -> str:
-    """A filter's or query's text with its literal values replaced by ``?`` (names stay)."""
+    """A Polars filter's text with its literal values replaced by ``?`` (columns stay)."""
     return _LITERALS.sub(lambda m: m["col"] or "?", text)
+
+
+# SQL: '…' (and E'…', N'…') literals and numbers go; "identifiers" and $1 parameters stay
+_SQL_LITERALS = re.compile(
+    r"(?P<keep>\"(?:[^\"]|\"\")*\"|\$\d+)|(?:\b[EeNnXxBb])?'(?:[^']|'')*'"
+    r"|(?<![\w$.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+)
+
+
+def mask_sql(sql: str) -> str:
+    """A SQL statement with its literals replaced by ``?`` (``db.query.text``)."""
+    return _SQL_LITERALS.sub(lambda m: m["keep"] or "?", sql)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,7 +538,7 @@ def client_span(
             "db.namespace": namespace,
             "db.collection.name": target,
             "db.operation.name": operation,
-            "db.query.text": mask_literals(query) if query is not None else None,
+            "db.query.text": mask_sql(query) if query is not None else None,
         }
     elif kind == "storage":
         rpc_system, service = _RPC.get(system, (system, system))
@@ -566,7 +581,7 @@ def _server(
         if default is not None:
             attrs["server.address"] = default[0]
             attrs.setdefault("server.port", default[1])
-        elif system in ("duckdb", "sqlite"):  # in-process: the conventions' "localhost"
+        elif system in ("duckdb", "sqlite", "memory"):  # in process
             attrs["server.address"] = "localhost"
     if "server.address" in attrs and "server.port" not in attrs and server and "://" in server:
         scheme = urlsplit(server).scheme
@@ -615,6 +630,33 @@ def server_attributes(url: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # context across threads
+
+
+def carrier() -> Callable[[Callable[[], R]], R]:
+    """A runner that calls a function under the running operation, from any thread.
+
+    Take one when planning; Polars later runs the planned reads in threads of its own, where
+    no span is current: ``runner(fn)`` then runs ``fn`` in a copy of the planning context with
+    the operation's span current, so the source's CLIENT spans join the operation's trace. In a
+    thread with a recording span, ``fn`` just runs there.
+    """
+    ctx = contextvars.copy_context()
+    op = _OPERATION.get()
+
+    def run(fn: Callable[[], R]) -> R:
+        if op is None or trace.get_current_span().is_recording():
+            return fn()
+
+        def inner() -> R:
+            token = otel_context.attach(trace.set_span_in_context(op.span))
+            try:
+                return fn()
+            finally:
+                otel_context.detach(token)
+
+        return ctx.copy().run(inner)
+
+    return run
 
 
 class ContextThreadPoolExecutor(ThreadPoolExecutor):
