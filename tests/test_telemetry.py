@@ -747,19 +747,34 @@ def test_configure_uses_the_service_name_given_in_code() -> None:
     assert out.stdout.strip() == "trips-pipeline"
 
 
-def test_configure_rejects_unknown_exporters_and_honours_sdk_disabled() -> None:
+def test_a_bad_telemetry_setting_is_a_warning_never_a_failed_read() -> None:
     out = _python(
         """
-        import dynio.telemetry
-        from dynio.errors import ConfigError
-        try:
-            dynio.telemetry.configure()
-        except ConfigError as exc:
-            print("error:", exc)
+        import logging, sys
+        logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="%(message)s")
+        import dynio, dynio.telemetry
+        handle = dynio.telemetry.configure()
+        cat = dynio.Catalog.from_yaml("configs/demo/resources.yaml", env="sample",
+                                      vars={"DEMO_OUTPUT": "/tmp/unused"})
+        print("rows:", len(cat.read("zones")))
+        handle.shutdown()
+        print(handle.exporters)
         """,
-        {"OTEL_TRACES_EXPORTER": "zipkin"},
+        {
+            "OTEL_TRACES_EXPORTER": "zipkin_nowhere",
+            "OTEL_METRICS_EXPORTER": "console",
+            "OTEL_LOGS_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon",
+        },
     )
-    assert "error: unknown traces exporter(s) ['zipkin']" in out.stdout, out.stderr
+    assert out.returncode == 0, out.stderr
+    assert "rows: 20" in out.stdout
+    assert "no traces exporter named 'zipkin_nowhere' is installed" in out.stdout
+    assert "OTLP protocol 'carrier-pigeon' is not supported" in out.stdout
+    assert "{'traces': [], 'metrics': ['console'], 'logs': []}" in out.stdout
+
+
+def test_configure_honours_sdk_disabled() -> None:
     out = _python(
         """
         import dynio.telemetry
@@ -770,6 +785,101 @@ def test_configure_rejects_unknown_exporters_and_honours_sdk_disabled() -> None:
         {"OTEL_SDK_DISABLED": "true"},
     )
     assert out.stdout.split() == ["None", "ProxyTracerProvider"], out.stderr
+
+
+def test_any_installed_exporter_works_by_its_entry_point_name() -> None:
+    """``OTEL_METRICS_EXPORTER=prometheus`` (the SDK's entry point) serves dynio's metrics,
+    named per the conventions: ``dynio.io.size`` in ``By`` becomes ``dynio_io_size_bytes_total``."""
+    pytest.importorskip("opentelemetry.exporter.prometheus")
+    port = free_port()
+    out = _python(
+        f"""
+        import urllib.request
+        import dynio, dynio.telemetry
+        handle = dynio.telemetry.configure()
+        cat = dynio.Catalog.from_yaml("configs/demo/resources.yaml", env="sample",
+                                      vars={{"DEMO_OUTPUT": "/tmp/unused"}})
+        cat.read("zones")
+        with urllib.request.urlopen("http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            print(resp.read().decode())
+        handle.shutdown()
+        """,
+        {
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "prometheus",
+            "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
+            "OTEL_EXPORTER_PROMETHEUS_PORT": str(port),
+        },
+    )
+    assert out.returncode == 0, out.stderr
+    assert 'dynio_io_size_bytes_total{dynio_env="sample",dynio_io_direction="read"' in out.stdout
+    assert "dynio_operation_duration_seconds_bucket" in out.stdout
+    assert "dynio_bytes_read" not in out.stdout
+
+
+def test_an_application_logger_provider_is_reused_and_records_go_once() -> None:
+    out = _python(
+        """
+        import logging
+        from opentelemetry import _logs
+        from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+        from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+        from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+        import warnings
+        warnings.simplefilter("ignore")  # the SDK's LoggingHandler is deprecated
+        exporter = InMemoryLogRecordExporter()
+        provider = LoggerProvider()
+        provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+        _logs.set_logger_provider(provider)
+        logging.getLogger().addHandler(LoggingHandler(logger_provider=provider))
+        import dynio.telemetry
+        handle = dynio.telemetry.configure(exporters="none")
+        print(handle.logger_provider is provider)
+        logging.getLogger("dynio").warning("one record")
+        handle.shutdown()
+        print(sum(r.log_record.body == "one record" for r in exporter.get_finished_logs()))
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "1"]
+
+
+@pytest.mark.slow
+def test_shutdown_against_a_dead_endpoint_is_bounded() -> None:
+    """An OTLP endpoint nobody listens on: the exporters' retries (15 s and more for three
+    signals before) are cut at the shutdown budget (2 s by default). A generous bound: this
+    guards against waiting on retries, not a timing target."""
+    out = _python(
+        """
+        import time
+        import dynio, dynio.telemetry
+        handle = dynio.telemetry.configure()
+        cat = dynio.Catalog.from_yaml("configs/demo/resources.yaml", env="sample",
+                                      vars={"DEMO_OUTPUT": "/tmp/unused"})
+        cat.read("zones")
+        start = time.monotonic()
+        handle.shutdown()
+        print(f"shutdown {time.monotonic() - start:.2f}")
+        """,
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}"},
+    )
+    assert out.returncode == 0, out.stderr
+    seconds = float(out.stdout.split("shutdown ")[1])
+    assert seconds < 8, seconds
+
+
+def test_cli_configures_for_an_exporter_without_an_endpoint() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "dynio.cli", "read", "zones", "--config",
+         "configs/demo/resources.yaml", "--env", "sample", "--var", "DEMO_OUTPUT=/tmp/unused"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+             "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
+             "OTEL_LOGS_EXPORTER": "none"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert '"name": "dynio.read"' in out.stderr
 
 
 def test_configure_keeps_an_application_provider(otel: OtelCapture) -> None:
