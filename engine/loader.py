@@ -57,6 +57,13 @@ from dynio.engine.formats import FORMATS, PLAN_OPTIONS, format_for, infer_format
 from dynio.engine.metrics import METRICS, metric_applies
 from dynio.engine.placeholders import EnvText, VarSource, resolve_placeholders, variables_from
 from dynio.engine.rules import RULES, option_error
+from dynio.engine.secrets import (
+    Secret,
+    mark_storage_options,
+    scrub,
+    secrets_of_body,
+    storage_secrets,
+)
 from dynio.engine.sources import KINDS, SourceKind, kind_for
 from dynio.engine.sources.storage import check_storage_options
 from dynio.engine.spec import (
@@ -276,7 +283,26 @@ def _coerce(value: Any, typ: type, ctx: dict[str, Any]) -> Any:
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
             return value.strip().lower() in ("true", "yes")
-    raise ConfigError(f"expected {typ.__name__}, got {type(value).__name__} {value!r}", **ctx)
+    raise ConfigError(f"expected {typ.__name__}, got {_shown(value)}", **ctx)
+
+
+def _shown(value: Any) -> str:
+    """A value as an error may quote it: never a secret's text, nor a variable's (it may hold
+    one), nor an internal type's name."""
+    if isinstance(value, Secret):
+        return "a secret value (not shown)"
+    if isinstance(value, EnvText):
+        return "text from an environment variable (not shown)"
+    if isinstance(value, str):
+        return f"text {value[:60]!r}" + ("…" if len(value) > 60 else "")
+    kinds = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "a mapping",
+    }
+    return f"{kinds.get(type(value), type(value).__name__)} {value!r}"[:100]
 
 
 def _key(path: str, key: Any) -> str:
@@ -289,6 +315,25 @@ class _Loader:
         self.require_env = require_env
         self.problems: list[ConfigError] = []
         self.credentials: dict[str, tuple[dict[str, Any], Path]] = {}
+        # every secret value met, to clean every error of this load of them (by value)
+        self.secrets: set[str] = set()
+
+    def collect_secrets(self, doc: dict[Any, Any]) -> None:
+        """Note the secret values of a document's environments and credentials (placeholders
+        resolved), before anything is checked: every error of the load is cleaned of them."""
+        for name, body in doc.items():
+            if not isinstance(body, dict):
+                continue
+            for env_body in body.values():
+                missing: list[MissingVariableError] = []
+                try:
+                    resolved = resolve_placeholders(env_body, self.variables, {}, missing=missing)
+                except DynioError:
+                    continue
+                if name == _CREDENTIALS:
+                    self.secrets.update(storage_secrets(resolved))
+                else:
+                    self.secrets.update(secrets_of_body(resolved))
 
     # -------------------------------------------------------------------------- credentials
 
@@ -338,6 +383,7 @@ class _Loader:
         entry = resolve_placeholders(
             raw, self.variables, where, key_path=_key(_CREDENTIALS, ref), missing=missing
         )
+        self.secrets.update(storage_secrets(entry))
         if missing:
             raise missing[0]
         out: dict[str, Any] = _plain(entry)
@@ -489,6 +535,8 @@ class _Loader:
         if _CREDENTIALS in body:
             named = self.storage_options(body[_CREDENTIALS], kind, _key(path, _CREDENTIALS), ctx)
             options["storage_options"] = {**named, **(options.get("storage_options") or {})}
+        if isinstance(options.get("storage_options"), dict):
+            options["storage_options"] = mark_storage_options(options["storage_options"])
         if "storage_options" in options:
             where = str(settings.get("uri") or kind.name)
             problem = check_storage_options(options["storage_options"], where)
@@ -541,7 +589,12 @@ class _Loader:
                         **ctx,
                     )
                 continue
-            out[key] = _coerce(body[key], fld.type, {**ctx, "key_path": _key(path, key)})
+            value = body[key]
+            if fld.secret and isinstance(value, str):
+                value = Secret(value)  # shown as '***' in any message about it
+            out[key] = _coerce(value, fld.type, {**ctx, "key_path": _key(path, key)})
+            if fld.secret and isinstance(out[key], str):
+                out[key] = Secret(out[key])
         for group in kind.one_of:
             present = [k for k in group if k in out]
             if len(present) != 1:
@@ -930,6 +983,7 @@ def load_catalog(
                 )
                 continue
             docs.append((file, doc))
+            loader.collect_secrets(doc)
             if _is_credentials(doc.get(_CREDENTIALS)):
                 loader.add_credentials(doc[_CREDENTIALS], file)
     # credentials may be defined in any file of the catalog, before or after their users
@@ -950,11 +1004,26 @@ def load_catalog(
                 resources[name] = loader.resource(name, body, file, env)
             except ConfigError as exc:
                 loader.problems.append(exc)
+    _scrub_load_errors(loader, resources)
     if loader.problems:
         if len(loader.problems) == 1:
             raise loader.problems[0]
         raise ConfigProblems(loader.problems)
     return CatalogSpec(resources=freeze(resources), files=tuple(seen_files))
+
+
+def _scrub_load_errors(loader: _Loader, resources: dict[str, ResourceSpec]) -> None:
+    """Clean every error of this load, raised now or deferred to a resource's first use, of
+    every secret value the catalog holds (a password typed into a number field, a rule option
+    or a name is quoted nowhere)."""
+    secrets = tuple(sorted(loader.secrets, key=len, reverse=True))
+    if not secrets:
+        return
+    for problem in loader.problems:
+        scrub(problem, secrets)
+    for spec in resources.values():
+        for deferred in spec.deferred.values():
+            scrub(deferred, secrets)
 
 
 def check_catalog(

@@ -343,3 +343,38 @@ def scrub(exc: BaseException, secrets: tuple[str, ...]) -> None:
         if isinstance(notes, list):
             current.__notes__ = [clean(n) for n in notes]
         current = current.__cause__ or current.__context__
+
+
+def secrets_of_body(body: Any) -> set[str]:
+    """The secret values of one environment's YAML body (resolved, not yet validated): its
+    kind's ``secret`` fields and its storage options' secret keys, in every spelling.
+
+    Taken before the body is checked, so an error about any of its values (a password typed
+    into a number field) can be cleaned of them by value.
+    """
+    from dynio.engine.sources import kind_for
+
+    out: set[str] = set()
+    if not isinstance(body, Mapping):
+        return out
+    kind = kind_for(body["type"]) if isinstance(body.get("type"), str) else None
+    if kind is not None:
+        for section in kind.sections:
+            settings = body.get(section)
+            if isinstance(settings, Mapping):
+                for name, fld in kind.fields.items():
+                    if fld.secret and name in settings:
+                        _collect(settings[name], True, out)
+                    elif name in settings:
+                        _collect(settings[name], False, out)  # URI passwords
+    options = body.get("options")
+    if isinstance(options, Mapping):
+        _storage_secrets(options.get("storage_options"), out)
+    return {s for s in out if len(s) >= _MIN_SECRET}
+
+
+def storage_secrets(options: Any) -> set[str]:
+    """The secret values of a storage-options mapping (a ``credentials:`` entry)."""
+    out: set[str] = set()
+    _storage_secrets(options, out)
+    return {s for s in out if len(s) >= _MIN_SECRET}
