@@ -91,6 +91,9 @@ _RULE_KEYS = {"apply", "options", "severity"}
 _SEVERITIES = ("error", "warn")
 
 
+_UNRESOLVED = re.compile(r"\[\[|%5B%5B|\\\[\\\[", re.IGNORECASE)
+
+
 class ConfigProblems(ConfigError):
     """Several configuration problems found in one load; ``problems`` lists each."""
 
@@ -293,16 +296,7 @@ def _shown(value: Any) -> str:
         return "a secret value (not shown)"
     if isinstance(value, EnvText):
         return "text from an environment variable (not shown)"
-    if isinstance(value, str):
-        return f"text {value[:60]!r}" + ("…" if len(value) > 60 else "")
-    kinds = {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        dict: "a mapping",
-    }
-    return f"{kinds.get(type(value), type(value).__name__)} {value!r}"[:100]
+    return f"{type(value).__name__} {value!r}"
 
 
 def _key(path: str, key: Any) -> str:
@@ -330,10 +324,9 @@ class _Loader:
                     resolved = resolve_placeholders(env_body, self.variables, {}, missing=missing)
                 except DynioError:
                     continue
-                if name == _CREDENTIALS:
-                    self.secrets.update(storage_secrets(resolved))
-                else:
-                    self.secrets.update(secrets_of_body(resolved))
+                found = (storage_secrets if name == _CREDENTIALS else secrets_of_body)(resolved)
+                # an unset placeholder's own text is no secret (errors name it)
+                self.secrets.update(v for v in found if not _UNRESOLVED.search(v))
 
     # -------------------------------------------------------------------------- credentials
 

@@ -280,10 +280,10 @@ def safe_message(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
 
     if values_included() or not isinstance(exc, DynioError):
         return redact(str(exc), secrets)
-    message = exc.message
+    message = exc.message if isinstance(exc.message, str) else type(exc).__name__
     if isinstance(exc, ValidationError) and exc.report is not None:
         failures = getattr(exc.report, "failures", ())
-        message = message.split("\n", 1)[0] + "".join(
+        message = f"{len(failures)} rule(s) failed:" + "".join(
             f" {f.rule} on {f.column or 'the frame'}: {f.failing_count} failing [{f.severity}];"
             for f in failures
         )

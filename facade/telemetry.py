@@ -34,7 +34,9 @@ from typing import IO, TYPE_CHECKING, Any
 from opentelemetry import trace
 
 from dynio.engine.errors import MissingDependencyError
-from dynio.otel_setup import SHUTDOWN_TIMEOUT, Telemetry, build, logger
+from dynio.otel_setup import SHUTDOWN_TIMEOUT, LogBridge, Telemetry, build, logger
+
+_LogBridge = LogBridge  # its former name here
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider

@@ -97,7 +97,7 @@ def test_catalog_check_and_compat_quote_no_secret(tmp_path: Path) -> None:
     assert S3_SECRET not in out.stdout + out.stderr
     from dynio.compat.dynamicio.config import IOConfig
 
-    with pytest.raises(Exception) as info:
+    with pytest.raises(dynio.DynioError) as info:
         IOConfig(str(path), "prod", {"DB_PASSWORD": PASSWORD, "S3_SECRET": S3_SECRET})
     assert PASSWORD not in str(info.value) + repr(info.value)
     assert S3_SECRET not in str(info.value) + repr(info.value)
@@ -118,7 +118,8 @@ def test_secret_fields_are_carried_as_secrets_and_never_shown(tmp_path: Path) ->
             s3: {bucket: lake, file_path: x.parquet, file_type: parquet}
             credentials: reader
         credentials:
-          reader: {aws_access_key_id: AKIA-ID-3, aws_secret_access_key: "[[ S ]]", region: eu-west-1}
+          reader:
+            {aws_access_key_id: AKIA-ID-3, aws_secret_access_key: "[[ S ]]", region: eu-west-1}
         """,
     )
     spec = load_catalog(path, variables={"P": PASSWORD, "S": S3_SECRET}, env="prod")
