@@ -27,7 +27,15 @@ from dynio.engine.filters import FilterLike
 from dynio.engine.placeholders import VarSource
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
 from dynio.engine.spec import CatalogSpec, EnvSpec, ResourceSpec
-from dynio.engine.telemetry import bind_source, include_values, operation, set_attributes, span
+from dynio.engine.telemetry import (
+    bind_source,
+    include_values,
+    location_of,
+    operation,
+    set_attributes,
+    span,
+)
+from dynio.lineage import lineage_run
 
 __all__ = ["Catalog", "Resource"]
 
@@ -67,6 +75,10 @@ class Resource:
     def spec(self) -> EnvSpec:
         """The environment's frozen spec (source and schema)."""
         return self._spec.env(self._env)
+
+    def _location(self) -> str | None:
+        """Where the resource lives, redacted (for lineage events)."""
+        return location_of(self.spec.source)
 
     def __repr__(self) -> str:
         src = self.spec.source
@@ -117,10 +129,17 @@ class Resource:
             def convert(frame: pl.DataFrame) -> pd.DataFrame:
                 return self._to_pandas(frame, backend)
 
-        with include_values(self._include_values):
-            return self._execute_read(
+        with (
+            include_values(self._include_values),
+            lineage_run("read", self.name, self._env, self._location) as run,
+        ):
+            result = self._execute_read(
                 columns, filters, validate, metrics, raise_on_error, template_args, convert
             )
+            run.done(
+                result.info.location, result.frame, self.spec.schema, result.report, result.metrics
+            )
+            return result
 
     def _execute_read(
         self,
@@ -245,15 +264,27 @@ class Resource:
         ):
             with span("to_polars", input=type(data).__module__.split(".")[0]):
                 frame = handoff.from_any(data, resource=self.name, env=self._env)
-            return execute.write(
-                self._spec,
-                self._env,
-                frame,
-                template_args=template_args,
-                validate=validate,
-                metrics=metrics,
-                label_cap=self._label_cap,
-            )
+            with lineage_run("write", self.name, self._env, self._location) as run:
+                result = execute.write(
+                    self._spec,
+                    self._env,
+                    frame,
+                    template_args=template_args,
+                    validate=validate,
+                    metrics=metrics,
+                    label_cap=self._label_cap,
+                )
+                info = result.info
+                run.done(
+                    info.location,
+                    None,
+                    self.spec.schema,
+                    result.report,
+                    result.metrics,
+                    rows=info.rows,
+                    nbytes=info.bytes,
+                )
+            return result
 
 
 def _telemetry_settings(raw: Mapping[str, Any] | None) -> dict[str, Any]:
