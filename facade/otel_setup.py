@@ -11,6 +11,7 @@ fails a data job. Flushing and shutting down are bounded (2 s in all by default)
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -94,7 +95,7 @@ class Telemetry:
         ok = True
         for provider in self._providers():
             left = deadline - time.monotonic()
-            flushed = _bounded(lambda p=provider, ms=int(left * 1000): p.force_flush(ms), left)
+            flushed = _bounded(functools.partial(provider.force_flush, int(left * 1000)), left)
             ok = flushed and ok
         return ok
 
@@ -115,7 +116,7 @@ class Telemetry:
             if owned:
                 finished = _bounded(provider.shutdown, left)
             else:
-                finished = _bounded(lambda p=provider, ms=int(left * 1000): p.force_flush(ms), left)
+                finished = _bounded(functools.partial(provider.force_flush, int(left * 1000)), left)
             if not finished:
                 logger.warning(
                     "telemetry: %s did not finish exporting in time; the rest is dropped",

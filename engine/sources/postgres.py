@@ -129,7 +129,7 @@ class Connection:
         with contextlib.suppress(ValueError):
             parts = urlsplit(self.uri)
             query = parse_qs(parts.query)
-            server = parts.hostname or (query.get("host") or [None])[0]
+            server = parts.hostname or next(iter(query.get("host") or []), None)
             port = parts.port or int((query.get("port") or ["5432"])[0])
             namespace = unquote(parts.path.lstrip("/")) or None
         if target is not None and self.db_schema and "." not in target:
