@@ -155,6 +155,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
         "dynio.operation",
     ),
     "dynio.retry": (
+        "dynio.resource",
         "dynio.retry.attempt",
         "dynio.retry.target",
         "dynio.retry.action",
@@ -191,17 +192,17 @@ METRICS: dict[str, Metric] = {
             "Duration of dynio operations.",
             ("dynio.operation", "dynio.resource", "dynio.env", "error.type"),
         ),
-        _M("dynio.quality.mean", "gauge", "1", "Mean of a column (Mean).", _QUALITY),
-        _M("dynio.quality.min", "gauge", "1", "Minimum of a numeric column (Min).", _QUALITY),
-        _M("dynio.quality.max", "gauge", "1", "Maximum of a numeric column (Max).", _QUALITY),
-        _M("dynio.quality.stddev", "gauge", "1", "Standard deviation (Std).", _QUALITY),
-        _M("dynio.quality.variance", "gauge", "1", "Variance (Variance).", _QUALITY),
+        _M("dynio.quality.mean", "gauge", "", "Mean of a column (Mean).", _QUALITY),
+        _M("dynio.quality.min", "gauge", "", "Minimum of a numeric column (Min).", _QUALITY),
+        _M("dynio.quality.max", "gauge", "", "Maximum of a numeric column (Max).", _QUALITY),
+        _M("dynio.quality.stddev", "gauge", "", "Standard deviation (Std).", _QUALITY),
+        _M("dynio.quality.variance", "gauge", "", "Variance (Variance).", _QUALITY),
         _M("dynio.quality.count", "gauge", "{row}", "Row/unique counts (Count…).", _QUALITY),
         _M("dynio.quality.null_count", "gauge", "{row}", "Missing values (NullCount).", _QUALITY),
         _M(
             "dynio.quality.quantile",
             "gauge",
-            "1",
+            "",
             "Quantiles of a column (Quantiles).",
             (*_QUALITY, "dynio.metric.quantile"),
         ),
@@ -212,7 +213,7 @@ METRICS: dict[str, Metric] = {
             "Rows per label (CountsPerLabel); only with include_values, at most label_cap labels.",
             (*_QUALITY, "dynio.metric.label"),
         ),
-        _M("dynio.quality.value", "gauge", "1", "Any other numeric metric kind.", _QUALITY),
+        _M("dynio.quality.value", "gauge", "", "Any other numeric metric kind.", _QUALITY),
         _M(
             "dynio.validation.failures",
             "counter",
@@ -255,5 +256,6 @@ def readme_section() -> str:
     lines += ["", "| metric | instrument | unit | attributes |", "|---|---|---|---|"]
     for m in METRICS.values():
         names = ", ".join(f"`{a}`" for a in m.attributes)
-        lines.append(f"| `{m.name}` | {m.instrument} | `{m.unit}` | {names} |")
+        unit = f"`{m.unit}`" if m.unit else "— (the column's)"
+        lines.append(f"| `{m.name}` | {m.instrument} | {unit} | {names} |")
     return "\n".join(lines) + "\n"

@@ -961,3 +961,61 @@ def test_format_tree_orders_children_and_marks_errors(otel: OtelCapture) -> None
     assert tree[1].startswith("├─ dynio.plan  ")
     assert tree[2].startswith("└─ dynio.scan  ")
     assert "1,234 rows" in tree[2]
+
+
+# ---------------------------------------------------------------------------------- CLIENT spans
+
+
+def test_client_span_conventions_for_each_kind(otel: OtelCapture) -> None:
+    with t.operation("dynio.read", resource="r", env="e"):
+        with t.client_span("storage", system="s3", operation="GetObject", target="lake",
+                           region="eu-west-1"):  # fmt: skip
+            pass
+        with t.client_span("storage", system="gcs", operation="ListObjects", target="b"):
+            pass
+        with t.client_span("messaging", system="kafka", operation="send", target="trips",
+                           server="broker-1:9092,broker-2:9092"):  # fmt: skip
+            pass
+        with t.client_span("db", system="postgresql", operation="SELECT", target="public.t",
+                           namespace="shop", server="db.internal", port=5433,
+                           query="SELECT * FROM t WHERE email = 'a@b.c' AND n > 42"):  # fmt: skip
+            pass
+    top = otel.span("dynio.read")
+    calls = {s.name: s for s in otel.spans() if s.kind.name == "CLIENT"}
+    assert set(calls) == {"S3.GetObject", "GCS.ListObjects", "send trips", "SELECT public.t"}
+    assert {s.parent.span_id for s in calls.values()} == {top.context.span_id}
+    s3 = _attrs(calls["S3.GetObject"])
+    # AWS without an endpoint_url: the regional endpoint, still a server.address
+    assert s3["server.address"] == "s3.eu-west-1.amazonaws.com"
+    assert s3["server.port"] == 443
+    assert (s3["rpc.system"], s3["rpc.service"], s3["rpc.method"]) == ("aws-api", "S3", "GetObject")
+    assert s3["aws.s3.bucket"] == "lake"
+    gcs = _attrs(calls["GCS.ListObjects"])
+    assert (gcs["server.address"], gcs["server.port"]) == ("storage.googleapis.com", 443)
+    kafka = _attrs(calls["send trips"])
+    assert kafka["messaging.system"] == "kafka"
+    assert kafka["messaging.destination.name"] == "trips"
+    assert kafka["messaging.operation.type"] == "send"
+    assert (kafka["server.address"], kafka["server.port"]) == ("broker-1", 9092)
+    db = _attrs(calls["SELECT public.t"])
+    assert db["db.query.text"] == "SELECT * FROM t WHERE email = ? AND n > ?"
+    assert (db["server.address"], db["server.port"]) == ("db.internal", 5433)
+    assert db["db.namespace"] == "shop"
+
+
+def _refused() -> None:
+    with (
+        t.operation("dynio.read", resource="r", env="e"),
+        t.client_span("db", system="postgresql", operation="SELECT", server="h"),
+    ):
+        raise ConnectionRefusedError("refused")
+
+
+def test_a_failed_call_marks_its_client_span(otel: OtelCapture) -> None:
+    with pytest.raises(ConnectionRefusedError):
+        _refused()
+    [call] = [s for s in otel.spans() if s.kind.name == "CLIENT"]
+    assert call.status.status_code.name == "ERROR"
+    assert _attrs(call)["error.type"] == "ConnectionRefusedError"
+    assert not call.events  # recorded once, on the operation
+    assert [e.name for e in otel.span("dynio.read").events] == ["exception"]
