@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
-import re
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -63,6 +60,13 @@ from dynio.engine.secrets import (
     secrets_in,
     secrets_of,
 )
+from dynio.engine.telemetry_values import (
+    include_values,
+    mask_literals,
+    mask_sql,
+    values_included,
+)
+from dynio.engine.threads import ContextThreadPoolExecutor, run_in_threads
 
 if TYPE_CHECKING:
     from dynio.engine.spec import SourceSpec
@@ -76,7 +80,6 @@ __all__ = [
     "bind_source",
     "carrier",
     "client_span",
-    "db_attributes",
     "enabled",
     "error_type",
     "file_bytes",
@@ -145,54 +148,6 @@ ATTR = {
 }
 # attributes whose text holds data values (filter literals): masked unless values are included
 _VALUE_ATTRS = frozenset({"dynio.filters.pushed", "dynio.filters.residual"})
-
-# ---------------------------------------------------------------------------------------------
-# data values: out of telemetry unless the catalog opts in
-
-_INCLUDE_VALUES: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "dynio_include_values", default=False
-)
-
-
-@contextmanager
-def include_values(flag: bool) -> Iterator[None]:
-    """Let data values (filter literals, rule samples, ``CountsPerLabel`` labels) into the
-    telemetry of the operations run inside, or keep them out (the default)."""
-    token = _INCLUDE_VALUES.set(flag)
-    try:
-        yield
-    finally:
-        _INCLUDE_VALUES.reset(token)
-
-
-def values_included() -> bool:
-    """Whether data values may go into spans, events, metrics and exported logs here."""
-    return _INCLUDE_VALUES.get()
-
-
-# a column reference stays, every literal goes: quoted text, Polars' "dyn int: 5", numbers
-_LITERALS = re.compile(
-    r"(?P<col>col\(\"(?:[^\"\\]|\\.)*\"\))|\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
-    r"|dyn \w+: [^)\]\s]+|(?<![\w.])[-+]?\d[\w.:+-]*"
-)
-
-
-def mask_literals(text: str) -> str:
-    """A Polars filter's text with its literal values replaced by ``?`` (columns stay)."""
-    return _LITERALS.sub(lambda m: m["col"] or "?", text)
-
-
-# SQL: '…' (and E'…', N'…') literals and numbers go; "identifiers" and $1 parameters stay
-_SQL_LITERALS = re.compile(
-    r"(?P<keep>\"(?:[^\"]|\"\")*\"|\$\d+)|(?:\b[EeNnXxBb])?'(?:[^']|'')*'"
-    r"|(?<![\w$.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
-)
-
-
-def mask_sql(sql: str) -> str:
-    """A SQL statement with its literals replaced by ``?`` (``db.query.text``)."""
-    return _SQL_LITERALS.sub(lambda m: m["keep"] or "?", sql)
-
 
 # ---------------------------------------------------------------------------------------------
 # spans
@@ -590,28 +545,6 @@ def _server(
     return attrs
 
 
-def db_attributes(
-    system: str,
-    namespace: str | None = None,
-    host: str | None = None,
-    port: int | None = None,
-    *,
-    collection: str | None = None,
-    operation: str | None = None,
-) -> dict[str, Any]:
-    """The standard OpenTelemetry database attributes (``None`` values left out); sources use
-    :func:`client_span`, which sets these."""
-    attrs = {
-        "db.system.name": system,
-        "db.namespace": namespace,
-        "server.address": host,
-        "server.port": int(port) if port is not None else None,
-        "db.collection.name": collection,
-        "db.operation.name": operation,
-    }
-    return {k: v for k, v in attrs.items() if v is not None}
-
-
 def server_attributes(url: str) -> dict[str, Any]:
     """``server.address``/``server.port`` of an endpoint URL (an object store's, a broker's)."""
     first = url.split(",", 1)[0].strip()  # a broker list: the first one
@@ -657,33 +590,3 @@ def carrier() -> Callable[[Callable[[], R]], R]:
         return ctx.copy().run(inner)
 
     return run
-
-
-class ContextThreadPoolExecutor(ThreadPoolExecutor):
-    """A thread pool whose tasks run in a copy of the submitter's context (so under its span).
-
-    Worker threads otherwise start with an empty context, and spans opened there would begin
-    new traces.
-    """
-
-    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
-        """Schedule ``fn(*args, **kwargs)`` in a copy of the current context."""
-        ctx = contextvars.copy_context()
-        return super().submit(ctx.run, fn, *args, **kwargs)
-
-
-def run_in_threads(
-    fn: Callable[[T], R], items: Iterable[T], *, max_workers: int | None = None
-) -> list[R]:
-    """``[fn(item) for item in items]`` run in threads, each under the caller's span.
-
-    Results keep the order of ``items``; the first exception is re-raised (after the others
-    finished). For sources that fetch several files at once.
-    """
-    todo = list(items)
-    if len(todo) <= 1:
-        return [fn(item) for item in todo]
-    workers = max_workers or min(len(todo), 4 * (os.cpu_count() or 1), 32)
-    with ContextThreadPoolExecutor(max_workers=workers, thread_name_prefix="dynio") as pool:
-        futures = [pool.submit(fn, item) for item in todo]
-        return [f.result() for f in futures]

@@ -200,7 +200,10 @@ class Resource:
 
     def _to_pandas(self, frame: pl.DataFrame, dtype_backend: handoff.DtypeBackend) -> pd.DataFrame:
         with span(
-            "to_pandas", rows=frame.height, columns=len(frame.columns), dtype_backend=dtype_backend
+            "to_pandas",
+            rows=frame.height,
+            dtype_backend=dtype_backend,
+            **{"dynio.columns": len(frame.columns)},
         ):
             return handoff.to_pandas(frame, self.spec.schema, dtype_backend)
 
