@@ -4,6 +4,8 @@ A value is a secret because of *where* it is configured, never because of what i
 text looks like:
 
 - the fields a source kind declares ``secret`` (``db_password``, a Postgres ``uri``);
+- the secret settings of clients configured through ``options`` (Kafka's ``sasl.password``,
+  ``ssl.key.password``…: :data:`SECRET_CLIENT_OPTIONS`);
 - the secret keys of storage options, inline or in a catalog-level ``credentials:`` entry
   (``secret``/``aws_secret_access_key``, ``token``, ``account_key``, ``sas_token``,
   ``connection_string``, ``client_secret``, a service-account key, ``Authorization`` headers…:
@@ -80,6 +82,16 @@ SECRET_STORAGE_OPTIONS = frozenset(
         "connection_string", "azure_storage_connection_string",
         "client_secret", "azure_storage_client_secret", "azure_client_secret",
         "password", "passphrase",
+    }
+)  # fmt: skip
+# client settings passed through ``options`` as they are (Kafka's librdkafka, the AWS SDK for
+# Athena) whose values are secrets: the clients' own field names, not a pattern
+SECRET_CLIENT_OPTIONS = frozenset(
+    {
+        "sasl.password", "sasl.oauthbearer.client.secret", "ssl.key.password",
+        "ssl.keystore.password", "ssl.truststore.password", "ssl.key.pem",
+        "sasl_plain_password", "ssl_password",
+        "aws_secret_access_key", "aws_session_token", "password",
     }
 )  # fmt: skip
 # HTTP headers whose values are secrets
@@ -264,7 +276,7 @@ def secrets_of(source: SourceSpec) -> tuple[str, ...]:
         if name == "storage_options":
             _storage_secrets(value, out)
         else:
-            _collect(value, False, out)
+            _collect(value, str(name).lower() in SECRET_CLIENT_OPTIONS, out)
     return _longest_first(out)
 
 
@@ -370,6 +382,9 @@ def secrets_of_body(body: Any) -> set[str]:
     options = body.get("options")
     if isinstance(options, Mapping):
         _storage_secrets(options.get("storage_options"), out)
+        for name, value in options.items():
+            if str(name).lower() in SECRET_CLIENT_OPTIONS:
+                _collect(value, True, out)
     return {s for s in out if len(s) >= _MIN_SECRET}
 
 

@@ -168,3 +168,21 @@ def test_upsert_key_column_stays_readable_in_errors_and_spans(
         cat.write("zones", pl.DataFrame({"zone_id": [1, 1], "name": ["a", "b"]}))
     assert "zone_id" in str(info.value)
     assert "***" not in str(info.value)
+
+
+def test_client_settings_passed_as_options_are_secrets_by_their_field(tmp_path: Path) -> None:
+    path = write_text(
+        tmp_path / "r.yaml",
+        """
+        events:
+          prod:
+            type: kafka
+            kafka: {kafka_server: "broker:9092", kafka_topic: trips}
+            options: {sasl.username: app, sasl.password: "[[ K ]]", compression.type: zstd}
+        """,
+    )
+    spec = load_catalog(path, variables={"K": PASSWORD}, env="prod")
+    source = spec.resources["events"].env("prod").source
+    assert PASSWORD in t.secrets_of(source)
+    assert "zstd" not in t.secrets_of(source)
+    assert "app" not in t.secrets_of(source)
