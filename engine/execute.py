@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -32,6 +32,7 @@ from dynio.engine.plan import Plan, PlanInfo, check_template_args, plan_read, so
 from dynio.engine.quality import (
     DEFAULT_LABEL_CAP,
     MetricValue,
+    RuleFailure,
     ValidationReport,
     evaluate,
     log_metric_lines,
@@ -53,6 +54,7 @@ from dynio.engine.telemetry import (
     set_operation_attributes,
     span,
     validation_outcome,
+    values_included,
 )
 
 __all__ = ["Result", "WriteResult", "collect", "conform", "read", "write"]
@@ -281,9 +283,17 @@ def _read_error(
     return ReadError(f"cannot read {fmt or 'data'}: {text}", file=where, **context)
 
 
+def _rule_text(failure: RuleFailure) -> str:
+    """A failed rule for the log: its samples only when the catalog includes values (log
+    records are exported as telemetry); the error raised to the caller keeps them."""
+    if values_included():
+        return failure.message
+    return replace(failure, sample=(), detail=()).message
+
+
 def _check_report(report: ValidationReport, context: Mapping[str, Any], verb: str) -> None:
     for warning in report.warnings:
-        logger.warning("%s %s: %s", verb, context.get("resource"), warning.message)
+        logger.warning("%s %s: %s", verb, context.get("resource"), _rule_text(warning))
     if not report.ok:
         raise ValidationError(
             f"{len(report.errors)} rule(s) failed on {verb}:\n" + report.summary(),

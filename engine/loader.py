@@ -53,6 +53,7 @@ from dynio.engine.schema_yaml import (
     SCHEMA_KEYS,
     parse_schema,
 )
+from dynio.engine.secrets import scrub
 from dynio.engine.spec import (
     CatalogSpec,
     ResourceSpec,
@@ -140,6 +141,7 @@ def _read_files(
                 )
                 continue
             docs.append((file, doc, refused))
+            loader.collect_secrets(doc)
             if _is_credentials(doc.get(CREDENTIALS)):
                 loader.add_credentials(doc[CREDENTIALS], file)
     return docs, seen_files
@@ -224,8 +226,11 @@ def load_catalog(
             if name not in resources:
                 resources[name] = spec
             report.extend(_reported(spec, found, env, require_env, allow_unset))
+    secrets = tuple(sorted(loader.secrets, key=len, reverse=True))
     for problem in [*loader.problems.items, *report, *_all_errors(resources.values())]:
         locate(problem, loader.positions)
+        if secrets:  # a password typed into a number field, a rule option or a name
+            scrub(problem, secrets)
     resources = {n: _rendered(r) for n, r in resources.items()}
     if strict:
         report = [*loader.problems.items, *report]

@@ -8,6 +8,7 @@ raised when.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from dynio.engine.errors import (
     ConfigError,
     ConfigProblems,
+    DynioError,
     MissingVariableError,
 )
 from dynio.engine.formats import PLAN_OPTIONS, format_for, format_names, infer_format
@@ -27,6 +29,7 @@ from dynio.engine.schema_yaml import (
     schema_problems,
     unknown_keys,
 )
+from dynio.engine.secrets import Secret, mark_storage_options, secrets_of_body, storage_secrets
 from dynio.engine.sources import SourceKind, all_kinds, kind_for
 from dynio.engine.sources.storage import check_storage_options
 from dynio.engine.spec import (
@@ -42,6 +45,7 @@ __all__ = ["Found", "ResourceLoader"]
 
 _ENV_KEYS = frozenset({"type", "options", "schema", "credentials"})
 CREDENTIALS = "credentials"  # the top-level key of named storage-options mappings
+_UNRESOLVED = re.compile(r"\[\[|%5B%5B|\\\[\\\[", re.IGNORECASE)
 # ``options: {allow_template_escape: true}``: {template} values may leave the configured location
 _ESCAPE_OPTION = "allow_template_escape"
 
@@ -62,6 +66,8 @@ class ResourceLoader:
         self.variables = variables
         self.problems = Problems()  # problems of files, not of one resource
         self.credentials: dict[str, tuple[dict[str, Any], Path]] = {}
+        # every secret value met, to clean every error of this load of them (by value)
+        self.secrets: set[str] = set()
         self.positions: dict[str, Positions] = {}
 
     def read(self, file: Path, resource: str | None = None) -> tuple[Any, list[ConfigError]]:
@@ -119,10 +125,27 @@ class ResourceLoader:
         entry = resolve_placeholders(
             raw, self.variables, where, key_path=key(CREDENTIALS, ref), missing=missing
         )
+        self.secrets.update(storage_secrets(entry))
         if missing:
             raise missing[0] if len(missing) == 1 else ConfigProblems(missing)
         out: dict[str, Any] = plain(entry)
         return out
+
+    def collect_secrets(self, doc: dict[Any, Any]) -> None:
+        """Note the secret values of a document's environments and credentials (placeholders
+        resolved), before anything is checked: every error of the load is cleaned of them."""
+        for name, body in doc.items():
+            if not isinstance(body, dict):
+                continue
+            for env_body in body.values():
+                missing: list[MissingVariableError] = []
+                try:
+                    resolved = resolve_placeholders(env_body, self.variables, {}, missing=missing)
+                except DynioError:
+                    continue
+                found = (storage_secrets if name == CREDENTIALS else secrets_of_body)(resolved)
+                # an unset placeholder's own text is no secret (errors name it)
+                self.secrets.update(v for v in found if not _UNRESOLVED.search(v))
 
     # ---------------------------------------------------------------------------- resources
 
@@ -339,6 +362,8 @@ class ResourceLoader:
             with problems.guard():
                 named = self.storage_options(body[CREDENTIALS], kind, key(path, CREDENTIALS), ctx)
                 options["storage_options"] = {**named, **(options.get("storage_options") or {})}
+        if isinstance(options.get("storage_options"), dict):
+            options["storage_options"] = mark_storage_options(options["storage_options"])
         if "storage_options" in options:
             text = check_storage_options(options["storage_options"], location or kind.name)
             if text is not None:
@@ -373,8 +398,13 @@ class ResourceLoader:
                         )
                     )
                 continue
+            value = body[name]
+            if fld.secret and isinstance(value, str):
+                value = Secret(value)  # shown as '***' in any message about it
             with problems.guard():
-                out[name] = coerce(body[name], fld.type, {**ctx, "key_path": key(path, name)})
+                out[name] = coerce(value, fld.type, {**ctx, "key_path": key(path, name)})
+                if fld.secret and isinstance(out[name], str):
+                    out[name] = Secret(out[name])
         for group in kind.one_of:
             present = [k for k in group if k in body and body[k] is not None]
             if len(present) != 1:

@@ -73,7 +73,20 @@ def coerce(value: Any, typ: type, ctx: dict[str, Any]) -> Any:
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
             return value.strip().lower() in ("true", "yes")
-    raise ConfigError(f"expected {typ.__name__}, got {type(value).__name__} {value!r}", **ctx)
+    raise ConfigError(f"expected {typ.__name__}, got {_shown(value)}", **ctx)
+
+
+def _shown(value: Any) -> str:
+    """A value as an error may quote it: never a secret's text, nor a variable's (it may hold
+    one), nor an internal type's name."""
+    from dynio.engine.placeholders import EnvText
+    from dynio.engine.secrets import Secret
+
+    if isinstance(value, Secret):
+        return "a secret value (not shown)"
+    if isinstance(value, EnvText):
+        return "text from an environment variable (not shown)"
+    return f"{type(value).__name__} {value!r}"
 
 
 def unknown_keys(

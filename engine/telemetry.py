@@ -2,21 +2,22 @@
 
 Library code never configures an SDK: with none configured, the API's no-op tracer and meter make
 these calls nearly free. Applications (or the CLI) set one up with
-:func:`dynio.telemetry.configure`.
+:func:`dynio.telemetry.configure`. Every name emitted is in :mod:`dynio.engine.conventions`.
 
 What is here:
 
 - :func:`operation` opens the span of one operation (``dynio.read``, ``dynio.scan``,
-  ``dynio.write``) and records its duration; :func:`span` opens a stage under it (``plan``,
-  ``scan``, ``cast``, ``validate``, ``metrics``, ``to_pandas``, ``sink``…). Errors are recorded on
-  the span with status ERROR, secrets redacted.
-- :data:`ATTR` names every ``dynio.*`` attribute (the README's table);
-  :func:`db_attributes` and :func:`server_attributes` give the standard ``db.*``/``server.*``
-  ones, and :func:`annotate` lets a source add them to the running operation.
-- :func:`redact` and :func:`secrets_of` keep passwords, keys and tokens out of spans, metrics,
-  logs and error messages.
+  ``dynio.write``) and records its duration; :func:`span` opens a stage under it
+  (``dynio.plan``, ``dynio.scan``, ``dynio.validate``…). An error sets status ERROR and
+  ``error.type`` (fully qualified) on every span it ends, and is recorded as an ``exception``
+  event once, on the operation's span, redacted and without data values.
+- :func:`client_span` opens the CLIENT span of one call to a database, object store, broker or
+  catalog, with the semantic conventions' attributes: **sources call it around each call**.
+- :func:`annotate`, :func:`add_event` and :func:`set_attributes` add to the running spans,
+  redacting secrets (:mod:`dynio.engine.secrets`) and, unless the catalog opted in with
+  ``include_values``, keeping data values (filter literals, samples, labels) out.
 - :func:`run_in_threads` and :class:`ContextThreadPoolExecutor` run work in threads under the
-  caller's span (worker threads start with an empty context otherwise).
+  caller's span.
 - :func:`record_read`, :func:`record_write` and :func:`record_quality` feed the counters,
   histogram and data-quality gauges.
 """
@@ -25,25 +26,49 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
-import os
-import re
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, quote_plus, unquote, urlsplit
+from urllib.parse import urlsplit
 
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from dynio import __version__
+from dynio.engine.instruments import (
+    duration as _duration,
+)
+from dynio.engine.instruments import (
+    enabled,
+    file_bytes,
+    record_quality,
+    record_read,
+    record_write,
+    validation_outcome,
+)
+from dynio.engine.secrets import (
+    REDACTED,
+    location_of,
+    redact,
+    replace_secrets,
+    scrub,
+    secret_spellings,
+    secrets_in,
+    secrets_of,
+)
+from dynio.engine.telemetry_values import (
+    include_values,
+    mask_literals,
+    mask_sql,
+    values_included,
+)
+from dynio.engine.threads import ContextThreadPoolExecutor, run_in_threads
 
 if TYPE_CHECKING:
-    from dynio.engine.quality import MetricValue, ValidationReport
     from dynio.engine.spec import SourceSpec
 
 __all__ = [
@@ -53,10 +78,15 @@ __all__ = [
     "add_event",
     "annotate",
     "bind_source",
-    "db_attributes",
+    "carrier",
+    "client_span",
     "enabled",
+    "error_type",
     "file_bytes",
+    "include_values",
     "location_of",
+    "mask_literals",
+    "mask_sql",
     "meter",
     "operation",
     "operation_secrets",
@@ -67,6 +97,7 @@ __all__ = [
     "replace_secrets",
     "reported",
     "run_in_threads",
+    "safe_message",
     "secret_spellings",
     "secrets_in",
     "secrets_of",
@@ -76,15 +107,16 @@ __all__ = [
     "span",
     "tracer",
     "validation_outcome",
+    "values_included",
 ]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 tracer = trace.get_tracer("dynio", __version__)
-meter = metrics.get_meter("dynio", __version__)
+meter = metrics.get_meter("dynio", __version__)  # the instruments: dynio.engine.instruments
 
-# The dynio.* attribute names by short name, in one place (the README's table lists them).
+# short names of the dynio.* attributes (the full table: dynio.engine.conventions.ATTRIBUTES)
 ATTR = {
     "operation": "dynio.operation",
     "resource": "dynio.resource",
@@ -105,196 +137,17 @@ ATTR = {
     "metric_values": "dynio.metrics.values",
     "dtype_backend": "dynio.handoff.dtype_backend",
     "input": "dynio.handoff.input",
+    "direction": "dynio.io.direction",
     "column": "dynio.column",
     "metric": "dynio.metric",
+    "quantile": "dynio.metric.quantile",
     "label": "dynio.metric.label",
     "rule": "dynio.rule",
     "severity": "dynio.rule.severity",
     "failing": "dynio.rule.failing_count",
 }
-
-REDACTED = "***"
-
-# ---------------------------------------------------------------------------------------------
-# redaction
-
-# Key names whose values are secrets, in options, storage options, query strings and messages.
-_SECRET_KEY = re.compile(
-    r"(?i)(passw(or)?d|pwd|secret|token|credential|private[_-]?key|account[_-]?key|api[_-]?key"
-    r"|sas|signature|^sig$|^key$|^auth|authorization|service[_-]?account)"
-)
-# scheme://user:password@ (a password holding "/" or "@" must be percent-encoded in a URI)
-_URI_PASSWORD = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):(?P<pw>[^@\s/]*)@")
-_QUERY_PARAM = re.compile(r"(?P<pre>[?&;](?P<key>[^=&#\s]+)=)(?P<val>[^&#\s]*)")
-# key=value, key: value, 'key': 'value' (DSNs, dict reprs, backend messages). The key starts
-# at a word's start and its parts around the secret word are bounded: unbounded runs made the
-# search cubic on a long word (a 10 kB cell quoted in an error took a minute to redact)
-_KEY_VALUE = re.compile(
-    r"(?i)(?P<pre>(?P<key>(?<![\w.-])[\w.-]{0,64}?(?:passw(?:or)?d|pwd|secret|token|credential"
-    r"|private_key|account_key|api_key|sas_token)[\w.-]{0,64})['\"]?\s*[:=]\s*(?P<q>['\"]?))"
-    r"(?P<val>[^'\"\s,;&})]+)"
-)
-_WHOLE_URI = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.\-]*://")
-_MIN_SECRET = 4  # shorter literal values would redact ordinary words; URIs are handled by shape
-
-
-def _is_secret_key(name: str) -> bool:
-    return bool(_SECRET_KEY.search(name))
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with credentials replaced by ``***``.
-
-    Removes passwords in URIs (``scheme://user:***@host``), secret query parameters
-    (``?sig=***``), ``password=…``-style pairs, and every literal value in ``secrets``.
-    """
-    # the literal secrets first: a pattern may take only the start of one (a private key's
-    # "-----BEGIN" up to its first space), after which the rest no longer matches as a whole
-    out = replace_secrets(text, secrets)
-    # each pattern needs one of these characters: most attribute values have none
-    if "://" in out:
-        out = _URI_PASSWORD.sub(rf"\g<pre>:{REDACTED}@", out)
-    if "=" in out:
-        out = _QUERY_PARAM.sub(
-            lambda m: m["pre"] + REDACTED if _is_secret_key(m["key"]) else m[0], out
-        )
-    if "=" in out or ":" in out:
-        out = _KEY_VALUE.sub(lambda m: m["pre"] + REDACTED, out)
-    return out
-
-
-def replace_secrets(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each literal value in ``secrets`` replaced by ``***`` (and nothing else:
-    data that merely looks like a credential stays, unlike in :func:`redact`)."""
-    if not isinstance(secrets, tuple):  # operation secrets come sorted already
-        secrets = tuple(sorted(set(secrets), key=len, reverse=True))
-    for secret in secrets:  # longest first, so no part of a longer secret stays visible
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def secret_spellings(value: str, *, encoded: bool = False) -> set[str]:
-    """Every way a secret may be spelled in a message: as is, percent-encoded (``quote`` and
-    ``quote_plus``), and escaped as in a ``repr`` or JSON text.
-
-    The one place that knows the spellings: sources scrubbing their own messages use it (and
-    :func:`redact`) rather than a list of their own. With ``encoded`` the value is taken from a
-    URI (still percent-encoded), and the spellings of its decoded text are added too.
-    """
-    texts = {value, unquote(value)} if encoded else {value}
-    out: set[str] = set()
-    for text in texts:
-        out.update(
-            {
-                text,
-                quote(text, safe=""),
-                quote_plus(text),
-                repr(text)[1:-1],
-                json.dumps(text)[1:-1],
-            }
-        )
-    return out
-
-
-def _uri_secrets(text: str, out: set[str]) -> None:
-    if "://" not in text:
-        return
-    for match in _URI_PASSWORD.finditer(text):
-        if match["pw"]:
-            out.update(secret_spellings(match["pw"], encoded=True))
-    if _WHOLE_URI.match(text):
-        # a configured URI: its password as a driver reads it, a raw space or "@" included
-        # (where the pattern above, made for URIs inside free text, stops)
-        with contextlib.suppress(ValueError):
-            password = urlsplit(text.strip()).password
-            if password:
-                out.update(secret_spellings(password, encoded=True))
-    for match in _QUERY_PARAM.finditer(text):
-        if _is_secret_key(match["key"]) and match["val"]:
-            out.update(secret_spellings(match["val"], encoded=True))
-
-
-def _collect(value: Any, secret: bool, out: set[str]) -> None:
-    if isinstance(value, str):
-        _uri_secrets(value, out)
-        if secret and "://" not in value:
-            out.update(secret_spellings(value))
-            if value.lstrip().startswith("{"):  # a key file's JSON text: its secret fields too
-                with contextlib.suppress(ValueError):
-                    _collect(json.loads(value), False, out)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            _collect(item, secret or _is_secret_key(str(key)), out)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            _collect(item, secret, out)
-    elif secret and value is not None and not isinstance(value, bool):
-        out.add(str(value))
-
-
-def secrets_of(source: SourceSpec) -> tuple[str, ...]:
-    """The secret values a source spec holds, to keep out of spans, logs and messages.
-
-    Secrets are: the kind's fields marked ``secret`` in the registry, values under secret-looking
-    keys in the section and in ``options`` (``storage_options`` included: ``secret``,
-    ``aws_secret_access_key``, ``token``, ``password``…), and passwords or secret query
-    parameters inside any URI.
-    """
-    from dynio.engine.sources import kind_for  # the registry imports formats and polars
-
-    kind = kind_for(source.kind)
-    fields = kind.fields if kind is not None else {}
-    out: set[str] = set()
-    for name, value in source.settings.items():
-        spec = fields.get(name)
-        _collect(value, bool(spec is not None and spec.secret) or _is_secret_key(name), out)
-    _collect(source.options, False, out)
-    return tuple(sorted((s for s in out if len(s) >= _MIN_SECRET), key=len, reverse=True))
-
-
-def secrets_in(value: Any, *, secret: bool = False) -> tuple[str, ...]:
-    """The secret values inside ``value`` (text, a URI, a mapping or a sequence of them), in
-    every spelling (see :func:`secret_spellings`), longest first as :func:`redact` wants them.
-
-    What counts is what :func:`secrets_of` counts: values under secret-looking keys, the
-    secret fields of a key file's JSON text, passwords and secret query parameters inside any
-    URI; with ``secret`` every value in ``value`` too (a whole URI stays, only its secrets go).
-    """
-    out: set[str] = set()
-    _collect(value, secret, out)
-    return tuple(sorted((s for s in out if len(s) >= _MIN_SECRET), key=len, reverse=True))
-
-
-def location_of(source: SourceSpec, secrets: tuple[str, ...] | None = None) -> str | None:
-    """Where a source spec points, from its settings alone, redacted (before any planning).
-
-    The source's own :attr:`Scan.location` replaces it once planned; this one names the location
-    of operations that fail before (a refused connection, a missing dependency).
-    """
-    s = source.settings
-    if isinstance(s.get("uri"), str):
-        text = str(s["uri"])
-    elif "bucket" in s:
-        scheme = "gs" if source.kind.startswith("gcs") else "s3"
-        path = s.get("file_path") or s.get("path_prefix") or s.get("dynamic_file_path") or ""
-        text = f"{scheme}://{s['bucket']}/{str(path).lstrip('/')}"
-    elif "db_host" in s or "db_name" in s:
-        user = f"{s['db_user']}@" if s.get("db_user") else ""
-        port = f":{s['db_port']}" if s.get("db_port") else ""
-        text = f"{source.kind}://{user}{s.get('db_host', '')}{port}/{s.get('db_name', '')}"
-    elif "kafka_server" in s:
-        text = f"kafka://{s['kafka_server']}/{s.get('kafka_topic', '')}"
-    else:
-        keys = ("file_path", "path_prefix", "dynamic_file_path", "database", "s3_output")
-        found = next((s[k] for k in keys if s.get(k)), None)
-        if found is None:
-            return None
-        text = str(found)
-        if source.base_dir and "://" not in text and not os.path.isabs(text):
-            text = os.path.join(source.base_dir, text)
-    return redact(text, secrets_of(source) if secrets is None else secrets)
-
+# attributes whose text holds data values (filter literals): masked unless values are included
+_VALUE_ATTRS = frozenset({"dynio.filters.pushed", "dynio.filters.residual"})
 
 # ---------------------------------------------------------------------------------------------
 # spans
@@ -339,94 +192,109 @@ def _clean(value: Any, secrets: tuple[str, ...]) -> Any:
     return redact(str(value), secrets)
 
 
+def _attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    secrets = operation_secrets()
+    values = values_included()
+    out: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if value is None:
+            continue
+        name = ATTR.get(key, key)
+        if name in _VALUE_ATTRS and not values:
+            value = mask_literals(str(value))
+        out[name] = _clean(value, secrets)
+    return out
+
+
 def set_attributes(sp: Span, attrs: Mapping[str, Any]) -> None:
     """Set attributes by short name (see :data:`ATTR`) or full name, skipping ``None`` values.
 
-    Text is redacted (see :func:`redact`) with the secrets of the running operation's source.
+    Text is redacted with the secrets of the running operation's source; filter literals are
+    masked unless values are included (:func:`include_values`).
     """
+    if sp.is_recording():
+        sp.set_attributes(_attributes(attrs))
+
+
+def error_type(exc: BaseException) -> str:
+    """``error.type`` of an exception: its fully qualified class name (``dynio.errors.ReadError``;
+    built-ins by their name, ``ValueError``)."""
+    cls = type(exc)
+    module = cls.__module__
+    if module == "builtins":
+        return cls.__qualname__
+    if module == "dynio.engine.errors":  # the public home of dynio's errors
+        module = "dynio.errors"
+    return f"{module}.{cls.__qualname__}"
+
+
+def safe_message(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
+    """An exception's message for telemetry: redacted and, unless values are included, without
+    the data values dynio errors quote (rule samples, offending cast values)."""
+    from dynio.engine.errors import CastError, DynioError, ValidationError
+
+    if values_included() or not isinstance(exc, DynioError):
+        return redact(str(exc), secrets)
+    message = exc.message if isinstance(exc.message, str) else type(exc).__name__
+    if isinstance(exc, ValidationError) and exc.report is not None:
+        failures = getattr(exc.report, "failures", ())
+        message = f"{len(failures)} rule(s) failed:" + "".join(
+            f" {f.rule} on {f.column or 'the frame'}: {f.failing_count} failing [{f.severity}];"
+            for f in failures
+        )
+    elif isinstance(exc, CastError):
+        message = message.split("; column ", 1)[0]
+    if exc.values:
+        message += f"; {len(exc.values)} offending value(s) not shown"
+    where = {"resource": exc.resource, "env": exc.env, "file": exc.file, "column": exc.column}
+    context = ", ".join(f"{k} {v!r}" for k, v in where.items() if v is not None)
+    return redact(f"{message} ({context})" if context else message, secrets)
+
+
+_RECORDED = "__dynio_recorded__"
+
+
+def _record_error(sp: Span, exc: BaseException, *, event: bool) -> None:
+    secrets = operation_secrets()
+    scrub(exc, secrets)
     if not sp.is_recording():
         return
-    secrets = operation_secrets()
-    sp.set_attributes(
-        {ATTR.get(k, k): _clean(v, secrets) for k, v in attrs.items() if v is not None}
-    )
-
-
-def _scrub(exc: BaseException, secrets: tuple[str, ...]) -> None:
-    """Redact secrets from an exception and its causes, in place (the last line of defence)."""
-    from dynio.engine.errors import DynioError
-
-    def clean(value: Any) -> Any:
-        return redact(value, secrets) if isinstance(value, str) else value
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, DynioError):
-            current.message = redact(current.message, secrets)
-            current.file = clean(current.file)
-            if current.values is not None:
-                # offending values are rendered into the message again on every str()
-                current.values = [_clean_value(v, secrets) for v in current.values]
-            current.args = (redact(current._render(), secrets),)
-        else:
-            current.args = tuple(clean(a) for a in current.args)
-        if isinstance(current, OSError):
-            # str(OSError) is built from these, not from args; only text is replaced (setting
-            # one that was unset, even to None, changes how the error prints)
-            for name in ("strerror", "filename", "filename2"):
-                value = getattr(current, name)
-                if isinstance(value, str) and clean(value) != value:
-                    setattr(current, name, clean(value))
-        notes = getattr(current, "__notes__", None)
-        if isinstance(notes, list):
-            current.__notes__ = [clean(n) for n in notes]
-        current = current.__cause__ or current.__context__
-
-
-def _clean_value(value: Any, secrets: tuple[str, ...]) -> Any:
-    """An offending value, or its redacted text when its ``repr`` would show a secret."""
-    if isinstance(value, bool | int | float) or value is None:
-        return value
-    text = repr(value)
-    cleaned = redact(text, secrets)
-    if cleaned == text:
-        return value
-    return redact(value, secrets) if isinstance(value, str) else cleaned
-
-
-def _record_error(sp: Span, exc: BaseException) -> None:
-    secrets = operation_secrets()
-    _scrub(exc, secrets)
-    if not sp.is_recording():
-        return
-    message = redact(str(exc), secrets)
-    sp.add_event(
-        "exception",
-        {
-            "exception.type": type(exc).__qualname__,
-            "exception.message": message,
-            "exception.stacktrace": redact("".join(traceback.format_exception(exc)), secrets),
-            "exception.escaped": True,
-        },
-    )
-    sp.set_attribute("error.type", type(exc).__qualname__)
+    kind = error_type(exc)
+    message = safe_message(exc, secrets)
+    if event and not getattr(exc, _RECORDED, False):
+        sp.add_event(
+            "exception",
+            {
+                "exception.type": kind,
+                "exception.message": message,
+                "exception.stacktrace": redact(
+                    "".join(traceback.format_exception(exc)).replace(str(exc), message), secrets
+                ),
+            },
+        )
+        with contextlib.suppress(AttributeError):  # an exception type with __slots__
+            setattr(exc, _RECORDED, True)
+    sp.set_attribute("error.type", kind)
     sp.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
 
 
 @contextmanager
 def span(name: str, **attrs: Any) -> Iterator[Span]:
-    """A stage span named ``name``; an exception marks it ERROR and is recorded, then re-raised."""
+    """A stage span: ``plan`` becomes ``dynio.plan`` (a name with a dot is kept as given).
+
+    An exception marks it ERROR (with ``error.type``) and is re-raised; its ``exception``
+    event goes on the operation's span (on this one when no operation runs).
+    """
+    full = name if "." in name else f"dynio.{name}"
     with tracer.start_as_current_span(
-        name, record_exception=False, set_status_on_exception=False
+        full, record_exception=False, set_status_on_exception=False
     ) as sp:
         if attrs:
             set_attributes(sp, attrs)
         try:
             yield sp
         except BaseException as exc:
-            _record_error(sp, exc)
+            _record_error(sp, exc, event=_OPERATION.get() is None)
             raise
 
 
@@ -434,9 +302,10 @@ def span(name: str, **attrs: Any) -> Iterator[Span]:
 def operation(name: str, *, resource: str | None, env: str | None, **attrs: Any) -> Iterator[Span]:
     """The span of one operation (``dynio.read`` …), its duration and its error accounting.
 
-    An operation of the same name and resource already running in this context is joined
-    instead of nested: the facade opens ``dynio.read`` so that ``to_pandas`` falls under it, and
-    the engine's own ``dynio.read`` then adds to that span.
+    ``dynio.operation`` is the name without its prefix (``read``, ``scan``, ``write``), on the
+    span and on ``dynio.operation.duration`` alike. An operation of the same name and resource
+    already running in this context is joined instead of nested: the facade opens
+    ``dynio.read`` so that the hand-off falls under it, and the engine's own then adds to it.
     """
     current = _OPERATION.get()
     if current is not None and current.name == name and current.resource == resource:
@@ -445,22 +314,23 @@ def operation(name: str, *, resource: str | None, env: str | None, **attrs: Any)
         return
     start = time.perf_counter()
     error: str | None = None
+    verb = name.removeprefix("dynio.")
     with tracer.start_as_current_span(
         name, record_exception=False, set_status_on_exception=False
     ) as sp:
         op = _Operation(name, resource, sp)
         token = _OPERATION.set(op)
         try:
-            set_attributes(sp, {"operation": name, "resource": resource, "env": env, **attrs})
+            set_attributes(sp, {"operation": verb, "resource": resource, "env": env, **attrs})
             yield sp
         except BaseException as exc:
-            error = type(exc).__qualname__
-            _record_error(sp, exc)
+            error = error_type(exc)
+            _record_error(sp, exc, event=True)
             raise
         finally:
             _OPERATION.reset(token)
             measured = {
-                ATTR["operation"]: name.removeprefix("dynio."),
+                ATTR["operation"]: verb,
                 ATTR["resource"]: resource or "",
                 ATTR["env"]: env or "",
             }
@@ -489,23 +359,22 @@ def bind_source(source: SourceSpec) -> None:
 
 
 def add_event(name: str, attrs: Mapping[str, Any]) -> None:
-    """Add an event to the current stage span, or to the running operation's span when the
-    stage has ended (work Polars does when a frame is collected after its stage), redacted."""
+    """Add an event to the current span, or to the running operation's span when the stage has
+    ended (work Polars does when a frame is collected after its stage), redacted."""
     current = trace.get_current_span()
     if not current.is_recording():
         op = _OPERATION.get()
         current = op.span if op is not None else current
     if current.is_recording():
-        secrets = operation_secrets()
-        current.add_event(name, {ATTR.get(k, k): _clean(v, secrets) for k, v in attrs.items()})
+        current.add_event(name, _attributes(attrs))
 
 
 def annotate(attrs: Mapping[str, Any]) -> None:
-    """Add attributes to the current stage span and to the running operation's span.
+    """Add attributes to the current span and to the running operation's span.
 
-    For sources: ``annotate(db_attributes("postgresql", namespace="shop", host=h, port=p))``,
-    or ``annotate({"bytes": n})`` when the bytes fetched are known (they feed
-    ``dynio.bytes.read``). Short names of :data:`ATTR` or full attribute names.
+    For sources: ``annotate({"bytes": n})`` when the bytes fetched are known (they feed
+    ``dynio.io.size``). Short names of :data:`ATTR` or full names. Standard ``db.*``,
+    ``server.*`` attributes belong on the CLIENT span (:func:`client_span`), not here.
     """
     op = _OPERATION.get()
     current = trace.get_current_span()
@@ -529,42 +398,157 @@ def reported(name: str) -> Any:
     return op.reported.get(ATTR.get(name, name)) if op is not None else None
 
 
-def db_attributes(
-    system: str,
-    namespace: str | None = None,
-    host: str | None = None,
-    port: int | None = None,
-    user: str | None = None,
-    *,
-    collection: str | None = None,
-    operation: str | None = None,
-) -> dict[str, Any]:
-    """The standard OpenTelemetry database attributes (``None`` values left out).
+# ---------------------------------------------------------------------------------------------
+# CLIENT spans: one per call to a database, object store, broker or catalog
 
-    Args:
-        system: ``db.system.name``: ``postgresql``, ``duckdb``, ``sqlite``…
-        namespace: ``db.namespace``: the database (and schema) name.
-        host: ``server.address``.
-        port: ``server.port``.
-        user: ``db.user`` (from the earlier conventions; never a password).
-        collection: ``db.collection.name``: the table.
-        operation: ``db.operation.name``: ``SELECT``, ``COPY``…
+# where a cloud store is reached when no endpoint is configured
+_DEFAULT_SERVERS = {
+    "s3": ("s3.amazonaws.com", 443),
+    "gcs": ("storage.googleapis.com", 443),
+    "azure": ("blob.core.windows.net", 443),
+    "athena": ("athena.amazonaws.com", 443),
+}
+_RPC = {"s3": ("aws-api", "S3"), "gcs": ("gcp-api", "GCS"), "azure": ("azure-api", "AzureBlob")}
+
+
+def default_server(system: str, region: str | None = None) -> tuple[str, int] | None:
+    """``(server.address, server.port)`` of a cloud service reached without an endpoint URL
+    (``s3`` in ``eu-west-1`` -> ``("s3.eu-west-1.amazonaws.com", 443)``)."""
+    found = _DEFAULT_SERVERS.get(system)
+    if found is None:
+        return None
+    host, port = found
+    if region and system in ("s3", "athena"):
+        host = host.replace(".amazonaws.com", f".{region}.amazonaws.com")
+    return host, port
+
+
+def _span_name(kind: str, system: str, operation: str, target: str | None) -> str:
+    if kind == "db":
+        return f"{operation} {target}" if target else operation or system
+    if kind == "messaging":
+        return f"{operation} {target}" if target else operation
+    service = _RPC.get(system, ("", system))[1]
+    return f"{service}.{operation}"
+
+
+@contextmanager
+def client_span(
+    kind: str,
+    *,
+    system: str,
+    operation: str,
+    target: str | None = None,
+    namespace: str | None = None,
+    server: str | None = None,
+    port: int | None = None,
+    region: str | None = None,
+    query: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> Iterator[Span]:
+    """The CLIENT span of one call to a database, object store, broker or catalog.
+
+    Sources wrap each call to the system they integrate with in it, so tracing backends draw
+    the database or the store as a node of the service graph. Named and attributed as the
+    OpenTelemetry semantic conventions say; errors set ``error.type`` and status ERROR (the
+    ``exception`` event goes on the operation's span); secrets and literals never get in.
+
+    ``kind`` picks the convention:
+
+    - ``"db"`` (PostgreSQL, DuckDB, Athena, a SQL catalog): named ``"{operation} {target}"``
+      (``SELECT shop.orders``); ``db.system.name`` = ``system``, ``db.operation.name`` =
+      ``operation``, ``db.collection.name`` = ``target``, ``db.namespace`` = ``namespace``,
+      ``db.query.text`` = ``query`` with its literals replaced by ``?``.
+    - ``"storage"`` (object stores; table catalogs' metadata calls): named
+      ``"{service}.{operation}"`` (``S3.GetObject``); ``rpc.system``/``rpc.service`` from
+      ``system`` (``s3``, ``gcs``, ``azure``, or any other name), ``rpc.method`` =
+      ``operation``, ``aws.s3.bucket`` = ``target`` for ``s3``.
+    - ``"messaging"`` (Kafka): named ``"{operation} {target}"`` (``send trips``);
+      ``messaging.system`` = ``system``, ``messaging.operation.name`` = ``operation``
+      (``send``, ``poll``…), ``messaging.operation.type`` (``send`` or ``receive``),
+      ``messaging.destination.name`` = ``target``.
+
+    ``server.address``/``server.port`` are always set: from ``server``/``port`` (a URL or
+    ``host:port`` is parsed), else the cloud service's default endpoint for ``system`` (and
+    ``region``), e.g. ``s3.eu-west-1.amazonaws.com:443`` for S3 without ``endpoint_url``.
+
+    Example (a source's read)::
+
+        with client_span("db", system="postgresql", operation="SELECT", target="public.trips",
+                         namespace="shop", server=host, port=5432, query=sql):
+            table = cursor.fetch_arrow_table()
+        with client_span("storage", system="s3", operation="GetObject", target=bucket,
+                         server=endpoint_url, region=region):
+            data = fs.cat_file(path)
+        with client_span("messaging", system="kafka", operation="send", target=topic,
+                         server=bootstrap_servers):
+            producer.flush(timeout)
+
+    ``attributes`` adds more (standard names only; see :mod:`dynio.engine.conventions`).
     """
-    attrs = {
-        "db.system.name": system,
-        "db.namespace": namespace,
-        "server.address": host,
-        "server.port": int(port) if port is not None else None,
-        "db.user": user,
-        "db.collection.name": collection,
-        "db.operation.name": operation,
-    }
-    return {k: v for k, v in attrs.items() if v is not None}
+    attrs: dict[str, Any] = {}
+    if kind == "db":
+        attrs = {
+            "db.system.name": system,
+            "db.namespace": namespace,
+            "db.collection.name": target,
+            "db.operation.name": operation,
+            "db.query.text": mask_sql(query) if query is not None else None,
+        }
+    elif kind == "storage":
+        rpc_system, service = _RPC.get(system, (system, system))
+        attrs = {"rpc.system": rpc_system, "rpc.service": service, "rpc.method": operation}
+        if system == "s3":
+            attrs["aws.s3.bucket"] = target
+    elif kind == "messaging":
+        attrs = {
+            "messaging.system": system,
+            "messaging.operation.name": operation,
+            "messaging.operation.type": "send" if operation in ("send", "publish") else "receive",
+            "messaging.destination.name": target,
+        }
+    else:
+        raise ValueError(f"client_span kind must be 'db', 'storage' or 'messaging', not {kind!r}")
+    attrs.update(_server(system, server, port, region))
+    attrs.update(attributes or {})
+    with tracer.start_as_current_span(
+        _span_name(kind, system, operation, target),
+        kind=SpanKind.CLIENT,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as sp:
+        set_attributes(sp, attrs)
+        try:
+            yield sp
+        except BaseException as exc:
+            _record_error(sp, exc, event=_OPERATION.get() is None)
+            raise
+
+
+def _server(
+    system: str, server: str | None, port: int | None, region: str | None
+) -> dict[str, Any]:
+    attrs = server_attributes(server) if server else {}
+    if port is not None:
+        attrs["server.port"] = int(port)
+    if "server.address" not in attrs:
+        default = default_server(system, region)
+        if default is not None:
+            attrs["server.address"] = default[0]
+            attrs.setdefault("server.port", default[1])
+        elif system in ("duckdb", "sqlite", "memory"):  # in process
+            attrs["server.address"] = "localhost"
+    if "server.address" in attrs and "server.port" not in attrs and server and "://" in server:
+        scheme = urlsplit(server).scheme
+        if scheme in ("http", "https"):
+            attrs["server.port"] = 443 if scheme == "https" else 80
+    return attrs
 
 
 def server_attributes(url: str) -> dict[str, Any]:
     """``server.address``/``server.port`` of an endpoint URL (an object store's, a broker's)."""
-    parts = urlsplit(url if "://" in url else f"//{url}")
+    first = url.split(",", 1)[0].strip()  # a broker list: the first one
+    parts = urlsplit(first if "://" in first else f"//{first}")
     attrs: dict[str, Any] = {}
     if parts.hostname:
         attrs["server.address"] = parts.hostname
@@ -581,176 +565,28 @@ def server_attributes(url: str) -> dict[str, Any]:
 # context across threads
 
 
-class ContextThreadPoolExecutor(ThreadPoolExecutor):
-    """A thread pool whose tasks run in a copy of the submitter's context (so under its span).
+def carrier() -> Callable[[Callable[[], R]], R]:
+    """A runner that calls a function under the running operation, from any thread.
 
-    Worker threads otherwise start with an empty context, and spans opened there would begin
-    new traces.
+    Take one when planning; Polars later runs the planned reads in threads of its own, where
+    no span is current: ``runner(fn)`` then runs ``fn`` in a copy of the planning context with
+    the operation's span current, so the source's CLIENT spans join the operation's trace. In a
+    thread with a recording span, ``fn`` just runs there.
     """
+    ctx = contextvars.copy_context()
+    op = _OPERATION.get()
 
-    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
-        """Schedule ``fn(*args, **kwargs)`` in a copy of the current context."""
-        ctx = contextvars.copy_context()
-        return super().submit(ctx.run, fn, *args, **kwargs)
+    def run(fn: Callable[[], R]) -> R:
+        if op is None or trace.get_current_span().is_recording():
+            return fn()
 
+        def inner() -> R:
+            token = otel_context.attach(trace.set_span_in_context(op.span))
+            try:
+                return fn()
+            finally:
+                otel_context.detach(token)
 
-def run_in_threads(
-    fn: Callable[[T], R], items: Iterable[T], *, max_workers: int | None = None
-) -> list[R]:
-    """``[fn(item) for item in items]`` run in threads, each under the caller's span.
+        return ctx.copy().run(inner)
 
-    Results keep the order of ``items``; the first exception is re-raised (after the others
-    finished). For sources that fetch several files at once.
-    """
-    todo = list(items)
-    if len(todo) <= 1:
-        return [fn(item) for item in todo]
-    workers = max_workers or min(len(todo), 4 * (os.cpu_count() or 1), 32)
-    with ContextThreadPoolExecutor(max_workers=workers, thread_name_prefix="dynio") as pool:
-        futures = [pool.submit(fn, item) for item in todo]
-        return [f.result() for f in futures]
-
-
-# ---------------------------------------------------------------------------------------------
-# metrics
-
-_rows_read = meter.create_counter(
-    "dynio.rows.read", unit="{row}", description="Rows returned by dynio reads."
-)
-_rows_written = meter.create_counter(
-    "dynio.rows.written", unit="{row}", description="Rows written by dynio writes."
-)
-_bytes_read = meter.create_counter(
-    "dynio.bytes.read", unit="By", description="Bytes of the files (or responses) dynio read."
-)
-_bytes_written = meter.create_counter(
-    "dynio.bytes.written", unit="By", description="Bytes dynio wrote."
-)
-# seconds, from a cached small read to a long extract
-_DURATION_BUCKETS = (
-    0.001,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-)
-_duration = meter.create_histogram(
-    "dynio.operation.duration",
-    unit="s",
-    description="Duration of dynio operations (read, scan, write).",
-    explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
-)
-_quality = meter.create_gauge(
-    "dynio.quality.value",
-    description="Data-quality metric values of a resource's schema (Mean, NullCount, Quantiles…).",
-)
-_rule_failures = meter.create_counter(
-    "dynio.validation.failures",
-    unit="{rule}",
-    description="Data-quality rules that failed, by rule, column and severity.",
-)
-
-
-def enabled(sp: Span | None = None) -> bool:
-    """Whether telemetry is being collected: the span records, or an SDK meter is installed.
-
-    Lets callers skip work whose only use is telemetry (e.g. stat-ing files for their size).
-    """
-    if (sp or trace.get_current_span()).is_recording():
-        return True
-    # the API's stand-ins when no SDK is installed; an SDK's provider has another class
-    return type(metrics.get_meter_provider()).__name__ not in (
-        "_ProxyMeterProvider",
-        "NoOpMeterProvider",
-    )
-
-
-def _base(resource: str, env: str, kind: str | None) -> dict[str, Any]:
-    attrs: dict[str, Any] = {ATTR["resource"]: resource, ATTR["env"]: env}
-    if kind:
-        attrs[ATTR["kind"]] = kind
-    return attrs
-
-
-def file_bytes(files: Sequence[str]) -> int | None:
-    """Total size of the local files among ``files`` (``None`` when none is local)."""
-    total, found = 0, False
-    for name in files:
-        try:
-            total += os.stat(name).st_size
-            found = True
-        except (OSError, ValueError):
-            continue
-    return total if found else None
-
-
-def record_read(resource: str, env: str, kind: str | None, rows: int, nbytes: int | None) -> None:
-    """Count a read's rows and bytes."""
-    attrs = _base(resource, env, kind)
-    _rows_read.add(rows, attrs)
-    if nbytes is not None:
-        _bytes_read.add(nbytes, attrs)
-
-
-def record_write(resource: str, env: str, kind: str | None, rows: int, nbytes: int | None) -> None:
-    """Count a write's rows and bytes."""
-    attrs = _base(resource, env, kind)
-    _rows_written.add(rows, attrs)
-    if nbytes is not None:
-        _bytes_written.add(nbytes, attrs)
-
-
-def record_quality(
-    resource: str,
-    env: str,
-    operation: str,
-    report: ValidationReport | None,
-    values: Sequence[MetricValue],
-) -> None:
-    """Data-quality metric values as gauges, failed rules as counts and span events."""
-    for v in values:
-        value = v.value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue  # min/max of text or dates: not a number a gauge can carry
-        attrs = {
-            ATTR["resource"]: resource,
-            ATTR["env"]: env,
-            ATTR["column"]: v.column,
-            ATTR["metric"]: v.metric,
-        }
-        if v.label is not None:
-            attrs[ATTR["label"]] = str(v.label)
-        _quality.set(value, attrs)
-    if report is None or not report.failures:
-        return
-    current = trace.get_current_span()
-    for f in report.failures:
-        attrs = {
-            ATTR["resource"]: resource,
-            ATTR["env"]: env,
-            ATTR["operation"]: operation,
-            ATTR["rule"]: f.rule,
-            ATTR["severity"]: f.severity,
-        }
-        if f.column is not None:
-            attrs[ATTR["column"]] = f.column
-        _rule_failures.add(1, attrs)
-        if current.is_recording():
-            # counts only: failing values may be personal data
-            current.add_event("dynio.rule.failed", {**attrs, ATTR["failing"]: int(f.failing_count)})
-
-
-def validation_outcome(report: ValidationReport) -> str:
-    """``passed``, ``warned`` (only warn-severity rules failed) or ``failed``."""
-    if not report.failures:
-        return "passed"
-    return "failed" if report.errors else "warned"
+    return run

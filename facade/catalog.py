@@ -28,7 +28,15 @@ from dynio.engine.filters import FilterLike
 from dynio.engine.placeholders import VarSource
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
 from dynio.engine.spec import CatalogSpec, EnvSpec, ResourceSpec
-from dynio.engine.telemetry import bind_source, operation, set_attributes, span
+from dynio.engine.telemetry import (
+    bind_source,
+    include_values,
+    location_of,
+    operation,
+    set_attributes,
+    span,
+)
+from dynio.lineage import lineage_run
 
 __all__ = ["Catalog", "Resource"]
 
@@ -41,10 +49,18 @@ class Resource:
     Obtained from :meth:`Catalog.resource`. Immutable; safe to share between threads.
     """
 
-    def __init__(self, spec: ResourceSpec, env: str, label_cap: int = DEFAULT_LABEL_CAP) -> None:
+    def __init__(
+        self,
+        spec: ResourceSpec,
+        env: str,
+        label_cap: int = DEFAULT_LABEL_CAP,
+        *,
+        include_values: bool = False,
+    ) -> None:
         self._spec = spec
         self._env = env
         self._label_cap = label_cap
+        self._include_values = include_values
 
     @property
     def name(self) -> str:
@@ -60,6 +76,10 @@ class Resource:
     def spec(self) -> EnvSpec:
         """The environment's frozen spec (source and schema)."""
         return self._spec.env(self._env)
+
+    def _location(self) -> str | None:
+        """Where the resource lives, redacted (for lineage events)."""
+        return location_of(self.spec.source)
 
     def __repr__(self) -> str:
         src = self.spec.source
@@ -110,6 +130,28 @@ class Resource:
             def convert(frame: pl.DataFrame) -> pd.DataFrame:
                 return self._to_pandas(frame, backend)
 
+        with (
+            include_values(self._include_values),
+            lineage_run("read", self.name, self._env, self._location) as run,
+        ):
+            result = self._execute_read(
+                columns, filters, validate, metrics, raise_on_error, template_args, convert
+            )
+            run.done(
+                result.info.location, result.frame, self.spec.schema, result.report, result.metrics
+            )
+            return result
+
+    def _execute_read(
+        self,
+        columns: Sequence[str] | None,
+        filters: FilterLike,
+        validate: bool,
+        metrics: bool,
+        raise_on_error: bool,
+        template_args: Mapping[str, Any] | None,
+        convert: Any,
+    ) -> execute.Result:
         return execute.read(
             self._spec,
             self._env,
@@ -136,7 +178,10 @@ class Resource:
         """Read as a pandas DataFrame (see :meth:`Catalog.read`)."""
         handoff.check_dtype_backend(dtype_backend, resource=self.name, env=self._env)
         # one dynio.read span over the engine's stages and the hand-off to pandas
-        with operation("dynio.read", resource=self.name, env=self._env):
+        with (
+            include_values(self._include_values),
+            operation("dynio.read", resource=self.name, env=self._env),
+        ):
             result = self._read_result(
                 columns=columns,
                 filters=filters,
@@ -156,7 +201,10 @@ class Resource:
 
     def _to_pandas(self, frame: pl.DataFrame, dtype_backend: handoff.DtypeBackend) -> pd.DataFrame:
         with span(
-            "to_pandas", rows=frame.height, columns=len(frame.columns), dtype_backend=dtype_backend
+            "to_pandas",
+            rows=frame.height,
+            dtype_backend=dtype_backend,
+            **{"dynio.columns": len(frame.columns)},
         ):
             return handoff.to_pandas(
                 frame, self.spec.schema, dtype_backend, source_format=self.spec.source.format
@@ -188,7 +236,10 @@ class Resource:
         Rules and metrics need the whole data and do not run on a scan; call
         :func:`dynio.validate` on a collected frame for them.
         """
-        with operation("dynio.scan", resource=self.name, env=self._env) as sp:
+        with (
+            include_values(self._include_values),
+            operation("dynio.scan", resource=self.name, env=self._env) as sp,
+        ):
             bind_source(self.spec.source)
             with span("plan"):
                 planned = plan.plan_read(
@@ -199,7 +250,8 @@ class Resource:
                     template_args=template_args,
                     streaming=True,
                 )
-            set_attributes(sp, planned.info.attributes())
+            # the span covers planning only: the caller collects the LazyFrame later
+            set_attributes(sp, {**planned.info.attributes(), "dynio.scan.lazy": True})
             return planned.frame
 
     def write(
@@ -212,18 +264,41 @@ class Resource:
     ) -> execute.WriteResult:
         """Write pandas, Polars or Arrow data (see :meth:`Catalog.write`)."""
         # one dynio.write span over the hand-off from pandas and the engine's stages
-        with operation("dynio.write", resource=self.name, env=self._env):
+        with (
+            include_values(self._include_values),
+            operation("dynio.write", resource=self.name, env=self._env),
+        ):
             with span("to_polars", input=type(data).__module__.split(".")[0]):
                 frame = handoff.from_any(data, resource=self.name, env=self._env)
-            return execute.write(
-                self._spec,
-                self._env,
-                frame,
-                template_args=template_args,
-                validate=validate,
-                metrics=metrics,
-                label_cap=self._label_cap,
-            )
+            with lineage_run("write", self.name, self._env, self._location) as run:
+                result = execute.write(
+                    self._spec,
+                    self._env,
+                    frame,
+                    template_args=template_args,
+                    validate=validate,
+                    metrics=metrics,
+                    label_cap=self._label_cap,
+                )
+                info = result.info
+                run.done(
+                    info.location,
+                    None,
+                    self.spec.schema,
+                    result.report,
+                    result.metrics,
+                    rows=info.rows,
+                    nbytes=info.bytes,
+                )
+            return result
+
+
+def _telemetry_settings(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    settings = dict(raw or {})
+    unknown = sorted(set(settings) - {"include_values"})
+    if unknown:
+        raise ConfigError(f"unknown telemetry setting(s) {unknown}; known: include_values")
+    return settings
 
 
 class Catalog:
@@ -234,10 +309,19 @@ class Catalog:
     read or write, for convenience (:meth:`read_result` returns them with the data).
     """
 
-    def __init__(self, spec: CatalogSpec, env: str, *, label_cap: int = DEFAULT_LABEL_CAP) -> None:
+    def __init__(
+        self,
+        spec: CatalogSpec,
+        env: str,
+        *,
+        label_cap: int = DEFAULT_LABEL_CAP,
+        telemetry: Mapping[str, Any] | None = None,
+    ) -> None:
         self._spec = spec
         self._env = env
         self._label_cap = label_cap
+        self._telemetry = _telemetry_settings(telemetry)
+        self._include_values = bool(self._telemetry.get("include_values", False))
         self._local = threading.local()
 
     @classmethod
@@ -249,6 +333,7 @@ class Catalog:
         *,
         label_cap: int = DEFAULT_LABEL_CAP,
         strict: bool = False,
+        telemetry: Mapping[str, Any] | None = None,
     ) -> Catalog:
         """Load a catalog from a YAML file, a folder of them, or several.
 
@@ -265,6 +350,9 @@ class Catalog:
                 pipeline's ``environment.py``); process environment variables come after them.
             label_cap: At most this many labels per ``CountsPerLabel`` metric.
             strict: Raise every problem now (other environments' unset variables excepted).
+            telemetry: ``{"include_values": True}`` lets data values (filter literals, failed
+                rules' samples, ``CountsPerLabel`` labels) into spans, events, metrics and
+                exported logs; by default telemetry carries counts, column and rule names only.
 
         Raises:
             ConfigError: A file that cannot be parsed; with ``strict``, every problem
@@ -277,7 +365,7 @@ class Catalog:
                 file=str(path) if isinstance(path, str | os.PathLike) else None,
             )
         spec = loader.load_catalog(path, variables=vars, env=env, strict=strict)
-        return cls(spec, env, label_cap=label_cap)
+        return cls(spec, env, label_cap=label_cap, telemetry=telemetry)
 
     @property
     def env(self) -> str:
@@ -314,7 +402,7 @@ class Catalog:
                 resource=name,
                 env=self._env,
             )
-        return Resource(spec, self._env, self._label_cap)
+        return Resource(spec, self._env, self._label_cap, include_values=self._include_values)
 
     @property
     def last_report(self) -> ValidationReport | None:
@@ -357,7 +445,10 @@ class Catalog:
             **template_args: Values for ``{placeholders}`` in the resource's paths.
         """
         handoff.check_dtype_backend(dtype_backend, resource=name, env=self._env)
-        with operation("dynio.read", resource=name, env=self._env):
+        with (
+            include_values(self._include_values),
+            operation("dynio.read", resource=name, env=self._env),
+        ):
             result = self._read(
                 self.resource(name),
                 columns=columns,

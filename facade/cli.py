@@ -235,16 +235,29 @@ _OTLP_ENDPOINTS = (
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
     "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_METRICS_EXPORTER",
+    "OTEL_LOGS_EXPORTER",
 )
 
 
+def _exporting() -> bool:
+    """Whether the environment asks for telemetry: an OTLP endpoint, or an exporter named
+    (``OTEL_TRACES_EXPORTER=console``; ``none`` everywhere asks for nothing)."""
+    set_ = {name: os.environ.get(name, "").strip() for name in _OTLP_ENDPOINTS}
+    if any(v for k, v in set_.items() if "ENDPOINT" in k):
+        return True
+    return any(v and v.lower() != "none" for k, v in set_.items() if k.endswith("_EXPORTER"))
+
+
 def _telemetry(trace: bool) -> Any:
-    """Set up the OpenTelemetry SDK when an OTLP endpoint is configured or ``--trace`` is given.
+    """Set up the OpenTelemetry SDK when an OTLP endpoint or an exporter is configured
+    (``OTEL_*_EXPORTER``), or ``--trace`` is given.
 
     With ``--trace`` alone nothing is exported (the tree is printed); an endpoint alone exports
     without printing. Returns the :class:`dynio.telemetry.Telemetry` handle, or ``None``.
     """
-    exporting = any(os.environ.get(name) for name in _OTLP_ENDPOINTS)
+    exporting = _exporting()
     if not (exporting or trace):
         return None
     from dynio import telemetry

@@ -1,7 +1,7 @@
 """Setting up OpenTelemetry for dynio, and showing a run's spans as a tree.
 
 dynio's library code uses ``opentelemetry-api`` only and configures nothing on import. An
-application (or the ``dynio`` command) sends dynio's spans, metrics and log records to an OTLP
+application (or the ``dynio`` command) sends dynio's spans, metrics and log records to any
 backend with one call, configured by the standard ``OTEL_*`` environment variables::
 
     import dynio.telemetry
@@ -10,6 +10,7 @@ backend with one call, configured by the standard ``OTEL_*`` environment variabl
     # OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318  (OTLP over HTTP, the default)
     # OTEL_EXPORTER_OTLP_PROTOCOL=grpc                   (OTLP over gRPC, port 4317)
     # OTEL_TRACES_EXPORTER=console                       (print spans, for debugging)
+    # OTEL_METRICS_EXPORTER=prometheus                   (any installed exporter, by name)
 
 To see what one piece of code did, without any backend::
 
@@ -22,7 +23,6 @@ Both need the SDK: ``pip install 'dynio[otel]'``.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
@@ -31,20 +31,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
 
-from dynio.engine.errors import ConfigError, MissingDependencyError
-from dynio.engine.telemetry import operation_secrets, redact
+from dynio.engine.errors import MissingDependencyError
+from dynio.otel_setup import SHUTDOWN_TIMEOUT, LogBridge, Telemetry, build, logger
+
+_LogBridge = LogBridge  # its former name here
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 __all__ = ["SpanCapture", "Telemetry", "capture_spans", "configure", "format_tree"]
 
-_SIGNALS = ("traces", "metrics", "logs")
 _LOCK = threading.Lock()
 _CONFIGURED: Telemetry | None = None
 
@@ -58,175 +56,22 @@ def _sdk() -> None:
         ) from exc
 
 
-@dataclass
-class Telemetry:
-    """What :func:`configure` set up; flush and shut it down at the end of a run.
-
-    Attributes:
-        tracer_provider: The SDK tracer provider in use (``None`` when traces are off).
-        meter_provider: The SDK meter provider in use (``None`` when metrics are off).
-        logger_provider: The SDK logger provider for the ``dynio`` logger's records, if any.
-        exporters: The exporter names per signal (``{"traces": ["otlp"], …}``).
-    """
-
-    tracer_provider: TracerProvider | None = None
-    meter_provider: MeterProvider | None = None
-    logger_provider: LoggerProvider | None = None
-    exporters: dict[str, list[str]] = field(default_factory=dict)
-    _handler: logging.Handler | None = field(default=None, repr=False)
-    _owned: list[Any] = field(default_factory=list, repr=False)
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Export everything pending now; ``False`` if some exporter did not finish in time."""
-        ok = True
-        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
-            if provider is not None:
-                ok = bool(provider.force_flush(timeout_millis)) and ok
-        return ok
-
-    def shutdown(self) -> None:
-        """Flush, then stop exporting (the SDK also does this when the process exits).
-
-        Providers the application installed itself are flushed, not shut down.
-        """
-        global _CONFIGURED
-        if self._handler is not None:
-            logging.getLogger("dynio").removeHandler(self._handler)
-            self._handler = None
-        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
-            if provider is None:
-                continue
-            if any(provider is p for p in self._owned):
-                provider.shutdown()
-            else:
-                provider.force_flush()
-        self._owned.clear()
-        with _LOCK:
-            if _CONFIGURED is self:
-                _CONFIGURED = None
+def _forget(handle: Telemetry) -> None:
+    global _CONFIGURED
+    with _LOCK:
+        if _CONFIGURED is handle:
+            _CONFIGURED = None
 
 
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def _exporter_names(signal: str, exporters: str | Sequence[str] | None) -> list[str]:
-    if exporters is None:
-        raw = _env(f"OTEL_{signal.upper()}_EXPORTER", "otlp")
-    elif isinstance(exporters, str):
-        raw = exporters
-    else:
-        raw = ",".join(exporters)
-    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ("otlp", "console", "none")]
-    if unknown:
-        raise ConfigError(
-            f"unknown {signal} exporter(s) {unknown} (OTEL_{signal.upper()}_EXPORTER); dynio"
-            " knows otlp, console and none"
-        )
-    return [n for n in names if n != "none"]
-
-
-def _protocol(signal: str) -> str:
-    value = _env(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL") or _env(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
-    )
-    if value not in ("grpc", "http/protobuf"):
-        raise ConfigError(
-            f"OTLP protocol {value!r} is not supported (OTEL_EXPORTER_OTLP_PROTOCOL): use"
-            " http/protobuf or grpc"
-        )
-    return value
-
-
-def _otlp_exporter(signal: str) -> Any:
-    """The OTLP exporter of a signal; it reads its endpoint, headers, timeout from ``OTEL_*``."""
-    grpc = _protocol(signal) == "grpc"
+def _shutdown_timeout(given: float | None) -> float:
+    if given is not None:
+        return given
+    raw = os.environ.get("DYNIO_OTEL_SHUTDOWN_TIMEOUT", "").strip()
     try:
-        if signal == "traces":
-            if grpc:
-                from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                    OTLPSpanExporter as GrpcSpans,
-                )
-
-                return GrpcSpans()
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                OTLPSpanExporter as HttpSpans,
-            )
-
-            return HttpSpans()
-        if signal == "metrics":
-            if grpc:
-                from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-                    OTLPMetricExporter as GrpcMetrics,
-                )
-
-                return GrpcMetrics()
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-                OTLPMetricExporter as HttpMetrics,
-            )
-
-            return HttpMetrics()
-        if grpc:
-            from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
-                OTLPLogExporter as GrpcLogs,
-            )
-
-            return GrpcLogs()
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import (
-            OTLPLogExporter as HttpLogs,
-        )
-
-        return HttpLogs()
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"exporting {signal} over OTLP/{'gRPC' if grpc else 'HTTP'} needs {exc.name!r}",
-            extra="otel",
-        ) from exc
-
-
-_SEVERITY = {
-    logging.DEBUG: 5,
-    logging.INFO: 9,
-    logging.WARNING: 13,
-    logging.ERROR: 17,
-    logging.CRITICAL: 21,
-}
-
-
-class _LogBridge(logging.Handler):
-    """Sends the ``dynio`` logger's records to OpenTelemetry, secrets redacted.
-
-    The SDK's own ``LoggingHandler`` is deprecated; this is the few lines dynio needs.
-    """
-
-    def __init__(self, provider: LoggerProvider) -> None:
-        super().__init__()
-        from dynio import __version__
-
-        self._logger = provider.get_logger("dynio", __version__)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from opentelemetry._logs import LogRecord, SeverityNumber
-
-        try:
-            body = redact(record.getMessage(), operation_secrets())
-            level = max((lv for lv in _SEVERITY if lv <= record.levelno), default=logging.DEBUG)
-            self._logger.emit(
-                LogRecord(
-                    timestamp=int(record.created * 1e9),
-                    severity_text=record.levelname,
-                    severity_number=SeverityNumber(_SEVERITY[level]),
-                    body=body,
-                    attributes={
-                        "logger.name": record.name,
-                        "code.function.name": record.funcName,
-                        "code.line.number": record.lineno,
-                    },
-                )
-            )
-        except Exception:  # a handler must never break the code that logs
-            self.handleError(record)
+        return float(raw) if raw else SHUTDOWN_TIMEOUT
+    except ValueError:
+        logger.warning("telemetry: DYNIO_OTEL_SHUTDOWN_TIMEOUT=%r is not a number", raw)
+        return SHUTDOWN_TIMEOUT
 
 
 def configure(
@@ -238,140 +83,59 @@ def configure(
     exporters: str | Sequence[str] | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
     console: IO[str] | None = None,
+    shutdown_timeout: float | None = None,
 ) -> Telemetry:
     """Set up the OpenTelemetry SDK for dynio from the standard ``OTEL_*`` variables.
 
     Installs a tracer provider, a meter provider and a bridge for the ``dynio`` logger's records,
     each exporting to what ``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER`` and
-    ``OTEL_LOGS_EXPORTER`` name (``otlp`` by default, ``console``, ``none``). OTLP goes over
-    HTTP (``http/protobuf``, the default) or gRPC (``OTEL_EXPORTER_OTLP_PROTOCOL=grpc``) to
-    ``OTEL_EXPORTER_OTLP_ENDPOINT``; headers, timeouts, batch sizes, the metric export interval
-    and the resource (``OTEL_RESOURCE_ATTRIBUTES``) come from their usual variables.
-    ``OTEL_SDK_DISABLED=true`` turns it all off. Calling it again returns the first set-up;
-    providers an application installed itself are kept (dynio's telemetry goes to them).
+    ``OTEL_LOGS_EXPORTER`` name (``otlp`` by default): any exporter installed, by the name of its
+    SDK entry point (``otlp``, ``console``, ``prometheus``…; ``none`` for nothing). OTLP goes
+    over HTTP (``http/protobuf``, the default) or gRPC (``OTEL_EXPORTER_OTLP_PROTOCOL=grpc``)
+    to ``OTEL_EXPORTER_OTLP_ENDPOINT``; headers, timeouts, batch sizes, the metric export
+    interval and the resource come from their usual variables. ``OTEL_SDK_DISABLED=true`` turns
+    it all off. Calling it again returns the first set-up; providers an application installed
+    itself (tracer, meter and logger providers) are used, not replaced, and dynio's log records
+    are not bridged again when an OpenTelemetry logging handler already receives them.
+
+    A setting that cannot be honoured (an unknown exporter, one that fails to start, an unknown
+    protocol) is a warning on the ``dynio.telemetry`` logger, never an error.
 
     Args:
         service_name: ``service.name`` unless ``OTEL_SERVICE_NAME`` or
             ``OTEL_RESOURCE_ATTRIBUTES`` set one.
         traces: Set up traces.
         metrics: Set up metrics.
-        logs: Forward the ``dynio`` logger's records (warnings, metric lines when enabled).
+        logs: Forward the ``dynio`` logger's records (warnings; metric lines when the catalog
+            includes values).
         exporters: Exporter names for every signal, instead of the ``OTEL_*_EXPORTER`` variables.
         resource_attributes: More resource attributes (the environment's take precedence).
         console: Where ``console`` exporters write (default: standard error).
+        shutdown_timeout: Seconds flushing and shutting down may take in all, at
+            :meth:`Telemetry.shutdown` and at exit (default 2, or
+            ``DYNIO_OTEL_SHUTDOWN_TIMEOUT``); an unreachable backend never holds a job longer.
 
     Raises:
-        MissingDependencyError: The SDK or an exporter is not installed (``dynio[otel]``).
-        ConfigError: An unknown exporter name or OTLP protocol.
+        MissingDependencyError: The OpenTelemetry SDK is not installed (``dynio[otel]``).
     """
     global _CONFIGURED
     _sdk()
     with _LOCK:
         if _CONFIGURED is not None:
             return _CONFIGURED
-        if _env("OTEL_SDK_DISABLED").lower() == "true":
+        if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             _CONFIGURED = Telemetry()
             return _CONFIGURED
-        _CONFIGURED = _build(
+        _CONFIGURED = build(
             service_name,
             {"traces": traces, "metrics": metrics, "logs": logs},
             exporters,
             resource_attributes or {},
             console or sys.stderr,
+            _shutdown_timeout(shutdown_timeout),
         )
+        _CONFIGURED._on_done = _forget
         return _CONFIGURED
-
-
-def _build(
-    service_name: str | None,
-    wanted: Mapping[str, bool],
-    exporters: str | Sequence[str] | None,
-    extra: Mapping[str, Any],
-    console: IO[str],
-) -> Telemetry:
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-
-    names = {s: _exporter_names(s, exporters) if wanted[s] else [] for s in _SIGNALS}
-    resource = Resource.create(dict(extra))
-    # the environment's service.name wins over the code's default
-    if service_name and str(resource.attributes.get("service.name", "")).startswith(
-        "unknown_service"
-    ):
-        resource = resource.merge(Resource({"service.name": service_name}))
-    out = Telemetry(exporters=names)
-
-    if wanted["traces"]:
-        current = trace.get_tracer_provider()
-        if isinstance(current, TracerProvider):
-            out.tracer_provider = current
-        else:
-            from opentelemetry.sdk.trace.export import (
-                BatchSpanProcessor,
-                ConsoleSpanExporter,
-                SimpleSpanProcessor,
-            )
-
-            provider = TracerProvider(resource=resource)
-            for name in names["traces"]:
-                if name == "console":
-                    provider.add_span_processor(
-                        SimpleSpanProcessor(ConsoleSpanExporter(out=console))
-                    )
-                else:
-                    provider.add_span_processor(BatchSpanProcessor(_otlp_exporter("traces")))
-            trace.set_tracer_provider(provider)
-            out.tracer_provider = provider
-            out._owned.append(provider)
-
-    if wanted["metrics"]:
-        current_meters = otel_metrics.get_meter_provider()
-        if isinstance(current_meters, MeterProvider):
-            out.meter_provider = current_meters
-        else:
-            from opentelemetry.sdk.metrics.export import (
-                ConsoleMetricExporter,
-                PeriodicExportingMetricReader,
-            )
-
-            readers = [
-                PeriodicExportingMetricReader(
-                    ConsoleMetricExporter(out=console)
-                    if name == "console"
-                    else _otlp_exporter("metrics")
-                )
-                for name in names["metrics"]
-            ]
-            meter_provider = MeterProvider(resource=resource, metric_readers=readers)
-            otel_metrics.set_meter_provider(meter_provider)
-            out.meter_provider = meter_provider
-            out._owned.append(meter_provider)
-
-    if wanted["logs"] and names["logs"]:
-        from opentelemetry.sdk._logs import LoggerProvider
-        from opentelemetry.sdk._logs.export import (
-            BatchLogRecordProcessor,
-            ConsoleLogRecordExporter,
-            SimpleLogRecordProcessor,
-        )
-
-        log_provider = LoggerProvider(resource=resource)
-        for name in names["logs"]:
-            if name == "console":
-                log_provider.add_log_record_processor(
-                    SimpleLogRecordProcessor(ConsoleLogRecordExporter(out=console))
-                )
-            else:
-                log_provider.add_log_record_processor(
-                    BatchLogRecordProcessor(_otlp_exporter("logs"))
-                )
-        out.logger_provider = log_provider
-        out._owned.append(log_provider)
-        # only dynio's own logger: the application's logging set-up stays its own
-        out._handler = _LogBridge(log_provider)
-        logging.getLogger("dynio").addHandler(out._handler)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,9 +232,13 @@ def _duration(span: ReadableSpan) -> str:
 def _summary(span: ReadableSpan) -> str:
     a: Mapping[str, Any] = span.attributes or {}
     parts: list[str] = []
-    if span.name.startswith("dynio.") and "dynio.resource" in a:
+    if "dynio.operation" in a and "dynio.resource" in a:
         parts.append(str(a["dynio.resource"]))
-    if "dynio.format" in a and span.name in ("scan", "sink"):
+    if (
+        "dynio.format" in a
+        and span.name in ("dynio.scan", "dynio.sink")
+        and "dynio.operation" not in a
+    ):
         parts.append(str(a["dynio.format"]))
     if "dynio.rows" in a:
         parts.append(f"{a['dynio.rows']:,} rows")
@@ -479,13 +247,13 @@ def _summary(span: ReadableSpan) -> str:
         parts.append(f"{files} files")
     if "dynio.validation.rules_checked" in a:
         parts.append(f"{a['dynio.validation.rules_checked']} rules")
-    if "dynio.validation.outcome" in a and not span.name.startswith("dynio."):
+    if "dynio.validation.outcome" in a and "dynio.operation" not in a:
         outcome = str(a["dynio.validation.outcome"])
         failed = a.get("dynio.validation.failed_rules", 0)
         parts.append(outcome if outcome == "passed" else f"{outcome} ({failed} failed)")
     if "dynio.metrics.values" in a:
         parts.append(f"{a['dynio.metrics.values']} values")
-    if "dynio.casts" in a and span.name == "cast":
+    if "dynio.casts" in a and span.name == "dynio.cast":
         casts = a["dynio.casts"]
         parts.append(f"{len(casts) if isinstance(casts, Sequence) else casts} casts")
     if span.status.status_code.name == "ERROR":

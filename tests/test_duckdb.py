@@ -331,3 +331,17 @@ def test_uncomparable_conditions_are_left_to_the_planner() -> None:
     )
     assert compiled.where == '"c" = $1'
     assert not compiled.exact
+
+
+def test_each_statement_is_a_client_span(catalog_from: CatalogFrom, otel: Any) -> None:
+    cat = catalog_from(db_yaml("t", {"id": "int64"}, "{database: wh/x.duckdb}"), env="db")
+    cat.write("t", pl.DataFrame({"id": [1, 2]}))
+    cat.read_polars("t", filters=[("id", "=", 987654)])
+    calls = {s.name: dict(s.attributes) for s in otel.spans() if s.kind.name == "CLIENT"}
+    assert set(calls) == {"INSERT t", "SELECT t"}
+    for a in calls.values():
+        assert a["db.system.name"] == "duckdb"
+        assert a["db.namespace"] == "x"
+        assert a["server.address"] == "localhost"  # in process
+    assert "987654" not in calls["SELECT t"]["db.query.text"]
+    assert '"id"' in calls["SELECT t"]["db.query.text"]

@@ -105,9 +105,9 @@ def test_the_handoff_span_stays_under_the_read(tmp_path: Path, otel: OtelCapture
     top = otel.span("dynio.read")
     assert top.parent is None
     assert sorted(otel.children(top)) == sorted(
-        ["plan", "scan", "validate", "metrics", "to_pandas"]
+        ["dynio.plan", "dynio.scan", "dynio.validate", "dynio.metrics", "dynio.to_pandas"]
     )
-    handoff = otel.span("to_pandas")
+    handoff = otel.span("dynio.to_pandas")
     assert handoff.parent.span_id == top.context.span_id
     assert handoff.context.trace_id == top.context.trace_id
 

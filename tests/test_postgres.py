@@ -782,3 +782,31 @@ def test_a_wrong_password_the_driver_echoes_is_redacted_in_every_spelling(
         spans.append(str(s.status.description))
     leaked = [t for t in spans for spelling in spellings if spelling in t]
     assert not leaked
+
+
+def test_each_call_is_a_client_span_with_the_database_conventions(
+    filtered: dynio.Catalog, pg: psycopg.Connection[Any], otel: Any
+) -> None:
+    """Reads and writes open CLIENT spans named as the database conventions say, under the
+    operation, with the server, the database, the table and the statement without literals."""
+    filtered.read_polars("filtered", filters=[("cat", "=", "secret-literal-x")], validate=False)
+    read = otel.span("dynio.read")
+    calls = [s for s in otel.spans() if s.kind.name == "CLIENT"]
+    assert calls
+    info = pg.info
+    for call in calls:
+        a = dict(call.attributes)
+        assert call.name == "SELECT filtered"
+        assert call.context.trace_id == read.context.trace_id
+        assert a["db.system.name"] == "postgresql"
+        assert a["db.operation.name"] == "SELECT"
+        assert a["db.collection.name"] == "filtered"
+        assert a["db.namespace"] == info.dbname
+        assert a["server.address"] == info.host
+        assert a["server.port"] == int(info.port)
+        assert "db.user" not in a
+        assert "secret-literal-x" not in a["db.query.text"]
+    otel.clear()
+    filtered.write("filtered", filtered.read_polars("filtered", validate=False))
+    writes = [s for s in otel.spans() if s.kind.name == "CLIENT" and s.name != "SELECT filtered"]
+    assert [s.name for s in writes] == ["COPY filtered"]

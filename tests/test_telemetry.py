@@ -125,11 +125,17 @@ def test_read_span_tree_and_attributes(
     assert len(df) == 5
     top = otel.span("dynio.read")
     assert top.parent is None
-    assert otel.children(top) == ["plan", "scan", "validate", "metrics", "to_pandas"]
+    assert otel.children(top) == [
+        "dynio.plan",
+        "dynio.scan",
+        "dynio.validate",
+        "dynio.metrics",
+        "dynio.to_pandas",
+    ]
     assert {s.context.trace_id for s in otel.spans()} == {top.context.trace_id}
     a = _attrs(top)
     data = tmp_path / "data" / "orders.parquet"
-    assert a["dynio.operation"] == "dynio.read"
+    assert a["dynio.operation"] == "read"  # one vocabulary: the same on the duration metric
     assert a["dynio.resource"] == "orders"
     assert a["dynio.env"] == "local"
     assert a["dynio.source.kind"] == "local"
@@ -139,14 +145,14 @@ def test_read_span_tree_and_attributes(
     assert a["dynio.rows"] == 5
     assert a["dynio.bytes"] == data.stat().st_size
     assert list(a["dynio.columns.projected"]) == ["id", "amount"]
-    assert "id" in a["dynio.filters.pushed"]
-    assert "1" in a["dynio.filters.pushed"]
+    # column names stay, literals are data values: out unless the catalog includes values
+    assert a["dynio.filters.pushed"] == '[(col("id")) > (?)]'
     assert "dynio.filters.residual" not in a  # the local scan takes the whole filter
     assert a["dynio.validation.outcome"] == "warned"  # -1.0 breaks a warn-severity rule
     assert a["dynio.validation.failed_rules"] == 1
     assert top.status.status_code.name == "UNSET"
 
-    validate = otel.span("validate")
+    validate = otel.span("dynio.validate")
     v = _attrs(validate)
     assert v["dynio.validation.rules_checked"] == 2  # is_in is on a column not read
     assert v["dynio.validation.failed_rules"] == 1
@@ -155,19 +161,19 @@ def test_read_span_tree_and_attributes(
     assert event.attributes["dynio.column"] == "amount"
     assert event.attributes["dynio.rule.severity"] == "warn"
     assert event.attributes["dynio.rule.failing_count"] == 1
-    assert _attrs(otel.span("scan"))["dynio.rows"] == 5
-    assert _attrs(otel.span("metrics"))["dynio.metrics.values"] > 0
-    assert _attrs(otel.span("to_pandas"))["dynio.handoff.dtype_backend"] == "numpy"
+    assert _attrs(otel.span("dynio.scan"))["dynio.rows"] == 5
+    assert _attrs(otel.span("dynio.metrics"))["dynio.metrics.values"] > 0
+    assert _attrs(otel.span("dynio.to_pandas"))["dynio.handoff.dtype_backend"] == "numpy"
 
 
 def test_read_polars_has_no_handoff_and_no_metrics_span_without_metrics(
     cat: dynio.Catalog, otel: OtelCapture
 ) -> None:
     cat.read_polars("orders", metrics=False)
-    assert otel.children(otel.span("dynio.read")) == ["plan", "scan", "validate"]
+    assert otel.children(otel.span("dynio.read")) == ["dynio.plan", "dynio.scan", "dynio.validate"]
     otel.clear()
     cat.read_polars("orders", validate=False)
-    assert otel.children(otel.span("dynio.read")) == ["plan", "scan", "metrics"]
+    assert otel.children(otel.span("dynio.read")) == ["dynio.plan", "dynio.scan", "dynio.metrics"]
 
 
 def test_multi_file_read_counts_files_and_bytes(
@@ -185,7 +191,7 @@ def test_scan_span(cat: dynio.Catalog, otel: OtelCapture) -> None:
     lazy = cat.scan("orders", filters=[("status", "=", "b")])
     assert isinstance(lazy, pl.LazyFrame)
     top = otel.span("dynio.scan")
-    assert otel.children(top) == ["plan"]
+    assert otel.children(top) == ["dynio.plan"]
     a = _attrs(top)
     assert a["dynio.resource"] == "orders"
     assert a["dynio.format"] == "parquet"
@@ -198,7 +204,13 @@ def test_write_span_tree_and_attributes(
     frame = ORDERS.with_columns(pl.col("id").cast(pl.Int32))  # the schema casts it back
     result = cat.write("orders_out", frame.to_pandas())
     top = otel.span("dynio.write")
-    assert otel.children(top) == ["to_polars", "cast", "validate", "metrics", "sink"]
+    assert otel.children(top) == [
+        "dynio.to_polars",
+        "dynio.cast",
+        "dynio.validate",
+        "dynio.metrics",
+        "dynio.sink",
+    ]
     out = tmp_path / "out" / "orders.parquet"
     a = _attrs(top)
     assert a["dynio.resource"] == "orders_out"
@@ -206,11 +218,11 @@ def test_write_span_tree_and_attributes(
     assert a["dynio.rows"] == 6
     assert a["dynio.bytes"] == result.info.bytes == out.stat().st_size
     assert a["dynio.validation.outcome"] == "passed"
-    assert list(_attrs(otel.span("cast"))["dynio.casts"]) == ["id: Int32 -> int64"]
-    sink = _attrs(otel.span("sink"))
+    assert list(_attrs(otel.span("dynio.cast"))["dynio.casts"]) == ["id: Int32 -> int64"]
+    sink = _attrs(otel.span("dynio.sink"))
     assert sink["dynio.format"] == "parquet"
     assert sink["dynio.rows"] == 6
-    assert _attrs(otel.span("to_polars"))["dynio.handoff.input"] == "pandas"
+    assert _attrs(otel.span("dynio.to_polars"))["dynio.handoff.input"] == "pandas"
 
 
 # ---------------------------------------------------------------------------------------- errors
@@ -222,30 +234,37 @@ def test_failed_read_is_an_error_span_with_the_exception(
     with pytest.raises(ReadError):
         cat.read("missing")
     top = otel.span("dynio.read")
-    plan = otel.span("plan")
+    plan = otel.span("dynio.plan")
     for sp in (top, plan):
         assert sp.status.status_code.name == "ERROR"
         assert "ReadError" in sp.status.description
-        [event] = [e for e in sp.events if e.name == "exception"]
-        assert event.attributes["exception.type"] == "ReadError"
-        assert "does not exist" in event.attributes["exception.message"]
-        assert "Traceback" in event.attributes["exception.stacktrace"]
-        assert _attrs(sp)["error.type"] == "ReadError"
+        assert _attrs(sp)["error.type"] == "dynio.errors.ReadError"  # fully qualified
+    # recorded once, on the operation the error ended, without the deprecated escaped flag
+    assert not [e for e in plan.events if e.name == "exception"]
+    [event] = [e for e in top.events if e.name == "exception"]
+    assert event.attributes["exception.type"] == "dynio.errors.ReadError"
+    assert "does not exist" in event.attributes["exception.message"]
+    assert "Traceback" in event.attributes["exception.stacktrace"]
+    assert "exception.escaped" not in event.attributes
     # the location is known from the spec before planning failed
     assert _attrs(top)["dynio.location"] == str(tmp_path / "data" / "nope.parquet")
     [duration] = _by_name(otel.points(), "dynio.operation.duration")
-    assert duration.attributes["error.type"] == "ReadError"
+    assert duration.attributes["error.type"] == "dynio.errors.ReadError"
 
 
 def test_failed_validation_marks_the_read(cat: dynio.Catalog, otel: OtelCapture) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as info:
         cat.read("strict")
+    assert "-1.0" in str(info.value)  # the caller's error keeps its samples
     top = otel.span("dynio.read")
     assert top.status.status_code.name == "ERROR"
     a = _attrs(top)
     assert a["dynio.validation.outcome"] == "failed"
     assert a["dynio.validation.failed_rules"] == 1
-    assert otel.span("validate").status.status_code.name == "UNSET"  # the rules ran fine
+    assert otel.span("dynio.validate").status.status_code.name == "UNSET"  # the rules ran fine
+    # the span tells which rules failed, never the failing values (samples stay in the error)
+    assert "-1.0" not in top.status.description
+    assert "is_greater_than on amount: 1 failing" in top.status.description
     failures = _by_name(otel.points(), "dynio.validation.failures")
     assert [(p.attributes["dynio.rule"], p.attributes["dynio.rule.severity"], p.value)
             for p in failures] == [("is_greater_than", "error", 1)]  # fmt: skip
@@ -258,7 +277,7 @@ def test_unknown_resource_is_recorded(cat: dynio.Catalog, otel: OtelCapture) -> 
         cat.read("nobody")
     top = otel.span("dynio.read")
     assert top.status.status_code.name == "ERROR"
-    assert _attrs(top)["error.type"] == "ResourceNotFoundError"
+    assert _attrs(top)["error.type"] == "dynio.errors.ResourceNotFoundError"
 
 
 # --------------------------------------------------------------------------------------- metrics
@@ -270,15 +289,14 @@ def test_read_and_write_metrics(cat: dynio.Catalog, otel: OtelCapture) -> None:
     cat.write("orders_out", ORDERS)
     points = otel.points()
     base = {"dynio.resource": "orders", "dynio.env": "local", "dynio.source.kind": "local"}
-    [rows] = _by_name(points, "dynio.rows.read")
-    assert rows.attributes == base
-    assert rows.value == 6 + 4
-    [nbytes] = _by_name(points, "dynio.bytes.read")
-    assert nbytes.value > 0
-    [written] = _by_name(points, "dynio.rows.written")
-    assert written.attributes["dynio.resource"] == "orders_out"
-    assert written.value == 6
-    assert _by_name(points, "dynio.bytes.written")[0].value > 0
+    rows = {p.attributes["dynio.io.direction"]: p for p in _by_name(points, "dynio.io.rows")}
+    assert rows["read"].attributes == {**base, "dynio.io.direction": "read"}
+    assert rows["read"].value == 6 + 4
+    assert rows["write"].attributes["dynio.resource"] == "orders_out"
+    assert rows["write"].value == 6
+    size = {p.attributes["dynio.io.direction"]: p.value for p in _by_name(points, "dynio.io.size")}
+    assert size["read"] > 0
+    assert size["write"] > 0
     durations = {
         (p.attributes["dynio.operation"], p.attributes["dynio.resource"]): p.count
         for p in _by_name(points, "dynio.operation.duration")
@@ -286,27 +304,54 @@ def test_read_and_write_metrics(cat: dynio.Catalog, otel: OtelCapture) -> None:
     assert durations == {("read", "orders"): 2, ("write", "orders_out"): 1}
 
 
-def test_quality_metrics_are_gauges(cat: dynio.Catalog, otel: OtelCapture) -> None:
+_KIND_GAUGES = {
+    "Mean": "dynio.quality.mean",
+    "Max": "dynio.quality.max",
+    "NullCount": "dynio.quality.null_count",
+    "Quantiles": "dynio.quality.quantile",
+    "CountsPerLabel": "dynio.quality.label_count",
+}
+
+
+def _gauges(points: list[Any]) -> dict[tuple[str, str, Any], Any]:
+    out = {}
+    for p in points:
+        if not p.name.startswith("dynio.quality.") or p.attributes["dynio.resource"] != "orders":
+            continue
+        metric = p.attributes["dynio.metric"]
+        assert _KIND_GAUGES[metric] == p.name  # one instrument per metric kind
+        label = p.attributes.get("dynio.metric.quantile", p.attributes.get("dynio.metric.label"))
+        out[(p.attributes["dynio.column"], metric, label)] = p.value
+    return out
+
+
+def test_quality_metrics_are_gauges_one_per_kind(cat: dynio.Catalog, otel: OtelCapture) -> None:
     cat.read("orders")
     expected = {
         (m.column, m.metric, m.label): m.value
         for m in cat.last_metrics
-        if isinstance(m.value, int | float) and m.value is not None
+        if isinstance(m.value, int | float) and m.metric != "CountsPerLabel"
     }
-    gauges = {
-        (
-            p.attributes["dynio.column"],
-            p.attributes["dynio.metric"],
-            p.attributes.get("dynio.metric.label"),
-        ): p.value
-        for p in _by_name(otel.points(), "dynio.quality.value")
-        if p.attributes["dynio.resource"] == "orders"
-    }
+    gauges = _gauges(otel.points())
     assert gauges == pytest.approx(expected)
     assert gauges[("amount", "Max", None)] == 20.5
     assert gauges[("amount", "NullCount", None)] == 1
-    assert gauges[("status", "CountsPerLabel", "a")] == 4
     assert ("amount", "Quantiles", "p50") in gauges
+    # CountsPerLabel labels are data values: only when the catalog includes values
+    assert not [k for k in gauges if k[1] == "CountsPerLabel"]
+
+
+def test_include_values_lets_labels_and_literals_in(tmp_path: Path, otel: OtelCapture) -> None:
+    (tmp_path / "data" / "parts").mkdir(parents=True)
+    ORDERS.write_parquet(tmp_path / "data" / "orders.parquet")
+    path = write_text(tmp_path / "resources.yaml", CATALOG)
+    cat = dynio.Catalog.from_yaml(path, env="local", telemetry={"include_values": True})
+    cat.read("orders", filters=[("status", "=", "zz-literal")])
+    assert "zz-literal" in _attrs(otel.span("dynio.read"))["dynio.filters.pushed"]
+    otel.clear()
+    cat.read("orders")
+    gauges = _gauges(otel.points())
+    assert gauges[("status", "CountsPerLabel", "a")] == 4
 
 
 def test_scan_has_a_duration(cat: dynio.Catalog, otel: OtelCapture) -> None:
@@ -334,7 +379,7 @@ def test_read_async_keeps_the_callers_trace(cat: dynio.Catalog, otel: OtelCaptur
         assert read.parent.span_id == step.context.span_id
         assert read.context.trace_id == step.context.trace_id
         # each read's stages stay under their own read, even while the reads overlap
-        assert otel.children(read)[:2] == ["plan", "scan"]
+        assert otel.children(read)[:2] == ["dynio.plan", "dynio.scan"]
     assert sorted(_attrs(r)["dynio.resource"] for r in reads) == ["batch", "orders"]
 
 
@@ -358,7 +403,7 @@ def test_run_in_threads_keeps_spans_under_the_caller(otel: OtelCapture) -> None:
     with t.operation("dynio.read", resource="r", env="e") as top:
         threads = t.run_in_threads(_fetch, [f"part-{i}" for i in range(6)], max_workers=3)
     assert any(name != threading.current_thread().name for name in threads)
-    fetches = [s for s in otel.spans() if s.name == "fetch"]
+    fetches = [s for s in otel.spans() if s.name == "dynio.fetch"]
     assert len(fetches) == 6
     assert {f.parent.span_id for f in fetches} == {top.get_span_context().span_id}
     locations = sorted(_attrs(f)["dynio.location"] for f in fetches)
@@ -387,7 +432,7 @@ def test_plain_threads_would_lose_the_trace(otel: OtelCapture) -> None:
     parents = {
         _attrs(s)["dynio.location"]: s.parent.span_id if s.parent else None
         for s in otel.spans()
-        if s.name == "fetch"
+        if s.name == "dynio.fetch"
     }
     top_id = top.get_span_context().span_id
     assert parents["a"] is None
@@ -396,22 +441,13 @@ def test_plain_threads_would_lose_the_trace(otel: OtelCapture) -> None:
 
 
 def test_annotate_reaches_stage_and_operation(otel: OtelCapture) -> None:
-    attrs = t.db_attributes(
-        "postgresql", "shop", "127.0.0.1", 5432, "reader", collection="orders", operation="SELECT"
-    )
     with t.operation("dynio.read", resource="r", env="e"), t.span("plan"):
-        t.annotate({**attrs, "bytes": 1234})
+        t.annotate({"bytes": 1234, "dynio.retries": 2})
         assert t.reported("bytes") == 1234
-    for name in ("dynio.read", "plan"):
+    for name in ("dynio.read", "dynio.plan"):
         a = _attrs(otel.span(name))
-        assert a["db.system.name"] == "postgresql"
-        assert a["db.namespace"] == "shop"
-        assert a["server.address"] == "127.0.0.1"
-        assert a["server.port"] == 5432
-        assert a["db.user"] == "reader"
-        assert a["db.collection.name"] == "orders"
-        assert a["db.operation.name"] == "SELECT"
         assert a["dynio.bytes"] == 1234
+        assert a["dynio.retries"] == 2
 
 
 def test_nested_operation_of_the_same_resource_is_joined(otel: OtelCapture) -> None:
@@ -694,7 +730,7 @@ def test_configure_console_exporter_from_environment() -> None:
     assert "{'traces': ['console'], 'metrics': ['console'], 'logs': []}" in out.stdout
     assert '"name": "dynio.read"' in out.stderr
     assert '"service.name": "from-env"' in out.stderr  # the environment wins over the code
-    assert "dynio.rows.read" in out.stderr  # metrics flushed by shutdown()
+    assert "dynio.io.rows" in out.stderr  # metrics flushed by shutdown()
 
 
 def test_configure_uses_the_service_name_given_in_code() -> None:
@@ -711,19 +747,34 @@ def test_configure_uses_the_service_name_given_in_code() -> None:
     assert out.stdout.strip() == "trips-pipeline"
 
 
-def test_configure_rejects_unknown_exporters_and_honours_sdk_disabled() -> None:
+def test_a_bad_telemetry_setting_is_a_warning_never_a_failed_read() -> None:
     out = _python(
         """
-        import dynio.telemetry
-        from dynio.errors import ConfigError
-        try:
-            dynio.telemetry.configure()
-        except ConfigError as exc:
-            print("error:", exc)
+        import logging, sys
+        logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="%(message)s")
+        import dynio, dynio.telemetry
+        handle = dynio.telemetry.configure()
+        cat = dynio.Catalog.from_yaml("configs/demo/resources.yaml", env="sample",
+                                      vars={"DEMO_OUTPUT": "/tmp/unused"})
+        print("rows:", len(cat.read("zones")))
+        handle.shutdown()
+        print(handle.exporters)
         """,
-        {"OTEL_TRACES_EXPORTER": "zipkin"},
+        {
+            "OTEL_TRACES_EXPORTER": "zipkin_nowhere",
+            "OTEL_METRICS_EXPORTER": "console",
+            "OTEL_LOGS_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon",
+        },
     )
-    assert "error: unknown traces exporter(s) ['zipkin']" in out.stdout, out.stderr
+    assert out.returncode == 0, out.stderr
+    assert "rows: 20" in out.stdout
+    assert "no traces exporter named 'zipkin_nowhere' is installed" in out.stdout
+    assert "OTLP protocol 'carrier-pigeon' is not supported" in out.stdout
+    assert "{'traces': [], 'metrics': ['console'], 'logs': []}" in out.stdout
+
+
+def test_configure_honours_sdk_disabled() -> None:
     out = _python(
         """
         import dynio.telemetry
@@ -734,6 +785,101 @@ def test_configure_rejects_unknown_exporters_and_honours_sdk_disabled() -> None:
         {"OTEL_SDK_DISABLED": "true"},
     )
     assert out.stdout.split() == ["None", "ProxyTracerProvider"], out.stderr
+
+
+def test_any_installed_exporter_works_by_its_entry_point_name() -> None:
+    """``OTEL_METRICS_EXPORTER=prometheus`` (the SDK's entry point) serves dynio's metrics,
+    named per the conventions: ``dynio.io.size`` in ``By`` becomes ``dynio_io_size_bytes_total``."""
+    pytest.importorskip("opentelemetry.exporter.prometheus")
+    port = free_port()
+    out = _python(
+        f"""
+        import urllib.request
+        import dynio, dynio.telemetry
+        handle = dynio.telemetry.configure()
+        cat = dynio.Catalog.from_yaml("configs/demo/resources.yaml", env="sample",
+                                      vars={{"DEMO_OUTPUT": "/tmp/unused"}})
+        cat.read("zones")
+        with urllib.request.urlopen("http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            print(resp.read().decode())
+        handle.shutdown()
+        """,
+        {
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "prometheus",
+            "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
+            "OTEL_EXPORTER_PROMETHEUS_PORT": str(port),
+        },
+    )
+    assert out.returncode == 0, out.stderr
+    assert 'dynio_io_size_bytes_total{dynio_env="sample",dynio_io_direction="read"' in out.stdout
+    assert "dynio_operation_duration_seconds_bucket" in out.stdout
+    assert "dynio_bytes_read" not in out.stdout
+
+
+def test_an_application_logger_provider_is_reused_and_records_go_once() -> None:
+    out = _python(
+        """
+        import logging
+        from opentelemetry import _logs
+        from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+        from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+        from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+        import warnings
+        warnings.simplefilter("ignore")  # the SDK's LoggingHandler is deprecated
+        exporter = InMemoryLogRecordExporter()
+        provider = LoggerProvider()
+        provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+        _logs.set_logger_provider(provider)
+        logging.getLogger().addHandler(LoggingHandler(logger_provider=provider))
+        import dynio.telemetry
+        handle = dynio.telemetry.configure(exporters="none")
+        print(handle.logger_provider is provider)
+        logging.getLogger("dynio").warning("one record")
+        handle.shutdown()
+        print(sum(r.log_record.body == "one record" for r in exporter.get_finished_logs()))
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "1"]
+
+
+@pytest.mark.slow
+def test_shutdown_against_a_dead_endpoint_is_bounded() -> None:
+    """An OTLP endpoint nobody listens on: the exporters' retries (15 s and more for three
+    signals before) are cut at the shutdown budget (2 s by default). A generous bound: this
+    guards against waiting on retries, not a timing target."""
+    out = _python(
+        """
+        import time
+        import dynio, dynio.telemetry
+        handle = dynio.telemetry.configure()
+        cat = dynio.Catalog.from_yaml("configs/demo/resources.yaml", env="sample",
+                                      vars={"DEMO_OUTPUT": "/tmp/unused"})
+        cat.read("zones")
+        start = time.monotonic()
+        handle.shutdown()
+        print(f"shutdown {time.monotonic() - start:.2f}")
+        """,
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}"},
+    )
+    assert out.returncode == 0, out.stderr
+    seconds = float(out.stdout.split("shutdown ")[1])
+    assert seconds < 8, seconds
+
+
+def test_cli_configures_for_an_exporter_without_an_endpoint() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "dynio.cli", "read", "zones", "--config",
+         "configs/demo/resources.yaml", "--env", "sample", "--var", "DEMO_OUTPUT=/tmp/unused"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+             "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
+             "OTEL_LOGS_EXPORTER": "none"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert '"name": "dynio.read"' in out.stderr
 
 
 def test_configure_keeps_an_application_provider(otel: OtelCapture) -> None:
@@ -749,7 +895,7 @@ def test_configure_keeps_an_application_provider(otel: OtelCapture) -> None:
         handle.shutdown()
     with t.span("still recorded"):
         pass
-    assert otel.span("still recorded")
+    assert otel.span("dynio.still recorded")  # stage names are namespaced
 
 
 # ------------------------------------------------------------------------------------- --trace
@@ -771,8 +917,8 @@ def test_cli_read_trace_prints_the_span_tree(
     tree = lines[start + 1 :]
     assert tree[0].startswith("dynio.read  ")
     assert "zones, 10 rows" in tree[0]  # a preview reads only the rows it shows
-    assert [line.split()[1] for line in tree[1:]] == ["plan", "scan", "validate"]
-    assert tree[-1].startswith("└─ validate")
+    assert [line.split()[1] for line in tree[1:]] == ["dynio.plan", "dynio.scan", "dynio.validate"]
+    assert tree[-1].startswith("└─ dynio.validate")
     assert all(" ms" in line or " s" in line for line in tree)
 
 
@@ -791,8 +937,9 @@ def test_demo_trace_shows_every_stage(
     assert names.count("dynio.read") == 3
     assert names.count("dynio.write") == 2
     for stage in ("plan", "scan", "validate", "metrics", "to_pandas", "to_polars", "sink"):
+        stage = f"dynio.{stage}"
         assert stage in names
-    assert any(line.startswith("│  ├─ plan") for line in tree)  # stages indented under reads
+    assert any(line.startswith("│  ├─ dynio.plan") for line in tree)  # stages indented under reads
     assert otel.span("dynio.demo")
 
 
@@ -811,6 +958,64 @@ def test_format_tree_orders_children_and_marks_errors(otel: OtelCapture) -> None
     tree = format_tree(otel.spans()).splitlines()
     assert tree[0].startswith("dynio.read  ")
     assert "ERROR ValueError: broken file" in tree[0]
-    assert tree[1].startswith("├─ plan  ")
-    assert tree[2].startswith("└─ scan  ")
+    assert tree[1].startswith("├─ dynio.plan  ")
+    assert tree[2].startswith("└─ dynio.scan  ")
     assert "1,234 rows" in tree[2]
+
+
+# ---------------------------------------------------------------------------------- CLIENT spans
+
+
+def test_client_span_conventions_for_each_kind(otel: OtelCapture) -> None:
+    with t.operation("dynio.read", resource="r", env="e"):
+        with t.client_span("storage", system="s3", operation="GetObject", target="lake",
+                           region="eu-west-1"):  # fmt: skip
+            pass
+        with t.client_span("storage", system="gcs", operation="ListObjects", target="b"):
+            pass
+        with t.client_span("messaging", system="kafka", operation="send", target="trips",
+                           server="broker-1:9092,broker-2:9092"):  # fmt: skip
+            pass
+        with t.client_span("db", system="postgresql", operation="SELECT", target="public.t",
+                           namespace="shop", server="db.internal", port=5433,
+                           query="SELECT * FROM t WHERE email = 'a@b.c' AND n > 42"):  # fmt: skip
+            pass
+    top = otel.span("dynio.read")
+    calls = {s.name: s for s in otel.spans() if s.kind.name == "CLIENT"}
+    assert set(calls) == {"S3.GetObject", "GCS.ListObjects", "send trips", "SELECT public.t"}
+    assert {s.parent.span_id for s in calls.values()} == {top.context.span_id}
+    s3 = _attrs(calls["S3.GetObject"])
+    # AWS without an endpoint_url: the regional endpoint, still a server.address
+    assert s3["server.address"] == "s3.eu-west-1.amazonaws.com"
+    assert s3["server.port"] == 443
+    assert (s3["rpc.system"], s3["rpc.service"], s3["rpc.method"]) == ("aws-api", "S3", "GetObject")
+    assert s3["aws.s3.bucket"] == "lake"
+    gcs = _attrs(calls["GCS.ListObjects"])
+    assert (gcs["server.address"], gcs["server.port"]) == ("storage.googleapis.com", 443)
+    kafka = _attrs(calls["send trips"])
+    assert kafka["messaging.system"] == "kafka"
+    assert kafka["messaging.destination.name"] == "trips"
+    assert kafka["messaging.operation.type"] == "send"
+    assert (kafka["server.address"], kafka["server.port"]) == ("broker-1", 9092)
+    db = _attrs(calls["SELECT public.t"])
+    assert db["db.query.text"] == "SELECT * FROM t WHERE email = ? AND n > ?"
+    assert (db["server.address"], db["server.port"]) == ("db.internal", 5433)
+    assert db["db.namespace"] == "shop"
+
+
+def _refused() -> None:
+    with (
+        t.operation("dynio.read", resource="r", env="e"),
+        t.client_span("db", system="postgresql", operation="SELECT", server="h"),
+    ):
+        raise ConnectionRefusedError("refused")
+
+
+def test_a_failed_call_marks_its_client_span(otel: OtelCapture) -> None:
+    with pytest.raises(ConnectionRefusedError):
+        _refused()
+    [call] = [s for s in otel.spans() if s.kind.name == "CLIENT"]
+    assert call.status.status_code.name == "ERROR"
+    assert _attrs(call)["error.type"] == "ConnectionRefusedError"
+    assert not call.events  # recorded once, on the operation
+    assert [e.name for e in otel.span("dynio.read").events] == ["exception"]

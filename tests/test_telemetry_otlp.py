@@ -77,12 +77,14 @@ def test_cli_read_traces_land_in_phoenix(phoenix: Phoenix) -> None:
         "--var", "DEMO_OUTPUT=/tmp/unused", "--columns", "trip_id,fare", env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    spans = phoenix.wait_for_spans(project, _tree_ready("dynio.read", "plan", "scan", "validate"))
+    spans = phoenix.wait_for_spans(
+        project, _tree_ready("dynio.read", "dynio.plan", "dynio.scan", "dynio.validate")
+    )
     by_name = {s["name"]: s for s in spans}
     top = by_name["dynio.read"]
     assert top["parent_id"] is None
     top_id = top["context"]["span_id"]
-    for stage in ("plan", "scan", "validate"):
+    for stage in ("dynio.plan", "dynio.scan", "dynio.validate"):
         assert by_name[stage]["parent_id"] == top_id
         assert by_name[stage]["context"]["trace_id"] == top["context"]["trace_id"]
     a = top["attributes"]
@@ -124,17 +126,18 @@ def test_library_configure_sends_errors_to_phoenix(phoenix: Phoenix) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "failed: SchemaError" in proc.stdout
     spans = phoenix.wait_for_spans(
-        project, lambda s: _names(s).count("dynio.read") == 2 and "to_pandas" in _names(s)
+        project, lambda s: _names(s).count("dynio.read") == 2 and "dynio.to_pandas" in _names(s)
     )
     reads = [s for s in spans if s["name"] == "dynio.read"]
     failed = [s for s in reads if s["status_code"] == "ERROR"]
     assert len(failed) == 1
     assert "SchemaError" in failed[0]["status_message"]
     [event] = [e for e in failed[0]["events"] if e["name"] == "exception"]
-    assert event["attributes"]["exception.type"] == "SchemaError"
+    assert event["attributes"]["exception.type"] == "dynio.errors.SchemaError"
+    assert failed[0]["attributes"]["error.type"] == "dynio.errors.SchemaError"
     ok = next(s for s in reads if s["status_code"] != "ERROR")
     children = {s["name"] for s in spans if s["parent_id"] == ok["context"]["span_id"]}
-    assert {"plan", "scan", "validate", "to_pandas"} <= children
+    assert {"dynio.plan", "dynio.scan", "dynio.validate", "dynio.to_pandas"} <= children
 
 
 # ------------------------------------------------------------------------ OTLP receiver helpers
@@ -262,8 +265,10 @@ def test_demo_sends_traces_metrics_and_logs(
         if s["parent"] in by_id and by_id[s["parent"]]["name"].startswith("dynio.")
         and by_id[s["parent"]]["name"] != "dynio.demo"
     }  # fmt: skip
-    assert {("trips", n) for n in ("plan", "scan", "validate", "metrics", "to_pandas")} <= stages
-    assert {("trips_clean", n) for n in ("to_polars", "validate", "sink")} <= stages
+    assert {
+        ("trips", f"dynio.{n}") for n in ("plan", "scan", "validate", "metrics", "to_pandas")
+    } <= stages
+    assert {("trips_clean", f"dynio.{n}") for n in ("to_polars", "validate", "sink")} <= stages
     write = next(s for s in ops if s["attributes"]["dynio.resource"] == "zone_summary")
     assert write["attributes"]["dynio.rows"] == 20
     assert write["attributes"]["dynio.bytes"] > 0
@@ -277,23 +282,28 @@ def test_demo_sends_traces_metrics_and_logs(
             if p["name"] == name and all(p["attributes"].get(k) == v for k, v in attrs.items())
         )
 
-    assert total("dynio.rows.read", **{"dynio.resource": "trips"}) == 600
-    assert total("dynio.rows.written", **{"dynio.resource": "trips_clean"}) == 593
-    assert total("dynio.bytes.read", **{"dynio.resource": "zones"}) > 0
+    read, write = {"dynio.io.direction": "read"}, {"dynio.io.direction": "write"}
+    assert total("dynio.io.rows", **read, **{"dynio.resource": "trips"}) == 600
+    assert total("dynio.io.rows", **write, **{"dynio.resource": "trips_clean"}) == 593
+    assert total("dynio.io.size", **read, **{"dynio.resource": "zones"}) > 0
     durations = [p for p in points if p["name"] == "dynio.operation.duration"]
     assert {p["kind"] for p in durations} == {"histogram"}
     assert total("dynio.operation.duration", **{"dynio.operation": "read"}) == 3
     assert total("dynio.operation.duration", **{"dynio.operation": "write"}) == 2
     gauges = {
         (p["attributes"]["dynio.resource"], p["attributes"]["dynio.column"],
-         p["attributes"]["dynio.metric"], p["attributes"].get("dynio.metric.label")): p["value"]
+         p["attributes"]["dynio.metric"], p["attributes"].get("dynio.metric.quantile")): p["value"]
         for p in points
-        if p["name"] == "dynio.quality.value"
+        if p["name"].startswith("dynio.quality.")
     }  # fmt: skip
-    assert {p["kind"] for p in points if p["name"] == "dynio.quality.value"} == {"gauge"}
+    assert {p["kind"] for p in points if p["name"].startswith("dynio.quality.")} == {"gauge"}
+    assert {p["name"] for p in points if p["attributes"].get("dynio.metric") == "Max"} == {
+        "dynio.quality.max"
+    }
     assert gauges[("zone_summary", "revenue", "Max", None)] == pytest.approx(1201.69)
     assert ("trips", "distance_km", "Quantiles", "p50") in gauges
-    assert gauges[("trips", "payment", "CountsPerLabel", "card")] > 0
+    # CountsPerLabel labels are data values: not exported unless the catalog includes values
+    assert not [k for k in gauges if k[2] == "CountsPerLabel"]
     warned = [
         p
         for p in points

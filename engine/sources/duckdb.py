@@ -59,6 +59,7 @@ from dynio.engine.sources.sql import (
     write_plan,
 )
 from dynio.engine.spec import SourceSpec
+from dynio.engine.telemetry import client_span
 
 __all__ = ["query", "query_batches", "scan", "scan_files", "write"]
 
@@ -120,6 +121,16 @@ def _setting(spec: SourceSpec, name: str, context: Mapping[str, Any]) -> str | N
     return None if value is None else str(value)
 
 
+def _call(database: str, operation: str, location: str, sql: str | None = None) -> Any:
+    """The CLIENT span of one statement (DuckDB runs in process: ``server.address`` is
+    ``localhost``); the namespace is the database file's name."""
+    target = location.split("?table=", 1)[1] if "?table=" in location else None
+    namespace = database if database == MEMORY else Path(database).stem
+    return client_span(
+        "db", system="duckdb", operation=operation, target=target, namespace=namespace, query=sql
+    )
+
+
 def _fetch(
     database: str,
     base_dir: str | None,
@@ -137,7 +148,8 @@ def _fetch(
             for name, data in (views or {}).items():
                 con.register(name, data)
             bound = params if isinstance(params, Mapping) else (list(params) or None)
-            table: pa.Table = con.sql(sql, params=bound).to_arrow_table()
+            with _call(database, "SELECT", location, sql):
+                table: pa.Table = con.sql(sql, params=bound).to_arrow_table()
             return table
         finally:
             con.close()
@@ -548,48 +560,53 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
         ) from exc
     try:
         con.register(view.strip('"'), frame.to_arrow())
-        con.begin()
-        try:
-            existing = _table_columns(con, table)
-            if existing is not None and plan.mode != "replace":
-                missing = [c for c in frame.columns if c not in existing]
-                if missing:
-                    raise WriteError(
-                        f"the table has no column(s) {missing}; it has {existing}",
-                        column=missing[0],
-                        file=location,
-                        **context,
+        with _call(database, "MERGE" if plan.mode == "upsert" else "INSERT", location):
+            con.begin()
+            try:
+                existing = _table_columns(con, table)
+                if existing is not None and plan.mode != "replace":
+                    missing = [c for c in frame.columns if c not in existing]
+                    if missing:
+                        raise WriteError(
+                            f"the table has no column(s) {missing}; it has {existing}",
+                            column=missing[0],
+                            file=location,
+                            **context,
+                        )
+                insert = f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {view}"
+                if plan.mode == "replace":
+                    con.execute(f"DROP TABLE IF EXISTS {target}")
+                    con.execute(f"CREATE TABLE {target} AS SELECT {cols} FROM {view}")
+                elif existing is None and plan.mode != "upsert":
+                    con.execute(f"CREATE TABLE {target} AS SELECT {cols} FROM {view}")
+                elif plan.mode == "truncate_and_append":
+                    con.execute(f"DELETE FROM {target}")
+                    con.execute(insert)
+                elif plan.mode == "append":
+                    con.execute(insert)
+                else:
+                    if existing is None:
+                        types = con.execute(f"DESCRIBE SELECT {cols} FROM {view}").fetchall()
+                        defs = [f"{quote_ident(r[0])} {r[1]}" for r in types]
+                        key = ", ".join(quote_ident(k) for k in plan.key)
+                        con.execute(
+                            f"CREATE TABLE {target} ({', '.join(defs)}, PRIMARY KEY ({key}))"
+                        )
+                    updates = [c for c in frame.columns if c not in plan.key]
+                    action = (
+                        "DO UPDATE SET "
+                        + ", ".join(
+                            f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in updates
+                        )
+                        if updates
+                        else "DO NOTHING"
                     )
-            insert = f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {view}"
-            if plan.mode == "replace":
-                con.execute(f"DROP TABLE IF EXISTS {target}")
-                con.execute(f"CREATE TABLE {target} AS SELECT {cols} FROM {view}")
-            elif existing is None and plan.mode != "upsert":
-                con.execute(f"CREATE TABLE {target} AS SELECT {cols} FROM {view}")
-            elif plan.mode == "truncate_and_append":
-                con.execute(f"DELETE FROM {target}")
-                con.execute(insert)
-            elif plan.mode == "append":
-                con.execute(insert)
-            else:
-                if existing is None:
-                    types = con.execute(f"DESCRIBE SELECT {cols} FROM {view}").fetchall()
-                    defs = [f"{quote_ident(r[0])} {r[1]}" for r in types]
                     key = ", ".join(quote_ident(k) for k in plan.key)
-                    con.execute(f"CREATE TABLE {target} ({', '.join(defs)}, PRIMARY KEY ({key}))")
-                updates = [c for c in frame.columns if c not in plan.key]
-                action = (
-                    "DO UPDATE SET "
-                    + ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in updates)
-                    if updates
-                    else "DO NOTHING"
-                )
-                key = ", ".join(quote_ident(k) for k in plan.key)
-                con.execute(f"{insert} ON CONFLICT ({key}) {action}")
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+                    con.execute(f"{insert} ON CONFLICT ({key}) {action}")
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
     except duckdb.Error as exc:
         raise WriteError(
             f"cannot write with DuckDB: {first_line(exc)}", file=location, **context

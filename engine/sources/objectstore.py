@@ -99,7 +99,7 @@ from dynio.engine.sources.storage import (
     secret_values,
 )
 from dynio.engine.spec import SourceSpec, thaw
-from dynio.engine.telemetry import annotate, redact, run_in_threads, server_attributes
+from dynio.engine.telemetry import annotate, carrier, client_span, redact, run_in_threads
 
 __all__ = ["scan", "target_of", "write"]
 
@@ -169,6 +169,15 @@ def target_of(spec: SourceSpec, args: Mapping[str, Any], context: Mapping[str, A
 # ----------------------------------------------------------------------------------------- stores
 
 
+# the object-store call (rpc.method) an action makes
+_METHODS = {
+    "read": "GetObject",
+    "list": "ListObjects",
+    "write": "PutObject",
+    "delete": "DeleteObjects",
+}
+
+
 class _Store:
     """One location's backend: canonical storage options, the fsspec client, error translation."""
 
@@ -185,6 +194,7 @@ class _Store:
         self.secrets = secret_values(self.options)
         self.policy = policy
         self.retrier = Retrier(policy, self.context, self.secrets)
+        self._under_operation = carrier()  # Polars calls retry() from its own threads
         self._fs: Any = None
 
     @property
@@ -197,12 +207,26 @@ class _Store:
         return redact(url, self.secrets)
 
     def annotate(self, attrs: Mapping[str, Any]) -> None:
-        """Report on the running operation's spans: what was moved and which server served it."""
+        """Report on the running operation's spans what was moved (bytes)."""
+        annotate(attrs)
+
+    def client(self, method: str, location: Location | None = None) -> Any:
+        """The CLIENT span of one call to the store (``S3.GetObject``, ``GCS.ListObjects``…),
+        with the server it goes to: the endpoint, else the cloud's default one."""
+        loc = location or self.location
         endpoint = self.options.get("endpoint_url")
         if self.backend.name == "http":
-            endpoint = f"{self.location.scheme}://{self.location.bucket}"
-        server = server_attributes(redact(str(endpoint), self.secrets)) if endpoint else {}
-        annotate({**server, **attrs})
+            endpoint = f"{loc.scheme}://{loc.bucket}"
+        elif not endpoint and self.backend.name == "azure" and self.options.get("account_name"):
+            endpoint = f"https://{self.options['account_name']}.blob.core.windows.net"
+        return client_span(
+            "storage",
+            system=self.backend.name,
+            operation=method,
+            target=loc.bucket if self.backend.name != "http" else None,
+            server=redact(str(endpoint), self.secrets) if endpoint else None,
+            region=self.options.get("region"),
+        )
 
     def polars(self, *, native_retries: bool = False) -> dict[str, Any]:
         """Polars' storage options. Its object store retries only for a streaming scan, which
@@ -219,10 +243,13 @@ class _Store:
         *,
         action: str = "read",
         error: type[DynioError] = ReadError,
+        method: str | None = None,
     ) -> T:
         """``fn()`` retried on transient failures; any failure translated into ``error``."""
+        method = method or _METHODS.get(action, action)
         try:
-            return self.retrier.run(fn, location.url, action=action)
+            with self.client(method, location):
+                return self.retrier.run(fn, location.url, action=action)
         except Exception as exc:
             raise self.error(exc, location, action=action, error=error) from exc
 
@@ -230,8 +257,13 @@ class _Store:
         """``fn()`` retried (a :class:`~dynio.engine.sources.dataset.Retry` for the scans);
         a failure that lasted through every attempt becomes a :class:`ReadError` naming
         ``what``, other failures are raised as they are for the caller to translate."""
+
+        def attempt() -> T:
+            with self.client("GetObject"):
+                return self.retrier.run(fn, what)
+
         try:
-            return self.retrier.run(fn, what)
+            return self._under_operation(attempt)
         except GaveUp as exc:
             raise self.error(exc, _where(self.location, what)) from exc
 
@@ -428,7 +460,7 @@ def _head(store: _Store, target: Target) -> tuple[_Object | None, bool]:
         obj = _Object(loc.url, size, loc.path.rsplit("/", 1)[-1])
         ranged = ranges and not store.options.get("headers")
     else:
-        info = store.call(lambda: store.fs.info(loc.fs_path), loc)
+        info = store.call(lambda: store.fs.info(loc.fs_path), loc, method="HeadObject")
         if info.get("type") == "directory":
             return None, True
         obj = _Object(loc.url, info.get("size"), loc.path.rsplit("/", 1)[-1], _version_of(info))
@@ -597,7 +629,8 @@ def _version_check(
         with contextlib.suppress(Exception):
             store.fs.invalidate_cache(location.fs_path)
         try:
-            info = store.retrier.run(lambda: store.fs.info(location.fs_path), location.url)
+            with store.client("HeadObject", location):
+                info = store.retrier.run(lambda: store.fs.info(location.fs_path), location.url)
         except Exception as exc:
             if _not_found(exc):  # removed since: read again (and say what is there now)
                 return True
@@ -628,11 +661,12 @@ def _upload(store: _Store, local: Path, location: Location) -> None:
     block = store.options.get("block_size")
     if block is not None and store.backend.name in ("s3", "gcs"):
         kwargs["chunksize"] = int(block)
-    store.retrier.run(
-        lambda: store.fs.put_file(str(local), location.fs_path, **kwargs),
-        location.url,
-        action="write",
-    )
+    with store.client("PutObject", location):
+        store.retrier.run(
+            lambda: store.fs.put_file(str(local), location.fs_path, **kwargs),
+            location.url,
+            action="write",
+        )
 
 
 def _check_writable(store: _Store, location: Location) -> None:
@@ -672,7 +706,8 @@ def _parts(
 def _existing(store: _Store, root: Location, fmt: Format) -> list[str]:
     """The data objects of the dataset as it is now (to remove those the new one replaces)."""
     try:
-        found = store.retrier.run(lambda: store.fs.find(root.fs_path), root.url, action="list")
+        with store.client("ListObjects", root):
+            found = store.retrier.run(lambda: store.fs.find(root.fs_path), root.url, action="list")
     except FileNotFoundError:
         return []
     except Exception as exc:
@@ -739,7 +774,8 @@ def _write_dataset(
     stale = [o for o in old if _bare(o) not in new]
     if stale:
         try:
-            store.retrier.run(lambda: store.fs.rm(stale), root.url, action="delete")
+            with store.client("DeleteObjects", root):
+                store.retrier.run(lambda: store.fs.rm(stale), root.url, action="delete")
         except Exception as exc:
             why = store.error(exc, root, action="delete").message
             raise WriteError(

@@ -38,6 +38,7 @@ the schema's dtypes; ``upsert`` stages the rows in a temporary table and merges 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -48,7 +49,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit
 
 import polars as pl
 import pyarrow as pa
@@ -70,7 +71,7 @@ from dynio.engine.sources.sql import (
 )
 from dynio.engine.sources.sql import check_spec as sql_check_spec
 from dynio.engine.spec import SourceSpec
-from dynio.engine.telemetry import redact, secret_spellings, secrets_in
+from dynio.engine.telemetry import client_span, redact, secret_spellings, secrets_in
 
 if TYPE_CHECKING:
     import psycopg
@@ -121,6 +122,28 @@ class Connection:
     location: str
     secrets: tuple[str, ...] = field(repr=False)
     db_schema: str | None = None
+
+    def call(self, operation: str, target: str | None, sql: str | None = None) -> Any:
+        """The CLIENT span of one call to this server (``SELECT public.trips``)."""
+        server, port, namespace = None, None, None
+        with contextlib.suppress(ValueError):
+            parts = urlsplit(self.uri)
+            query = parse_qs(parts.query)
+            server = parts.hostname or next(iter(query.get("host") or []), None)
+            port = parts.port or int((query.get("port") or ["5432"])[0])
+            namespace = unquote(parts.path.lstrip("/")) or None
+        if target is not None and self.db_schema and "." not in target:
+            target = f"{self.db_schema}.{target}"
+        return client_span(
+            "db",
+            system="postgresql",
+            operation=operation,
+            target=target,
+            namespace=namespace,
+            server=server or "localhost",
+            port=port,
+            query=sql,
+        )
 
 
 def uri_secrets(uri: str) -> tuple[str, ...]:
@@ -319,10 +342,17 @@ class _Session:
     connection is closed after the fetch, or when the lazy frame is dropped uncollected.
     """
 
-    def __init__(self, conn: Connection, location: str, context: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        location: str,
+        context: Mapping[str, Any],
+        target: str | None = None,
+    ) -> None:
         self.conn = conn
         self.location = location
         self.context = context
+        self.target = target
         self._lock = threading.Lock()
         self._kept: Any = None
 
@@ -364,7 +394,7 @@ class _Session:
         dbapi = _adbc(self.context)
         con = self.take()
         try:
-            with con.cursor() as cur:
+            with self.conn.call("SELECT", self.target, sql), con.cursor() as cur:
                 schema: pa.Schema = cur.adbc_execute_schema(sql)
         except dbapi.Error as exc:
             con.close()
@@ -386,7 +416,7 @@ class _Session:
         dbapi = _adbc(self.context)
         con = self.take()
         try:
-            with con.cursor() as cur:
+            with self.conn.call("SELECT", self.target, sql), con.cursor() as cur:
                 cur.execute(sql, parameters=tuple(params) if params else None)
                 table: pa.Table = cur.fetch_arrow_table()
                 return table
@@ -419,6 +449,7 @@ def _fetch_cx(
     partition: tuple[str, int],
     location: str,
     context: Mapping[str, Any],
+    target: str | None = None,
 ) -> pa.Table:
     try:
         import connectorx as cx
@@ -428,9 +459,14 @@ def _fetch_cx(
         ) from exc
     uri = conn.uri.replace("postgres://", "postgresql://", 1)
     try:
-        table: pa.Table = cx.read_sql(
-            uri, sql, return_type="arrow", partition_on=partition[0], partition_num=partition[1]
-        )
+        with conn.call("SELECT", target, sql):
+            table: pa.Table = cx.read_sql(
+                uri,
+                sql,
+                return_type="arrow",
+                partition_on=partition[0],
+                partition_num=partition[1],
+            )
         return table
     except BaseException as exc:
         # connectorx reports some failures as Rust panics, which are BaseExceptions
@@ -455,14 +491,16 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             raise ConfigError("sql_query is empty", key_path="options.sql_query", **context)
         relation = f"({text}) AS {quote_ident('q')}"
         location = f"{conn.location}?sql_query"
+        target = None
     else:
         try:
             relation = _relation(spec, request, conn)
         except ValueError as exc:
             raise ConfigError(str(exc), key_path="options.table", **context) from exc
-        location = f"{conn.location}?table={table_name(spec, request)}"
+        target = table_name(spec, request)
+        location = f"{conn.location}?table={target}"
     partition = _partition(spec, context)
-    session = _Session(conn, location, context)
+    session = _Session(conn, location, context, target)
     arrow = session.probe(f"SELECT * FROM {relation}")
     try:
         source = polars_schema(arrow)
@@ -495,7 +533,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             cols = ", ".join(quote_ident(c) for c in [*wanted, *extra])
             session.close()  # connectorx opens its own connections
             table = _fetch_cx(
-                conn, f"SELECT {cols} FROM {relation}{tail}", partition, location, context
+                conn, f"SELECT {cols} FROM {relation}{tail}", partition, location, context, target
             )
             table = table.select(wanted)
         else:
@@ -802,8 +840,9 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
     if plan.mode == "upsert":
         check_key(frame, plan.key, where)
     dbapi = _adbc(context)
+    operation = {"upsert": "MERGE", "append": "INSERT"}.get(plan.mode, "COPY")
     try:
-        with dbapi.connect(conn.uri) as con:
+        with conn.call(operation, table), dbapi.connect(conn.uri) as con:
             with con.cursor() as cur:
                 cur.execute(_TABLE_SQL.format("$1", "$2"), parameters=(table, conn.db_schema))
                 rows = cur.fetchall()
@@ -821,7 +860,8 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
             if binary:
                 con.commit()
         if not binary:
-            _write_csv(frame, plan, conn, table, context)
+            with conn.call(operation, table):
+                _write_csv(frame, plan, conn, table, context)
     except WriteError:
         raise
     except Exception as exc:

@@ -26,6 +26,7 @@ from dynio.engine.casts import cast_expr
 from dynio.engine.errors import ConfigError, WriteError
 from dynio.engine.sources import ScanRequest, WriteRequest
 from dynio.engine.spec import SourceSpec
+from dynio.engine.telemetry import carrier
 
 __all__ = [
     "WRITE_MODES",
@@ -334,7 +335,10 @@ def deferred_frame(
 
     Polars hands the scan the columns its plan needs and, when it can, a row limit and a filter
     (which the scan must apply: it is the planner's predicate, applied here to what SQL returned).
+    ``fetch`` runs under the operation that planned it (its CLIENT spans join that trace), even
+    in Polars' own threads.
     """
+    under_operation = carrier()
 
     def source(
         with_columns: list[str] | None,
@@ -343,7 +347,8 @@ def deferred_frame(
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
         wanted = list(columns) if with_columns is None else list(with_columns)
-        frame = fetch(wanted, n_rows if predicate is None else None)
+        limit = n_rows if predicate is None else None
+        frame = under_operation(lambda: fetch(wanted, limit))
         if predicate is not None:
             frame = frame.filter(predicate)
         if n_rows is not None:

@@ -879,7 +879,7 @@ class Retrier:
             "dynio.retry.target": shown,
             "dynio.retry.action": action,
             "dynio.retry.wait_s": round(wait, 3),
-            "error.type": type(exc).__qualname__,
+            "error.type": telemetry.error_type(exc),
         }
 
         def report() -> None:
