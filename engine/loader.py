@@ -271,6 +271,9 @@ def _coerce(value: Any, typ: type, ctx: dict[str, Any]) -> Any:
             return value
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value)
+    elif typ is dict:
+        if isinstance(value, dict):
+            return value
     elif typ is bool:
         if isinstance(value, bool):
             return value
@@ -321,7 +324,7 @@ class _Loader:
             ConfigError: Unknown name, or the kind takes no storage options.
             MissingVariableError: A ``[[ VAR ]]`` of the entry has no value.
         """
-        if not kind.file_based:
+        if not (kind.file_based or kind.storage):
             raise ConfigError(
                 f"type {kind.name!r} takes no credentials (they are storage options of files)",
                 key_path=path,
