@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,14 +135,27 @@ def _open(table: _Table, as_of: TimeTravel | None, context: Mapping[str, Any], *
     """The ``DeltaTable`` (at ``as_of``), or ``None`` for a write to a table not made yet."""
     deltalake = _deltalake(context)
     try:
-        dt = deltalake.DeltaTable(
-            table.uri,
-            version=as_of.version if as_of is not None else None,
-            storage_options=table.storage or None,
-        )
+        dt = deltalake.DeltaTable(table.uri, storage_options=table.storage or None)
+        if as_of is not None and as_of.version is not None:
+            # asked for a version past the latest, delta-rs searches for minutes
+            if not 0 <= as_of.version <= dt.version():
+                raise ReadError(
+                    f"the Delta table has no version {as_of.version} (the latest is"
+                    f" {dt.version()})",
+                    file=table.shown,
+                    **context,
+                )
+            dt.load_as_version(as_of.version)
         if as_of is not None and as_of.timestamp is not None:
             stamp = as_of.timestamp
-            dt.load_as_version(stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC))
+            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+            dt.load_as_version(stamp)
+            if dt.version() == 0 and _created_after(dt, stamp):
+                raise ReadError(
+                    f"the Delta table did not exist yet at {stamp.isoformat()}",
+                    file=table.shown,
+                    **context,
+                )
         return dt
     except deltalake.exceptions.TableNotFoundError as exc:
         if write:
@@ -156,6 +169,13 @@ def _open(table: _Table, as_of: TimeTravel | None, context: Mapping[str, Any], *
                 **context,
             ) from exc
         raise table.fail(exc, context, action="read", error=ReadError) from exc
+
+
+def _created_after(dt: Any, stamp: datetime) -> bool:
+    """Whether the table's first commit is later than ``stamp`` (delta-rs then loads version 0
+    all the same)."""
+    first = dt.history()[-1].get("timestamp")
+    return first is not None and int(first) > stamp.timestamp() * 1000
 
 
 def _files_kept(dt: Any, request: ScanRequest) -> tuple[int, int | None]:

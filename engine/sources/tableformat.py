@@ -199,8 +199,8 @@ def _stored(dtype: pl.DataType, fmt: str) -> pl.DataType | None:
         return pl.Int32()
     if base in (pl.Categorical, pl.Enum):
         return pl.String()
-    if isinstance(dtype, pl.Datetime) and dtype.time_unit == "ns":
-        return pl.Datetime("us", dtype.time_zone)
+    if isinstance(dtype, pl.Datetime) and dtype.time_unit != "us":
+        return pl.Datetime("us", dtype.time_zone)  # both formats keep microseconds
     if base is pl.Duration:
         return pl.Int64()
     if base is pl.Time and fmt == "delta":
@@ -263,16 +263,14 @@ def drift(
 ) -> None:
     """Warn (:class:`SchemaDriftWarning`) when the table's columns disagree with the schema.
 
-    Columns the table has and the schema does not are read as absent; a column whose stored type
-    is not the one dynio would have stored for the schema's is cast (or fails the cast, naming
-    it). A schema column missing from the table is the planner's error, not drift.
+    A column whose stored type is not the one dynio stores for the schema's dtype is noted (the
+    schema's casts then convert it, or fail naming it). Columns the table has beyond the ones
+    read are not drift (other schemas may read them); a schema column missing from the table is
+    the planner's :class:`~dynio.engine.errors.SchemaError`.
     """
     if not wanted:
         return
     notes = []
-    extra = [c for c in stored.names() if c not in wanted]
-    if extra:
-        notes.append(f"column(s) {extra} are in the table, not in the schema")
     for name, target in wanted.items():
         if name not in stored:
             continue
