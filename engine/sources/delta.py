@@ -62,7 +62,6 @@ from dynio.engine.sources.storage import (
     normalize_storage_options,
     parse_location,
     polars_options,
-    redact,
     secret_values,
 )
 from dynio.engine.sources.tableformat import (
@@ -74,7 +73,7 @@ from dynio.engine.sources.tableformat import (
     write_options,
 )
 from dynio.engine.spec import SourceSpec, thaw
-from dynio.engine.telemetry import annotate
+from dynio.engine.telemetry import annotate, redact
 
 __all__ = ["scan", "write"]
 
@@ -101,7 +100,12 @@ class _Table:
     shown: str
 
     def fail(
-        self, exc: BaseException, context: Mapping[str, Any], *, action: str, error: type[DynioError]
+        self,
+        exc: BaseException,
+        context: Mapping[str, Any],
+        *,
+        action: str,
+        error: type[DynioError],
     ) -> DynioError:
         if is_remote(self.uri):
             return error_for(
@@ -131,7 +135,9 @@ def _where(spec: SourceSpec, request: ScanRequest | WriteRequest) -> _Table:
     return _Table(location.url, storage, canonical, redact(location.url, secret_values(canonical)))
 
 
-def _open(table: _Table, as_of: TimeTravel | None, context: Mapping[str, Any], *, write: bool) -> Any:
+def _open(
+    table: _Table, as_of: TimeTravel | None, context: Mapping[str, Any], *, write: bool
+) -> Any:
     """The ``DeltaTable`` (at ``as_of``), or ``None`` for a write to a table not made yet."""
     deltalake = _deltalake(context)
     try:
@@ -297,9 +303,7 @@ def _commit_once(frame: pl.DataFrame, table: _Table, opts: WriteOptions,
     _check_columns(dt, frame, opts, table, context)
     if opts.mode == "merge":
         on = " AND ".join(f't."{k}" = s."{k}"' for k in opts.key)
-        merger = dt.merge(
-            data, on, source_alias="s", target_alias="t", merge_schema=opts.evolve
-        )
+        merger = dt.merge(data, on, source_alias="s", target_alias="t", merge_schema=opts.evolve)
         merger.when_matched_update_all().when_not_matched_insert_all().execute()
     else:
         deltalake.write_deltalake(dt, data, mode=opts.mode, schema_mode=evolve)

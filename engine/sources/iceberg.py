@@ -120,7 +120,9 @@ class _Where:
             return pyiceberg.catalog.load_catalog(self.name, **self.props)
         except Exception as exc:  # any backend failure: a catalog that cannot be reached
             raise ReadError(
-                f"cannot open the Iceberg catalog: {self.text(exc)}", file=self.shown, **self.context
+                f"cannot open the Iceberg catalog: {self.text(exc)}",
+                file=self.shown,
+                **self.context,
             ) from exc
 
     def text(self, exc: BaseException) -> str:
@@ -131,7 +133,10 @@ class _Where:
         pyiceberg = _pyiceberg(self.context)
         try:
             return catalog.load_table(self.identifier)
-        except (pyiceberg.exceptions.NoSuchTableError, pyiceberg.exceptions.NoSuchNamespaceError) as exc:
+        except (
+            pyiceberg.exceptions.NoSuchTableError,
+            pyiceberg.exceptions.NoSuchNamespaceError,
+        ) as exc:
             if write:
                 return None
             raise ReadError("no Iceberg table there", file=self.shown, **self.context) from exc
@@ -150,7 +155,9 @@ def _snapshot(table: Any, as_of: TimeTravel | None, where: _Where) -> int | None
     if as_of.version is not None:
         if table.snapshot_by_id(as_of.version) is None:
             raise ReadError(
-                f"the Iceberg table has no snapshot {as_of.version}", file=where.shown, **where.context
+                f"the Iceberg table has no snapshot {as_of.version}",
+                file=where.shown,
+                **where.context,
             )
         return as_of.version
     stamp = as_of.timestamp

@@ -144,8 +144,7 @@ def check_spec(spec: SourceSpec, columns: Sequence[str] | None, context: Mapping
             unknown = [c for c in names if c not in columns]
             if unknown:
                 raise ConfigError(
-                    f"{key_name} column(s) {unknown} are not in the schema; it has"
-                    f" {list(columns)}",
+                    f"{key_name} column(s) {unknown} are not in the schema; it has {list(columns)}",
                     key_path=f"options.{key_name}",
                     column=unknown[0],
                     **context,
@@ -246,7 +245,9 @@ def storable(frame: pl.DataFrame, fmt: str, context: Mapping[str, Any]) -> pl.Da
     return frame.with_columns(casts) if casts else frame
 
 
-def restore(frame: pl.LazyFrame, stored: pl.Schema, wanted: Mapping[str, pl.DataType]) -> pl.LazyFrame:
+def restore(
+    frame: pl.LazyFrame, stored: pl.Schema, wanted: Mapping[str, pl.DataType]
+) -> pl.LazyFrame:
     """Bring back the columns stored as integers (times, durations) to the schema's dtype."""
     back = [
         pl.col(name).cast(target)
@@ -258,9 +259,7 @@ def restore(frame: pl.LazyFrame, stored: pl.Schema, wanted: Mapping[str, pl.Data
     return frame.with_columns(back) if back else frame
 
 
-def drift(
-    stored: pl.Schema, wanted: Mapping[str, pl.DataType], label: str, fmt: str
-) -> None:
+def drift(stored: pl.Schema, wanted: Mapping[str, pl.DataType], label: str, fmt: str) -> None:
     """Warn (:class:`SchemaDriftWarning`) when the table's columns disagree with the schema.
 
     A column whose stored type is not the one dynio stores for the schema's dtype is noted (the
