@@ -187,6 +187,9 @@ def _created_after(dt: Any, stamp: datetime) -> bool:
 def _files_kept(dt: Any, request: ScanRequest) -> tuple[int, int | None]:
     """``(files, kept)``: how many files the table's snapshot has and how many of them the
     filter's partition conditions keep (``None`` when they say nothing about partitions)."""
+    partitions = set(dt.metadata().partition_columns)
+    if not partitions or not any(c[0] in partitions for g in request.filters or () for c in g):
+        return len(dt.file_uris()), None
     actions = pl.DataFrame(dt.get_add_actions(flatten=True))
     parts = actions.select(c for c in actions.columns if c.startswith("partition."))
     kept = prune(
