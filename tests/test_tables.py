@@ -421,3 +421,37 @@ def test_secrets_of_an_iceberg_catalog_stay_out_of_errors(tmp_path: Path) -> Non
         cat.read("t")
     assert "s3cr3t-value" not in str(info.value)
     assert "t0ken-value" not in str(info.value)
+
+
+def test_delta_on_s3_through_a_credentials_entry(tmp_path: Path, s3: Bucket) -> None:
+    spec = {
+        "credentials": {"lake_rw": s3.storage_options},
+        "t": {
+            "lake": {"type": "delta", "delta": {"uri": s3.url("t")}, "credentials": "lake_rw"},
+            "schema": {"columns": SIMPLE},
+        },
+    }
+    (tmp_path / "c.yaml").write_text(json.dumps(spec))
+    cat = dynio.Catalog.from_yaml(tmp_path / "c.yaml", env="lake")
+    cat.write("t", _frame([1, 2], ["a", "b"], 0))
+    assert sorted(cat.read_polars("t")["id"]) == [1, 2]
+    assert s3.keys("t/_delta_log/")
+
+
+def test_the_demo_runs_in_the_lake_environment(tmp_path: Path) -> None:
+    from dynio import demo
+
+    root = Path(__file__).resolve().parent.parent / "configs" / "demo"
+    for _ in range(2):  # the second run merges into the first's tables
+        counts = demo.run(config=root, out=tmp_path, env="lake", echo=lambda _: None)
+    cat = dynio.Catalog.from_yaml(
+        root / "resources.yaml", env="lake", vars={"DEMO_OUTPUT": str(tmp_path)}
+    )
+    clean = cat.read_result("trips_clean")
+    assert clean.frame.height == counts["trips_clean"]
+    assert clean.info.kind == "delta"
+    assert clean.info.pushed["version"] == 1
+    sample = dynio.Catalog.from_yaml(
+        root / "resources.yaml", env="sample", vars={"DEMO_OUTPUT": str(tmp_path)}
+    )
+    assert sample.resource("trips_clean").spec.source.kind == "local_batch"
