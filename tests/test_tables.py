@@ -20,6 +20,7 @@ from fixtures.objectstores import Bucket
 
 import dynio
 from dynio.engine.dtypes import dtype_names, parse_dtype
+from dynio.engine.loader import check_catalog
 from dynio.errors import ConfigError, ReadError, SchemaError, ValidationError, WriteError
 
 pytest.importorskip("deltalake")
@@ -399,6 +400,10 @@ def test_bad_sections_are_config_errors_naming_resource_and_key(
     with pytest.raises(ConfigError) as info:
         dynio.Catalog.from_yaml(path, env="lake").read("t")
     assert info.value.resource == "t"
+    (problem,) = check_catalog(path)  # what `dynio catalog check` reports
+    assert isinstance(problem, ConfigError)
+    assert problem.key_path is not None
+    assert problem.key_path.endswith(key_path)
     assert info.value.key_path is not None
     assert info.value.key_path.endswith(key_path)
 
@@ -455,3 +460,14 @@ def test_the_demo_runs_in_the_lake_environment(tmp_path: Path) -> None:
         root / "resources.yaml", env="sample", vars={"DEMO_OUTPUT": str(tmp_path)}
     )
     assert sample.resource("trips_clean").spec.source.kind == "local_batch"
+
+
+def test_the_example_catalog_loads_strictly() -> None:
+    from dynio.engine.loader import load_catalog
+
+    example = Path(__file__).resolve().parent.parent / "configs/examples/tables.yaml"
+    variables = {"AWS_KEY": "k", "AWS_SECRET": "s", "ICEBERG_CREDENTIAL": "c"}
+    assert check_catalog(example, variables=variables) == []
+    spec = load_catalog(example, variables=variables)
+    kinds = {env: spec.resources["trips"].env(env).source.kind for env in ("lake", "prod")}
+    assert kinds == {"lake": "delta", "prod": "iceberg"}
