@@ -240,8 +240,7 @@ def test_partition_pruning_is_in_the_pushdown_record(table: Callable[..., dynio.
     assert pushed["partitions"] == ["day"]
     assert pushed["projection"]
     assert pushed["predicates"]
-    if table.kind.startswith("delta"):  # type: ignore[attr-defined]
-        assert (pushed["files"], pushed["files_kept"]) == (3, 1)
+    assert (pushed["files"], pushed["files_kept"]) == (3, 1)
     assert result.info.filters_pushed is not None
     assert result.info.filters_residual is None
 

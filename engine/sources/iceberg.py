@@ -39,7 +39,9 @@ are added only with ``schema_evolution: true`` (in the same commit).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import functools
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -173,6 +175,45 @@ def _snapshot(table: Any, as_of: TimeTravel | None, where: _Where) -> int | None
     return int(found.snapshot_id)
 
 
+def _conditions() -> dict[str, Callable[[str, Any], Any]]:
+    from pyiceberg import expressions as ex
+
+    return {
+        "=": ex.EqualTo,
+        "==": ex.EqualTo,
+        "!=": ex.NotEqualTo,
+        "<": ex.LessThan,
+        "<=": ex.LessThanOrEqual,
+        ">": ex.GreaterThan,
+        ">=": ex.GreaterThanOrEqual,
+        "in": lambda c, v: ex.In(c, list(v)),
+        "not in": lambda c, v: ex.NotIn(c, list(v)),
+        "is null": lambda c, _: ex.IsNull(c),
+        "is not null": lambda c, _: ex.NotNull(c),
+    }
+
+
+def _files_kept(table: Any, snapshot: int | None, request: ScanRequest, columns: list[str]) -> Any:
+    """``(files, kept)`` of the snapshot for the filter's conditions on partition columns, as
+    Iceberg's planning counts them, or ``None`` when they say nothing about partitions."""
+    if snapshot is None or not request.filters or not columns:
+        return None
+    from pyiceberg import expressions as ex
+
+    ops = _conditions()
+    groups = []
+    for group in request.filters:
+        conds = [ops[op](c, v) for c, op, v in group if c in columns and op in ops]
+        if not conds:
+            return None  # this OR-branch may match any file
+        groups.append(functools.reduce(ex.And, conds))
+    with contextlib.suppress(Exception):  # a record only: a value Iceberg cannot compare
+        total = table.snapshot_by_id(snapshot).summary.get("total-data-files")
+        scan = table.scan(row_filter=functools.reduce(ex.Or, groups), snapshot_id=snapshot)
+        return int(total) if total is not None else None, len(list(scan.plan_files()))
+    return None
+
+
 def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     """A LazyFrame over the table's current snapshot (or ``request.as_of``'s)."""
     where = _Where(spec, request.context)
@@ -186,12 +227,17 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             f"cannot read the Iceberg table: {where.text(exc)}", file=where.shown, **request.context
         ) from exc
     drift(stored, request.hints.dtypes, where.shown, "iceberg")
-    pushed = {
+    schema = table.schema()
+    partitions = [schema.find_column_name(f.source_id) for f in table.spec().fields]
+    pushed: dict[str, Any] = {
         "projection": True,
         "predicates": request.predicate is not None,
         "snapshot_id": snapshot,
-        "partitions": [f.name for f in table.spec().fields],
+        "partitions": partitions,
     }
+    counted = _files_kept(table, snapshot, request, partitions)
+    if counted is not None:
+        pushed["files"], pushed["files_kept"] = counted
     annotate({"dynio.table.snapshot_id": snapshot})
     return Scan(
         frame=restore(frame, stored, request.hints.dtypes),
