@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
+import pyarrow as pa
 
 from dynio.engine.errors import (
     DynioError,
@@ -190,12 +191,10 @@ def _files_kept(dt: Any, request: ScanRequest) -> tuple[int, int | None]:
     partitions = set(dt.metadata().partition_columns)
     if not partitions or not any(c[0] in partitions for g in request.filters or () for c in g):
         return len(dt.file_uris()), None
-    actions = pl.DataFrame(dt.get_add_actions(flatten=True))
-    parts = actions.select(c for c in actions.columns if c.startswith("partition."))
-    kept = prune(
-        parts.rename(lambda c: c.removeprefix("partition.")), request.filters, request.hints.dtypes
-    )
-    return actions.height, kept
+    # the partition values alone (the statistics columns would be converted for nothing)
+    actions = pa.table(dt.get_add_actions(flatten=False)).select(["partition"])
+    values = pl.DataFrame(pl.from_arrow(actions)).unnest("partition")
+    return values.height, prune(values, request.filters, request.hints.dtypes)
 
 
 def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
