@@ -337,6 +337,21 @@ def test_versions_read_and_committed_are_span_attributes(tmp_path: Path, otel: A
     assert read.attributes["dynio.source.kind"] == "delta"
 
 
+def test_snapshots_read_and_committed_are_span_attributes(
+    tmp_path: Path, request: pytest.FixtureRequest, otel: Any
+) -> None:
+    cat = _catalog(tmp_path, _env("iceberg", tmp_path, request, "t"), SIMPLE)
+    cat.write("t", _frame([1], ["a"], 0))
+    committed = [s for s in otel.spans() if s.name == "dynio.write"][-1]
+    snapshot = committed.attributes["dynio.table.snapshot_id"]
+    cat.write("t", _frame([2], ["a"], 0))
+    otel.clear()
+    assert cat.read_result("t", snapshot_id=snapshot).frame["id"].to_list() == [1]
+    read = otel.span("dynio.read")
+    assert read.attributes["dynio.table.snapshot_id"] == snapshot
+    assert read.attributes["dynio.source.kind"] == "iceberg"
+
+
 # ------------------------------------------------------------------------------- config
 
 

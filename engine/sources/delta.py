@@ -47,6 +47,7 @@ import polars as pl
 import pyarrow as pa
 
 from dynio.engine.errors import (
+    ConfigError,
     DynioError,
     MissingDependencyError,
     ReadError,
@@ -130,8 +131,8 @@ def _where(spec: SourceSpec, request: ScanRequest | WriteRequest) -> _Table:
     raw = spec.options.get("storage_options")
     try:
         canonical = normalize_storage_options(thaw(raw) if raw else None, location.backend)
-    except ValueError as exc:  # the loader checked them; a template may still surprise
-        raise WriteError(str(exc), key_path="options.storage_options", **context) from exc
+    except ValueError as exc:  # the loader checked them against the URI before its templates
+        raise ConfigError(str(exc), key_path="options.storage_options", **context) from exc
     storage = polars_options(location.backend, canonical)
     return _Table(location.url, storage, canonical, redact(location.url, secret_values(canonical)))
 

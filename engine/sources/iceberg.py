@@ -116,12 +116,12 @@ class _Where:
         self.context = context
         self.shown = f"iceberg://{self.name}/{self.identifier}"
 
-    def catalog(self) -> Any:
+    def catalog(self, *, write: bool = False) -> Any:
         pyiceberg = _pyiceberg(self.context)
         try:
             return pyiceberg.catalog.load_catalog(self.name, **self.props)
         except Exception as exc:  # any backend failure: a catalog that cannot be reached
-            raise ReadError(
+            raise (WriteError if write else ReadError)(
                 f"cannot open the Iceberg catalog: {self.text(exc)}",
                 file=self.shown,
                 **self.context,
@@ -280,7 +280,7 @@ def _create(catalog: Any, where: _Where, data: pa.Table, opts: WriteOptions) -> 
 
 def _commit_once(data: pa.Table, where: _Where, opts: WriteOptions) -> int:
     """One attempt: one catalog commit; returns the snapshot committed."""
-    catalog = where.catalog()
+    catalog = where.catalog(write=True)
     table = where.load(catalog, write=True)
     if table is None:
         table = _create(catalog, where, data, opts)
