@@ -172,6 +172,7 @@ _LOCAL_PATHS: dict[str, tuple[str, ...]] = {
     "local_batch": ("path_prefix", "dynamic_file_path"),
     "file": ("uri",),
     "duckdb": ("database",),
+    "delta": ("uri",),
 }
 
 
