@@ -485,3 +485,22 @@ def test_the_example_catalog_loads_strictly() -> None:
     spec = load_catalog(example, variables=variables)
     kinds = {env: spec.resources["trips"].env(env).source.kind for env in ("lake", "prod")}
     assert kinds == {"lake": "delta", "prod": "iceberg"}
+
+
+def test_concurrent_first_writes_make_one_table(table: Callable[..., dynio.Catalog]) -> None:
+    cat = table(SIMPLE, commit_retries=10)
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            cat.write("t", _frame([i], ["a"], 0))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert sorted(cat.read_polars("t")["id"]) == [0, 1, 2]

@@ -237,8 +237,9 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
 def _commit_failed(deltalake: Any, exc: BaseException) -> bool:
     if isinstance(exc, deltalake.exceptions.CommitFailedError):
         return True
+    # a race: another commit took the version, or another first write made the table
     text = str(exc).lower()
-    return "conflict" in text or "version already exists" in text or "concurrent" in text
+    return any(w in text for w in ("conflict", "already exists", "concurrent"))
 
 
 def _retrying(
@@ -305,7 +306,8 @@ def _commit_once(frame: pl.DataFrame, table: _Table, opts: WriteOptions,
         return 0
     _check_columns(dt, frame, opts, table, context)
     if opts.mode == "merge":
-        on = " AND ".join(f't."{k}" = s."{k}"' for k in opts.key)
+        quoted = [k.replace('"', '""') for k in opts.key]
+        on = " AND ".join(f't."{k}" = s."{k}"' for k in quoted)
         merger = dt.merge(data, on, source_alias="s", target_alias="t", merge_schema=opts.evolve)
         merger.when_matched_update_all().when_not_matched_insert_all().execute()
     else:

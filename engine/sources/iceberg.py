@@ -71,6 +71,8 @@ from dynio.engine.telemetry import annotate, redact, secrets_in
 
 __all__ = ["scan", "write"]
 
+_OPEN_ATTEMPTS = 3
+
 
 def _pyiceberg(context: Mapping[str, Any]) -> Any:
     try:
@@ -118,14 +120,20 @@ class _Where:
 
     def catalog(self, *, write: bool = False) -> Any:
         pyiceberg = _pyiceberg(self.context)
-        try:
-            return pyiceberg.catalog.load_catalog(self.name, **self.props)
-        except Exception as exc:  # any backend failure: a catalog that cannot be reached
-            raise (WriteError if write else ReadError)(
-                f"cannot open the Iceberg catalog: {self.text(exc)}",
-                file=self.shown,
-                **self.context,
-            ) from exc
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                return pyiceberg.catalog.load_catalog(self.name, **self.props)
+            except Exception as exc:  # any backend failure: a catalog that cannot be reached
+                # a SQL catalog opened for the first time by two writers at once: both create
+                # its tables, and the slower one finds them made
+                if "already exists" in str(exc) and attempt + 1 < _OPEN_ATTEMPTS:
+                    continue
+                raise (WriteError if write else ReadError)(
+                    f"cannot open the Iceberg catalog: {self.text(exc)}",
+                    file=self.shown,
+                    **self.context,
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def text(self, exc: BaseException) -> str:
         return redact(first_line(exc), self.secrets)
@@ -268,7 +276,12 @@ def _arrow(frame: pl.DataFrame, context: Mapping[str, Any]) -> pa.Table:
 def _create(catalog: Any, where: _Where, data: pa.Table, opts: WriteOptions) -> Any:
     """The table made and filled in one commit (the namespace made first when missing)."""
     namespace = where.identifier.rsplit(".", 1)[0]
-    catalog.create_namespace_if_not_exists(namespace)
+    try:
+        catalog.create_namespace_if_not_exists(namespace)
+    except Exception:
+        if not catalog.namespace_exists(namespace):
+            raise
+        # another writer made it between the check and the creation
     tx = catalog.create_table_transaction(where.identifier, schema=data.schema)
     if opts.partition_by:
         with tx.update_spec() as update:
