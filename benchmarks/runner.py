@@ -250,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if args.quick else "full"
     wanted = {s.strip().upper() for s in args.only.split(",")} if args.only else None
     everything = all_scenarios()
-    scenarios = [s for s in everything if wanted is None or s.id.upper() in wanted]
+    scenarios = [
+        s for s in everything if (s.id.upper() in wanted if wanted else s.quick or mode == "full")
+    ]
     run_ltm = wanted is None or "L1" in wanted
     if wanted and len(scenarios) + (1 if "L1" in wanted else 0) != len(wanted):
         known = ", ".join(s.id for s in everything)

@@ -86,6 +86,8 @@ class Scenario:
         metric: ``"time"`` or ``"memory"`` (peak RSS growth during ``run``).
         process: Time the whole interpreter run instead of ``run`` (import scenarios).
         needs: Optional components (``"dynamicio"``).
+        quick: Whether ``--quick`` runs it (without ``--only``): off for scenarios too slow or
+            too dominated by fixed costs on the small data to guard anything in CI.
     """
 
     id: str
@@ -97,6 +99,7 @@ class Scenario:
     metric: str = "time"
     process: bool = False
     needs: tuple[str, ...] = field(default_factory=tuple)
+    quick: bool = True
 
 
 _R3_CUTOFF = """

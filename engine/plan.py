@@ -24,7 +24,14 @@ from dynio.engine.placeholders import (
     fill_template,
     template_fields,
 )
-from dynio.engine.sources import Scan, ScanRequest, SourceModule, kind_for, load_module
+from dynio.engine.sources import (
+    Scan,
+    ScanRequest,
+    SourceModule,
+    TimeTravel,
+    kind_for,
+    load_module,
+)
 from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 
@@ -53,6 +60,8 @@ class PlanInfo:
         filters_pushed: The filter handed to the source's scan, as text.
         filters_residual: The filter applied after the scan, as text.
         casts: ``column: source -> target`` for every cast in the plan.
+        pushed: The source's own record of what it took over (:attr:`Scan.pushed`: projection,
+            predicates, and for table formats the version read and the files pruned).
     """
 
     resource: str
@@ -65,6 +74,7 @@ class PlanInfo:
     filters_pushed: str | None = None
     filters_residual: str | None = None
     casts: tuple[str, ...] = ()
+    pushed: Mapping[str, Any] = field(default_factory=dict)
 
     def attributes(self) -> dict[str, Any]:
         """Span attributes by short name (see :data:`dynio.engine.telemetry.ATTR`)."""
@@ -162,6 +172,7 @@ _LOCAL_PATHS: dict[str, tuple[str, ...]] = {
     "local_batch": ("path_prefix", "dynamic_file_path"),
     "file": ("uri",),
     "duckdb": ("database",),
+    "delta": ("uri",),
 }
 
 
@@ -257,7 +268,8 @@ def plan_read(
         env_name: The environment to read.
         columns: Columns to return (a subset of the schema's); default: the schema's, else all.
         filters: Row filter (Polars expression or the pyarrow ``filters`` convention).
-        template_args: Values for ``{placeholder}`` fields in the source's paths.
+        template_args: Values for ``{placeholder}`` fields in the source's paths, and the call
+            arguments of kinds that take some (time travel: ``version``, ``as_of``).
         streaming: The plan's frame is handed to the caller lazy (see
             :attr:`~dynio.engine.sources.ScanRequest.streaming`). ``False`` only for a caller
             that collects the frame at once and then calls :attr:`Plan.release` (the engine's
@@ -271,7 +283,12 @@ def plan_read(
     """
     env = resource.env(env_name)
     context = {"resource": resource.name, "env": env.name}
-    args = check_template_args(env, template_args or {}, context)
+    kind = kind_for(env.source.kind)
+    call_names = kind.call_args if kind is not None else frozenset()
+    given = dict(template_args or {})
+    as_of = TimeTravel.from_args(given, call_names, context)
+    plain = {k: v for k, v in given.items() if k not in call_names}
+    args = check_template_args(env, plain, context)
     module = source_module(env, context)
     schema = env.schema
     projection = _projection(env, columns, context)
@@ -301,6 +318,7 @@ def plan_read(
             filters=conditions,
             schema_name=schema.name if schema else None,
             streaming=streaming,
+            as_of=as_of,
         )
 
     scan = module.scan(env.source, request(hints))
@@ -366,6 +384,7 @@ def plan_read(
             filters_pushed=describe(predicate) if scan.pushed.get("predicates") else None,
             filters_residual=None if scan.pushed.get("predicates") else describe(predicate),
             casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
+            pushed=dict(scan.pushed),
         )
         return Plan(
             frame=frame,

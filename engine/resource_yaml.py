@@ -107,7 +107,7 @@ class ResourceLoader:
             ConfigError: Unknown name, or the kind takes no storage options.
             MissingVariableError: A ``[[ VAR ]]`` of the entry has no value.
         """
-        if not kind.file_based:
+        if not (kind.file_based or kind.storage):
             raise ConfigError(
                 f"type {kind.name!r} takes no credentials (they are storage options of files)",
                 key_path=path,

@@ -68,6 +68,9 @@ def coerce(value: Any, typ: type, ctx: dict[str, Any]) -> Any:
             return value
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value)
+    elif typ is dict:
+        if isinstance(value, dict):
+            return value
     elif typ is bool:
         if isinstance(value, bool):
             return value

@@ -387,6 +387,17 @@ def _sink(
             "options": {"storage_options": bucket.storage_options},
         }
         return env, {}, lambda: bucket.keys(), 200_000, 150_000
+    if name == "delta":
+        env = {"type": "delta", "delta": {"uri": "out/r"}, "options": {"write_mode": "overwrite"}}
+        return env, {}, lambda: [], 100_000, 70_000
+    if name == "iceberg":
+        catalog = {"type": "sql", "uri": "sqlite:///catalog.db", "warehouse": "wh"}
+        env = {
+            "type": "iceberg",
+            "iceberg": {"table": "lake.r", "catalog": catalog},
+            "options": {"write_mode": "overwrite"},
+        }
+        return env, {}, lambda: [], 100_000, 70_000
     server: PostgresServer = request.getfixturevalue("postgres")
     env = {
         "type": "postgres",
@@ -396,7 +407,9 @@ def _sink(
     return env, {"PG_URI": server.uri}, lambda: [], 100_000, 70_000
 
 
-@pytest.mark.parametrize("sink", ["local_parquet", "local_csv", "s3_parquet", "postgres"])
+@pytest.mark.parametrize(
+    "sink", ["local_parquet", "local_csv", "s3_parquet", "postgres", "delta", "iceberg"]
+)
 def test_sigkill_at_random_points_leaves_old_or_new_never_a_mix(
     sink: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -14,11 +14,12 @@ import importlib.metadata
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import polars as pl
 
-from dynio.engine.errors import MissingDependencyError, UnsupportedError
+from dynio.engine.errors import MissingDependencyError, TemplateError, UnsupportedError
 from dynio.engine.formats import ScanHints
 from dynio.engine.spec import SourceSpec
 
@@ -29,6 +30,7 @@ __all__ = [
     "ScanRequest",
     "SourceKind",
     "SourceModule",
+    "TimeTravel",
     "WriteInfo",
     "WriteRequest",
     "all_kinds",
@@ -46,6 +48,55 @@ class Field:
     type: type
     required: bool = False
     secret: bool = False
+
+
+@dataclass(frozen=True)
+class TimeTravel:
+    """Which version of a table format's table to read (a call argument, never YAML).
+
+    Attributes:
+        version: A Delta table version, or an Iceberg snapshot id.
+        timestamp: The table as it was at this moment (timezone-naive means UTC).
+    """
+
+    version: int | None = None
+    timestamp: datetime | None = None
+
+    @classmethod
+    def from_args(
+        cls, args: Mapping[str, Any], names: frozenset[str], context: Mapping[str, Any]
+    ) -> TimeTravel | None:
+        """The time travel the call arguments ``names`` (``version``/``snapshot_id``, ``as_of``)
+        ask for, or ``None``.
+
+        Raises:
+            TemplateError: A value of the wrong type, or both a version and a timestamp.
+        """
+        given = {k: v for k, v in args.items() if k in names and v is not None}
+        if not given:
+            return None
+        versions = [v for k, v in given.items() if k != "as_of"]
+        if len(versions) > 1 or (versions and "as_of" in given):
+            raise TemplateError(
+                f"give one of {sorted(names)} to travel in time, got {sorted(given)}", **context
+            )
+        version = versions[0] if versions else None
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise TemplateError(f"a table version must be an integer, got {version!r}", **context)
+        stamp = given.get("as_of")
+        if isinstance(stamp, str):
+            try:
+                stamp = datetime.fromisoformat(stamp)
+            except ValueError as exc:
+                raise TemplateError(
+                    f"as_of must be a datetime or ISO-8601 text, got {stamp!r}", **context
+                ) from exc
+        if stamp is not None and not isinstance(stamp, datetime):
+            raise TemplateError(
+                f"as_of must be a datetime or ISO-8601 text, got {type(stamp).__name__}",
+                **context,
+            )
+        return cls(version=version, timestamp=stamp)
 
 
 @dataclass(frozen=True)
@@ -67,6 +118,8 @@ class ScanRequest:
             larger than memory: a source keeps its native scan as it is (reading collected in
             steps under dynio's retries would hold a step in memory) and leaves transient
             retries of the reading to the reader's own client.
+        as_of: The version of a table-format table to read (``version=``/``as_of=`` call
+            arguments of the kinds that take them, see :attr:`SourceKind.call_args`).
 
     Pushdown is a negotiation: the planner always applies ``predicate`` after the scan (so a
     source may push all, part or none of it), and the source says in :attr:`Scan.pushed` what it
@@ -82,6 +135,7 @@ class ScanRequest:
     filters: tuple[tuple[tuple[str, str, Any], ...], ...] | None = None
     schema_name: str | None = None
     streaming: bool = False
+    as_of: TimeTravel | None = None
 
     @property
     def context(self) -> dict[str, Any]:
@@ -174,6 +228,10 @@ class SourceKind:
         planned: For kinds without a module: which release brings them (for the error).
         check: ``"module:function"`` checking option values when the catalog loads, called as
             ``function(spec, schema_columns, context)``; the module must import no driver.
+        storage: A non-file kind that still reaches a store by URI and takes
+            ``options.storage_options`` and ``credentials:`` (Delta tables).
+        call_args: Call arguments the kind takes besides ``{placeholder}`` values (time travel:
+            ``version``, ``as_of``); they reach the source as :attr:`ScanRequest.as_of`.
     """
 
     name: str
@@ -186,6 +244,8 @@ class SourceKind:
     planned: str = "a later release"
     section: str = ""
     check: str | None = None
+    storage: bool = False
+    call_args: frozenset[str] = frozenset()
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -295,6 +355,48 @@ KINDS: dict[str, SourceKind] = {
                     "truncate_and_append",
                     "write_mode",
                     "key",
+                    "columns",
+                    "filters",
+                }
+            ),
+        ),
+        SourceKind(
+            "delta",
+            {"uri": _S_REQ},
+            "dynio.engine.sources.delta",
+            extra="delta",
+            check="dynio.engine.sources.tableformat:check_spec",
+            file_based=False,
+            storage=True,
+            call_args=frozenset({"version", "as_of"}),
+            options=frozenset(
+                {
+                    "write_mode",
+                    "key",
+                    "partition_by",
+                    "schema_evolution",
+                    "commit_retries",
+                    "storage_options",
+                    "columns",
+                    "filters",
+                }
+            ),
+        ),
+        SourceKind(
+            "iceberg",
+            {"table": _S_REQ, "catalog": Field(dict, required=True)},
+            "dynio.engine.sources.iceberg",
+            extra="iceberg",
+            check="dynio.engine.sources.tableformat:check_spec",
+            file_based=False,
+            call_args=frozenset({"version", "snapshot_id", "as_of"}),
+            options=frozenset(
+                {
+                    "write_mode",
+                    "key",
+                    "partition_by",
+                    "schema_evolution",
+                    "commit_retries",
                     "columns",
                     "filters",
                 }
