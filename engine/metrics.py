@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["METRICS", "MetricDef", "metric_applies"]
+__all__ = ["METRICS", "QUANTILES", "MetricDef", "metric_applies"]
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -26,12 +26,15 @@ class MetricDef:
             uses the key ``""``; ``Quantiles`` yields ``p50``/``p90``/``p99``.
         numeric_only: Whether the column must be numeric (or boolean).
         per_label: The value is a list of ``{label, count}`` structs (``CountsPerLabel``).
+        quantiles: The quantiles the metric gives (``Quantiles``), for evaluators that compute
+            them exactly without holding the column (streaming, partitions).
     """
 
     name: str
     build: Callable[[pl.Expr], dict[str, pl.Expr]]
     numeric_only: bool = False
     per_label: bool = False
+    quantiles: tuple[float, ...] = ()
 
 
 def _single(fn: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.Expr], dict[str, pl.Expr]]:
@@ -68,6 +71,7 @@ METRICS: dict[str, MetricDef] = {
                 for q in QUANTILES
             },
             numeric_only=True,
+            quantiles=QUANTILES,
         ),
         MetricDef("CountsPerLabel", _counts_per_label, per_label=True),
     ]

@@ -57,13 +57,23 @@ class RuleExprs:
         sample: List scalar: up to :data:`SAMPLE_SIZE` failing values (may be ``None``);
             evaluated only when the rule failed.
         detail: Optional list scalar of extra facts (e.g. expected categories never seen);
-            evaluated only when the rule failed.
+            evaluated only when the rule failed. It depends only on the column's distinct
+            values, so it may be evaluated on them alone.
+        mask: For rules that fail row by row: the boolean (never null) row expression true on
+            failing rows; ``failing`` is its sum. Lets evaluators that see the data in parts
+            (streaming, partitions) count and sample failures without the whole frame.
+        value: The values sampled from failing rows (with ``mask``).
+        key: For rules on duplicates: the columns whose repeated values fail (rows with a null
+            in a single key column pass).
     """
 
     passed: pl.Expr
     failing: pl.Expr
     sample: pl.Expr | None = None
     detail: pl.Expr | None = None
+    mask: pl.Expr | None = None
+    value: pl.Expr | None = None
+    key: tuple[str, ...] = ()
 
 
 # (column expression or None for frame rules, resolved options, the column's dtype) -> exprs
@@ -90,6 +100,8 @@ def _row_rule(col: pl.Expr, fails: pl.Expr) -> RuleExprs:
         passed=count == 0,
         failing=count,
         sample=col.filter(mask).head(SAMPLE_SIZE).implode(),
+        mask=mask,
+        value=col,
     )
 
 
@@ -111,6 +123,7 @@ def _has_unique_values(
         passed=distinct == pl.len().cast(pl.Int64) - nulls,
         failing=mask.sum(),
         sample=c.filter(mask).unique(maintain_order=True).head(SAMPLE_SIZE).implode(),
+        key=tuple(dict.fromkeys(c.meta.root_names())),
     )
 
 
@@ -119,7 +132,7 @@ def _has_no_null_values(
 ) -> RuleExprs:
     c = _col(col)
     count = c.null_count()
-    return RuleExprs(passed=count == 0, failing=count)
+    return RuleExprs(passed=count == 0, failing=count, mask=c.is_null())
 
 
 def _has_acceptable_percentage_of_nulls(
@@ -167,6 +180,8 @@ def _is_in(
         failing=rows.failing,
         sample=rows.sample,
         detail=missing_list,
+        mask=rows.mask,
+        value=rows.value,
     )
 
 
@@ -250,6 +265,7 @@ def _unique_together(
         passed=key.n_unique() == pl.len(),
         failing=mask.sum(),
         sample=key.filter(mask).unique(maintain_order=True).head(SAMPLE_SIZE).implode(),
+        key=tuple(str(c) for c in opts["columns"]),
     )
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 import polars as pl
 
 from dynio import handoff
-from dynio.engine import execute, loader, plan
+from dynio.engine import execute, loader, plan, stream_io
 from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationError
 from dynio.engine.filters import FilterLike
 from dynio.engine.placeholders import VarSource
@@ -199,6 +199,29 @@ class Resource:
             set_attributes(sp, planned.info.attributes())
             return planned.frame
 
+    def check(
+        self,
+        *,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        validate: bool = True,
+        metrics: bool = True,
+        raise_on_error: bool = True,
+        **template_args: Any,
+    ) -> stream_io.CheckResult:
+        """Validate and measure the resource in bounded memory (see :meth:`Catalog.check`)."""
+        return stream_io.check(
+            self._spec,
+            self._env,
+            columns=columns,
+            filters=filters,
+            template_args=template_args,
+            validate=validate,
+            metrics=metrics,
+            label_cap=self._label_cap,
+            raise_on_error=raise_on_error,
+        )
+
     def write(
         self,
         data: Any,
@@ -208,6 +231,18 @@ class Resource:
         **template_args: Any,
     ) -> execute.WriteResult:
         """Write pandas, Polars or Arrow data (see :meth:`Catalog.write`)."""
+        if isinstance(data, pl.LazyFrame):
+            # checked and written by the streaming engine, never collected whole
+            info, report, values = stream_io.write(
+                self._spec,
+                self._env,
+                data,
+                template_args=template_args,
+                validate=validate,
+                metrics=metrics,
+                label_cap=self._label_cap,
+            )
+            return execute.WriteResult(info=info, report=report, metrics=values)
         # one dynio.write span over the hand-off from pandas and the engine's stages
         with operation("dynio.write", resource=self.name, env=self._env):
             with span("to_polars", input=type(data).__module__.split(".")[0]):
@@ -426,6 +461,53 @@ class Catalog:
         """A Polars LazyFrame over the resource with projection, filters and casts in the plan."""
         return self.resource(name).scan(columns=columns, filters=filters, **template_args)
 
+    def check(
+        self,
+        name: str,
+        /,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        *,
+        validate: bool = True,
+        metrics: bool = True,
+        raise_on_error: bool = True,
+        **template_args: Any,
+    ) -> stream_io.CheckResult:
+        """Validate and measure a resource without loading it: for data larger than memory.
+
+        The schema's rules and metrics run over the resource's scan as aggregations in Polars'
+        streaming engine (the global ones, such as ``has_unique_values`` or ``Quantiles``, stay
+        exact); the report and metric values equal those of :meth:`read_result` on the same
+        data, and the data is never held in memory.
+
+        Args:
+            name: The resource name.
+            columns: Only check these columns (rules and metrics on others are left out).
+            filters: Only check the rows these filters keep (pushed into the scan).
+            validate: Run the schema's rules (error-severity failures raise ``ValidationError``).
+            metrics: Compute the schema's metrics.
+            raise_on_error: With ``False`` failed rules are only reported on the result.
+            **template_args: Values for ``{placeholders}`` in the resource's paths.
+
+        Returns:
+            The validation report, the metric values and what the plan read.
+        """
+        res = self.resource(name)
+        try:
+            result = res.check(
+                columns=columns,
+                filters=filters,
+                validate=validate,
+                metrics=metrics,
+                raise_on_error=raise_on_error,
+                **template_args,
+            )
+        except ValidationError as exc:
+            self._remember(exc.report, [])
+            raise
+        self._remember(result.report, result.metrics)
+        return result
+
     def write(
         self,
         name: str,
@@ -443,7 +525,10 @@ class Catalog:
 
         Args:
             name: The resource name.
-            data: A pandas DataFrame, a Polars DataFrame or LazyFrame, or an Arrow table.
+            data: A pandas DataFrame, a Polars DataFrame or LazyFrame, or an Arrow table. A
+                LazyFrame is checked and written by Polars' streaming engine without being
+                collected (a local file in parquet, CSV, NDJSON or IPC is streamed into place),
+                so it may be larger than memory.
             validate: Run the schema's rules first.
             metrics: Compute the schema's metrics.
             **template_args: Values for ``{placeholders}`` in the resource's paths.
