@@ -199,6 +199,29 @@ class Resource:
             set_attributes(sp, planned.info.attributes())
             return planned.frame
 
+    def to_dask(
+        self,
+        *,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        index: str | None = None,
+        partition_rows: int | None = None,
+        dtype_backend: handoff.DtypeBackend = "numpy",
+        **template_args: Any,
+    ) -> Any:
+        """The resource as a ``dask.dataframe.DataFrame`` (see :meth:`Catalog.to_dask`)."""
+        from dynio import dask as dynio_dask  # Dask is imported here only
+
+        return dynio_dask.to_dask(
+            self,
+            columns=columns,
+            filters=filters,
+            index=index,
+            dtype_backend=dtype_backend,
+            template_args=template_args,
+            **({"partition_rows": partition_rows} if partition_rows else {}),
+        )
+
     def check(
         self,
         *,
@@ -460,6 +483,49 @@ class Catalog:
     ) -> pl.LazyFrame:
         """A Polars LazyFrame over the resource with projection, filters and casts in the plan."""
         return self.resource(name).scan(columns=columns, filters=filters, **template_args)
+
+    def to_dask(
+        self,
+        name: str,
+        /,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        *,
+        index: str | None = None,
+        partition_rows: int | None = None,
+        dtype_backend: handoff.DtypeBackend = "numpy",
+        **template_args: Any,
+    ) -> Any:
+        """A resource as a ``dask.dataframe.DataFrame``, for a Dask cluster.
+
+        One partition per file, or per group of row groups of a large parquet file. The read is
+        planned here as :meth:`read` plans it (template, projection, filters, hive partition
+        pruning); each partition task applies the same projection, filters and safe casts to
+        its part on the worker and gives the pandas dtypes :meth:`read` gives. Needs the
+        ``dask`` extra (``pip install 'dynio[dask]'``); Dask is imported by this method only.
+
+        Args:
+            name: The resource name (a file-based kind: local, local_batch, object stores).
+            columns: Columns to read (default: the schema's).
+            filters: Rows to keep (as for :meth:`read`); pushed into each partition's scan.
+            index: A column to make the index; when the parquet statistics show the parts
+                sorted by it, the frame's divisions are known.
+            partition_rows: Rows per partition when a parquet file is split by row groups
+                (default 1,000,000).
+            dtype_backend: As for :meth:`read`.
+            **template_args: Values for ``{placeholders}`` in the resource's paths.
+
+        Returns:
+            A ``dask.dataframe.DataFrame`` (typed ``Any`` so that Dask stays optional).
+        """
+        return self.resource(name).to_dask(
+            columns=columns,
+            filters=filters,
+            index=index,
+            partition_rows=partition_rows,
+            dtype_backend=dtype_backend,
+            **template_args,
+        )
 
     def check(
         self,

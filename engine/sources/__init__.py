@@ -62,6 +62,8 @@ class ScanRequest:
             larger than memory: a source keeps its native scan as it is (reading collected in
             steps under dynio's retries would hold a step in memory) and leaves transient
             retries of the reading to the reader's own client.
+        files: Only these of the files the source matches (as :attr:`Scan.files` names them),
+            for a read of one partition of a dataset (``Catalog.to_dask``); ``None``: all.
 
     Pushdown is a negotiation: the planner always applies ``predicate`` after the scan (so a
     source may push all, part or none of it), and the source says in :attr:`Scan.pushed` what it
@@ -77,6 +79,7 @@ class ScanRequest:
     filters: tuple[tuple[tuple[str, str, Any], ...], ...] | None = None
     schema_name: str | None = None
     streaming: bool = False
+    files: tuple[str, ...] | None = None
 
     @property
     def context(self) -> dict[str, Any]:

@@ -158,6 +158,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         )
         # when the filter excludes every partition, one file still gives the scan its columns
         files = [Path(f) for f in kept] or files[:1]
+    if request.files is not None:  # one partition of the dataset
+        files = [f for f in files if str(f) in request.files]
     options = thaw(spec.options)
     names = [str(f) for f in files]
     # one file of a format read by its footer is held open for a read, so that planning and

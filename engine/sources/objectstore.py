@@ -548,6 +548,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         # when the filter excludes every partition, one object still gives the scan its
         # columns (the filter then yields no row)
         objects = [o for o in objects if o.url in keep] or objects[:1]
+    if request.files is not None:  # one partition of the dataset
+        objects = [o for o in objects if store.shown(o.url) in request.files]
     shown = {o.url: store.shown(o.url) for o in objects}
     if native:
         try:

@@ -1,0 +1,241 @@
+"""``Catalog.to_dask`` on a real local Dask cluster (two worker processes on loopback).
+
+Every frame computed by Dask must equal what ``Catalog.read`` gives for the same arguments
+(``pandas.testing``), for every file-based kind, with filters, projections, templates and hive
+partitions; a worker killed in the middle of a computation must not change the result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+import yaml
+
+import dynio
+from dynio.errors import CastError
+
+distributed = pytest.importorskip("distributed")
+
+SCHEMA = {
+    "columns": {
+        "id": {"type": "int64"},
+        "ts": {"type": "datetime64[ns]"},
+        "amount": {"type": "float64"},
+        "country": {"type": "category"},
+        "status": {"type": "str"},
+        "qty": {"type": "int32"},
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """A LocalCluster of two single-threaded worker processes on 127.0.0.1, and its client."""
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=40,
+    )
+    with cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def orders(n: int, start: int = 0, seed: int = 1) -> pl.DataFrame:
+    rng = np.random.default_rng(seed + start)
+    amount = rng.gamma(2.0, 40.0, n)
+    amount[rng.random(n) < 0.05] = np.nan
+    return pl.DataFrame(
+        {
+            "id": np.arange(start, start + n, dtype=np.int64),
+            "ts": pl.datetime_range(
+                pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(seconds=n - 1),
+                "1s", eager=True,
+            ),
+            "amount": amount,
+            "country": rng.choice(["GB", "FR", "DE"], n),
+            "status": pl.Series(rng.choice(["new", "paid", ""], n)).replace("", None),
+            "qty": rng.integers(1, 20, n),
+        }
+    )  # fmt: skip
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Callable[..., dynio.Catalog]:
+    """Data in every local layout, and a catalog over it."""
+    frame = orders(6000)
+    (tmp_path / "one").mkdir()
+    frame.write_parquet(tmp_path / "one" / "orders.parquet", row_group_size=500)
+    for k, day in enumerate(["2024-01-01", "2024-01-02", "2024-01-03"]):
+        part = frame.slice(k * 2000, 2000)
+        for fmt in ("parquet", "csv", "ndjson"):
+            folder = tmp_path / fmt
+            folder.mkdir(exist_ok=True)
+            getattr(part, f"write_{fmt}")(folder / f"part-{k}.{fmt}")
+        hive = tmp_path / "hive" / f"band={'abc'[k]}"
+        hive.mkdir(parents=True)
+        part.write_parquet(hive / "data.parquet")
+        (tmp_path / "daily").mkdir(exist_ok=True)
+        part.write_parquet(tmp_path / "daily" / f"{day}.parquet")
+
+    def entry(kind: str, section: dict[str, Any]) -> dict[str, Any]:
+        return {"local": {"type": kind, "local": section}, "schema": SCHEMA}
+
+    doc = {
+        "one": entry("local", {"file_path": f"{tmp_path}/one/orders.parquet"}),
+        "daily": entry("local", {"file_path": f"{tmp_path}/daily/{{day}}.parquet"}),
+        "hive": entry("local_batch", {"path_prefix": f"{tmp_path}/hive/", "file_type": "parquet"}),
+        **{
+            f"batch_{fmt}": entry(
+                "local_batch", {"path_prefix": f"{tmp_path}/{fmt}/", "file_type": fmt}
+            )
+            for fmt in ("parquet", "csv", "ndjson")
+        },
+    }
+    (tmp_path / "res.yaml").write_text(yaml.safe_dump(doc))
+
+    def make() -> dynio.Catalog:
+        return dynio.Catalog.from_yaml(tmp_path / "res.yaml", env="local")
+
+    return make
+
+
+def same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Equal as pandas frames; a Dask result's index restarts per partition, so it is reset."""
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+
+
+CASES = [
+    ("one", {}),
+    ("one", {"columns": ["id", "amount"]}),
+    ("one", {"filters": [("qty", ">", 15)]}),
+    ("one", {"filters": [("id", ">=", 5500)], "columns": ["country", "ts"]}),
+    ("batch_parquet", {}),
+    ("batch_csv", {"filters": [("country", "=", "GB")]}),
+    ("batch_ndjson", {"columns": ["id", "status"]}),
+    ("hive", {"filters": [("band", "=", "b")]}),
+    ("hive", {"filters": [("band", "in", ["a", "c"]), ("qty", "<", 5)]}),
+    ("daily", {"day": "2024-01-03"}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES)
+def test_to_dask_equals_read(
+    client: Any, lake: Callable[..., dynio.Catalog], name: str, kwargs: dict[str, Any]
+) -> None:
+    cat = lake()
+    ddf = cat.to_dask(name, partition_rows=1500, **kwargs)
+    got = ddf.compute()
+    same(got, cat.read(name, **kwargs))
+    assert {c: str(t) for c, t in ddf.dtypes.items()} == {c: str(t) for c, t in got.dtypes.items()}
+
+
+def test_partitions_follow_files_row_groups_and_pruning(
+    client: Any, lake: Callable[..., dynio.Catalog]
+) -> None:
+    cat = lake()
+    assert cat.to_dask("one", partition_rows=1500).npartitions == 4  # 12 groups of 500 rows
+    assert cat.to_dask("one").npartitions == 1
+    assert cat.to_dask("batch_csv").npartitions == 3
+    # two of the three hive folders are pruned on the client: one partition is left
+    assert cat.to_dask("hive", filters=[("band", "=", "b")]).npartitions == 1
+
+
+def test_an_index_sorted_in_the_files_gives_divisions(
+    client: Any, lake: Callable[..., dynio.Catalog]
+) -> None:
+    cat = lake()
+    ddf = cat.to_dask("one", index="id", partition_rows=2000)
+    assert ddf.known_divisions
+    assert ddf.divisions == (0, 2000, 4000, 5999)
+    pd.testing.assert_frame_equal(ddf.compute(), cat.read("one").set_index("id"))
+    # divisions let Dask read only the partition holding a label
+    assert ddf.loc[4321].compute()["qty"].item() == cat.read("one").set_index("id").loc[4321, "qty"]
+    assert not cat.to_dask("one", index="amount", partition_rows=2000).known_divisions
+
+
+def test_a_worker_killed_mid_compute_changes_nothing(
+    client: Any, lake: Callable[..., dynio.Catalog], tmp_path: Path
+) -> None:
+    cat = lake()
+    marker = str(tmp_path / "killed-once")
+    client_pid = os.getpid()
+
+    def die_once(frame: pd.DataFrame) -> pd.DataFrame:
+        # the first task to get here kills its worker process; the scheduler reruns it
+        if os.getpid() == client_pid:
+            return frame
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return frame
+        os._exit(1)
+
+    ddf = cat.to_dask("one", partition_rows=500)
+    ddf = ddf.map_partitions(die_once, meta=ddf._meta)  # (never run on the client for meta)
+    got = ddf.compute()
+    assert os.path.exists(marker)
+    same(got, cat.read("one"))
+
+
+def test_a_cast_failure_in_a_partition_names_its_file(
+    client: Any, lake: Callable[..., dynio.Catalog], tmp_path: Path
+) -> None:
+    cat = lake()
+    bad = orders(10, start=9000).with_columns(pl.lit("many").alias("qty"))
+    bad.write_csv(tmp_path / "csv" / "part-9.csv")
+    ddf = cat.to_dask("batch_csv")  # planned on the client from the headers: no error yet
+    with pytest.raises(CastError) as info:
+        ddf.compute()
+    assert info.value.column == "qty"
+    assert info.value.file is not None
+    assert info.value.file.endswith("part-9.csv")
+    assert "many" in str(info.value)
+
+
+def test_s3_dataset(client: Any, s3: Any, catalog_from: Callable[..., dynio.Catalog]) -> None:
+    frame = orders(3000)
+    for k in range(3):
+        s3.put(f"lake/orders/part-{k}.parquet", _parquet(frame.slice(k * 1000, 1000)))
+    cat = catalog_from(
+        yaml.safe_dump(
+            {
+                "orders": {
+                    "env": {
+                        "type": "s3_path_prefix",
+                        "s3": {
+                            "bucket": s3.name,
+                            "path_prefix": "lake/orders",
+                            "file_type": "parquet",
+                        },
+                        "options": {"storage_options": dict(s3.storage_options)},
+                    },
+                    "schema": SCHEMA,
+                }
+            }
+        ),
+        env="env",
+    )
+    ddf = cat.to_dask("orders", filters=[("qty", ">", 10)], columns=["id", "qty", "country"])
+    assert ddf.npartitions == 3
+    same(
+        ddf.compute(),
+        cat.read("orders", filters=[("qty", ">", 10)], columns=["id", "qty", "country"]),
+    )
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    return buf.getvalue()
