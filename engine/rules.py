@@ -65,6 +65,9 @@ class RuleExprs:
         value: The values sampled from failing rows (with ``mask``).
         key: For rules on duplicates: the columns whose repeated values fail (rows with a null
             in a single key column pass).
+        from_counts: For rules decided by the frame's row count and the column's null count
+            alone: ``(rows, nulls) -> (passed, failing)``, so that counts merged from parts
+            decide them.
     """
 
     passed: pl.Expr
@@ -74,6 +77,7 @@ class RuleExprs:
     mask: pl.Expr | None = None
     value: pl.Expr | None = None
     key: tuple[str, ...] = ()
+    from_counts: Callable[[int, int], tuple[bool, int]] | None = None
 
 
 # (column expression or None for frame rules, resolved options, the column's dtype) -> exprs
@@ -140,9 +144,17 @@ def _has_acceptable_percentage_of_nulls(
 ) -> RuleExprs:
     c = _col(col)
     nulls = c.null_count()
+    threshold = float(opts["threshold"])
     share = pl.when(pl.len() > 0).then(nulls / pl.len()).otherwise(0.0)
-    passed = share < float(opts["threshold"])
-    return RuleExprs(passed=passed, failing=pl.when(passed).then(0).otherwise(nulls))
+    passed = share < threshold
+
+    def decide(rows: int, null_count: int) -> tuple[bool, int]:
+        ok = (null_count / rows if rows else 0.0) < threshold
+        return ok, 0 if ok else null_count
+
+    return RuleExprs(
+        passed=passed, failing=pl.when(passed).then(0).otherwise(nulls), from_counts=decide
+    )
 
 
 def _categories(values: list[Any], dtype: pl.DataType | None) -> tuple[pl.Series, bool]:
@@ -253,7 +265,15 @@ def _row_count_between(
         passed = passed & (n >= opts["min"])
     if opts.get("max") is not None:
         passed = passed & (n <= opts["max"])
-    return RuleExprs(passed=passed, failing=pl.when(passed).then(0).otherwise(n))
+    low, high = opts.get("min"), opts.get("max")
+
+    def decide(rows: int, null_count: int) -> tuple[bool, int]:
+        ok = (low is None or rows >= low) and (high is None or rows <= high)
+        return ok, 0 if ok else rows
+
+    return RuleExprs(
+        passed=passed, failing=pl.when(passed).then(0).otherwise(n), from_counts=decide
+    )
 
 
 def _unique_together(

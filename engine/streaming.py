@@ -43,7 +43,8 @@ __all__ = ["Query", "Runner", "evaluate_streaming", "exact_quantiles"]
 
 # a query over the scanned frame (e.g. an aggregation)
 Query = Callable[[pl.LazyFrame], pl.LazyFrame]
-# runs a query over the scan in the streaming engine and collects its (small) answer
+# runs a query over the scan in the streaming engine and collects its (small) answer; a
+# distributed runner may give the answers of the query over each part, concatenated
 Runner = Callable[[Query], pl.DataFrame]
 
 # a quantile's candidate values are collected once at most this many are left
@@ -190,7 +191,13 @@ def _kth_pair(run: Runner, x: pl.Expr, k: int, stats: tuple[int, float, float]) 
     for _ in range(_MAX_ROUNDS):
         if inside <= _COLLECT_AT_MOST or lo == hi:
             break
-        hist = run(_histogram(x, lo, hi)).sort("bucket")
+        # (answers from parts of the data, as a distributed runner gives, are merged here)
+        hist = (
+            run(_histogram(x, lo, hi))
+            .group_by("bucket")
+            .agg(pl.col("n").sum(), pl.col("lo").min(), pl.col("hi").max())
+            .sort("bucket")
+        )
         seen = below
         for n, blo, bhi in hist.select("n", "lo", "hi").iter_rows():
             if seen + n > k:
@@ -207,7 +214,7 @@ def _kth_pair(run: Runner, x: pl.Expr, k: int, stats: tuple[int, float, float]) 
     if len(pair) < 2 and k + 1 < count:
         after = hi
         nxt = run(lambda lf: lf.select(x.alias("x")).filter(pl.col("x") > after).min())
-        pair.append(float(nxt["x"][0]))
+        pair.append(float(nxt["x"].min()))  # type: ignore[arg-type]
     return [float(v) for v in pair]
 
 

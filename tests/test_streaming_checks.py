@@ -332,3 +332,50 @@ def test_nan_counts_as_null_in_streaming_as_in_memory() -> None:
     assert_same_report(got[0], want[0])
     assert_same_values(got[1], want[1])
     assert not math.isnan(got[1][1].value)
+
+
+# ------------------------------------------------- partials merged from parts (the Dask path)
+
+
+def by_parts(
+    frame: pl.DataFrame, schema: SchemaSpec, cuts: list[int], buckets: int = 3
+) -> tuple[ValidationReport, list[MetricValue]]:
+    """Evaluate from parts of ``frame`` (cut at ``cuts``), as the distributed check does."""
+    from functools import reduce
+
+    from dynio.engine import partials
+
+    bounds = [0, *cuts, frame.height]
+    parts = [frame.slice(a, b - a) for a, b in zip(bounds, bounds[1:], strict=False)]
+    checks = partials.Checks(schema, frame.schema)
+    got = [checks.partial(p, i) for i, p in enumerate(parts)]
+    # merged in a tree of another shape than the parts' order: merge is associative
+    total = (
+        reduce(partials.merge, got[1:], got[0])
+        if len(got) < 3
+        else partials.merge(got[0], reduce(partials.merge, got[2:], got[1]))
+    )
+    pieces = [checks.key_pieces(p, i, buckets) for i, p in enumerate(parts)]
+    results = [
+        partials.bucket_result([pc[b] for pc in pieces], checks.keys) for b in range(buckets)
+    ]
+
+    def run(query: streaming.Query) -> pl.DataFrame:
+        return pl.concat([query(p.lazy()).collect() for p in parts])
+
+    return checks.finalize(total, partials.merge_keys(results), run, resource="orders", env="test")
+
+
+@pytest.mark.parametrize(
+    ("n", "cuts"),
+    [(0, []), (1, []), (7, [0, 3, 3]), (500, [100, 101, 250]), (5000, [1000, 2000, 4999])],
+)
+def test_partials_merged_equal_the_fused_select(
+    n: int, cuts: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(streaming, "_COLLECT_AT_MOST", 50)  # quantiles through histograms
+    frame = orders(n, seed=n + 1)
+    want = quality.evaluate(frame, schema(), resource="orders", env="test")
+    got = by_parts(frame, schema(), [c for c in cuts if c <= n])
+    assert_same_report(got[0], want[0])
+    assert_same_values(got[1], want[1])
