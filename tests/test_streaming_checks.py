@@ -7,6 +7,7 @@ the global rules (duplicates) and exact quantiles.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -346,7 +347,7 @@ def by_parts(
     from dynio.engine import partials
 
     bounds = [0, *cuts, frame.height]
-    parts = [frame.slice(a, b - a) for a, b in zip(bounds, bounds[1:], strict=False)]
+    parts = [frame.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
     checks = partials.Checks(schema, frame.schema)
     got = [checks.partial(p, i) for i, p in enumerate(parts)]
     # merged in a tree of another shape than the parts' order: merge is associative
