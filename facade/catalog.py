@@ -230,9 +230,22 @@ class Resource:
         validate: bool = True,
         metrics: bool = True,
         raise_on_error: bool = True,
+        dask: bool = False,
         **template_args: Any,
     ) -> stream_io.CheckResult:
         """Validate and measure the resource in bounded memory (see :meth:`Catalog.check`)."""
+        if dask:
+            from dynio import dask_ops  # Dask is imported here only
+
+            return dask_ops.check(
+                self,
+                columns=columns,
+                filters=filters,
+                validate=validate,
+                metrics=metrics,
+                raise_on_error=raise_on_error,
+                template_args=template_args,
+            )
         return stream_io.check(
             self._spec,
             self._env,
@@ -254,6 +267,12 @@ class Resource:
         **template_args: Any,
     ) -> execute.WriteResult:
         """Write pandas, Polars or Arrow data (see :meth:`Catalog.write`)."""
+        if type(data).__module__.split(".")[0] == "dask":
+            from dynio import dask_ops  # Dask is imported here only
+
+            return dask_ops.write(
+                self, data, validate=validate, metrics=metrics, template_args=template_args
+            )
         if isinstance(data, pl.LazyFrame):
             # checked and written by the streaming engine, never collected whole
             info, report, values = stream_io.write(
@@ -537,6 +556,7 @@ class Catalog:
         validate: bool = True,
         metrics: bool = True,
         raise_on_error: bool = True,
+        dask: bool = False,
         **template_args: Any,
     ) -> stream_io.CheckResult:
         """Validate and measure a resource without loading it: for data larger than memory.
@@ -553,6 +573,9 @@ class Catalog:
             validate: Run the schema's rules (error-severity failures raise ``ValidationError``).
             metrics: Compute the schema's metrics.
             raise_on_error: With ``False`` failed rules are only reported on the result.
+            dask: Run on the Dask cluster instead (the current ``distributed.Client``): one
+                pass over the partitions of :meth:`to_dask`, partial aggregates merged in a
+                tree and keys hash-partitioned for exact distinct counts and duplicate rules.
             **template_args: Values for ``{placeholders}`` in the resource's paths.
 
         Returns:
@@ -566,6 +589,7 @@ class Catalog:
                 validate=validate,
                 metrics=metrics,
                 raise_on_error=raise_on_error,
+                dask=dask,
                 **template_args,
             )
         except ValidationError as exc:
@@ -594,7 +618,9 @@ class Catalog:
             data: A pandas DataFrame, a Polars DataFrame or LazyFrame, or an Arrow table. A
                 LazyFrame is checked and written by Polars' streaming engine without being
                 collected (a local file in parquet, CSV, NDJSON or IPC is streamed into place),
-                so it may be larger than memory.
+                so it may be larger than memory. A Dask DataFrame (to a ``local_batch``
+                dataset folder) is cast, checked and written by the workers, partition by
+                partition into a staging folder swapped in only when the rules pass.
             validate: Run the schema's rules first.
             metrics: Compute the schema's metrics.
             **template_args: Values for ``{placeholders}`` in the resource's paths.

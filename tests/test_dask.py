@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 import dynio
-from dynio.errors import CastError
+from dynio.errors import CastError, ValidationError
 
 distributed = pytest.importorskip("distributed")
 
@@ -239,3 +239,141 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     buf = io.BytesIO()
     frame.write_parquet(buf)
     return buf.getvalue()
+
+
+# ------------------------------------------------------------- rules and metrics on the cluster
+
+
+def opts(**options: Any) -> dict[str, Any]:
+    return {"apply": True, "options": options}
+
+
+ALL = ["Min", "Max", "Mean", "Std", "Variance", "Counts", "UniqueCounts", "NullCount", "Quantiles"]
+CHECKED = {
+    "name": "orders",
+    "columns": {
+        "id": {"type": "int64", "validations": {"has_unique_values": opts()}, "metrics": ALL},
+        "ts": {"type": "datetime64[ns]", "metrics": ["Min", "Max", "UniqueCounts"]},
+        "amount": {
+            "type": "float64",
+            "validations": {
+                "is_between": opts(lower=0, upper=300),
+                "has_acceptable_percentage_of_nulls": opts(threshold=0.01),
+            },
+            "metrics": ALL,
+        },
+        "country": {
+            "type": "category",
+            "validations": {"is_in": opts(categorical_values=["GB", "FR", "ES"], match_all=True)},
+            "metrics": ["CountsPerLabel", "UniqueCounts"],
+        },
+        "status": {
+            "type": "str",
+            "validations": {"has_no_null_values": opts()},
+            "metrics": ["CountsPerLabel", "NullCount", "Min", "Max"],
+        },
+        "qty": {
+            "type": "int32",
+            "validations": {"is_lower_than": opts(threshold=18)},
+            "metrics": ["Counts", "Quantiles", "Mean"],
+        },
+    },
+    "validations": {
+        "unique_together": opts(columns=["country", "qty", "status"]),
+        "row_count_between": opts(min=1),
+    },
+}
+
+
+@pytest.fixture
+def checked(tmp_path: Path, lake: Callable[..., dynio.Catalog]) -> dynio.Catalog:
+    """The parquet dataset with a fourth file repeating ids of the first, under CHECKED."""
+    lake()
+    orders(40, start=10, seed=7).write_parquet(tmp_path / "parquet" / "part-3.parquet")
+    doc = {
+        "orders": {
+            "local": {
+                "type": "local_batch",
+                "local": {"path_prefix": f"{tmp_path}/parquet/", "file_type": "parquet"},
+            },
+            "schema": CHECKED,
+        },
+        "out": {
+            "local": {
+                "type": "local_batch",
+                "local": {"path_prefix": f"{tmp_path}/out/", "file_type": "parquet"},
+            },
+            "schema": CHECKED,
+        },
+        "out_loose": {
+            "local": {
+                "type": "local_batch",
+                "local": {"path_prefix": f"{tmp_path}/out_loose/", "file_type": "parquet"},
+                "options": {"partition_cols": ["country"]},
+            },
+            "schema": SCHEMA,
+        },
+    }
+    (tmp_path / "checked.yaml").write_text(yaml.safe_dump(doc))
+    return dynio.Catalog.from_yaml(tmp_path / "checked.yaml", env="local")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"filters": [("qty", "<", 10)]}, {"columns": ["id", "amount", "country"]}],
+)
+def test_check_on_dask_equals_read(
+    client: Any, checked: dynio.Catalog, kwargs: dict[str, Any]
+) -> None:
+    from test_streaming_checks import assert_same_report, assert_same_values
+
+    got = checked.check("orders", dask=True, raise_on_error=False, **kwargs)
+    want = checked.read_result("orders", raise_on_error=False, **kwargs)
+    assert_same_report(got.report, want.report)
+    assert_same_values(got.metrics, want.metrics)
+    failed = {(f.rule, f.column) for f in got.report.failures}
+    if not kwargs:
+        assert ("has_unique_values", "id") in failed  # ids repeated across two files
+        dup = next(f for f in got.report.failures if f.rule == "has_unique_values")
+        assert dup.sample == tuple(range(10, 15))
+
+
+def test_check_on_dask_raises_on_a_failed_rule(client: Any, checked: dynio.Catalog) -> None:
+    with pytest.raises(ValidationError) as info:
+        checked.check("orders", dask=True)
+    assert not info.value.report.ok
+    assert checked.last_report == info.value.report
+
+
+def test_write_of_a_dask_frame_commits_once_the_rules_pass(
+    client: Any, checked: dynio.Catalog, tmp_path: Path
+) -> None:
+    ddf = checked.to_dask("orders", filters=[("id", ">=", 100)])  # the repeated ids are gone
+    ddf = ddf[~ddf["status"].isna() & (ddf["qty"] < 18) & (ddf["amount"] < 300)]
+    ddf = ddf[~ddf["amount"].isna()]
+    # unique_together and is_in still fail: write to the loose schema first
+    result = checked.write("out_loose", ddf)
+    want = ddf.compute().reset_index(drop=True)
+    assert result.info.rows == len(want)
+    back = checked.read("out_loose").sort_values("id", ignore_index=True)
+    assert sorted(p.name for p in (tmp_path / "out_loose").iterdir()) == [
+        "country=DE", "country=FR", "country=GB",
+    ]  # fmt: skip
+    pd.testing.assert_frame_equal(
+        back[want.columns.tolist()],
+        want.sort_values("id", ignore_index=True),
+        check_categorical=False,
+    )
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out_loose")]
+
+
+def test_a_failed_rule_on_dask_writes_nothing(
+    client: Any, checked: dynio.Catalog, tmp_path: Path
+) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.parquet").write_bytes(b"the previous version")
+    with pytest.raises(ValidationError) as info:
+        checked.write("out", checked.to_dask("orders"))
+    assert ("has_unique_values", "id") in {(f.rule, f.column) for f in info.value.report.failures}
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.parquet"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # no staging left
