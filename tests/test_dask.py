@@ -377,3 +377,71 @@ def test_a_failed_rule_on_dask_writes_nothing(
     assert ("has_unique_values", "id") in {(f.rule, f.column) for f in info.value.report.failures}
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.parquet"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # no staging left
+
+
+# ----------------------------------------------------------------------------------- telemetry
+
+
+def _export_spans_to(endpoint: str, service: str) -> None:
+    """(On a worker) send finished spans over OTLP/HTTP to ``endpoint``, one request each."""
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", timeout=10))
+    )
+    trace.set_tracer_provider(provider)
+
+
+def _stop_exporting() -> None:
+    from opentelemetry import trace
+
+    trace.get_tracer_provider().shutdown()  # type: ignore[attr-defined]
+
+
+def test_partition_spans_on_workers_are_children_of_the_client_span(
+    client: Any, checked: dynio.Catalog, otel: Any, otlp_receiver: Any
+) -> None:
+    otlp_receiver.clear()
+    client.run(_export_spans_to, otlp_receiver.http_endpoint, "dynio-dask-workers")
+    try:
+        got = checked.check("orders", dask=True, raise_on_error=False)
+        ddf = checked.to_dask("orders")
+        ddf.compute()
+    finally:
+        client.run(_stop_exporting)  # SimpleSpanProcessor: every span was sent when it ended
+    worker_spans = [
+        (s, rs)
+        for r in otlp_receiver.take("traces")
+        for rs in r.message.resource_spans
+        for ss in rs.scope_spans
+        for s in ss.spans
+    ]
+    check_span = otel.span("dynio.check")
+    to_dask_span = otel.span("dynio.to_dask")
+    assert check_span.attributes["dynio.rows"] == got.report.rows
+    assert check_span.attributes["dynio.bytes"] > 0
+
+    def parented(name: str, parent: Any) -> list[Any]:
+        return [
+            s
+            for s, _ in worker_spans
+            if s.name == name
+            and s.trace_id == parent.context.trace_id.to_bytes(16, "big")
+            and s.parent_span_id == parent.context.span_id.to_bytes(8, "big")
+        ]
+
+    parts = len(ddf.divisions) - 1
+    # the check reads each partition (and reads them again for exact quantiles)
+    assert len(parented("dynio.partition.check", check_span)) == 4
+    assert len(parented("dynio.partition", check_span)) >= 4
+    assert len(parented("dynio.partition", to_dask_span)) == parts == 4
+    rows = [
+        next(a.value.int_value for a in s.attributes if a.key == "dynio.rows")
+        for s in parented("dynio.partition.check", check_span)
+    ]
+    assert sum(rows) == got.report.rows
