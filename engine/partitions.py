@@ -23,8 +23,9 @@ import polars as pl
 
 from dynio.engine.errors import DynioError
 from dynio.engine.execute import collect
-from dynio.engine.filters import FilterLike
-from dynio.engine.plan import PlanInfo, plan_read
+from dynio.engine.filters import FilterLike, normalize
+from dynio.engine.plan import PlanInfo, check_template_args, plan_read, source_module
+from dynio.engine.sources import ScanRequest
 from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import ResourceSpec, freeze
 
@@ -50,11 +51,14 @@ class Part:
         files: The files (as the plan names them).
         rows: ``(offset, length)`` within the one file, or ``None`` for the whole files.
         bounds: ``(min, max)`` of the index column in this part, from parquet statistics.
+        key: ``(column, low, high)``: the rows of a SQL source with ``low <= column < high``
+            (a key range; ``files`` is then empty).
     """
 
     files: tuple[str, ...]
     rows: tuple[int, int] | None = None
     bounds: tuple[Any, Any] | None = None
+    key: tuple[str, Any, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,11 +148,17 @@ def plan_parts(
     template_args: Mapping[str, Any] | None = None,
     partition_rows: int = DEFAULT_PARTITION_ROWS,
     index: str | None = None,
+    partition_on: str | None = None,
+    partition_num: int | None = None,
 ) -> PartsPlan:
     """Plan a read and split it into parts (see the module's docstring).
 
+    A SQL source is split into ``partition_num`` ranges of the integer column ``partition_on``
+    (default: the source's options of those names), between its minimum and maximum over the
+    filtered rows (one query); each part reads its range with the filters in its ``WHERE``.
+
     Raises:
-        DynioError: The resource's kind is not file-based.
+        DynioError: Neither files nor a key range to split the read by.
         SchemaError, ReadError, TemplateError: As planning a read raises them.
     """
     plan = plan_read(resource, env, columns=columns, filters=filters, template_args=template_args)
@@ -159,11 +169,8 @@ def plan_parts(
             plan.release()
     info = plan.info
     if not info.files:
-        raise DynioError(
-            f"a {info.kind} source has no files to partition",
-            resource=resource.name,
-            env=env,
-        )
+        ranges = _key_ranges(resource, env, filters, template_args, partition_on, partition_num)
+        return PartsPlan(info, schema, ranges)
     parts: list[Part] = []
     for file in info.files:
         if info.format == "parquet" and not is_remote(file):
@@ -171,6 +178,62 @@ def plan_parts(
         else:
             parts.append(Part((file,)))
     return PartsPlan(info, schema, tuple(parts))
+
+
+def _key_ranges(
+    resource: ResourceSpec,
+    env: str,
+    filters: FilterLike,
+    template_args: Mapping[str, Any] | None,
+    column: str | None,
+    num: int | None,
+) -> tuple[Part, ...]:
+    """Parts of a SQL source by ranges of an integer key column."""
+    spec = resource.env(env)
+    context = {"resource": resource.name, "env": spec.name}
+    column = column or spec.source.options.get("partition_on")
+    num = num or spec.source.options.get("partition_num") or 1
+    module = source_module(spec, context)
+    key_range = getattr(module, "key_range", None)
+    if column is None or key_range is None:
+        raise DynioError(
+            f"a {spec.source.kind} source has no files to partition; give partition_on (an"
+            " integer column) to read it in key ranges",
+            **context,
+        )
+    try:
+        conditions = normalize(
+            filters if filters is not None else spec.source.options.get("filters")
+        )
+    except ValueError as exc:
+        raise DynioError(f"invalid filters: {exc}", **context) from exc
+    if filters is not None and conditions is None:
+        raise DynioError(
+            "a read in key ranges takes filters in the tuple form (pushed into the SQL)",
+            **context,
+        )
+    request = ScanRequest(
+        resource.name, spec.name, check_template_args(spec, template_args or {}, context),
+        filters=conditions,
+    )  # fmt: skip
+    low, high = key_range(spec.source, request, column)
+    if low is None or high is None:
+        return (Part((), key=(column, 0, 0)),)
+    if not isinstance(low, int) or not isinstance(high, int):
+        raise DynioError(f"partition_on column {column!r} is not an integer column", **context)
+    step = max(1, -(-(high - low + 1) // int(num)))
+    return tuple(
+        Part((), bounds=(a, min(a + step, high + 1) - 1), key=(column, a, min(a + step, high + 1)))
+        for a in range(low, high + 1, step)
+    )
+
+
+def _in_range(filters: FilterLike, key: tuple[str, Any, Any]) -> FilterLike:
+    """The filters (tuple form) with the key range added to every OR branch."""
+    column, low, high = key
+    bounds = [(column, ">=", low), (column, "<", high)]
+    branches = normalize(filters) or ((),)
+    return [[*branch, *bounds] for branch in branches]
 
 
 def read_part(
@@ -190,6 +253,9 @@ def read_part(
         CastError, ReadError: As a read raises them (naming the part's file).
     """
     resource = load_spec(spec)
+    if part.key is not None:
+        base = filters if filters is not None else resource.env(env).source.options.get("filters")
+        filters = _in_range(base, part.key)
     plan = plan_read(
         resource,
         env,
@@ -197,7 +263,7 @@ def read_part(
         filters=filters,
         template_args=template_args,
         streaming=True,
-        files=part.files,
+        files=part.files if part.key is None else None,
         rows=part.rows,
     )
     frame = collect(plan)

@@ -207,6 +207,8 @@ class Resource:
         index: str | None = None,
         partition_rows: int | None = None,
         dtype_backend: handoff.DtypeBackend = "numpy",
+        partition_on: str | None = None,
+        partition_num: int | None = None,
         **template_args: Any,
     ) -> Any:
         """The resource as a ``dask.dataframe.DataFrame`` (see :meth:`Catalog.to_dask`)."""
@@ -218,6 +220,8 @@ class Resource:
             filters=filters,
             index=index,
             dtype_backend=dtype_backend,
+            partition_on=partition_on,
+            partition_num=partition_num,
             template_args=template_args,
             **({"partition_rows": partition_rows} if partition_rows else {}),
         )
@@ -513,6 +517,8 @@ class Catalog:
         index: str | None = None,
         partition_rows: int | None = None,
         dtype_backend: handoff.DtypeBackend = "numpy",
+        partition_on: str | None = None,
+        partition_num: int | None = None,
         **template_args: Any,
     ) -> Any:
         """A resource as a ``dask.dataframe.DataFrame``, for a Dask cluster.
@@ -524,7 +530,8 @@ class Catalog:
         ``dask`` extra (``pip install 'dynio[dask]'``); Dask is imported by this method only.
 
         Args:
-            name: The resource name (a file-based kind: local, local_batch, object stores).
+            name: The resource name (a file-based kind: local, local_batch, object stores; or
+                postgres, read in key ranges).
             columns: Columns to read (default: the schema's).
             filters: Rows to keep (as for :meth:`read`); pushed into each partition's scan.
             index: A column to make the index; when the parquet statistics show the parts
@@ -532,6 +539,9 @@ class Catalog:
             partition_rows: Rows per partition when a parquet file is split by row groups
                 (default 1,000,000).
             dtype_backend: As for :meth:`read`.
+            partition_on: For a SQL source (postgres): the integer column whose value ranges
+                make the partitions (default: the source's ``partition_on`` option).
+            partition_num: How many ranges (default: the ``partition_num`` option, else 1).
             **template_args: Values for ``{placeholders}`` in the resource's paths.
 
         Returns:
@@ -543,6 +553,8 @@ class Catalog:
             index=index,
             partition_rows=partition_rows,
             dtype_backend=dtype_backend,
+            partition_on=partition_on,
+            partition_num=partition_num,
             **template_args,
         )
 

@@ -144,6 +144,8 @@ def to_dask(
     index: str | None = None,
     partition_rows: int = partitions.DEFAULT_PARTITION_ROWS,
     dtype_backend: handoff.DtypeBackend = "numpy",
+    partition_on: str | None = None,
+    partition_num: int | None = None,
     template_args: Mapping[str, Any] | None = None,
 ) -> dd.DataFrame:
     """The resource as a Dask DataFrame (see :meth:`dynio.Catalog.to_dask`)."""
@@ -164,6 +166,8 @@ def to_dask(
                 template_args=template_args,
                 partition_rows=partition_rows,
                 index=index,
+                partition_on=partition_on,
+                partition_num=partition_num,
             )
         set_attributes(sp, {**planned.info.attributes(), "partitions": len(planned.parts)})
         empty = pl.DataFrame(schema=planned.schema)

@@ -445,3 +445,38 @@ def test_partition_spans_on_workers_are_children_of_the_client_span(
         for s in parented("dynio.partition.check", check_span)
     ]
     assert sum(rows) == got.report.rows
+
+
+# ------------------------------------------------------------------------- SQL, in key ranges
+
+
+def test_postgres_in_key_ranges(
+    client: Any, postgres: Any, catalog_from: Callable[..., dynio.Catalog]
+) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres.uri, autocommit=True) as con:
+        con.execute(
+            "DROP TABLE IF EXISTS dask_orders; CREATE TABLE dask_orders AS"
+            " SELECT g AS id, chr(97 + g % 5) AS cat, g / 10.0::float8 AS x"
+            " FROM generate_series(1, 1003) g"
+        )
+    text = (
+        'dask_orders:\n  pg:\n    type: postgres\n    postgres: {uri: "[[ PG_URI ]]"}\n'
+        "    options: {table: dask_orders, partition_on: id, partition_num: 4}\n"
+        "  schema:\n    columns: {id: {type: int64}, cat: {type: category}, x: {type: float64}}\n"
+    )
+    cat = catalog_from(text, env="pg", vars={"PG_URI": postgres.uri})
+    ddf = cat.to_dask("dask_orders", index="id")
+    assert ddf.npartitions == 4
+    assert ddf.divisions == (1, 252, 503, 754, 1003)
+    pd.testing.assert_frame_equal(
+        ddf.compute(), cat.read("dask_orders").sort_values("id").set_index("id")
+    )
+    kwargs: dict[str, Any] = {
+        "filters": [("cat", "in", ["a", "c"]), ("x", "<", 60)],
+        "columns": ["id", "x"],
+    }
+    ddf = cat.to_dask("dask_orders", partition_num=3, **kwargs)
+    assert ddf.npartitions == 3
+    same(ddf.compute().sort_values("id"), cat.read("dask_orders", **kwargs).sort_values("id"))
