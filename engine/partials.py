@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from dynio.engine.errors import DynioError
@@ -103,6 +104,10 @@ def merge(a: Partial, b: Partial) -> Partial:
     out["missing"] = {k: [v for v in a["missing"][k] if v in b["missing"][k]] for k in a["missing"]}
     out["m"] = {k: (kind, _combine_value(kind, v, b["m"][k][1])) for k, (kind, v) in a["m"].items()}
     out["mom"] = {k: _chan(a["mom"][k], b["mom"][k]) for k in a["mom"]}
+    out["hll"] = {
+        k: (n + b["hll"][k][0], np.maximum(regs, b["hll"][k][1]))
+        for k, (n, regs) in a.get("hll", {}).items()
+    }
     labels: dict[int, dict[str, int]] = {}
     for k, counts in a["labels"].items():
         merged = dict(counts)
@@ -165,6 +170,36 @@ def merge_keys(results: Sequence[Sequence[KeyResult]]) -> list[KeyResult]:
     return out
 
 
+# HyperLogLog (approximate mode): 2**14 registers, ~0.8 % standard error
+_HLL_BITS = 14
+
+
+def _hll(hashes: Any) -> Any:
+    """The HyperLogLog registers of 64-bit hashes (a uint8 array of ``2**_HLL_BITS``)."""
+    h = np.asarray(hashes, dtype=np.uint64)
+    registers = np.zeros(1 << _HLL_BITS, dtype=np.uint8)
+    if not len(h):
+        return registers
+    index = (h >> np.uint64(64 - _HLL_BITS)).astype(np.int64)
+    rest = h << np.uint64(_HLL_BITS)
+    width = 64 - _HLL_BITS
+    # the position of the first 1 bit of the remaining bits (their leading zeros + 1)
+    top = np.floor(np.log2(np.maximum(rest, 1).astype(np.float64))).astype(np.int64)
+    rank = np.where(rest == 0, width + 1, 64 - top).clip(1, width + 1).astype(np.uint8)
+    np.maximum.at(registers, index, rank)
+    return registers
+
+
+def _hll_estimate(registers: Any) -> int:
+    m = float(len(registers))
+    alpha = 0.7213 / (1 + 1.079 / m)
+    estimate = alpha * m * m / float(np.sum(np.power(2.0, -registers.astype(np.float64))))
+    zeros = int(np.count_nonzero(registers == 0))
+    if estimate <= 2.5 * m and zeros:
+        estimate = m * math.log(m / zeros)  # small counts: linear counting
+    return round(estimate)
+
+
 @dataclass(frozen=True)
 class _Rule:
     index: int
@@ -176,6 +211,10 @@ class Checks:
     """A schema's rules and metrics compiled for a frame schema, as partials to merge.
 
     Built the same on the client and on every worker (from the same spec and frame schema).
+    With ``approximate``, distinct counts come from HyperLogLog sketches merged with the other
+    partials (no bucket tasks, no shuffle; about 1 % error) and the duplicate rules fail on an
+    estimate: only when the rows beyond the first of each key exceed the sketch's error (about
+    2.5 % of the rows); ``failing_count`` is then that estimate, and there is no sample.
     """
 
     def __init__(
@@ -185,8 +224,10 @@ class Checks:
         *,
         rules: bool = True,
         metrics: bool = True,
+        approximate: bool = False,
     ) -> None:
         active, metric_cols = active_checks(schema, frame_schema, rules=rules, metrics=metrics)
+        self.approximate = approximate
         self.schema = schema
         self.frame_schema = frame_schema
         self.rules = [_Rule(i, r, _built(r, frame_schema)) for i, r in enumerate(active)]
@@ -270,7 +311,11 @@ class Checks:
                     .len()
                 )
                 labels[j] = dict(counts.iter_rows())
+        sketches = {
+            k: (int(keyrows), _hll(hashes)) for k, (keyrows, hashes) in self._hashes(frame).items()
+        }
         return {
+            "hll": sketches,
             "rows": int(row["rows"]),
             "nulls": {c: int(row[f"nulls:{c}"]) for c in self._null_columns()},
             "fail": {
@@ -297,6 +342,35 @@ class Checks:
                 if METRICS[m].quantiles
             },
         }
+
+    def _hashes(self, frame: pl.DataFrame) -> dict[int, tuple[int, Any]]:
+        """(approximate mode) Per key: the rows it counts and the hashes of their keys."""
+        if not self.approximate:
+            return {}
+        out = {}
+        for k, key in enumerate(self.keys):
+            cols = list(key.columns)
+            if key.single:
+                values = frame.select(self._c(cols[0]).alias("k")).drop_nulls()
+                hashed = values.select(pl.col("k").hash(seed=17))
+            else:
+                hashed = frame.select(pl.struct(cols).hash(seed=17))
+            out[k] = (hashed.height, hashed.to_series().to_numpy())
+        return out
+
+    def approximate_keys(self, total: Partial) -> list[KeyResult]:
+        """(approximate mode) Each key's estimated distinct count and repeated rows."""
+        out = []
+        for k, key in enumerate(self.keys):
+            counted, registers = total["hll"][k]
+            distinct = min(counted, _hll_estimate(registers))
+            nulls = total["rows"] - counted if key.single else 0
+            surplus = counted - distinct
+            # a surplus within three standard errors of the sketch may be its error alone
+            noise = 3 * 1.04 / math.sqrt(len(registers)) * counted
+            failing = surplus if surplus > noise else 0
+            out.append(KeyResult(distinct + (1 if nulls else 0), failing, ()))
+        return out
 
     def key_pieces(self, frame: pl.DataFrame, part: int, buckets: int) -> list[list[pl.DataFrame]]:
         """Each key's distinct values in this part, counted, split by hash: ``[bucket][key]``."""

@@ -235,6 +235,7 @@ class Resource:
         metrics: bool = True,
         raise_on_error: bool = True,
         dask: bool = False,
+        approximate: bool = False,
         **template_args: Any,
     ) -> stream_io.CheckResult:
         """Validate and measure the resource in bounded memory (see :meth:`Catalog.check`)."""
@@ -249,6 +250,7 @@ class Resource:
                 metrics=metrics,
                 raise_on_error=raise_on_error,
                 template_args=template_args,
+                approximate=approximate,
             )
         return stream_io.check(
             self._spec,
@@ -569,6 +571,7 @@ class Catalog:
         metrics: bool = True,
         raise_on_error: bool = True,
         dask: bool = False,
+        approximate: bool = False,
         **template_args: Any,
     ) -> stream_io.CheckResult:
         """Validate and measure a resource without loading it: for data larger than memory.
@@ -588,6 +591,9 @@ class Catalog:
             dask: Run on the Dask cluster instead (the current ``distributed.Client``): one
                 pass over the partitions of :meth:`to_dask`, partial aggregates merged in a
                 tree and keys hash-partitioned for exact distinct counts and duplicate rules.
+            approximate: With ``dask``: distinct counts (``UniqueCounts``) and the duplicate
+                rules from HyperLogLog sketches instead (~1 % error, no shuffle); a duplicate
+                rule's failing count is then the estimated rows beyond the first of each key.
             **template_args: Values for ``{placeholders}`` in the resource's paths.
 
         Returns:
@@ -602,6 +608,7 @@ class Catalog:
                 metrics=metrics,
                 raise_on_error=raise_on_error,
                 dask=dask,
+                approximate=approximate,
                 **template_args,
             )
         except ValidationError as exc:

@@ -69,6 +69,7 @@ class _Job:
     buckets: int
     carrier: Mapping[str, str]
     stage: str | None = None  # a staging folder to write each partition into
+    approximate: bool = False  # distinct counts from HyperLogLog sketches, no buckets
 
 
 @functools.lru_cache(maxsize=16)
@@ -78,13 +79,20 @@ def _checks(
     schema: tuple[tuple[str, pl.DataType], ...],
     validate: bool,
     metrics: bool,
+    approximate: bool,
 ) -> partials.Checks:
     res = partitions.load_spec(spec)
-    return partials.Checks(res.env(env).schema, pl.Schema(schema), rules=validate, metrics=metrics)
+    return partials.Checks(
+        res.env(env).schema,
+        pl.Schema(schema),
+        rules=validate,
+        metrics=metrics,
+        approximate=approximate,
+    )
 
 
 def _job_checks(job: _Job) -> partials.Checks:
-    return _checks(job.spec, job.env, job.schema, job.validate, job.metrics)
+    return _checks(job.spec, job.env, job.schema, job.validate, job.metrics, job.approximate)
 
 
 def _summarize(job: _Job, frame: pl.DataFrame, index: int) -> tuple[Any, Any]:
@@ -92,7 +100,8 @@ def _summarize(job: _Job, frame: pl.DataFrame, index: int) -> tuple[Any, Any]:
     with traced("dynio.partition.check", job.carrier, resource=job.resource, rows=frame.height):
         out = checks.partial(frame, index)
         out["bytes"] = frame.estimated_size()
-        return out, checks.key_pieces(frame, index, job.buckets)
+        pieces = [] if job.approximate else checks.key_pieces(frame, index, job.buckets)
+        return out, pieces
 
 
 def _check_part(job: _Job, reader: PartReader, part: partitions.Part, index: int) -> Any:
@@ -157,12 +166,13 @@ def _one_pass(
     total = _tree([s[0] for s in summaries], partials.merge)
     buckets = [
         delayed(partials.bucket_result)([s[1][b] for s in summaries], checks.keys)
-        for b in range(job.buckets)
+        for b in range(0 if job.approximate else job.buckets)
     ]
     merged, results = dask.compute(total, buckets)
+    keys = checks.approximate_keys(merged) if job.approximate else partials.merge_keys(results)
     report, values = checks.finalize(
         merged,
-        partials.merge_keys(results),
+        keys,
         run,
         resource=job.resource,
         env=job.env,
@@ -209,6 +219,7 @@ def check(
     raise_on_error: bool = True,
     partition_rows: int = partitions.DEFAULT_PARTITION_ROWS,
     template_args: Mapping[str, Any] | None = None,
+    approximate: bool = False,
 ) -> CheckResult:
     """Validate and measure a resource on the Dask cluster (see :meth:`dynio.Catalog.check`)."""
     _require_dask(res.name, res.env)
@@ -235,7 +246,7 @@ def check(
         )  # fmt: skip
         job = _Job(
             spec, res.env, res.name, tuple(planned.schema.items()), validate, metrics,
-            min(MAX_BUCKETS, len(planned.parts)), carrier,
+            min(MAX_BUCKETS, len(planned.parts)), carrier, approximate=approximate,
         )  # fmt: skip
         parts = list(planned.parts)
         summaries = [delayed(_check_part, nout=2)(job, reader, p, i) for i, p in enumerate(parts)]
