@@ -98,6 +98,7 @@ def _chan(a: tuple[int, float, float], b: tuple[int, float, float]) -> tuple[int
 def merge(a: Partial, b: Partial) -> Partial:
     """Two partials as one (associative; samples keep data order by their row order keys)."""
     out: Partial = {"rows": a["rows"] + b["rows"], "bytes": a.get("bytes", 0) + b.get("bytes", 0)}
+    out["staged"] = a.get("staged", []) + b.get("staged", [])  # what the parts wrote, if any
     out["nulls"] = {k: a["nulls"][k] + b["nulls"][k] for k in a["nulls"]}
     out["fail"] = {k: a["fail"][k] + b["fail"][k] for k in a["fail"]}
     out["sample"] = {k: _first(a["sample"][k] + b["sample"][k]) for k in a["sample"]}

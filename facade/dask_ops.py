@@ -68,7 +68,9 @@ class _Job:
     metrics: bool
     buckets: int
     carrier: Mapping[str, str]
-    stage: str | None = None  # a staging folder to write each partition into
+    stage: str | None = None  # a staging folder (or, with objects, a staging id) to write into
+    objects: bool = False  # the destination is an object-store dataset prefix
+    args: tuple[tuple[str, Any], ...] = ()  # the write's template values
     approximate: bool = False  # distinct counts from HyperLogLog sketches, no buckets
 
 
@@ -117,22 +119,34 @@ def _conformed(job: _Job, data: pd.DataFrame) -> pl.DataFrame:
 
 
 def _write_part(job: _Job, data: pd.DataFrame, index: int) -> Any:
-    """Cast one partition, write it into the staging folder, and give its partials."""
-    from dynio.engine.sources import local
+    """Cast one partition, write it into the staging area, and give its partials."""
+    from dynio.engine.sources import local, objectstore
 
     with traced("dynio.partition", job.carrier, resource=job.resource, env=job.env) as sp:
         frame = _conformed(job, data)
         spec = partitions.load_spec(job.spec).env(job.env)
         fmt = format_for(spec.source.format or "")
         if fmt is None or job.stage is None:
-            raise UnsupportedError("no staging folder or format for a partition write")
-        options = {k: v for k, v in spec.source.options.items() if k not in ("columns", "filters")}
-        files = local.write_parts(Path(job.stage), frame, fmt, options, f"part-{index:05d}")
-        nbytes = sum(f.stat().st_size for f in files)
-        set_attributes(sp, {"rows": frame.height, "bytes": nbytes, "files": len(files)})
+            raise UnsupportedError("no staging area or format for a partition write")
+        name = f"part-{index:05d}"
+        context = {"resource": job.resource, "env": job.env}
+        if job.objects:
+            staged = objectstore.stage_part(
+                frame, spec.source, dict(job.args), context, job.stage, name
+            )
+        else:
+            options = {k: v for k, v in spec.source.options.items() if k not in _PLAN_ONLY}
+            files = local.write_parts(Path(job.stage), frame, fmt, options, name)
+            staged = [(str(f), f.stat().st_size) for f in files]
+        nbytes = sum(size for _, size in staged)
+        set_attributes(sp, {"rows": frame.height, "bytes": nbytes, "files": len(staged)})
     summary, pieces = _summarize(job, frame, index)
     summary["bytes"] = nbytes
+    summary["staged"] = staged
     return summary, pieces
+
+
+_PLAN_ONLY = ("columns", "filters", "usecols")
 
 
 def _query_part(reader: PartReader, part: partitions.Part, query: Query) -> pl.DataFrame:
@@ -157,7 +171,7 @@ def _tree(items: list[Any], fn: Callable[[Any, Any], Any]) -> Any:
 
 def _one_pass(
     job: _Job, summaries: list[Any], run: Callable[[Query], pl.DataFrame], label_cap: int
-) -> tuple[ValidationReport, list[MetricValue], int]:
+) -> tuple[ValidationReport, list[MetricValue], Any]:
     """Merge the partition tasks' partials and key buckets (one compute), then finalize."""
     import dask
     from dask import delayed
@@ -178,7 +192,7 @@ def _one_pass(
         env=job.env,
         label_cap=label_cap,
     )
-    return report, values, int(merged["bytes"])
+    return report, values, merged
 
 
 def _publish(
@@ -259,12 +273,34 @@ def check(
             return out
 
         with span("validate" if validate else "metrics", engine="dask") as stage:
-            report, values, nbytes = _one_pass(job, summaries, run, res._label_cap)
+            report, values, merged = _one_pass(job, summaries, run, res._label_cap)
+            nbytes = int(merged["bytes"])
             _publish(stage, job, report, values, "check", nbytes)
         set_attributes(sp, {"rows": report.rows, "bytes": nbytes})
         if validate and raise_on_error:
             _raise_failed(report, res.name, res.env, "check")
         return CheckResult(report=report, info=planned.info, metrics=values)
+
+
+def _destination(res: Resource, args: Mapping[str, Any]) -> tuple[bool, str, Any]:
+    """Where the partitions are staged: ``(objects, staging, target)``."""
+    import uuid
+
+    from dynio.engine.sources import kind_for, local
+
+    source = res.spec.source
+    context = {"resource": res.name, "env": res.env}
+    kind = kind_for(source.kind)
+    if local._remote(source) or (kind is not None and kind.module and "objectstore" in kind.module):
+        return True, uuid.uuid4().hex[:16], None
+    if source.kind != "local_batch":
+        raise UnsupportedError(
+            "a Dask DataFrame is written to a dataset: a local folder (type local_batch) or an"
+            f" object-store prefix; this resource is {source.kind!r}",
+            **context,
+        )
+    target = local.location(source, args, context)
+    return False, str(local.staging_folder(target)), target
 
 
 def write(
@@ -275,31 +311,32 @@ def write(
     metrics: bool = True,
     template_args: Mapping[str, Any] | None = None,
 ) -> WriteResult:
-    """Write a Dask DataFrame to a dataset folder (see :meth:`dynio.Catalog.write`)."""
+    """Write a Dask DataFrame to a dataset (see :meth:`dynio.Catalog.write`)."""
     _require_dask(res.name, res.env)
     from dask import delayed
 
-    from dynio.engine.sources import local
+    from dynio.engine.sources import local, objectstore
 
     spec = res.spec
     context = {"resource": res.name, "env": res.env}
     with operation("dynio.write", resource=res.name, env=res.env, engine="dask") as sp:
         bind_source(spec.source)
-        if spec.source.kind != "local_batch" or local._remote(spec.source):
-            raise UnsupportedError(
-                f"a Dask DataFrame is written to a local dataset folder (type local_batch);"
-                f" this resource is {spec.source.kind!r}",
-                **context,
-            )
         args = check_template_args(spec, dict(template_args or {}), context)
-        target = local.location(spec.source, args, context)
         meta = handoff.from_any(ddf._meta, **context)
         schema = conform(meta, spec.schema, context).schema if spec.schema else meta.schema
-        staging = local.staging_folder(target)
+        objects, staging, target = _destination(res, args)
         job = _Job(
             partitions.dump_spec(res._spec), res.env, res.name, tuple(schema.items()), validate,
-            metrics, min(MAX_BUCKETS, ddf.npartitions), trace_carrier(), str(staging),
+            metrics, min(MAX_BUCKETS, ddf.npartitions), trace_carrier(), staging,
+            objects=objects, args=tuple(args.items()),
         )  # fmt: skip
+
+        def discard() -> None:
+            if objects:
+                objectstore.discard_staged(spec.source, args, context, staging)
+            else:
+                shutil.rmtree(staging, ignore_errors=True)
+
         try:
             pieces = ddf.to_delayed()
             summaries = [delayed(_write_part, nout=2)(job, d, i) for i, d in enumerate(pieces)]
@@ -312,16 +349,21 @@ def write(
                 return out
 
             with span("validate" if validate else "metrics", engine="dask") as stage:
-                report, values, nbytes = _one_pass(job, summaries, run, res._label_cap)
-                _publish(stage, job, report, values, "write", nbytes)
+                report, values, merged = _one_pass(job, summaries, run, res._label_cap)
+                _publish(stage, job, report, values, "write", int(merged["bytes"]))
             if validate:
                 _raise_failed(report, res.name, res.env, "write")
-            with span("commit", location=str(target)):
-                size, files = local.commit_folder(staging, target)
+            with span("commit"):
+                if objects:
+                    info = objectstore.commit_staged(
+                        spec.source, args, context, staging, merged["staged"], report.rows
+                    )
+                else:
+                    size, files = local.commit_folder(Path(staging), target)
+                    info = WriteInfo(str(target), report.rows, size, tuple(map(str, files)))
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            discard()
             raise
-        info = WriteInfo(str(target), report.rows, size, tuple(str(f) for f in files))
         set_attributes(sp, {"location": info.location, "rows": info.rows, "bytes": info.bytes})
         record_write(res.name, res.env, spec.source.kind, info.rows, info.bytes)
         return WriteResult(info=info, report=report, metrics=values)

@@ -499,3 +499,39 @@ def test_check_on_dask_approximate(client: Any, checked: dynio.Catalog) -> None:
     assert {(f.rule, f.column) for f in got.report.failures} - {
         ("has_unique_values", "id")
     } == exact
+
+
+def test_write_of_a_dask_frame_to_an_s3_dataset(
+    client: Any, checked: dynio.Catalog, s3: Any, tmp_path: Path
+) -> None:
+    strict = dict(CHECKED, validations={})
+    doc = {
+        name: {
+            "env": {
+                "type": "s3_path_prefix",
+                "s3": {"bucket": s3.name, "path_prefix": "lake/orders", "file_type": "parquet"},
+                "options": {"storage_options": dict(s3.storage_options), **extra},
+            },
+            "schema": schema,
+        }
+        for name, schema, extra in [
+            ("loose", SCHEMA, {"partition_cols": ["country"]}),
+            ("strict", strict, {}),
+        ]
+    }
+    (tmp_path / "s3.yaml").write_text(yaml.safe_dump(doc))
+    cat = dynio.Catalog.from_yaml(tmp_path / "s3.yaml", env="env")
+    s3.put("lake/orders/old.parquet", _parquet(orders(5)))
+    ddf = checked.to_dask("orders", filters=[("id", "<", 3000)], columns=list(SCHEMA["columns"]))
+    # has_unique_values and the other rules of the strict schema fail: nothing changes
+    with pytest.raises(ValidationError):
+        cat.write("strict", ddf)
+    assert s3.keys() == ["lake/orders/old.parquet"]  # no staging object left either
+    result = cat.write("loose", ddf)
+    keys = s3.keys()
+    assert "lake/orders/old.parquet" not in keys
+    assert {k.split("/")[2] for k in keys} == {"country=DE", "country=FR", "country=GB"}
+    want = ddf.compute().sort_values(["id", "ts"], ignore_index=True)
+    back = cat.read("loose").sort_values(["id", "ts"], ignore_index=True)
+    assert result.info.rows == len(want)
+    pd.testing.assert_frame_equal(back[want.columns.tolist()], want, check_categorical=False)
