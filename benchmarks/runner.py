@@ -27,6 +27,7 @@ from typing import Any
 from benchmarks.data import SIZES, ensure_data
 from benchmarks.dynamicio_env import dynamicio_python
 from benchmarks.larger_than_memory import run_l1
+from benchmarks.larger_than_memory_checks import run_d2, run_l2
 from benchmarks.scenarios import SCENARIOS, Scenario, Side, all_scenarios, topic_modules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,9 +215,28 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 def _ltm_line(check: dict[str, Any]) -> str:
+    if check["id"] == "D2":
+        if check["status"] != "ok":
+            return (
+                f"D2 FAILED under {check['limit']}: {check['dask']} / {check['polars_streaming']}"
+            )
+        return (
+            f"D2 ok: ~{check['data_in_memory_mb']:,} MiB of data under {check['limit']}: Dask on 2"
+            f" workers {check['dask']['seconds']:.1f} s, Polars streaming"
+            f" {check['polars_streaming']['seconds']:.1f} s (ratio {check['ratio']:.2f})"
+        )
     s = check["streaming"]
     if not s["ok"]:
-        return f"L1 FAILED under {check['limit']}: {s.get('error') or s.get('returncode')}"
+        return (
+            f"{check['id']} FAILED under {check['limit']}: {s.get('error') or s.get('returncode')}"
+        )
+    if check["id"] == "L2":
+        exact = "exact" if check["exact"] else f"NOT EXACT: {check['problems']}"
+        return (
+            f"L2 ok: {check['rows']:,} rows (~{check['data_in_memory_mb']:,} MiB in memory) under"
+            f" {check['limit']}: check {s['check_seconds']:.2f} s, copy {s['write_seconds']:.2f}"
+            f" s, peak {s['peak_mb']:.0f} MiB; results {exact} (vs one copy read in memory)"
+        )
     binds = (
         "the in-memory engine was killed under the same limit"
         if check["limit_binds"]
@@ -254,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         s for s in everything if (s.id.upper() in wanted if wanted else s.quick or mode == "full")
     ]
     run_ltm = wanted is None or "L1" in wanted
-    if wanted and len(scenarios) + (1 if "L1" in wanted else 0) != len(wanted):
+    run_ltm_checks = wanted is None or "L2" in wanted
+    run_d2_check = mode == "full" and (wanted is None or "D2" in wanted)
+    if wanted and len(scenarios) + len(wanted & {"L1", "L2", "D2"}) != len(wanted):
         known = ", ".join(s.id for s in everything)
         parser.error(f"unknown scenario id in {args.only!r}; known: {known}")
 
@@ -299,6 +321,14 @@ def main(argv: list[str] | None = None) -> int:
         ltm = run_l1(data, mode)
         checks.append(ltm)
         print(_ltm_line(ltm), flush=True)
+    if run_ltm_checks:
+        print("L2      larger-than-memory check + copy (streaming rules and sink) …", flush=True)
+        checks.append(run_l2(data, mode))
+        print(_ltm_line(checks[-1]), flush=True)
+    if run_d2_check:
+        print("D2      4x the memory limit: Dask on 2 workers vs Polars streaming …", flush=True)
+        checks.append(run_d2(data, mode))
+        print(_ltm_line(checks[-1]), flush=True)
     record = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "mode": mode,

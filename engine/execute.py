@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 from opentelemetry.trace import Span
+from polars._typing import EngineType
 
 from dynio.engine.casts import CastFailure, diagnose, plan_casts
 from dynio.engine.errors import (
@@ -212,8 +213,13 @@ def _read_consistently(planned: Callable[[], Plan]) -> tuple[Plan, pl.DataFrame]
     )
 
 
-def collect(plan: Plan) -> pl.DataFrame:
-    """Run a plan, translating backend failures into dynio errors that name the file and column.
+def collect(
+    plan: Plan,
+    query: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+    engine: EngineType = "auto",
+) -> pl.DataFrame:
+    """Run a plan (or ``query`` over it, e.g. an aggregation) in ``engine``, translating
+    backend failures into dynio errors that name the file and column.
 
     When a reader's own parsing fails (e.g. ``1.0`` in a CSV column the schema calls ``int64``),
     the source is scanned again as text and cast through the cast table, which accepts every
@@ -230,8 +236,9 @@ def collect(plan: Plan) -> pl.DataFrame:
     mismatch = binary_mismatch(info.format, where) if len(info.files) == 1 else None
     if mismatch is not None:  # a text reader would read the bytes as garbage text
         raise ReadError(f"cannot read {info.format}: {mismatch}", file=where, **context)
+    run = query if query is not None else (lambda lf: lf)
     try:
-        return plan.frame.collect()
+        return run(plan.frame).collect(engine=engine)
     except pl.exceptions.PanicException as exc:  # a BaseException: a reader's bug or bad data
         raise _read_error(exc, info.format, where, context, options) from exc
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -255,7 +262,7 @@ def collect(plan: Plan) -> pl.DataFrame:
         if info.format in _TEXT_FORMATS:
             # the reader parsed the text itself and gave up: the cast table may not
             try:
-                return fallback.collect()
+                return run(fallback).collect(engine=engine)
             except (pl.exceptions.PolarsError, OSError) as exc2:
                 failed = exc2
         try:

@@ -199,12 +199,21 @@ def _write_parquet(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any])
             pa_kwargs["compression"] = "none" if compression == "uncompressed" else compression
         pq.write_table(df.to_arrow(), out, **pa_kwargs)
         return
+    df.write_parquet(out, **parquet_write_kwargs(options))
+
+
+def parquet_write_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Polars' ``write_parquet``/``sink_parquet`` arguments for a resource's parquet options
+    (those only pyarrow's writer takes are left out: see ``_PYARROW_PARQUET_WRITE``)."""
+    compression = _pick(options, "compression")
+    if (compression is None and "compression" in options) or compression == "none":
+        compression = "uncompressed"  # pandas' compression=None
     # snappy, as pandas and pyarrow write by default: a third of the time of Polars' zstd
     kwargs: dict[str, Any] = {"compression": compression or "snappy"}
     for name in ("compression_level", "row_group_size", "statistics", "data_page_size"):
         if name in options:
             kwargs[name] = options[name]
-    df.write_parquet(out, **kwargs)
+    return kwargs
 
 
 # --------------------------------------------------------------------------------------------- csv
@@ -337,6 +346,11 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
 
 
 def _write_csv(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
+    df.write_csv(out, **csv_write_kwargs(options))
+
+
+def csv_write_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Polars' ``write_csv``/``sink_csv`` arguments for a resource's CSV options."""
     kwargs: dict[str, Any] = {}
     sep = _pick(options, "separator", "sep", "delimiter")
     if sep is not None:
@@ -358,7 +372,7 @@ def _write_csv(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> 
         kwargs["line_terminator"] = term
     if "float_precision" in options:
         kwargs["float_precision"] = int(options["float_precision"])
-    df.write_csv(out, **kwargs)
+    return kwargs
 
 
 # -------------------------------------------------------------------------------------------- json

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["METRICS", "MetricDef", "metric_applies"]
+__all__ = ["METRICS", "QUANTILES", "MetricDef", "metric_applies"]
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -26,12 +26,19 @@ class MetricDef:
             uses the key ``""``; ``Quantiles`` yields ``p50``/``p90``/``p99``.
         numeric_only: Whether the column must be numeric (or boolean).
         per_label: The value is a list of ``{label, count}`` structs (``CountsPerLabel``).
+        quantiles: The quantiles the metric gives (``Quantiles``), for evaluators that compute
+            them exactly without holding the column (streaming, partitions).
+        combine: How values computed on parts of the data make the whole's: ``min``, ``max``,
+            ``sum``, ``mean``/``var``/``std`` (from counts, means and sums of squares merged
+            with the parallel formula) or ``distinct`` (a distinct count, by hash partitions).
     """
 
     name: str
     build: Callable[[pl.Expr], dict[str, pl.Expr]]
     numeric_only: bool = False
     per_label: bool = False
+    quantiles: tuple[float, ...] = ()
+    combine: str = ""
 
 
 def _single(fn: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.Expr], dict[str, pl.Expr]]:
@@ -52,15 +59,17 @@ def _counts_per_label(c: pl.Expr) -> dict[str, pl.Expr]:
 METRICS: dict[str, MetricDef] = {
     d.name: d
     for d in [
-        MetricDef("Min", _single(lambda c: c.min())),
-        MetricDef("Max", _single(lambda c: c.max())),
-        MetricDef("Mean", _single(lambda c: _numeric(c).mean()), numeric_only=True),
-        MetricDef("Std", _single(lambda c: _numeric(c).std()), numeric_only=True),
-        MetricDef("Variance", _single(lambda c: _numeric(c).var()), numeric_only=True),
-        MetricDef("Counts", _single(lambda c: pl.len())),
+        MetricDef("Min", _single(lambda c: c.min()), combine="min"),
+        MetricDef("Max", _single(lambda c: c.max()), combine="max"),
+        MetricDef("Mean", _single(lambda c: _numeric(c).mean()), numeric_only=True, combine="mean"),
+        MetricDef("Std", _single(lambda c: _numeric(c).std()), numeric_only=True, combine="std"),
+        MetricDef(
+            "Variance", _single(lambda c: _numeric(c).var()), numeric_only=True, combine="var"
+        ),
+        MetricDef("Counts", _single(lambda c: pl.len()), combine="sum"),
         # null counts as one distinct value, as in dynamicio (len(series.unique()))
-        MetricDef("UniqueCounts", _single(lambda c: c.n_unique())),
-        MetricDef("NullCount", _single(lambda c: c.null_count())),
+        MetricDef("UniqueCounts", _single(lambda c: c.n_unique()), combine="distinct"),
+        MetricDef("NullCount", _single(lambda c: c.null_count()), combine="sum"),
         MetricDef(
             "Quantiles",
             lambda c: {
@@ -68,6 +77,7 @@ METRICS: dict[str, MetricDef] = {
                 for q in QUANTILES
             },
             numeric_only=True,
+            quantiles=QUANTILES,
         ),
         MetricDef("CountsPerLabel", _counts_per_label, per_label=True),
     ]

@@ -260,6 +260,8 @@ def plan_read(
     filters: FilterLike = None,
     template_args: Mapping[str, Any] | None = None,
     streaming: bool = True,
+    files: Sequence[str] | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> Plan:
     """Plan a read of ``resource`` in ``env_name``.
 
@@ -275,6 +277,10 @@ def plan_read(
             that collects the frame at once and then calls :attr:`Plan.release` (the engine's
             read): sources may hold files open until then, and the frame must not be collected
             after the release.
+        files: Read only these of the source's files (one partition of a dataset); the
+            source must take them (a source that cannot is an error, never a wrong read).
+        rows: ``(offset, length)``: read only these rows of the scan, before the casts and the
+            filter (a group of row groups of one file).
 
     Raises:
         SchemaError: Unknown columns requested, or schema columns missing from the data.
@@ -319,10 +325,17 @@ def plan_read(
             schema_name=schema.name if schema else None,
             streaming=streaming,
             as_of=as_of,
+            files=tuple(files) if files is not None else None,
         )
 
     scan = module.scan(env.source, request(hints))
+    if rows is not None:
+        scan = replace(scan, frame=scan.frame.slice(*rows))
     try:
+        if files is not None and sorted(scan.files) != sorted(files):
+            raise DynioError(
+                f"the {env.source.kind} source cannot read a part of its files", **context
+            )
         src_schema = _collect_schema(scan, env.source.options, context)
         available = src_schema.names()
         missing = [c for c in (needed or []) if c not in src_schema]
@@ -371,6 +384,7 @@ def plan_read(
             raw_hints = ScanHints(dtypes={c: pl.String() for c in (needed or available)})
             # (never holding a file open: nothing would release it)
             raw = module.scan(env.source, replace(request(raw_hints), streaming=True)).frame
+            raw = raw.slice(*rows) if rows is not None else raw
             return raw, raw.collect_schema()
 
         info = PlanInfo(

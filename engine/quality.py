@@ -30,6 +30,7 @@ __all__ = [
     "MetricValue",
     "RuleFailure",
     "ValidationReport",
+    "active_checks",
     "evaluate",
     "log_metric_lines",
     "metric_line",
@@ -251,6 +252,27 @@ def _built(rule: RuleSpec, schema: pl.Schema) -> RuleExprs:
     return rdef.build(col, resolved_options(rdef, rule.options), dtype)
 
 
+def active_checks(
+    schema: SchemaSpec | None, frame_schema: pl.Schema, *, rules: bool, metrics: bool
+) -> tuple[list[RuleSpec], list[tuple[str, str]]]:
+    """The applied rules and the ``(column, metric)`` pairs to evaluate on a frame.
+
+    Rules and metrics on columns the frame lacks (a projected read) are left out.
+    """
+    active_rules = [r for r in schema.all_rules if r.apply] if (schema and rules) else []
+    metric_cols = (
+        [(c.name, m) for c in schema.columns for m in c.metrics] if (schema and metrics) else []
+    )
+    present = set(frame_schema.names())
+    active_rules = [
+        r
+        for r in active_rules
+        if (r.column is None or r.column in present)
+        and set(r.options.get("columns", ()) if r.column is None else ()) <= present
+    ]
+    return active_rules, [(c, m) for c, m in metric_cols if c in present]
+
+
 def evaluate(
     frame: pl.DataFrame | pl.LazyFrame,
     schema: SchemaSpec | None,
@@ -279,23 +301,11 @@ def evaluate(
     Returns:
         The validation report and the metric values.
     """
-    active_rules = [r for r in schema.all_rules if r.apply] if (schema and rules) else []
-    metric_cols = (
-        [(c.name, m) for c in schema.columns for m in c.metrics] if (schema and metrics) else []
-    )
     # a lazy input is produced once: the second select (failures only) reads the collected frame
     data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
     lazy = data.lazy()
     frame_schema = data.schema
-    present = set(frame_schema.names())
-    # rules and metrics on columns this frame lacks (a projected read) are left out
-    active_rules = [
-        r
-        for r in active_rules
-        if (r.column is None or r.column in present)
-        and set(r.options.get("columns", ()) if r.column is None else ()) <= present
-    ]
-    metric_cols = [(c, m) for c, m in metric_cols if c in present]
+    active_rules, metric_cols = active_checks(schema, frame_schema, rules=rules, metrics=metrics)
     if not active_rules and not metric_cols:
         return ValidationReport(resource, env, data.height, 0), []
 

@@ -57,13 +57,27 @@ class RuleExprs:
         sample: List scalar: up to :data:`SAMPLE_SIZE` failing values (may be ``None``);
             evaluated only when the rule failed.
         detail: Optional list scalar of extra facts (e.g. expected categories never seen);
-            evaluated only when the rule failed.
+            evaluated only when the rule failed. It depends only on the column's distinct
+            values, so it may be evaluated on them alone.
+        mask: For rules that fail row by row: the boolean (never null) row expression true on
+            failing rows; ``failing`` is its sum. Lets evaluators that see the data in parts
+            (streaming, partitions) count and sample failures without the whole frame.
+        value: The values sampled from failing rows (with ``mask``).
+        key: For rules on duplicates: the columns whose repeated values fail (rows with a null
+            in a single key column pass).
+        from_counts: For rules decided by the frame's row count and the column's null count
+            alone: ``(rows, nulls) -> (passed, failing)``, so that counts merged from parts
+            decide them.
     """
 
     passed: pl.Expr
     failing: pl.Expr
     sample: pl.Expr | None = None
     detail: pl.Expr | None = None
+    mask: pl.Expr | None = None
+    value: pl.Expr | None = None
+    key: tuple[str, ...] = ()
+    from_counts: Callable[[int, int], tuple[bool, int]] | None = None
 
 
 # (column expression or None for frame rules, resolved options, the column's dtype) -> exprs
@@ -90,6 +104,8 @@ def _row_rule(col: pl.Expr, fails: pl.Expr) -> RuleExprs:
         passed=count == 0,
         failing=count,
         sample=col.filter(mask).head(SAMPLE_SIZE).implode(),
+        mask=mask,
+        value=col,
     )
 
 
@@ -111,6 +127,7 @@ def _has_unique_values(
         passed=distinct == pl.len().cast(pl.Int64) - nulls,
         failing=mask.sum(),
         sample=c.filter(mask).unique(maintain_order=True).head(SAMPLE_SIZE).implode(),
+        key=tuple(dict.fromkeys(c.meta.root_names())),
     )
 
 
@@ -119,7 +136,7 @@ def _has_no_null_values(
 ) -> RuleExprs:
     c = _col(col)
     count = c.null_count()
-    return RuleExprs(passed=count == 0, failing=count)
+    return RuleExprs(passed=count == 0, failing=count, mask=c.is_null())
 
 
 def _has_acceptable_percentage_of_nulls(
@@ -127,9 +144,17 @@ def _has_acceptable_percentage_of_nulls(
 ) -> RuleExprs:
     c = _col(col)
     nulls = c.null_count()
+    threshold = float(opts["threshold"])
     share = pl.when(pl.len() > 0).then(nulls / pl.len()).otherwise(0.0)
-    passed = share < float(opts["threshold"])
-    return RuleExprs(passed=passed, failing=pl.when(passed).then(0).otherwise(nulls))
+    passed = share < threshold
+
+    def decide(rows: int, null_count: int) -> tuple[bool, int]:
+        ok = (null_count / rows if rows else 0.0) < threshold
+        return ok, 0 if ok else null_count
+
+    return RuleExprs(
+        passed=passed, failing=pl.when(passed).then(0).otherwise(nulls), from_counts=decide
+    )
 
 
 def _categories(values: list[Any], dtype: pl.DataType | None) -> tuple[pl.Series, bool]:
@@ -167,6 +192,8 @@ def _is_in(
         failing=rows.failing,
         sample=rows.sample,
         detail=missing_list,
+        mask=rows.mask,
+        value=rows.value,
     )
 
 
@@ -238,7 +265,15 @@ def _row_count_between(
         passed = passed & (n >= opts["min"])
     if opts.get("max") is not None:
         passed = passed & (n <= opts["max"])
-    return RuleExprs(passed=passed, failing=pl.when(passed).then(0).otherwise(n))
+    low, high = opts.get("min"), opts.get("max")
+
+    def decide(rows: int, null_count: int) -> tuple[bool, int]:
+        ok = (low is None or rows >= low) and (high is None or rows <= high)
+        return ok, 0 if ok else rows
+
+    return RuleExprs(
+        passed=passed, failing=pl.when(passed).then(0).otherwise(n), from_counts=decide
+    )
 
 
 def _unique_together(
@@ -250,6 +285,7 @@ def _unique_together(
         passed=key.n_unique() == pl.len(),
         failing=mask.sum(),
         sample=key.filter(mask).unique(maintain_order=True).head(SAMPLE_SIZE).implode(),
+        key=tuple(str(c) for c in opts["columns"]),
     )
 
 

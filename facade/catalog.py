@@ -21,7 +21,7 @@ import pandas as pd
 import polars as pl
 
 from dynio import handoff
-from dynio.engine import execute, loader, plan
+from dynio.engine import execute, loader, plan, stream_io
 from dynio.engine.display import MetricValues
 from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationError
 from dynio.engine.filters import FilterLike
@@ -254,6 +254,71 @@ class Resource:
             set_attributes(sp, {**planned.info.attributes(), "dynio.scan.lazy": True})
             return planned.frame
 
+    def to_dask(
+        self,
+        *,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        index: str | None = None,
+        partition_rows: int | None = None,
+        dtype_backend: handoff.DtypeBackend = "numpy",
+        partition_on: str | None = None,
+        partition_num: int | None = None,
+        **template_args: Any,
+    ) -> Any:
+        """The resource as a ``dask.dataframe.DataFrame`` (see :meth:`Catalog.to_dask`)."""
+        from dynio import dask as dynio_dask  # Dask is imported here only
+
+        return dynio_dask.to_dask(
+            self,
+            columns=columns,
+            filters=filters,
+            index=index,
+            dtype_backend=dtype_backend,
+            partition_on=partition_on,
+            partition_num=partition_num,
+            template_args=template_args,
+            **({"partition_rows": partition_rows} if partition_rows else {}),
+        )
+
+    def check(
+        self,
+        *,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        validate: bool = True,
+        metrics: bool = True,
+        raise_on_error: bool = True,
+        dask: bool = False,
+        approximate: bool = False,
+        **template_args: Any,
+    ) -> stream_io.CheckResult:
+        """Validate and measure the resource in bounded memory (see :meth:`Catalog.check`)."""
+        if dask:
+            from dynio import dask_ops  # Dask is imported here only
+
+            return dask_ops.check(
+                self,
+                columns=columns,
+                filters=filters,
+                validate=validate,
+                metrics=metrics,
+                raise_on_error=raise_on_error,
+                template_args=template_args,
+                approximate=approximate,
+            )
+        return stream_io.check(
+            self._spec,
+            self._env,
+            columns=columns,
+            filters=filters,
+            template_args=template_args,
+            validate=validate,
+            metrics=metrics,
+            label_cap=self._label_cap,
+            raise_on_error=raise_on_error,
+        )
+
     def write(
         self,
         data: Any,
@@ -263,6 +328,24 @@ class Resource:
         **template_args: Any,
     ) -> execute.WriteResult:
         """Write pandas, Polars or Arrow data (see :meth:`Catalog.write`)."""
+        if type(data).__module__.split(".")[0] == "dask":
+            from dynio import dask_ops  # Dask is imported here only
+
+            return dask_ops.write(
+                self, data, validate=validate, metrics=metrics, template_args=template_args
+            )
+        if isinstance(data, pl.LazyFrame):
+            # checked and written by the streaming engine, never collected whole
+            info, report, values = stream_io.write(
+                self._spec,
+                self._env,
+                data,
+                template_args=template_args,
+                validate=validate,
+                metrics=metrics,
+                label_cap=self._label_cap,
+            )
+            return execute.WriteResult(info=info, report=report, metrics=values)
         # one dynio.write span over the hand-off from pandas and the engine's stages
         with (
             include_values(self._include_values),
@@ -556,6 +639,114 @@ class Catalog:
         """A Polars LazyFrame over the resource with projection, filters and casts in the plan."""
         return self.resource(name).scan(columns=columns, filters=filters, **template_args)
 
+    def to_dask(
+        self,
+        name: str,
+        /,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        *,
+        index: str | None = None,
+        partition_rows: int | None = None,
+        dtype_backend: handoff.DtypeBackend = "numpy",
+        partition_on: str | None = None,
+        partition_num: int | None = None,
+        **template_args: Any,
+    ) -> Any:
+        """A resource as a ``dask.dataframe.DataFrame``, for a Dask cluster.
+
+        One partition per file, or per group of row groups of a large parquet file. The read is
+        planned here as :meth:`read` plans it (template, projection, filters, hive partition
+        pruning); each partition task applies the same projection, filters and safe casts to
+        its part on the worker and gives the pandas dtypes :meth:`read` gives. Needs the
+        ``dask`` extra (``pip install 'dynio[dask]'``); Dask is imported by this method only.
+
+        Args:
+            name: The resource name (a file-based kind: local, local_batch, object stores; or
+                postgres, read in key ranges).
+            columns: Columns to read (default: the schema's).
+            filters: Rows to keep (as for :meth:`read`); pushed into each partition's scan.
+            index: A column to make the index; when the parquet statistics show the parts
+                sorted by it, the frame's divisions are known.
+            partition_rows: Rows per partition when a parquet file is split by row groups
+                (default 1,000,000).
+            dtype_backend: As for :meth:`read`.
+            partition_on: For a SQL source (postgres): the integer column whose value ranges
+                make the partitions (default: the source's ``partition_on`` option).
+            partition_num: How many ranges (default: the ``partition_num`` option, else 1).
+            **template_args: Values for ``{placeholders}`` in the resource's paths.
+
+        Returns:
+            A ``dask.dataframe.DataFrame`` (typed ``Any`` so that Dask stays optional).
+        """
+        return self.resource(name).to_dask(
+            columns=columns,
+            filters=filters,
+            index=index,
+            partition_rows=partition_rows,
+            dtype_backend=dtype_backend,
+            partition_on=partition_on,
+            partition_num=partition_num,
+            **template_args,
+        )
+
+    def check(
+        self,
+        name: str,
+        /,
+        columns: Sequence[str] | None = None,
+        filters: FilterLike = None,
+        *,
+        validate: bool = True,
+        metrics: bool = True,
+        raise_on_error: bool = True,
+        dask: bool = False,
+        approximate: bool = False,
+        **template_args: Any,
+    ) -> stream_io.CheckResult:
+        """Validate and measure a resource without loading it: for data larger than memory.
+
+        The schema's rules and metrics run over the resource's scan as aggregations in Polars'
+        streaming engine (the global ones, such as ``has_unique_values`` or ``Quantiles``, stay
+        exact); the report and metric values equal those of :meth:`read_result` on the same
+        data, and the data is never held in memory.
+
+        Args:
+            name: The resource name.
+            columns: Only check these columns (rules and metrics on others are left out).
+            filters: Only check the rows these filters keep (pushed into the scan).
+            validate: Run the schema's rules (error-severity failures raise ``ValidationError``).
+            metrics: Compute the schema's metrics.
+            raise_on_error: With ``False`` failed rules are only reported on the result.
+            dask: Run on the Dask cluster instead (the current ``distributed.Client``): one
+                pass over the partitions of :meth:`to_dask`, partial aggregates merged in a
+                tree and keys hash-partitioned for exact distinct counts and duplicate rules.
+            approximate: With ``dask``: distinct counts (``UniqueCounts``) and the duplicate
+                rules from HyperLogLog sketches instead (~1 % error, no shuffle); a duplicate
+                rule's failing count is then the estimated rows beyond the first of each key.
+            **template_args: Values for ``{placeholders}`` in the resource's paths.
+
+        Returns:
+            The validation report, the metric values and what the plan read.
+        """
+        res = self.resource(name)
+        try:
+            result = res.check(
+                columns=columns,
+                filters=filters,
+                validate=validate,
+                metrics=metrics,
+                raise_on_error=raise_on_error,
+                dask=dask,
+                approximate=approximate,
+                **template_args,
+            )
+        except ValidationError as exc:
+            self._remember(exc.report, [])
+            raise
+        self._remember(result.report, result.metrics)
+        return result
+
     def write(
         self,
         name: str,
@@ -573,7 +764,12 @@ class Catalog:
 
         Args:
             name: The resource name.
-            data: A pandas DataFrame, a Polars DataFrame or LazyFrame, or an Arrow table.
+            data: A pandas DataFrame, a Polars DataFrame or LazyFrame, or an Arrow table. A
+                LazyFrame is checked and written by Polars' streaming engine without being
+                collected (a local file in parquet, CSV, NDJSON or IPC is streamed into place),
+                so it may be larger than memory. A Dask DataFrame (to a ``local_batch``
+                dataset folder) is cast, checked and written by the workers, partition by
+                partition into a staging folder swapped in only when the rules pass.
             validate: Run the schema's rules first.
             metrics: Compute the schema's metrics.
             **template_args: Values for ``{placeholders}`` in the resource's paths.

@@ -10,7 +10,8 @@ from pathlib import Path
 import dynio
 
 OPTIONAL = ["s3fs", "gcsfs", "connectorx", "duckdb", "adbc_driver_postgresql", "psycopg",
-            "opentelemetry.sdk", "tables", "boto3", "botocore", "sqlalchemy"]  # fmt: skip
+            "opentelemetry.sdk", "tables", "boto3", "botocore", "sqlalchemy", "dask",
+            "distributed"]  # fmt: skip
 
 
 def _run(code: str) -> str:

@@ -120,6 +120,8 @@ class ScanRequest:
             retries of the reading to the reader's own client.
         as_of: The version of a table-format table to read (``version=``/``as_of=`` call
             arguments of the kinds that take them, see :attr:`SourceKind.call_args`).
+        files: Only these of the files the source matches (as :attr:`Scan.files` names them),
+            for a read of one partition of a dataset (``Catalog.to_dask``); ``None``: all.
 
     Pushdown is a negotiation: the planner always applies ``predicate`` after the scan (so a
     source may push all, part or none of it), and the source says in :attr:`Scan.pushed` what it
@@ -136,6 +138,7 @@ class ScanRequest:
     schema_name: str | None = None
     streaming: bool = False
     as_of: TimeTravel | None = None
+    files: tuple[str, ...] | None = None
 
     @property
     def context(self) -> dict[str, Any]:

@@ -158,6 +158,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         )
         # when the filter excludes every partition, one file still gives the scan its columns
         files = [Path(f) for f in kept] or files[:1]
+    if request.files is not None:  # one partition of the dataset
+        files = [f for f in files if str(f) in request.files]
     options = thaw(spec.options)
     names = [str(f) for f in files]
     # one file of a format read by its footer is held open for a read, so that planning and
@@ -298,30 +300,43 @@ def atomic_write_file(
     return size
 
 
-def _write_dataset(
-    target: Path, frame: pl.DataFrame, fmt: Format, options: dict[str, Any]
-) -> tuple[int, list[Path]]:
-    """Replace a folder with a new dataset, built aside and swapped in with renames."""
-    partition_cols = options.pop("partition_cols", None)
+def write_parts(
+    folder: Path, frame: pl.DataFrame, fmt: Format, options: Mapping[str, Any], name: str
+) -> list[Path]:
+    """Write a frame into a dataset folder as file ``name`` (``part-00000``), in hive
+    sub-folders when ``options`` has ``partition_cols``; returns the files written."""
+    partition_cols = options.get("partition_cols")
+    options = {k: v for k, v in options.items() if k != "partition_cols"}
+    ext = fmt.extensions[0]
+    if not partition_cols:
+        atomic_write_file(folder / f"{name}{ext}", frame, fmt, options)
+        return [folder / f"{name}{ext}"]
+    cols = [partition_cols] if isinstance(partition_cols, str) else list(partition_cols)
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise WriteError(f"partition_cols {missing} are not columns of the frame")
+    written = []
+    for key, part in frame.partition_by(cols, as_dict=True, include_key=False).items():
+        sub = folder.joinpath(*(f"{c}={_part_value(v)}" for c, v in zip(cols, key, strict=True)))
+        sub.mkdir(parents=True, exist_ok=True)
+        atomic_write_file(sub / f"{name}{ext}", part, fmt, options)
+        written.append(sub / f"{name}{ext}")
+    return written
+
+
+def staging_folder(target: Path) -> Path:
+    """A new empty folder beside ``target`` to build its next version in."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
+    return staging
+
+
+def commit_folder(staging: Path, target: Path) -> tuple[int, list[Path]]:
+    """Swap a staged folder in as ``target`` (one exchange where the system has it); on any
+    failure the old dataset stays (or goes back) and the staging folder is removed."""
     old: Path | None = None
     try:
-        ext = fmt.extensions[0]
-        if partition_cols:
-            cols = [partition_cols] if isinstance(partition_cols, str) else list(partition_cols)
-            missing = [c for c in cols if c not in frame.columns]
-            if missing:
-                raise WriteError(f"partition_cols {missing} are not columns of the frame")
-            for key, part in frame.partition_by(cols, as_dict=True, include_key=False).items():
-                sub = staging.joinpath(
-                    *(f"{c}={_part_value(v)}" for c, v in zip(cols, key, strict=True))
-                )
-                sub.mkdir(parents=True, exist_ok=True)
-                atomic_write_file(sub / f"part-00000{ext}", part, fmt, options)
-        else:
-            atomic_write_file(staging / f"part-00000{ext}", frame, fmt, options)
         if target.exists() and _exchange(staging, target):
             shutil.rmtree(staging, ignore_errors=True)  # it holds the old dataset now
         else:
@@ -339,6 +354,19 @@ def _write_dataset(
         raise
     files = sorted(p for p in target.rglob("*") if p.is_file())
     return sum(p.stat().st_size for p in files), files
+
+
+def _write_dataset(
+    target: Path, frame: pl.DataFrame, fmt: Format, options: dict[str, Any]
+) -> tuple[int, list[Path]]:
+    """Replace a folder with a new dataset, built aside and swapped in with renames."""
+    staging = staging_folder(target)
+    try:
+        write_parts(staging, frame, fmt, options, "part-00000")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return commit_folder(staging, target)
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -580,6 +580,8 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         # when the filter excludes every partition, one object still gives the scan its
         # columns (the filter then yields no row)
         objects = [o for o in objects if o.url in keep] or objects[:1]
+    if request.files is not None:  # one partition of the dataset
+        objects = [o for o in objects if store.shown(o.url) in request.files]
     shown = {o.url: store.shown(o.url) for o in objects}
     if native:
         try:
@@ -836,3 +838,113 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
             **store.context,
         ) from exc
     return WriteInfo(store.shown(loc.url), frame.height, size, (store.shown(loc.url),))
+
+
+# ------------------------------------------------------------------ staged writes (from Dask)
+
+
+def _staged_root(spec: SourceSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+    target = target_of(spec, args, context)
+    if not target.dataset or target.location.is_glob:
+        raise UnsupportedError(
+            "a frame written partition by partition needs a dataset prefix"
+            f" (type {spec.kind.split('_')[0]}_path_prefix or a URI ending with '/')",
+            **context,
+        )
+    root = target.location if target.location.path.endswith("/") else target.location.child("")
+    store = _Store(spec, root, context)
+    _check_writable(store, root)
+    return store, root
+
+
+def _staging(root: Location, staging_id: str) -> Location:
+    # beside the dataset's prefix, never under it: a reader listing the dataset never sees it
+    return parse_location(f"{root.url.rstrip('/')}.dynio-staging-{staging_id}/")
+
+
+def stage_part(
+    frame: pl.DataFrame,
+    spec: SourceSpec,
+    args: Mapping[str, Any],
+    context: Mapping[str, Any],
+    staging_id: str,
+    name: str,
+) -> list[tuple[str, int]]:
+    """Upload one part of a dataset (as ``name``, in hive folders when the options say) under
+    the staging prefix ``staging_id`` beside the dataset; its relative keys and sizes."""
+    store, root = _staged_root(spec, args, context)
+    fmt = _format(spec)
+    options = {k: v for k, v in thaw(spec.options).items() if k not in _PLAN_ONLY}
+    parts = _parts(frame, options.pop("partition_cols", None), fmt, f"{name}{fmt.extensions[0]}")
+    staging = _staging(root, staging_id)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="dynio-upload-") as folder:
+        for rel, part in parts:
+            size = _serialise(part, fmt, options, Path(folder) / rel)
+            try:
+                _upload(store, Path(folder) / rel, staging.child(rel))
+            except Exception as exc:
+                raise store.error(
+                    exc, staging.child(rel), action="write", error=WriteError
+                ) from exc
+            out.append((rel, size))
+    return out
+
+
+def discard_staged(
+    spec: SourceSpec, args: Mapping[str, Any], context: Mapping[str, Any], staging_id: str
+) -> None:
+    """Remove a staging prefix (a write that did not commit); best effort."""
+    store, root = _staged_root(spec, args, context)
+    staging = _staging(root, staging_id)
+    with contextlib.suppress(Exception):
+        store.fs.rm(staging.fs_path, recursive=True)
+
+
+def commit_staged(
+    spec: SourceSpec,
+    args: Mapping[str, Any],
+    context: Mapping[str, Any],
+    staging_id: str,
+    staged: Sequence[tuple[str, int]],
+    rows: int,
+) -> WriteInfo:
+    """Move the staged objects into the dataset (each copy atomic), then remove the objects of
+    the old dataset the new one does not replace, and the staging prefix."""
+    store, root = _staged_root(spec, args, context)
+    fmt = _format(spec)
+    staging = _staging(root, staging_id)
+    old = _existing(store, root, fmt)
+
+    def copy(rel: str) -> BaseException | None:
+        src, dst = staging.child(rel), root.child(rel)
+        try:
+            store.retrier.run(
+                lambda: store.fs.copy(src.fs_path, dst.fs_path), dst.url, action="write"
+            )
+        except Exception as exc:
+            return exc
+        return None
+
+    outcomes = run_in_threads(copy, [rel for rel, _ in staged], max_workers=_UPLOAD_WORKERS)
+    failed = [(rel, exc) for (rel, _), exc in zip(staged, outcomes, strict=True) if exc]
+    if failed:
+        first = store.error(failed[0][1], root.child(failed[0][0]), action="write")
+        raise WriteError(
+            f"{len(failed)} of {len(staged)} staged objects could not be moved into place; no old"
+            f" object was removed. First failure: {first.message}",
+            file=store.shown(root.url),
+            **store.context,
+        ) from failed[0][1]
+    new = {_bare(root.child(rel).url) for rel, _ in staged}
+    stale = [o for o in old if _bare(o) not in new]
+    if stale:
+        store.retrier.run(lambda: store.fs.rm(stale), root.url, action="delete")
+    with contextlib.suppress(Exception):
+        store.fs.rm(staging.fs_path, recursive=True)
+    return WriteInfo(
+        store.shown(root.url),
+        rows,
+        sum(size for _, size in staged),
+        tuple(store.shown(root.child(rel).url) for rel, _ in staged),
+    )

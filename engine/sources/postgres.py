@@ -480,25 +480,53 @@ def _pg_type_of(fld: pa.Field) -> str:
     return str(meta.get(b"POSTGRESQL:type", b"").decode())
 
 
-def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
-    """A LazyFrame over a table or query; the SQL runs when the frame is collected."""
+def _source_relation(
+    spec: SourceSpec, request: ScanRequest, conn: Connection
+) -> tuple[str, str, str | None]:
+    """The SQL relation a resource reads (its table or its query), its shown location, and the
+    table it names (``None`` for a query)."""
     context = request.context
-    conn = connection(spec, context)
     sql_query = spec.options.get("sql_query")
     if sql_query is not None:
         text = str(sql_query).strip().rstrip(";").strip()
         if not text:
             raise ConfigError("sql_query is empty", key_path="options.sql_query", **context)
-        relation = f"({text}) AS {quote_ident('q')}"
-        location = f"{conn.location}?sql_query"
-        target = None
-    else:
-        try:
-            relation = _relation(spec, request, conn)
-        except ValueError as exc:
-            raise ConfigError(str(exc), key_path="options.table", **context) from exc
-        target = table_name(spec, request)
-        location = f"{conn.location}?table={target}"
+        return f"({text}) AS {quote_ident('q')}", f"{conn.location}?sql_query", None
+    try:
+        relation = _relation(spec, request, conn)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key_path="options.table", **context) from exc
+    target = table_name(spec, request)
+    return relation, f"{conn.location}?table={target}", target
+
+
+def key_range(spec: SourceSpec, request: ScanRequest, column: str) -> tuple[Any, Any]:
+    """The minimum and maximum of ``column`` over the rows the request's filters keep, in one
+    query (what a partitioned read by key ranges plans with)."""
+    context = request.context
+    conn = connection(spec, context)
+    relation, location, target = _source_relation(spec, request, conn)
+    session = _Session(conn, location, context, target)
+    try:
+        source = polars_schema(session.probe(f"SELECT * FROM {relation}"))
+        if column not in source:
+            raise ReadError(f"partition_on column {column!r} is not in the data", **context)
+        compiled = compile_filters(
+            request.filters, source, request.hints.dtypes, text_collation=' COLLATE "C"'
+        )
+        where = f" WHERE {compiled.where}" if compiled.where else ""
+        c = quote_ident(column)
+        got = session.fetch(f"SELECT min({c}), max({c}) FROM {relation}{where}", compiled.params)
+    finally:
+        session.close()
+    return got.column(0)[0].as_py(), got.column(1)[0].as_py()
+
+
+def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
+    """A LazyFrame over a table or query; the SQL runs when the frame is collected."""
+    context = request.context
+    conn = connection(spec, context)
+    relation, location, target = _source_relation(spec, request, conn)
     partition = _partition(spec, context)
     session = _Session(conn, location, context, target)
     arrow = session.probe(f"SELECT * FROM {relation}")
