@@ -321,7 +321,7 @@ class _Loader:
             ConfigError: Unknown name, or the kind takes no storage options.
             MissingVariableError: A ``[[ VAR ]]`` of the entry has no value.
         """
-        if not kind.file_based:
+        if not kind.file_based and kind.storage is None:
             raise ConfigError(
                 f"type {kind.name!r} takes no credentials (they are storage options of files)",
                 key_path=path,
@@ -490,7 +490,7 @@ class _Loader:
             named = self.storage_options(body[_CREDENTIALS], kind, _key(path, _CREDENTIALS), ctx)
             options["storage_options"] = {**named, **(options.get("storage_options") or {})}
         if "storage_options" in options:
-            where = str(settings.get("uri") or kind.name)
+            where = str(settings.get("uri") or kind.storage or kind.name)
             problem = check_storage_options(options["storage_options"], where)
             if problem is not None:
                 raise ConfigError(problem, key_path=_key(path, "options.storage_options"), **ctx)

@@ -169,6 +169,8 @@ class SourceKind:
         planned: For kinds without a module: which release brings them (for the error).
         check: ``"module:function"`` checking option values when the catalog loads, called as
             ``function(spec, schema_columns, context)``; the module must import no driver.
+        storage: For non-file kinds that reach an object store (Athena's results on S3): the
+            storage backend whose options (``storage_options``, ``credentials:``) it takes.
     """
 
     name: str
@@ -181,6 +183,7 @@ class SourceKind:
     planned: str = "a later release"
     section: str = ""
     check: str | None = None
+    storage: str | None = None
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -298,18 +301,38 @@ KINDS: dict[str, SourceKind] = {
         SourceKind(
             "kafka",
             {"kafka_server": _S_REQ, "kafka_topic": _S_REQ},
-            None,
+            "dynio.engine.sources.kafka",
+            extra="kafka",
+            check="dynio.engine.sources.kafka_settings:check_spec",
             file_based=False,
-            options=None,  # producer settings go to the Kafka client as they are
-            planned="a later release",
+            options=None,  # dynio's own names and librdkafka's; kafka.check_spec checks them
         ),
         SourceKind(
             "athena",
             {"s3_output": _S_REQ, "database": _S, "workgroup": _S, "region_name": _S, "query": _S},
-            None,
+            "dynio.engine.sources.athena",
+            extra="athena",
+            check="dynio.engine.sources.athena:check_spec",
             file_based=False,
-            options=None,  # query settings go to the Athena client as they are
-            planned="a later release",
+            options=frozenset(
+                {
+                    "query",
+                    "sql_query",
+                    "parameters",
+                    "table",
+                    "database",
+                    "workgroup",
+                    "work_group",  # pyathena's spelling
+                    "columns",
+                    "filters",
+                    "storage_options",
+                    "timeout",
+                    "poll_interval",
+                    "ctas_approach",  # dynamicio passed it to awswrangler; results are read as CSV
+                    "chunksize",  # refused by check_spec, as dynamicio does
+                }
+            ),
+            storage="s3",
         ),
     ]
 }
