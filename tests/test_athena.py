@@ -324,3 +324,51 @@ def test_literals() -> None:
     assert athena.literal(dt.datetime(2024, 1, 2, 3, 4, 5)) == "TIMESTAMP '2024-01-02 03:04:05'"
     with pytest.raises(TypeError):
         athena.literal(float("nan"))
+
+
+def test_unload_reads_the_parquet_athena_writes(
+    catalog_from: CatalogFrom, s3: Bucket, s3_server: Server
+) -> None:
+    # moto runs no SQL: the test writes the parquet files where the UNLOAD statement says,
+    # while moto holds the query RUNNING (queries advance a state every 0.3 s)
+    _post(s3_server, "/moto-api/state-manager/set-transition",
+          {"model_name": "athena::execution", "transition": {"progression": "time",
+                                                              "seconds": 0.3}})  # fmt: skip
+    client, _ = clients(s3)
+    data = pl.DataFrame({"id": [1, 2], "name": ["a", "b"]})
+
+    def write_like_athena() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for query_id in client.list_query_executions()["QueryExecutionIds"]:
+                query = client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+                if query["Query"].startswith("UNLOAD"):
+                    target = query["Query"].split(" TO '", 1)[1].split("'", 1)[0]
+                    s3.put(target.split("/", 3)[3] + "part-0.parquet", _parquet(data))
+                    return
+            time.sleep(0.02)
+
+    writer = threading.Thread(target=write_like_athena)
+    writer.start()
+    try:
+        schema = "  schema:\n    columns:\n      Id: {type: int64}\n      Name: {type: object}\n"
+        cat = catalog_from(athena_yaml(s3, "", "{query: SELECT 1, unload: true}", schema),
+                           env="prod")  # fmt: skip
+        frame = cat.read_polars("trips")
+    finally:
+        writer.join(timeout=30)
+        _post(s3_server, "/moto-api/state-manager/unset-transition",
+              {"model_name": "athena::execution"})  # fmt: skip
+    assert frame.rows() == [(1, "a"), (2, "b")]
+    assert frame.columns == ["Id", "Name"]  # UNLOAD's lower case matched to the schema
+    query = last_execution(s3)["Query"]
+    assert query.startswith('UNLOAD (SELECT "Id", "Name" FROM (SELECT 1) AS "q") TO ')
+    assert query.endswith("WITH (format = 'PARQUET', compression = 'SNAPPY')")
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    return buf.getvalue()

@@ -328,7 +328,8 @@ KINDS: dict[str, SourceKind] = {
                     "storage_options",
                     "timeout",
                     "poll_interval",
-                    "ctas_approach",  # dynamicio passed it to awswrangler; results are read as CSV
+                    "unload",
+                    "ctas_approach",  # dynamicio's (awswrangler's) name for unload
                     "chunksize",  # refused by check_spec, as dynamicio does
                 }
             ),
