@@ -322,3 +322,22 @@ def test_nan_and_infinities_are_null_in_json() -> None:
     )
     values = [v for _, v, _ in kafka._messages(frame, settings, {})]
     assert values == [b'{"x": null}', b'{"x": null}', b'{"x": null}', b'{"x": 1.0}']
+
+
+def test_catalog_check_reports_kafka_and_athena_problems_together(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dynio import cli
+
+    (tmp_path / "c.yaml").write_text(
+        "events:\n  prod:\n    type: kafka\n    kafka: {kafka_server: 'h:1', kafka_topic: t}\n"
+        "    options: {value_serializer: avro9}\n"
+        "queries:\n  prod:\n    type: athena\n    athena: {database: d}\n"
+        "fine:\n  prod:\n    type: kafka\n    kafka: {kafka_server: 'h:1', kafka_topic: t}\n"
+    )
+    code = cli.main(["catalog", "check", "--config", str(tmp_path / "c.yaml")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.splitlines()[0] == "2 problem(s):"
+    assert "events.prod.options.value_serializer" in err
+    assert "queries.prod.athena.s3_output" in err
