@@ -341,3 +341,26 @@ def test_catalog_check_reports_kafka_and_athena_problems_together(
     assert err.splitlines()[0] == "2 problem(s):"
     assert "events.prod.options.value_serializer" in err
     assert "queries.prod.athena.s3_output" in err
+
+
+def test_a_row_that_cannot_be_serialised_stops_the_write_after_flushing_what_was_sent(
+    kafka_broker: str, kafka_topic: str, read_topic: Any
+) -> None:
+    def fussy(row: Any) -> bytes:
+        if row["n"] == 15:
+            raise TypeError("row 15 has no bytes")
+        return str(row["n"]).encode()
+
+    kafka.register_serializer("fussy", fussy)
+    spec = SourceSpec(
+        "kafka",
+        {"kafka_server": kafka_broker, "kafka_topic": kafka_topic},
+        {"value_serializer": "fussy"},
+    )
+    batches = [pl.DataFrame({"n": range(10)}), pl.DataFrame({"n": range(10, 20)})]
+    with pytest.raises(kafka.DeliveryError, match="row 15 has no bytes") as caught:
+        kafka.write_batches(batches, spec, WriteRequest("events", "prod"))
+    # the 15 messages handed over before the bad row were flushed and acknowledged
+    assert caught.value.sent == 15
+    assert caught.value.delivered == 15
+    assert len(read_topic(kafka_broker, kafka_topic, 15)) == 15

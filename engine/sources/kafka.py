@@ -249,47 +249,77 @@ def write_batches(
     s = parse(spec, ctx)
     if isinstance(batches, pl.LazyFrame):
         batches = batches.collect_batches(chunk_size=s.batch_rows)
-    ck = _kafka(ctx)
     producer = _client(s, "producer", ctx)
     _metadata(producer, s, WriteError, ctx)
     track = _Tracker()
-    sent = 0
-    deadline = time.monotonic() + s.flush_timeout
-    for batch in batches:
-        for key, value, headers in _messages(batch, s, ctx):
-            while True:
-                try:
-                    producer.produce(
-                        s.topic, value=value, key=key, headers=headers or None, on_delivery=track
-                    )
-                    break
-                except BufferError:  # the local queue is full: let deliveries drain it
-                    if time.monotonic() > deadline or track.failed:
-                        break
-                    producer.poll(0.1)
-                except ck.KafkaException as exc:
-                    raise WriteError(
-                        f"cannot send to topic {s.topic!r} at {s.server}: {_text(exc, s)}", **ctx
-                    ) from exc
-            sent += 1
-            producer.poll(0)
+    sending = _Sending(producer, s, track, ctx)
+    stopped: WriteError | None = None
+    try:
+        for batch in batches:
+            sending.batch(batch)
             if track.failed:
                 break
-        deadline = time.monotonic() + s.flush_timeout
-        if track.failed:
-            break
-    left = producer.flush(max(0.0, deadline - time.monotonic()))
+    except WriteError as exc:  # a row that cannot be serialised, a refused produce
+        stopped = exc
+    finally:
+        # what was handed to the client is flushed (bounded) before any report
+        left = producer.flush(max(0.0, sending.deadline - time.monotonic()))
     _telemetry(s, "send", track.delivered)
-    if track.failed or left or track.delivered < sent:
-        reason = track.first_error or f"not acknowledged within {s.flush_timeout:g}s"
+    sent = sending.sent
+    if stopped is not None or track.failed or left or track.delivered < sent:
+        reason = (
+            stopped.message
+            if stopped is not None
+            else track.first_error or f"not acknowledged within {s.flush_timeout:g}s"
+        )
         raise DeliveryError(
-            f"{sent - track.delivered} of {sent} messages to topic {s.topic!r} at broker"
-            f" {s.server} were not delivered ({reason}); {track.delivered} were",
+            f"{sent - track.delivered} of {sent} messages sent to topic {s.topic!r} at broker"
+            f" {s.server} were not delivered, and the write stopped ({reason}); {track.delivered}"
+            " were delivered",
             delivered=track.delivered,
             sent=sent,
             **ctx,
-        )
+        ) from stopped
     return WriteInfo(location=s.location, rows=track.delivered, bytes=track.nbytes)
+
+
+class _Sending:
+    """Hands messages to the producer, waiting (bounded) when its local queue is full."""
+
+    def __init__(self, producer: Any, s: Settings, track: _Tracker, ctx: Mapping[str, Any]):
+        self.producer, self.s, self.track, self.ctx = producer, s, track, ctx
+        self.ck = _kafka(ctx)
+        self.sent = 0
+        self.deadline = time.monotonic() + s.flush_timeout
+
+    def batch(self, batch: pl.DataFrame) -> None:
+        s = self.s
+        for key, value, headers in _messages(batch, s, self.ctx):
+            self.one(key, value, headers)
+            if self.track.failed:
+                return
+        self.deadline = time.monotonic() + s.flush_timeout
+
+    def one(self, key: bytes | None, value: bytes | None, headers: list[Any]) -> None:
+        s = self.s
+        while True:
+            try:
+                self.producer.produce(
+                    s.topic, value=value, key=key, headers=headers or None, on_delivery=self.track
+                )
+                break
+            except BufferError as exc:  # the local queue is full: let deliveries drain it
+                if time.monotonic() > self.deadline or self.track.failed:
+                    raise WriteError(
+                        f"the producer's queue stayed full for {s.flush_timeout:g}s", **self.ctx
+                    ) from exc
+                self.producer.poll(0.1)
+            except self.ck.KafkaException as exc:
+                raise WriteError(
+                    f"cannot send to topic {s.topic!r} at {s.server}: {_text(exc, s)}", **self.ctx
+                ) from exc
+        self.sent += 1
+        self.producer.poll(0)
 
 
 # ------------------------------------------------------------------------------------------ read
