@@ -372,3 +372,33 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     buf = io.BytesIO()
     frame.write_parquet(buf)
     return buf.getvalue()
+
+
+def test_a_failed_query_names_its_state_and_athenas_reason() -> None:
+    # moto never fails a query, so this checks the sentence built from Athena's documented
+    # GetQueryExecution answer for one
+    failed = {
+        "QueryExecutionId": "q-1",
+        "Status": {
+            "State": "FAILED",
+            "StateChangeReason": "line 1:8: Column 'nope' cannot be resolved",
+            "AthenaError": {"ErrorCategory": 2, "ErrorType": 1006},
+        },
+    }
+    assert athena.outcome(failed) == (
+        "Athena query q-1 FAILED [1006]: line 1:8: Column 'nope' cannot be resolved"
+    )
+    assert athena.outcome({"QueryExecutionId": "q-2", "Status": {"State": "CANCELLED"}}) == (
+        "Athena query q-2 CANCELLED"
+    )
+    assert athena.outcome({"QueryExecutionId": "q-3", "Status": {"State": "SUCCEEDED"}}) is None
+
+
+def test_s3_staging_dir_is_refused_with_the_rename(tmp_path: Any) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "OLD:\n  CLOUD:\n    type: athena\n    athena:\n      s3_staging_dir: s3://a/\n"
+    )
+    with pytest.raises(ConfigError, match="rename it to s3_output") as caught:
+        dynio.Catalog.from_yaml(path, env="CLOUD")
+    assert caught.value.key_path == "OLD.CLOUD.athena.s3_staging_dir"

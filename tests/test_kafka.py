@@ -364,3 +364,18 @@ def test_a_row_that_cannot_be_serialised_stops_the_write_after_flushing_what_was
     assert caught.value.sent == 15
     assert caught.value.delivered == 15
     assert len(read_topic(kafka_broker, kafka_topic, 15)) == 15
+
+
+def test_the_producer_is_idempotent_and_snappy_unless_the_options_say_otherwise() -> None:
+    section = {"kafka_server": "h:9092", "kafka_topic": "t"}
+    default = kafka._config(kafka_settings.parse(SourceSpec("kafka", section), {}), "producer")
+    assert default["enable.idempotence"] is True
+    assert default["compression.type"] == "snappy"  # dynamicio's default
+    own = kafka_settings.parse(
+        SourceSpec("kafka", section, {"enable.idempotence": False, "linger_ms": 5}), {}
+    )
+    assert kafka._config(own, "producer")["enable.idempotence"] is False
+    assert kafka._config(own, "producer")["linger.ms"] == 5  # kafka-python's spelling
+    consumer = kafka._config(own, "consumer")
+    assert "enable.idempotence" not in consumer
+    assert consumer["enable.auto.commit"] is False

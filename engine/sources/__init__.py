@@ -309,7 +309,14 @@ KINDS: dict[str, SourceKind] = {
         ),
         SourceKind(
             "athena",
-            {"s3_output": _S_REQ, "database": _S, "workgroup": _S, "region_name": _S, "query": _S},
+            {
+                "s3_output": _S,  # required; athena.check_spec says so (after s3_staging_dir)
+                "s3_staging_dir": _S,  # dynamicio 8's name: refused with the rename to make
+                "database": _S,
+                "workgroup": _S,
+                "region_name": _S,
+                "query": _S,
+            },
             "dynio.engine.sources.athena",
             extra="athena",
             check="dynio.engine.sources.athena:check_spec",

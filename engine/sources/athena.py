@@ -73,7 +73,7 @@ from dynio.engine.sources.storage import (
 from dynio.engine.spec import SourceSpec
 from dynio.engine.telemetry import annotate, db_attributes, redact, server_attributes
 
-__all__ = ["athena_type", "check_spec", "literal", "scan", "write"]
+__all__ = ["athena_type", "check_spec", "literal", "outcome", "scan", "write"]
 
 _S3 = BACKENDS["s3"]
 _DONE = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -131,7 +131,19 @@ def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
         ConfigError: No query or several, a bad output location, parameters or timeout.
     """
     s, o = spec.settings, spec.options
+    if "s3_staging_dir" in s:
+        raise _bad(
+            "s3_staging_dir was removed in dynamicio 9.0: rename it to s3_output (same value)",
+            "athena.s3_staging_dir",
+            context,
+        )
     output = str(s.get("s3_output") or "")
+    if not output:
+        raise _bad(
+            "missing required key 's3_output' (where Athena writes query results)",
+            "athena.s3_output",
+            context,
+        )
     if not output.startswith(("s3://", "s3a://")) or not output.split("://", 1)[1].strip("/"):
         raise _bad(
             f"s3_output must be an s3://bucket/prefix/ location, got {output!r}",
@@ -417,17 +429,24 @@ def _run(
             )
         time.sleep(delay)
         delay = min(delay * 2, s.poll_interval)
-    if state != "SUCCEEDED":
-        reason = status.get("StateChangeReason") or status.get("AthenaError", {}).get(
-            "ErrorMessage"
-        )
-        raise ReadError(
-            redact(
-                f"Athena query {query_id} {state}" + (f": {reason}" if reason else ""), s.secrets
-            ),
-            **ctx,
-        )
+    failure = outcome(execution)
+    if failure is not None:
+        raise ReadError(redact(failure, s.secrets), **ctx)
     return execution
+
+
+def outcome(execution: Mapping[str, Any]) -> str | None:
+    """What went wrong with a finished query (a ``QueryExecution`` of Athena's API), as a
+    sentence with its id, state and Athena's reason; ``None`` when it SUCCEEDED."""
+    status = execution.get("Status", {})
+    state = str(status.get("State", "UNKNOWN"))
+    if state == "SUCCEEDED":
+        return None
+    error = status.get("AthenaError") or {}
+    reason = status.get("StateChangeReason") or error.get("ErrorMessage")
+    kind = f" [{error['ErrorType']}]" if error.get("ErrorType") is not None else ""
+    text = f"Athena query {execution.get('QueryExecutionId', '?')} {state}{kind}"
+    return text + (f": {reason}" if reason else "")
 
 
 def _cancel(athena: Any, query_id: str) -> None:
