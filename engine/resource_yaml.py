@@ -107,7 +107,7 @@ class ResourceLoader:
             ConfigError: Unknown name, or the kind takes no storage options.
             MissingVariableError: A ``[[ VAR ]]`` of the entry has no value.
         """
-        if not (kind.file_based or kind.storage):
+        if not kind.file_based and kind.storage is None:
             raise ConfigError(
                 f"type {kind.name!r} takes no credentials (they are storage options of files)",
                 key_path=path,
@@ -365,7 +365,9 @@ class ResourceLoader:
         if isinstance(options.get("storage_options"), dict):
             options["storage_options"] = mark_storage_options(options["storage_options"])
         if "storage_options" in options:
-            text = check_storage_options(options["storage_options"], location or kind.name)
+            text = check_storage_options(
+                options["storage_options"], location or kind.storage or kind.name
+            )
             if text is not None:
                 problems.add(ConfigError(text, key_path=key(opath, "storage_options"), **ctx))
         return options, escape

@@ -629,22 +629,6 @@ def test_hdf_round_trip_with_key_df(config: IOConfig, data: Path) -> None:
     )
 
 
-def test_sources_not_supported_yet_say_so(config: IOConfig) -> None:
-    class EventsIO(WithKafka, DynamicDataIO):
-        schema = {"id": "int64"}
-
-    kafka = EventsIO(config.get("EVENTS"))  # building it is fine, as in dynamicio
-    with pytest.raises(UnsupportedError, match="'kafka' is recognised but not supported yet") as e:
-        kafka.write(pd.DataFrame({"id": [1]}))
-    assert e.value.resource == "EVENTS"
-    with pytest.raises(UnsupportedError, match="not supported yet") as e:
-        kafka.read()
-    assert e.value.resource == "EVENTS"
-    with pytest.raises(UnsupportedError, match="'athena'") as e:
-        IO(config.get("QUERIES")).read()
-    assert e.value.resource == "QUERIES"
-
-
 def test_type_s3_environments_build_io_objects(data: Path) -> None:
     # dynamicio refused `type: s3` when building the IO object (no mixin method for it)
     path = write_text(data / "resources.yaml", RESOURCES)

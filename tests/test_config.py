@@ -38,7 +38,6 @@ from dynio.errors import (
     MissingVariableError,
     ResourceNotFoundError,
     UnknownEnvironmentError,
-    UnsupportedError,
 )
 
 CatalogFrom = Callable[..., dynio.Catalog]
@@ -353,32 +352,6 @@ def test_other_source_kinds_parse(tmp_path: Path, case: str) -> None:
     assert cat.resources == ["res"]
     spec = load_spec(path, env="remote").resources["res"].env("remote")
     assert spec.source.kind == kind
-
-
-UNSUPPORTED_KINDS = ["athena", "kafka"]  # parse today; their sources come later
-
-
-@pytest.mark.parametrize("case", UNSUPPORTED_KINDS)
-def test_unsupported_source_kinds_refuse_use_with_unsupported_error(
-    tmp_path: Path, case: str
-) -> None:
-    body, kind = OTHER_KINDS[case]
-    text = "res:\n  remote:\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n"
-    path = write_text(tmp_path / "resources.yaml", text)
-    cat = dynio.Catalog.from_yaml(path, env="remote")
-    frame = pd.DataFrame({"a": [1]})
-    for call in (
-        lambda: cat.read("res"),
-        lambda: cat.read_polars("res"),
-        lambda: cat.scan("res"),
-        lambda: cat.write("res", frame),
-    ):
-        with pytest.raises(UnsupportedError) as info:
-            call()
-        assert info.value.resource == "res"
-        assert "'res'" in str(info.value)
-        assert repr(kind) in str(info.value)
-        assert info.value.env == "remote"
 
 
 def test_postgres_settings_are_typed(tmp_path: Path) -> None:

@@ -497,13 +497,13 @@ def test_whole_value_env_var_in_options_is_a_yaml_scalar(
       local:
         type: kafka
         kafka: {kafka_server: s, kafka_topic: t}
-        options: {setting: "[[ DYNIO_T_ROWS ]]", inside: "x-[[ DYNIO_T_ROWS ]]"}
+        options: {linger.ms: "[[ DYNIO_T_ROWS ]]", client.id: "x-[[ DYNIO_T_ROWS ]]"}
     """
     options = options_of(load(tmp_path, text), "r")
-    assert options["setting"] == expected
-    assert type(options["setting"]) is type(expected)
-    assert options["inside"] == f"x-{env_value}"
-    assert type(options["inside"]) is str
+    assert options["linger.ms"] == expected
+    assert type(options["linger.ms"]) is type(expected)
+    assert options["client.id"] == f"x-{env_value}"
+    assert type(options["client.id"]) is str
 
 
 def test_csv_nrows_from_environment_reads_that_many_rows(
@@ -641,10 +641,10 @@ def test_genuine_nested_lists_are_left_alone(tmp_path: Path) -> None:
       local:
         type: kafka
         kafka: {kafka_server: s, kafka_topic: t}
-        options: {pairs: [[a, b]], single: [[not a name]]}
+        options: {header_columns: [[a, b]], filters: [[not a name]]}
     """
     options = options_of(load(tmp_path, text), "r")
-    assert options == {"pairs": (("a", "b"),), "single": (("not a name",),)}
+    assert options == {"header_columns": (("a", "b"),), "filters": (("not a name",),)}
 
 
 # ----------------------------------------------------------------------------- missing variables

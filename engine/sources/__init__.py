@@ -231,8 +231,9 @@ class SourceKind:
         planned: For kinds without a module: which release brings them (for the error).
         check: ``"module:function"`` checking option values when the catalog loads, called as
             ``function(spec, schema_columns, context)``; the module must import no driver.
-        storage: A non-file kind that still reaches a store by URI and takes
-            ``options.storage_options`` and ``credentials:`` (Delta tables).
+        storage: For non-file kinds that reach an object store and take its options
+            (``options.storage_options``, ``credentials:``): the storage backend (``"s3"`` for
+            Athena's results), or ``"uri"`` when the kind's ``uri`` setting names it (Delta).
         call_args: Call arguments the kind takes besides ``{placeholder}`` values (time travel:
             ``version``, ``as_of``); they reach the source as :attr:`ScanRequest.as_of`.
     """
@@ -247,7 +248,7 @@ class SourceKind:
     planned: str = "a later release"
     section: str = ""
     check: str | None = None
-    storage: bool = False
+    storage: str | None = None
     call_args: frozenset[str] = frozenset()
 
     @property
@@ -370,7 +371,7 @@ KINDS: dict[str, SourceKind] = {
             extra="delta",
             check="dynio.engine.sources.tableformat:check_spec",
             file_based=False,
-            storage=True,
+            storage="uri",
             call_args=frozenset({"version", "as_of"}),
             options=frozenset(
                 {
@@ -408,18 +409,46 @@ KINDS: dict[str, SourceKind] = {
         SourceKind(
             "kafka",
             {"kafka_server": _S_REQ, "kafka_topic": _S_REQ},
-            None,
+            "dynio.engine.sources.kafka",
+            extra="kafka",
+            check="dynio.engine.sources.kafka_settings:check_spec",
             file_based=False,
-            options=None,  # producer settings go to the Kafka client as they are
-            planned="a later release",
+            options=None,  # dynio's own names and librdkafka's; kafka.check_spec checks them
         ),
         SourceKind(
             "athena",
-            {"s3_output": _S_REQ, "database": _S, "workgroup": _S, "region_name": _S, "query": _S},
-            None,
+            {
+                "s3_output": _S,  # required; athena.check_spec says so (after s3_staging_dir)
+                "s3_staging_dir": _S,  # dynamicio 8's name: refused with the rename to make
+                "database": _S,
+                "workgroup": _S,
+                "region_name": _S,
+                "query": _S,
+            },
+            "dynio.engine.sources.athena",
+            extra="athena",
+            check="dynio.engine.sources.athena:check_spec",
             file_based=False,
-            options=None,  # query settings go to the Athena client as they are
-            planned="a later release",
+            options=frozenset(
+                {
+                    "query",
+                    "sql_query",
+                    "parameters",
+                    "table",
+                    "database",
+                    "workgroup",
+                    "work_group",  # pyathena's spelling
+                    "columns",
+                    "filters",
+                    "storage_options",
+                    "timeout",
+                    "poll_interval",
+                    "unload",
+                    "ctas_approach",  # dynamicio's (awswrangler's) name for unload
+                    "chunksize",  # refused by check_spec, as dynamicio does
+                }
+            ),
+            storage="s3",
         ),
     ]
 }
