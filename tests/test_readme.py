@@ -1,4 +1,5 @@
-"""The README's Python and shell blocks run, so the README cannot drift from what dynio does.
+"""The Python and shell blocks of the README and of the documentation site's pages run, so
+neither can drift from what dynio does (the tutorial runs in its own folder: tests/test_docs.py).
 
 Each block runs in a fresh process from a scratch folder holding a copy of ``configs/``, with the
 running Python's ``dynio`` first on the ``PATH`` and the OpenTelemetry exporters set to ``none``
@@ -59,7 +60,20 @@ def blocks(text: str) -> list[Block]:
     return out
 
 
-RUNNABLE = [b for b in blocks(README.read_text(encoding="utf-8")) if b.lang in _RUN]
+DOCS = ROOT / "docs"
+# pages whose blocks run here: the README and the site's pages (the API reference has none; the
+# tutorial's blocks run in its own folder in tests/test_docs.py)
+PAGES = [README] + sorted(
+    p
+    for p in DOCS.rglob("*.md")
+    if "reference" not in p.parts and "examples" not in p.parts and p.name != "getting-started.md"
+)
+RUNNABLE = [
+    (page, b)
+    for page in PAGES
+    for b in blocks(page.read_text(encoding="utf-8"))
+    if b.lang in _RUN
+]
 
 
 def test_the_readme_starts_with_the_two_set_up_commands() -> None:
@@ -81,8 +95,9 @@ def test_links_stay_inside_the_repository() -> None:
     assert "../shared" not in text
 
 
-def test_markers_are_known_and_give_reasons() -> None:
-    for block in blocks(README.read_text(encoding="utf-8")):
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_markers_are_known_and_give_reasons(page: Path) -> None:
+    for block in blocks(page.read_text(encoding="utf-8")):
         if block.marker is None:
             continue
         if block.marker.startswith("skip"):
@@ -94,8 +109,12 @@ def test_markers_are_known_and_give_reasons() -> None:
     assert len(RUNNABLE) >= 4
 
 
-@pytest.mark.parametrize("block", RUNNABLE, ids=[f"README.md:{b.line}-{b.lang}" for b in RUNNABLE])
-def test_readme_block_runs(block: Block, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("page", "block"),
+    RUNNABLE,
+    ids=[f"{p.relative_to(ROOT)}:{b.line}-{b.lang}" for p, b in RUNNABLE],
+)
+def test_readme_block_runs(page: Path, block: Block, tmp_path: Path) -> None:
     if block.marker and block.marker.startswith("skip"):
         pytest.skip(block.marker.partition(":")[2].strip())
     if block.marker and block.marker.startswith("needs"):
@@ -112,4 +131,5 @@ def test_readme_block_runs(block: Block, tmp_path: Path) -> None:
     out = subprocess.run(
         argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
     )
-    assert out.returncode == 0, f"README.md line {block.line}:\n{out.stdout}\n{out.stderr}"
+    where = page.relative_to(ROOT)
+    assert out.returncode == 0, f"{where} line {block.line}:\n{out.stdout}\n{out.stderr}"
