@@ -376,7 +376,6 @@ class _Loader:
         entry = resolve_placeholders(
             raw, self.variables, where, key_path=_key(_CREDENTIALS, ref), missing=missing
         )
-        self.secrets.update(storage_secrets(entry))
         if missing:
             raise missing[0]
         out: dict[str, Any] = _plain(entry)
