@@ -64,7 +64,7 @@ from dynio.engine.secrets import (
     secrets_of_body,
     storage_secrets,
 )
-from dynio.engine.sources import KINDS, SourceKind, kind_for
+from dynio.engine.sources import SourceKind, all_kinds, kind_for
 from dynio.engine.sources.storage import check_storage_options
 from dynio.engine.spec import (
     CatalogSpec,
@@ -483,7 +483,7 @@ class _Loader:
             )
         if "type" not in body:
             raise ConfigError(
-                "missing 'type' (one of: " + ", ".join(KINDS) + ")",
+                "missing 'type' (one of: " + ", ".join(all_kinds()) + ")",
                 key_path=_key(path, "type"),
                 **ctx,
             )
@@ -491,7 +491,7 @@ class _Loader:
         kind = kind_for(type_name) if isinstance(type_name, str) else None
         if kind is None:
             raise ConfigError(
-                f"unknown source type {type_name!r}; known: {', '.join(KINDS)}",
+                f"unknown source type {type_name!r}; known: {', '.join(all_kinds())}",
                 key_path=_key(path, "type"),
                 **ctx,
             )
