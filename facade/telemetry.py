@@ -268,11 +268,11 @@ def format_tree(spans: Sequence[ReadableSpan]) -> str:
     For example::
 
         dynio.read  12.3 ms  trips, 1,000 rows
-        ├─ plan  1.2 ms
-        ├─ scan  6.0 ms  csv, 1,000 rows
-        ├─ validate  2.1 ms  4 rules, passed
-        ├─ metrics  0.4 ms  12 values
-        └─ to_pandas  1.1 ms
+        ├─ dynio.plan  1.2 ms
+        ├─ dynio.scan  6.0 ms  csv, 1,000 rows
+        ├─ dynio.validate  2.1 ms  4 rules, passed
+        ├─ dynio.metrics  0.4 ms  12 values
+        └─ dynio.to_pandas  1.1 ms
     """
     ids = {s.context.span_id for s in spans if s.context is not None}
     children: dict[int | None, list[ReadableSpan]] = {}

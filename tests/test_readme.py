@@ -69,10 +69,7 @@ PAGES = [README] + sorted(
     if "reference" not in p.parts and "examples" not in p.parts and p.name != "getting-started.md"
 )
 RUNNABLE = [
-    (page, b)
-    for page in PAGES
-    for b in blocks(page.read_text(encoding="utf-8"))
-    if b.lang in _RUN
+    (page, b) for page in PAGES for b in blocks(page.read_text(encoding="utf-8")) if b.lang in _RUN
 ]
 
 

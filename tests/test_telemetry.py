@@ -313,10 +313,10 @@ _KIND_GAUGES = {
 }
 
 
-def _gauges(points: list[Any]) -> dict[tuple[str, str, Any], Any]:
+def _gauges(points: list[Any], resource: str = "orders") -> dict[tuple[str, str, Any], Any]:
     out = {}
     for p in points:
-        if not p.name.startswith("dynio.quality.") or p.attributes["dynio.resource"] != "orders":
+        if not p.name.startswith("dynio.quality.") or p.attributes["dynio.resource"] != resource:
             continue
         metric = p.attributes["dynio.metric"]
         assert _KIND_GAUGES[metric] == p.name  # one instrument per metric kind
@@ -325,14 +325,19 @@ def _gauges(points: list[Any]) -> dict[tuple[str, str, Any], Any]:
     return out
 
 
-def test_quality_metrics_are_gauges_one_per_kind(cat: dynio.Catalog, otel: OtelCapture) -> None:
-    cat.read("orders")
+def test_quality_metrics_are_gauges_one_per_kind(tmp_path: Path, otel: OtelCapture) -> None:
+    # a resource of its own: gauges keep the last value other tests' reads of "orders" set
+    (tmp_path / "data").mkdir()
+    ORDERS.write_parquet(tmp_path / "data" / "orders.parquet")
+    text = CATALOG.replace("\norders:\n", "\ngauged:\n", 1)
+    cat = dynio.Catalog.from_yaml(write_text(tmp_path / "r.yaml", text), env="local")
+    cat.read("gauged")
     expected = {
         (m.column, m.metric, m.label): m.value
         for m in cat.last_metrics
         if isinstance(m.value, int | float) and m.metric != "CountsPerLabel"
     }
-    gauges = _gauges(otel.points())
+    gauges = _gauges(otel.points(), "gauged")
     assert gauges == pytest.approx(expected)
     assert gauges[("amount", "Max", None)] == 20.5
     assert gauges[("amount", "NullCount", None)] == 1
