@@ -63,11 +63,12 @@ def blocks(text: str) -> list[Block]:
 DOCS = ROOT / "docs"
 # pages whose blocks run here: the README and the site's pages (the API reference has none; the
 # tutorial's blocks run in its own folder in tests/test_docs.py)
-PAGES = [README] + sorted(
+_SITE = sorted(
     p
     for p in DOCS.rglob("*.md")
     if "reference" not in p.parts and "examples" not in p.parts and p.name != "getting-started.md"
 )
+PAGES = [README, *_SITE]
 RUNNABLE = [
     (page, b) for page in PAGES for b in blocks(page.read_text(encoding="utf-8")) if b.lang in _RUN
 ]
