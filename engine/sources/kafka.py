@@ -264,6 +264,10 @@ def write_batches(
     finally:
         # what was handed to the client is flushed (bounded) before any report
         left = producer.flush(max(0.0, sending.deadline - time.monotonic()))
+        if left:
+            # what is still queued is dropped, so nothing reported undelivered arrives later
+            producer.purge()
+            producer.flush(0)
     _telemetry(s, "send", track.delivered)
     sent = sending.sent
     if stopped is not None or track.failed or left or track.delivered < sent:
