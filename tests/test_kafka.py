@@ -379,3 +379,20 @@ def test_the_producer_is_idempotent_and_snappy_unless_the_options_say_otherwise(
     consumer = kafka._config(own, "consumer")
     assert "enable.idempotence" not in consumer
     assert consumer["enable.auto.commit"] is False
+
+
+def test_a_sasl_password_appears_in_no_error_and_no_span(
+    otel: Any, catalog_from: CatalogFrom, kafka_topic: str
+) -> None:
+    server = f"127.0.0.1:{free_port()}"
+    options = (
+        "{security.protocol: SASL_PLAINTEXT, sasl.mechanisms: PLAIN, sasl.username: u,"
+        " sasl.password: 'pw-Very-Secret-42', connect_timeout: 1}"
+    )
+    cat = catalog_from(kafka_yaml(server, kafka_topic, options), env="prod")
+    with pytest.raises(WriteError) as caught:
+        cat.write("events", EVENTS)
+    assert "pw-Very-Secret-42" not in str(caught.value)
+    dumped = json.dumps([s.to_json() for s in otel.spans()])
+    assert "dynio.write" in dumped
+    assert "pw-Very-Secret-42" not in dumped

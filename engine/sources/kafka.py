@@ -261,6 +261,10 @@ def _send(
     finally:
         # what was handed to the client is flushed (bounded) before any report
         left = producer.flush(max(0.0, sending.deadline - time.monotonic()))
+        if left:
+            # what is still queued is dropped, so nothing reported undelivered arrives later
+            producer.purge()
+            producer.flush(0)
     sent = sending.sent
     if stopped is not None or track.failed or left or track.delivered < sent:
         reason = (
