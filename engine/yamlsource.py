@@ -25,6 +25,7 @@ __all__ = ["Positions", "YamlDoc", "locate", "read_yaml"]
 Positions = dict[str, tuple[int, int]]  # key path -> (line, column), both 1-based
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
 
 # Nodes a document may reach through its aliases (each ``*alias`` counts the nodes under its
 # anchor, nested aliases expanded). Catalogs merging a few ``&defaults`` stay far below it; a
@@ -159,7 +160,9 @@ def _walk(
         sub = f"{path}.{text}" if path else text
         where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         doc.positions.setdefault(sub, where)
-        if key_node.tag != _STR_TAG:
+        if key_node.tag == _INT_TAG and _in_options(path):
+            pass  # options go to client libraries as written (Kafka's start_offsets: {0: 5})
+        elif key_node.tag != _STR_TAG:
             read_as = yaml.safe_load(f"{text}:") if text else {None: None}
             shown = next(iter(read_as)) if isinstance(read_as, dict) and read_as else text
             problem = ConfigError(
@@ -174,6 +177,12 @@ def _walk(
         _walk(value_node, sub, doc, file, seen)
     for part in merges:  # after the mapping's own keys, which override the merged ones
         _walk(part, path, doc, file, seen, merged=True)
+
+
+def _in_options(path: str) -> bool:
+    """Whether a key path lies inside an environment's ``options`` (resource.env.options...)."""
+    parts = path.split(".")
+    return len(parts) >= 3 and parts[2] == "options"
 
 
 def _parse(text: str, file: str) -> YamlDoc:
