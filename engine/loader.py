@@ -57,7 +57,7 @@ from dynio.engine.formats import FORMATS, PLAN_OPTIONS, format_for, infer_format
 from dynio.engine.metrics import METRICS, metric_applies
 from dynio.engine.placeholders import EnvText, VarSource, resolve_placeholders, variables_from
 from dynio.engine.rules import RULES, option_error
-from dynio.engine.sources import KINDS, SourceKind, kind_for
+from dynio.engine.sources import SourceKind, all_kinds, kind_for
 from dynio.engine.sources.storage import check_storage_options
 from dynio.engine.spec import (
     CatalogSpec,
@@ -448,7 +448,7 @@ class _Loader:
             )
         if "type" not in body:
             raise ConfigError(
-                "missing 'type' (one of: " + ", ".join(KINDS) + ")",
+                "missing 'type' (one of: " + ", ".join(all_kinds()) + ")",
                 key_path=_key(path, "type"),
                 **ctx,
             )
@@ -456,7 +456,7 @@ class _Loader:
         kind = kind_for(type_name) if isinstance(type_name, str) else None
         if kind is None:
             raise ConfigError(
-                f"unknown source type {type_name!r}; known: {', '.join(KINDS)}",
+                f"unknown source type {type_name!r}; known: {', '.join(all_kinds())}",
                 key_path=_key(path, "type"),
                 **ctx,
             )

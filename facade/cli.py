@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from dynio import cli_pandera
 from dynio.engine.errors import DynioError
 from dynio.engine.placeholders import EnvText
 
@@ -107,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also propose rules the data satisfies: not-null, unique, ranges, category sets",
     )
+    cli_pandera.add_parsers(ssub)
 
     catalog = sub.add_parser("catalog", help="catalog commands")
     csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="SUBCOMMAND")
@@ -338,6 +340,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_read(args)
     if args.command == "validate":
         return _cmd_validate(args)
+    if args.command == "schema" and args.schema_command in cli_pandera.COMMANDS:
+        return cli_pandera.run(args)
     if args.command == "schema":
         return _cmd_schema_infer(args)
     return _cmd_catalog_check(args)
