@@ -525,7 +525,10 @@ class Catalog:
                 ``"pyarrow"``.
             validate: Run the schema's rules (error-severity failures raise ``ValidationError``).
             metrics: Compute the schema's metrics (see :attr:`last_metrics`).
-            **template_args: Values for ``{placeholders}`` in the resource's paths.
+            **template_args: Values for ``{placeholders}`` in the resource's paths; for Delta
+                and Iceberg resources also the version to read: ``version=`` (a Delta version
+                or an Iceberg snapshot id, also ``snapshot_id=``) or ``as_of=`` (a datetime or
+                ISO-8601 text).
         """
         handoff.check_dtype_backend(dtype_backend, resource=name, env=self._env)
         with (

@@ -390,6 +390,14 @@ def _sink(
     if name == "delta":
         env = {"type": "delta", "delta": {"uri": "out/r"}, "options": {"write_mode": "overwrite"}}
         return env, {}, lambda: [], 100_000, 70_000
+    if name == "delta_s3":
+        bucket = request.getfixturevalue("s3")
+        env = {
+            "type": "delta",
+            "delta": {"uri": bucket.url("out/r")},
+            "options": {"write_mode": "overwrite", "storage_options": bucket.storage_options},
+        }
+        return env, {}, lambda: [], 100_000, 70_000
     if name == "iceberg":
         catalog = {"type": "sql", "uri": "sqlite:///catalog.db", "warehouse": "wh"}
         env = {
@@ -408,7 +416,8 @@ def _sink(
 
 
 @pytest.mark.parametrize(
-    "sink", ["local_parquet", "local_csv", "s3_parquet", "postgres", "delta", "iceberg"]
+    "sink",
+    ["local_parquet", "local_csv", "s3_parquet", "postgres", "delta", "delta_s3", "iceberg"],
 )
 def test_sigkill_at_random_points_leaves_old_or_new_never_a_mix(
     sink: str, tmp_path: Path, request: pytest.FixtureRequest
