@@ -47,7 +47,7 @@ def prepare(ctx: dict[str, Any]) -> Iterator[dict[str, Any]]:
         processes=True,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
         silence_logs=40,
     ) as cluster:
         yield {"DASK_SCHEDULER": cluster.scheduler_address}
