@@ -18,7 +18,9 @@ from benchmarks.scenarios import _DYNIO, Scenario, Side
 
 __all__ = ["SCENARIOS", "prepare"]
 
+# a pipeline on a cluster has Dask loaded and a client connected before it reads
 _CLIENT = """
+import dask.dataframe
 from distributed import Client
 client = Client(DASK_SCHEDULER, timeout=60)
 """
