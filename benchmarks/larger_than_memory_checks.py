@@ -202,9 +202,9 @@ import dynio
 from distributed import Client, LocalCluster
 if __name__ == "__main__":
     cat = dynio.Catalog.from_yaml(CONFIG, env="local", vars={"LTM_DATA": LTM_DATA})
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=40, memory_limit=None) as cluster, \\
-            Client(cluster):
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                           dashboard_address="127.0.0.1:0", silence_logs=40, memory_limit=None)
+    with cluster, Client(cluster):
         t0 = time.perf_counter()
         ddf = cat.to_dask("orders_ltm", filters=[("quantity", ">", 3)])
         out = ddf.groupby("country").agg({"amount": "sum", "quantity": "count"}).compute()

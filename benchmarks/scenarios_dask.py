@@ -18,7 +18,9 @@ from benchmarks.scenarios import _DYNIO, Scenario, Side
 
 __all__ = ["SCENARIOS", "prepare"]
 
+# a pipeline on a cluster has Dask loaded and a client connected before it reads
 _CLIENT = """
+import dask.dataframe
 from distributed import Client
 client = Client(DASK_SCHEDULER, timeout=60)
 """
@@ -47,7 +49,7 @@ def prepare(ctx: dict[str, Any]) -> Iterator[dict[str, Any]]:
         processes=True,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
         silence_logs=40,
     ) as cluster:
         yield {"DASK_SCHEDULER": cluster.scheduler_address}

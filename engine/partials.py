@@ -412,12 +412,13 @@ class Checks:
             sample = [v for _, v in total["sample"].get(r.index, [])]
             detail = list(total["missing"].get(r.index, []))
             failed = count > 0 or bool(detail)
-        else:
+        elif b.from_counts is not None:
             decide = b.from_counts
-            assert decide is not None  # checked when built
             nulls = total["nulls"].get(r.spec.column, 0) if r.spec.column else 0
             passed, count = decide(total["rows"], nulls)
             failed = not passed
+        else:  # never: Checks refuses such rules when built
+            return None
         if not failed:
             return None
         secrets = operation_secrets()

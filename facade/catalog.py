@@ -254,32 +254,12 @@ class Resource:
             set_attributes(sp, {**planned.info.attributes(), "dynio.scan.lazy": True})
             return planned.frame
 
-    def to_dask(
-        self,
-        *,
-        columns: Sequence[str] | None = None,
-        filters: FilterLike = None,
-        index: str | None = None,
-        partition_rows: int | None = None,
-        dtype_backend: handoff.DtypeBackend = "numpy",
-        partition_on: str | None = None,
-        partition_num: int | None = None,
-        **template_args: Any,
-    ) -> Any:
-        """The resource as a ``dask.dataframe.DataFrame`` (see :meth:`Catalog.to_dask`)."""
+    def to_dask(self, **kwargs: Any) -> Any:
+        """The resource as a ``dask.dataframe.DataFrame`` (see :meth:`Catalog.to_dask`; the
+        same arguments)."""
         from dynio import dask as dynio_dask  # Dask is imported here only
 
-        return dynio_dask.to_dask(
-            self,
-            columns=columns,
-            filters=filters,
-            index=index,
-            dtype_backend=dtype_backend,
-            partition_on=partition_on,
-            partition_num=partition_num,
-            template_args=template_args,
-            **({"partition_rows": partition_rows} if partition_rows else {}),
-        )
+        return dynio_dask.to_dask(self, **kwargs)
 
     def check(
         self,

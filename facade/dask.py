@@ -142,11 +142,11 @@ def to_dask(
     columns: Sequence[str] | None = None,
     filters: FilterLike = None,
     index: str | None = None,
-    partition_rows: int = partitions.DEFAULT_PARTITION_ROWS,
+    partition_rows: int | None = None,
     dtype_backend: handoff.DtypeBackend = "numpy",
     partition_on: str | None = None,
     partition_num: int | None = None,
-    template_args: Mapping[str, Any] | None = None,
+    **template_args: Any,
 ) -> dd.DataFrame:
     """The resource as a Dask DataFrame (see :meth:`dynio.Catalog.to_dask`)."""
     _require_dask(res.name, res.env)
@@ -164,7 +164,7 @@ def to_dask(
                 columns=columns,
                 filters=filters,
                 template_args=template_args,
-                partition_rows=partition_rows,
+                partition_rows=partition_rows or partitions.DEFAULT_PARTITION_ROWS,
                 index=index,
                 partition_on=partition_on,
                 partition_num=partition_num,
@@ -182,7 +182,7 @@ def to_dask(
             schema=planned.schema,
             columns=tuple(columns) if columns is not None else None,
             filters=filters,
-            template_args=dict(template_args or {}),
+            template_args=template_args,
             dtype_backend=dtype_backend,
             index=index,
             carrier=trace_carrier(),

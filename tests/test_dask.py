@@ -43,7 +43,7 @@ def client() -> Iterator[Any]:
         processes=True,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
         silence_logs=40,
     )
     with cluster, distributed.Client(cluster) as c:
@@ -209,7 +209,7 @@ def test_s3_dataset(client: Any, s3: Any, catalog_from: Callable[..., dynio.Cata
     cat = catalog_from(
         yaml.safe_dump(
             {
-                "orders": {
+                "sales": {
                     "env": {
                         "type": "s3_path_prefix",
                         "s3": {
@@ -225,11 +225,11 @@ def test_s3_dataset(client: Any, s3: Any, catalog_from: Callable[..., dynio.Cata
         ),
         env="env",
     )
-    ddf = cat.to_dask("orders", filters=[("qty", ">", 10)], columns=["id", "qty", "country"])
+    ddf = cat.to_dask("sales", filters=[("qty", ">", 10)], columns=["id", "qty", "country"])
     assert ddf.npartitions == 3
     same(
         ddf.compute(),
-        cat.read("orders", filters=[("qty", ">", 10)], columns=["id", "qty", "country"]),
+        cat.read("sales", filters=[("qty", ">", 10)], columns=["id", "qty", "country"]),
     )
 
 
@@ -291,7 +291,7 @@ def checked(tmp_path: Path, lake: Callable[..., dynio.Catalog]) -> dynio.Catalog
     lake()
     orders(40, start=10, seed=7).write_parquet(tmp_path / "parquet" / "part-3.parquet")
     doc = {
-        "orders": {
+        "sales": {
             "local": {
                 "type": "local_batch",
                 "local": {"path_prefix": f"{tmp_path}/parquet/", "file_type": "parquet"},
@@ -327,8 +327,8 @@ def test_check_on_dask_equals_read(
 ) -> None:
     from test_streaming_checks import assert_same_report, assert_same_values
 
-    got = checked.check("orders", dask=True, raise_on_error=False, **kwargs)
-    want = checked.read_result("orders", raise_on_error=False, **kwargs)
+    got = checked.check("sales", dask=True, raise_on_error=False, **kwargs)
+    want = checked.read_result("sales", raise_on_error=False, **kwargs)
     assert_same_report(got.report, want.report)
     assert_same_values(got.metrics, want.metrics)
     failed = {(f.rule, f.column) for f in got.report.failures}
@@ -340,7 +340,7 @@ def test_check_on_dask_equals_read(
 
 def test_check_on_dask_raises_on_a_failed_rule(client: Any, checked: dynio.Catalog) -> None:
     with pytest.raises(ValidationError) as info:
-        checked.check("orders", dask=True)
+        checked.check("sales", dask=True)
     assert not info.value.report.ok
     assert checked.last_report == info.value.report
 
@@ -348,7 +348,7 @@ def test_check_on_dask_raises_on_a_failed_rule(client: Any, checked: dynio.Catal
 def test_write_of_a_dask_frame_commits_once_the_rules_pass(
     client: Any, checked: dynio.Catalog, tmp_path: Path
 ) -> None:
-    ddf = checked.to_dask("orders", filters=[("id", ">=", 100)])  # the repeated ids are gone
+    ddf = checked.to_dask("sales", filters=[("id", ">=", 100)])  # the repeated ids are gone
     ddf = ddf[~ddf["status"].isna() & (ddf["qty"] < 18) & (ddf["amount"] < 300)]
     ddf = ddf[~ddf["amount"].isna()]
     # unique_together and is_in still fail: write to the loose schema first
@@ -373,7 +373,7 @@ def test_a_failed_rule_on_dask_writes_nothing(
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.parquet").write_bytes(b"the previous version")
     with pytest.raises(ValidationError) as info:
-        checked.write("out", checked.to_dask("orders"))
+        checked.write("out", checked.to_dask("sales"))
     assert ("has_unique_values", "id") in {(f.rule, f.column) for f in info.value.report.failures}
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.parquet"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # no staging left
@@ -409,8 +409,8 @@ def test_partition_spans_on_workers_are_children_of_the_client_span(
     otlp_receiver.clear()
     client.run(_export_spans_to, otlp_receiver.http_endpoint, "dynio-dask-workers")
     try:
-        got = checked.check("orders", dask=True, raise_on_error=False)
-        ddf = checked.to_dask("orders")
+        got = checked.check("sales", dask=True, raise_on_error=False)
+        ddf = checked.to_dask("sales")
         ddf.compute()
     finally:
         client.run(_stop_exporting)  # SimpleSpanProcessor: every span was sent when it ended
@@ -483,8 +483,8 @@ def test_postgres_in_key_ranges(
 
 
 def test_check_on_dask_approximate(client: Any, checked: dynio.Catalog) -> None:
-    got = checked.check("orders", dask=True, approximate=True, raise_on_error=False)
-    want = checked.read_result("orders", raise_on_error=False)
+    got = checked.check("sales", dask=True, approximate=True, raise_on_error=False)
+    want = checked.read_result("sales", raise_on_error=False)
     mine = {(v.column, v.metric, v.label): v.value for v in got.metrics}
     for v in want.metrics:
         key = (v.column, v.metric, v.label)
@@ -522,7 +522,7 @@ def test_write_of_a_dask_frame_to_an_s3_dataset(
     (tmp_path / "s3.yaml").write_text(yaml.safe_dump(doc))
     cat = dynio.Catalog.from_yaml(tmp_path / "s3.yaml", env="env")
     s3.put("lake/orders/old.parquet", _parquet(orders(5)))
-    ddf = checked.to_dask("orders", filters=[("id", "<", 3000)], columns=list(SCHEMA["columns"]))
+    ddf = checked.to_dask("sales", filters=[("id", "<", 3000)], columns=list(SCHEMA["columns"]))
     # has_unique_values and the other rules of the strict schema fail: nothing changes
     with pytest.raises(ValidationError):
         cat.write("strict", ddf)

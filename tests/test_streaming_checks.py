@@ -198,7 +198,7 @@ def test_quantiles_are_exact_when_narrowed_by_histograms(
 # ------------------------------------------------------------------------- through the catalog
 
 CATALOG = """
-orders:
+sales:
   local:
     type: local
     local: {{file_path: "{root}/orders.parquet", file_type: parquet}}
@@ -236,8 +236,8 @@ def test_check_equals_read(
     filters: Any,
 ) -> None:
     cat = make_catalog(orders(3000))
-    got = cat.check("orders", columns=columns, filters=filters, raise_on_error=False)
-    want = cat.read_result("orders", columns=columns, filters=filters, raise_on_error=False)
+    got = cat.check("sales", columns=columns, filters=filters, raise_on_error=False)
+    want = cat.read_result("sales", columns=columns, filters=filters, raise_on_error=False)
     assert_same_report(got.report, want.report)
     assert_same_values(got.metrics, want.metrics)
     assert cat.last_report == got.report
@@ -247,8 +247,8 @@ def test_check_equals_read(
 def test_check_raises_on_a_failed_rule(make_catalog: Callable[..., dynio.Catalog]) -> None:
     cat = make_catalog(orders(200))
     with pytest.raises(ValidationError) as info:
-        cat.check("orders")
-    assert info.value.resource == "orders"
+        cat.check("sales")
+    assert info.value.resource == "sales"
     assert not info.value.report.ok
 
 
@@ -278,7 +278,7 @@ def test_write_of_a_lazy_frame_streams_to_the_sink(
 ) -> None:
     frame = unique_orders(2000)
     cat = make_catalog(frame, fmt=fmt, doc=passing_doc())
-    result = cat.write("copy", cat.scan("orders"))
+    result = cat.write("copy", cat.scan("sales"))
     assert result.info.rows == 2000
     assert result.report.ok
     assert result.report.rows == 2000
@@ -286,10 +286,10 @@ def test_write_of_a_lazy_frame_streams_to_the_sink(
     back = cat.read_polars("copy")
     assert back.schema["quantity"] == pl.Int32
     if fmt == "parquet":
-        assert_frame_equal(back, cat.read_polars("orders"))
+        assert_frame_equal(back, cat.read_polars("sales"))
     # the same file content as the write of the collected frame (NaN in text formats alike)
     streamed_bytes = (tmp_path / "out" / f"copy.{fmt}").read_bytes()
-    cat.write("copy", cat.read_polars("orders"))
+    cat.write("copy", cat.read_polars("sales"))
     assert_frame_equal(back, cat.read_polars("copy"))
     if fmt != "parquet":
         assert streamed_bytes == (tmp_path / "out" / f"copy.{fmt}").read_bytes()
@@ -301,7 +301,7 @@ def test_a_failed_rule_writes_nothing(
 ) -> None:
     cat = make_catalog(orders(300), doc=passing_doc())  # ids repeat: has_unique_values fails
     with pytest.raises(ValidationError):
-        cat.write("copy", cat.scan("orders"))
+        cat.write("copy", cat.scan("sales"))
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
@@ -309,7 +309,7 @@ def test_a_value_that_does_not_fit_is_a_cast_error(
     make_catalog: Callable[..., dynio.Catalog], tmp_path: Path
 ) -> None:
     cat = make_catalog(unique_orders(100), doc=passing_doc())
-    lazy = cat.scan("orders").with_columns(pl.lit(2**40).alias("quantity"))
+    lazy = cat.scan("sales").with_columns(pl.lit(2**40).alias("quantity"))
     with pytest.raises(CastError) as info:
         cat.write("copy", lazy)
     assert info.value.column == "quantity"
