@@ -125,7 +125,6 @@ class ResourceLoader:
         entry = resolve_placeholders(
             raw, self.variables, where, key_path=key(CREDENTIALS, ref), missing=missing
         )
-        self.secrets.update(storage_secrets(entry))
         if missing:
             raise missing[0] if len(missing) == 1 else ConfigProblems(missing)
         out: dict[str, Any] = plain(entry)

@@ -294,7 +294,8 @@ def exit_code(exc: BaseException) -> int:
 
 
 class _OnceFilter(logging.Filter):
-    """Drops the log line of a rule warning: the command prints the report itself."""
+    """Drops the terminal's copy of a rule warning's log line (the command prints the report
+    itself); handlers that export logs (OpenTelemetry) still get the record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.funcName != "_check_report"
@@ -312,7 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handle = None
     quiet = _OnceFilter()
-    logging.getLogger("dynio").addFilter(quiet)
+    terminal = logging.lastResort  # what prints a warning on stderr when nothing is set up
+    if terminal is not None:
+        terminal.addFilter(quiet)
     try:
         trace = bool(getattr(args, "trace", False))
         handle = _telemetry(trace)
@@ -336,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERNAL
     finally:
-        logging.getLogger("dynio").removeFilter(quiet)
+        if terminal is not None:
+            terminal.removeFilter(quiet)
         if handle is not None:
             handle.shutdown()  # export what is pending before the process ends
 

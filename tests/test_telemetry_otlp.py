@@ -74,7 +74,9 @@ def test_cli_read_traces_land_in_phoenix(phoenix: Phoenix) -> None:
     }
     proc = _cli(
         "read", "trips", "--config", str(DEMO), "--env", "sample",
-        "--var", "DEMO_OUTPUT=/tmp/unused", "--columns", "trip_id,fare", env=env,
+        "--var", "DEMO_OUTPUT=/tmp/unused", "--columns", "trip_id,fare",
+        "--limit", "0",  # a preview reads only the rows it shows; 0 reads all 600
+        env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     spans = phoenix.wait_for_spans(
