@@ -295,8 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dynio.engine.errors import DynioError
 
     handle = None
+    # a rule warning reaches standard error through logging's last resort when no handler is
+    # set up; the command prints the report itself, so it is not printed twice (handlers an
+    # application or the OpenTelemetry bridge installed still get it)
     quiet = _OnceFilter()
-    logging.getLogger("dynio").addFilter(quiet)
+    if logging.lastResort is not None:
+        logging.lastResort.addFilter(quiet)
     try:
         trace = bool(getattr(args, "trace", False))
         handle = _telemetry(trace)
@@ -320,7 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERNAL
     finally:
-        logging.getLogger("dynio").removeFilter(quiet)
+        if logging.lastResort is not None:
+            logging.lastResort.removeFilter(quiet)
         if handle is not None:
             handle.shutdown()  # export what is pending before the process ends
 

@@ -312,9 +312,14 @@ def test_catalog_level_credentials(
     cat.write("trips", small())
     pd.testing.assert_frame_equal(cat.read("trips"), small())
     # the variable only the other environment's credentials use stops that one only
+    broken = dynio.Catalog.from_yaml(tmp_path / "cat", env="broken", vars={"LAKE_KEY": "testing"})
     with pytest.raises(MissingVariableError) as err:
-        dynio.Catalog.from_yaml(tmp_path / "cat", env="broken", vars={"LAKE_KEY": "testing"})
+        broken.read("trips")
     assert "NEVER_SET" in str(err.value)
+    with pytest.raises(MissingVariableError):
+        dynio.Catalog.from_yaml(
+            tmp_path / "cat", env="broken", vars={"LAKE_KEY": "testing"}, strict=True
+        )
     spec = dynio.engine.loader.load_catalog(
         tmp_path / "cat", variables={"LAKE_KEY": "testing"}, env="prod"
     )

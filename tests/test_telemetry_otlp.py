@@ -74,7 +74,7 @@ def test_cli_read_traces_land_in_phoenix(phoenix: Phoenix) -> None:
     }
     proc = _cli(
         "read", "trips", "--config", str(DEMO), "--env", "sample",
-        "--var", "DEMO_OUTPUT=/tmp/unused", "--columns", "trip_id,fare", env=env,
+        "--var", "DEMO_OUTPUT=/tmp/unused", "--columns", "trip_id,fare", "--limit", "0", env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     spans = phoenix.wait_for_spans(project, _tree_ready("dynio.read", "plan", "scan", "validate"))
