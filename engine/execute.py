@@ -77,6 +77,11 @@ class Result:
     metrics: list[MetricValue] = field(default_factory=list)
     converted: Any = None
 
+    def _repr_html_(self) -> str:
+        from dynio.engine.display import result_html
+
+        return result_html("read", self.info.location, self.frame.height, self.report, self.metrics)
+
 
 # the hand-off (e.g. to pandas) of frames at least this tall runs beside the rules and metrics
 OVERLAP_ROWS = 20_000
@@ -116,6 +121,11 @@ class WriteResult:
     info: WriteInfo
     report: ValidationReport
     metrics: list[MetricValue] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        from dynio.engine.display import result_html
+
+        return result_html("write", self.info.location, self.info.rows, self.report, self.metrics)
 
 
 def _cast_error(

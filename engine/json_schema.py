@@ -24,7 +24,7 @@ from dynio.engine.formats import FORMATS, NO_EFFECT, PLAN_OPTIONS, format_names
 from dynio.engine.metrics import METRICS
 from dynio.engine.rules import RULES, RuleDef
 from dynio.engine.schema_yaml import CASTS, SEVERITIES
-from dynio.engine.sources import KINDS, SourceKind
+from dynio.engine.sources import SourceKind, all_kinds
 
 __all__ = ["resource_schema", "schema_file_schema"]
 
@@ -168,12 +168,12 @@ def resource_schema() -> dict[str, Any]:
     """The JSON Schema of a resource file: resources, their environments, a credentials block."""
     envs = [
         {"if": {"properties": {"type": {"const": k.name}}, "required": ["type"]}, "then": _kind(k)}
-        for k in KINDS.values()
+        for k in all_kinds().values()
     ]
     environment = {
         "type": "object",
         "required": ["type"],
-        "properties": {"type": {"enum": list(KINDS)}},
+        "properties": {"type": {"enum": list(all_kinds())}},
         "allOf": envs,
     }
     resource = {

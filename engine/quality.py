@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from dynio.engine.display import MetricValues
 from dynio.engine.errors import DynioError, first_line
 from dynio.engine.metrics import METRICS
 from dynio.engine.rules import RULES, RuleExprs, resolved_options
@@ -146,6 +147,21 @@ class ValidationReport:
                 for f in self.failures
             ],
         }
+
+    def to_polars(self) -> pl.DataFrame:
+        """One row per failed rule (rule, column, severity, counts, sample) as Polars."""
+        from dynio.engine.display import report_frame
+
+        return report_frame(self)
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_polars` as a pandas DataFrame."""
+        return self.to_polars().to_pandas()
+
+    def _repr_html_(self) -> str:
+        from dynio.engine.display import report_html
+
+        return report_html(self)
 
     def summary(self) -> str:
         """A multi-line text listing every failure."""
@@ -330,7 +346,7 @@ def evaluate(
         )
     report = ValidationReport(resource, env, rows, len(active_rules), tuple(failures))
 
-    values: list[MetricValue] = []
+    values: list[MetricValue] = MetricValues()
     for column, metric, names in metric_names:
         if METRICS[metric].per_label:
             counts = row[names[""]] or []

@@ -27,7 +27,7 @@ from dynio.engine.schema_yaml import (
     schema_problems,
     unknown_keys,
 )
-from dynio.engine.sources import KINDS, SourceKind, kind_for
+from dynio.engine.sources import SourceKind, all_kinds, kind_for
 from dynio.engine.sources.storage import check_storage_options
 from dynio.engine.spec import (
     EnvSpec,
@@ -289,7 +289,7 @@ class ResourceLoader:
         if "type" not in body:
             problems.add(
                 ConfigError(
-                    "missing 'type' (one of: " + ", ".join(KINDS) + ")",
+                    "missing 'type' (one of: " + ", ".join(all_kinds()) + ")",
                     key_path=key(path, "type"),
                     **ctx,
                 )
@@ -300,7 +300,7 @@ class ResourceLoader:
         if kind is None:
             problems.add(
                 ConfigError(
-                    unknown_names("source type", [type_name], KINDS),
+                    unknown_names("source type", [type_name], all_kinds()),
                     key_path=key(path, "type"),
                     **ctx,
                 )

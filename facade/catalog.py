@@ -22,6 +22,7 @@ import polars as pl
 
 from dynio import handoff
 from dynio.engine import execute, loader, plan
+from dynio.engine.display import MetricValues
 from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationError
 from dynio.engine.filters import FilterLike
 from dynio.engine.placeholders import VarSource
@@ -320,8 +321,9 @@ class Catalog:
 
     @property
     def last_metrics(self) -> list[MetricValue]:
-        """The metric values of this thread's last read or write."""
-        return list(getattr(self._local, "metrics", []))
+        """The metric values of this thread's last read or write (a list that shows as a table
+        in notebooks, with ``to_pandas()``)."""
+        return MetricValues(getattr(self._local, "metrics", []))
 
     def _remember(self, report: ValidationReport, metrics: list[MetricValue]) -> None:
         self._local.report = report

@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dynio import cli_pandera
+
 __all__ = ["EXIT_CONFIG", "EXIT_DATA", "EXIT_INTERNAL", "EXIT_IO", "EXIT_OK", "EXIT_USAGE", "main"]
 
 EXIT_OK = 0
@@ -213,6 +215,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also propose rules the data satisfies: not-null, unique, ranges, category sets",
     )
+    cli_pandera.add_parsers(ssub)
 
     _catalog_parser(sub)
 
@@ -337,6 +340,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_commands.read(args)
     if args.command == "validate":
         return cli_commands.validate(args)
+    if args.command == "schema" and args.schema_command in cli_pandera.COMMANDS:
+        return cli_pandera.run(args)
     if args.command == "schema":
         return cli_commands.schema_infer(args)
     return cli_commands.catalog(args, args.catalog_command)

@@ -10,7 +10,9 @@ shape (:class:`SourceModule`): ``scan(spec, request) -> Scan`` and
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import importlib.metadata
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,8 +31,11 @@ __all__ = [
     "SourceModule",
     "WriteInfo",
     "WriteRequest",
+    "all_kinds",
     "kind_for",
     "load_module",
+    "register_kind",
+    "unregister_kind",
 ]
 
 
@@ -315,9 +320,94 @@ KINDS: dict[str, SourceKind] = {
 }
 
 
+ENTRY_POINT_GROUP = "dynio.sources"
+_BUILTIN = frozenset(KINDS)
+_REGISTRY_LOCK = threading.Lock()
+_entry_points_loaded: list[bool] = []
+
+
+def register_kind(kind: SourceKind, *, replace: bool = False) -> SourceKind:
+    """Register a source kind: YAML ``type: <kind.name>`` then reads and writes through it.
+
+    The kind's module (``kind.module``, a dotted path) is imported on first use and must have
+    the :class:`SourceModule` shape (``scan`` and ``write``). Third-party packages can register
+    kinds without being imported by the user, through the ``dynio.sources`` entry-point group
+    (each entry point names a :class:`SourceKind`, or a callable returning one or several)::
+
+        [project.entry-points."dynio.sources"]
+        sheets = "dynio_sheets:KIND"
+
+    Args:
+        kind: The kind: its ``type`` name, its section's keys, its module, its extra.
+        replace: Replace a registered kind of the same name (never a built-in one).
+
+    Returns:
+        The kind, so it can be used as a module-level constant.
+
+    Raises:
+        ValueError: The name is taken (and ``replace`` is false) or is a built-in kind's.
+    """
+    name = kind.name.strip().lower()
+    if name != kind.name:
+        raise ValueError(f"source kind names are lower case without spaces: {kind.name!r}")
+    with _REGISTRY_LOCK:
+        if name in _BUILTIN:
+            raise ValueError(f"{name!r} is a built-in source kind and cannot be replaced")
+        if name in KINDS and not replace:
+            raise ValueError(f"a source kind named {name!r} is already registered")
+        KINDS[name] = kind
+    return kind
+
+
+def unregister_kind(name: str) -> None:
+    """Remove a registered source kind (built-in kinds stay)."""
+    with _REGISTRY_LOCK:
+        if name in _BUILTIN:
+            raise ValueError(f"{name!r} is a built-in source kind and cannot be removed")
+        KINDS.pop(name, None)
+
+
+def _load_entry_points() -> None:
+    """Register the kinds of the ``dynio.sources`` entry points, once per process."""
+    with _REGISTRY_LOCK:
+        if _entry_points_loaded:
+            return
+        _entry_points_loaded.append(True)
+    for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            found = point.load()
+            made = found() if callable(found) and not isinstance(found, SourceKind) else found
+            kinds: Iterable[Any] = [made] if isinstance(made, SourceKind) else made
+            for kind in kinds:
+                if not isinstance(kind, SourceKind):
+                    raise TypeError(f"{type(kind).__name__} is not a SourceKind")
+                if kind.name not in KINDS:
+                    register_kind(kind)
+        except Exception as exc:  # a broken plugin must not break every catalog
+            import warnings
+
+            warnings.warn(
+                f"dynio: the source kind entry point {point.name!r} ({point.value}) could not"
+                f" be loaded: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+def all_kinds() -> Mapping[str, SourceKind]:
+    """Every source kind: built-in, registered, and those of installed entry points."""
+    _load_entry_points()
+    return KINDS
+
+
 def kind_for(name: str) -> SourceKind | None:
     """The source kind of that ``type`` name (case-insensitive), or ``None``."""
-    return KINDS.get(name.strip().lower())
+    key = name.strip().lower()
+    found = KINDS.get(key)
+    if found is None and not _entry_points_loaded:
+        _load_entry_points()
+        found = KINDS.get(key)
+    return found
 
 
 def load_module(kind: SourceKind, context: Mapping[str, Any]) -> SourceModule:
