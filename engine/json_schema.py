@@ -7,6 +7,10 @@ server complete and check a catalog that names one on its first line::
 
     # yaml-language-server: $schema=https://.../resource.schema.json
 
+The schemas hold what is registered when they are made: ``dynio catalog json-schema`` registers
+the facade's formats (``hdf``) first; rules registered with :func:`dynio.register_rule` before
+the call are included.
+
 A value may always be a ``[[ VAR ]]`` placeholder (text), so fields that take numbers or
 booleans accept text too; the loader checks the value once the variable is set.
 """

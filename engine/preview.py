@@ -18,7 +18,14 @@ from dynio.engine.filters import FilterLike
 from dynio.engine.plan import plan_read
 from dynio.engine.quality import evaluate
 from dynio.engine.spec import ResourceSpec
-from dynio.engine.telemetry import bind_source, operation, set_attributes, span
+from dynio.engine.telemetry import (
+    bind_source,
+    operation,
+    set_attributes,
+    set_operation_attributes,
+    span,
+    validation_outcome,
+)
 
 __all__ = ["head"]
 
@@ -82,13 +89,17 @@ def head(
         info = planned.info
         attributes = {k: v for k, v in info.attributes().items() if k not in ("resource", "env")}
         set_attributes(top, {**attributes, "rows": frame.height})
-        with span("validate"):
+        if not validate or planned.schema is None:
+            report, _ = evaluate(frame, None, resource=resource.name, env=env, metrics=False)
+            return Result(frame=frame, report=report, info=info)
+        with span("validate") as sp:
             report, _ = evaluate(
-                frame,
-                planned.schema,
-                resource=resource.name,
-                env=env,
-                rules=validate,
-                metrics=False,
+                frame, planned.schema, resource=resource.name, env=env, metrics=False
             )
+            outcome = {
+                "validation": validation_outcome(report),
+                "failed_rules": len(report.failures),
+            }
+            set_attributes(sp, {**outcome, "rules": report.checked})
+        set_operation_attributes(outcome)
         return Result(frame=frame, report=report, info=info)

@@ -17,7 +17,7 @@ import time
 from types import TracebackType
 from typing import Any, TextIO
 
-__all__ = ["MIN_ITEMS", "Progress", "progress"]
+__all__ = ["MIN_ITEMS", "Progress", "progress", "shown"]
 
 MIN_ITEMS = 8  # fewer items than this finish too fast for a bar to help
 _REDRAW_SECONDS = 0.1
@@ -33,6 +33,11 @@ def _enabled(stream: TextIO, total: int) -> bool:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty is not None and isatty())
+
+
+def shown(stream: TextIO | None = None) -> bool:
+    """Whether a bar over a long task would be drawn on ``stream`` (default: standard error)."""
+    return _enabled(stream if stream is not None else sys.stderr, MIN_ITEMS)
 
 
 def _bar(stream: TextIO, label: str, total: int, unit: str) -> tuple[Any, Any]:

@@ -230,7 +230,10 @@ def read_yaml(path: Path, resource: str | None = None) -> YamlDoc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         if "'\\t'" in problem:
             problem += " (YAML indents with spaces, not tabs)"
-        raise ConfigError(f"invalid YAML{where}: {problem}", **ctx) from exc
+        error = ConfigError(f"invalid YAML{where}: {problem}", **ctx)
+        if mark is not None:
+            error.at(mark.line + 1, mark.column + 1)  # file:line:col, as every config error
+        raise error from exc
     for problem in doc.key_problems:
         problem.resource = resource
         problem.args = (problem._render(),)

@@ -312,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dynio.engine.errors import DynioError
 
     handle = None
+    # a rule warning reaches standard error through logging's last resort when no handler is
+    # set up; the command prints the report itself, so it is not printed twice (handlers an
+    # application or the OpenTelemetry bridge installed still get it)
     quiet = _OnceFilter()
     terminal = logging.lastResort  # what prints a warning on stderr when nothing is set up
     if terminal is not None:

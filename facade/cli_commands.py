@@ -224,6 +224,7 @@ def catalog(args: argparse.Namespace, command: str) -> int:
     if command == "check":
         return _check(args)
     if command == "json-schema":
+        import dynio.hdf  # noqa: F401  # registers the facade's format, so the schema has it
         from dynio.engine.json_schema import resource_schema, schema_file_schema
 
         doc = schema_file_schema() if args.schema_file else resource_schema()

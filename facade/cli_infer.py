@@ -50,6 +50,43 @@ def _format(text: str, files: list[str], declared: str | None) -> Format:
     return next(iter(guesses.values()))
 
 
+_SAMPLE = 1 << 20  # bytes read from the start of a text file to estimate its rows
+
+
+def _estimated_rows(files: list[str], fmt: str) -> int:
+    """How many rows the files hold: exact for parquet (footers), estimated for text."""
+    if fmt == "parquet":
+        return int(pl.scan_parquet(files).select(pl.len()).collect().item())
+    total = 0
+    for path in files:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as fh:
+            sample = fh.read(_SAMPLE)
+        lines = max(sample.count(b"\n"), 1)
+        total += round(size * lines / max(len(sample), 1))
+    return total
+
+
+def _with_progress(frame: pl.LazyFrame, files: list[str], fmt: str) -> pl.LazyFrame:
+    """The data read in batches under a progress bar (rows, rate, time left) on a terminal.
+
+    Off a terminal (and with ``DYNIO_PROGRESS=0``) the frame is returned as it is and read
+    once, lazily, by the inference.
+    """
+    from dynio.engine.progress import progress, shown
+
+    if not shown():
+        return frame
+    total = _estimated_rows(files, fmt)
+    label = f"reading {Path(files[0]).name}" if len(files) == 1 else f"reading {len(files)} files"
+    batches: list[pl.DataFrame] = []
+    with progress(max(total, 1), label, unit="rows") as bar:
+        for batch in frame.collect_batches():
+            batches.append(batch)
+            bar.update(batch.height)
+    return pl.concat(batches).lazy() if batches else frame
+
+
 def infer(args: argparse.Namespace) -> int:
     text = args.path
     files = _files(text)
@@ -67,7 +104,7 @@ def infer(args: argparse.Namespace) -> int:
         )
     options = {"try_parse_dates": True} if fmt.name == "csv" else {}
     try:
-        frame = fmt.scan(files, options, ScanHints())
+        frame = _with_progress(fmt.scan(files, options, ScanHints()), files, fmt.name)
         name = args.name or Path(text.split("*")[0].rstrip("/") or ".").stem or "dataset"
         doc = infer_schema(frame, name, suggest=args.suggest)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:

@@ -209,3 +209,19 @@ def test_parquet_declared_as_csv_says_it_looks_like_parquet(
     err = capsys.readouterr().err
     assert "looks like parquet" in err
     assert "file_type: parquet" in err
+
+
+def test_schema_infer_shows_progress_over_one_large_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "big.csv"
+    pl.DataFrame({"a": range(300_000), "b": ["x", "y", "z"] * 100_000}).write_csv(path)
+    monkeypatch.setenv("DYNIO_PROGRESS", "1")  # as on a terminal
+    assert cli.main(["schema", "infer", str(path), "--suggest"]) == 0
+    captured = capsys.readouterr()
+    assert "has_unique_values" in captured.out  # the schema is inferred over every row
+    assert "reading big.csv" in captured.err
+    assert "300000/" in captured.err  # rows read out of the estimate
+    monkeypatch.setenv("DYNIO_PROGRESS", "0")
+    assert cli.main(["schema", "infer", str(path)]) == 0
+    assert capsys.readouterr().err == ""

@@ -185,3 +185,10 @@ def test_schema_file_errors_point_into_the_schema_file(tmp_path: Path) -> None:
     (problem,) = loader.check_catalog(path)
     assert str(problem).startswith(f"{schema}:3:7: unknown type 'strr'")
     assert "did you mean" in str(problem)
+
+
+def test_a_syntax_error_says_file_line_and_column_too(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "r.yaml", "r:\n  local: {type: local\n")
+    with pytest.raises(ConfigError) as info:
+        dynio.Catalog.from_yaml(path, env="local")
+    assert str(info.value).startswith(f"{path}:3:1: invalid YAML")

@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
+import dynio.hdf  # noqa: F401  # the facade's format, registered as the CLI registers it
 from dynio import cli
 from dynio.engine.json_schema import resource_schema, schema_file_schema
 from dynio.engine.loader import load_catalog
