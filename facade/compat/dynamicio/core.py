@@ -67,6 +67,7 @@ from dynio.compat.dynamicio.mixins import (
     WithS3File,
     WithS3PathPrefix,
 )
+from dynio.compat.dynamicio.mixins.base import DYNAMICIO_TYPES, mixin_types
 from dynio.compat.dynamicio.validations import ALL_VALIDATORS, dynamicio_semantics, render
 from dynio.engine import execute
 from dynio.engine.errors import CastError, DynioError, SchemaError
@@ -78,7 +79,13 @@ from dynio.engine.sources import kind_for
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec, freeze
 from dynio.engine.telemetry import span
 
-__all__ = ["CASTING_WARNING_MSG", "SCHEMA_FROM_FILE", "DynamicDataIO", "UnifiedIO"]
+__all__ = [
+    "CASTING_WARNING_MSG",
+    "SCHEMA_FROM_FILE",
+    "DynamicDataIO",
+    "MissingMixinError",
+    "UnifiedIO",
+]
 
 logger = logging.getLogger("dynio.compat.dynamicio")
 
@@ -93,6 +100,11 @@ _NAME_WORDS = re.compile(
 def dataset_name(class_name: str) -> str:
     """dynamicio's dataset name of a class: ``StagedFoo`` -> ``STAGED_FOO``."""
     return "_".join(w.lower() for w in _NAME_WORDS.findall(class_name)).upper()
+
+
+class MissingMixinError(DynioError, AssertionError):
+    """The IO class lists no mixin for the environment's source type (an ``AssertionError``,
+    as dynamicio's check was)."""
 
 
 def _translate(exc: DynioError, cls: type[DynioError]) -> DynioError:
@@ -160,6 +172,14 @@ class DynamicDataIO:
                 f"source_config must come from IOConfig.get(source_key=...), got"
                 f" {type(source_config).__name__}"
             )
+        kind = source_config.env.source.kind
+        if kind in DYNAMICIO_TYPES and kind not in mixin_types(type(self)):
+            raise MissingMixinError(
+                f"{type(self).__name__} lists no mixin for type {kind!r}: add the mixin for it"
+                " (e.g. WithLocal, WithS3File, WithPostgres) or derive from UnifiedIO",
+                resource=source_config.name,
+                env=source_config.env_identifier,
+            )
         self.sources_config = source_config
         self.apply_schema_validations = apply_schema_validations
         self.log_schema_metrics = log_schema_metrics
@@ -170,7 +190,7 @@ class DynamicDataIO:
         declared = type(self).schema
         spec: SchemaSpec | None
         if declared is SCHEMA_FROM_FILE:
-            spec = source_config.dynamicio_schema
+            spec = source_config.schema_spec
             if spec is None:
                 raise SchemaNotFoundError(
                     f"{type(self).__name__} takes SCHEMA_FROM_FILE but the resource defines no"
@@ -356,10 +376,14 @@ class DynamicDataIO:
                         source,
                     )
             frame = result.frame
-            self._check(
-                frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
-            )
-            return self._to_pandas(frame)
+            if not self._overridden():
+                self._check(
+                    frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
+                )
+                return self._to_pandas(frame)
+            df = self._to_pandas(frame)
+            self._checks_of_subclass(df)
+            return df
 
     def write(self, df: Any) -> None:
         """Write pandas (or Polars, or Arrow) data: keep the schema's columns, cast, validate,
@@ -381,16 +405,36 @@ class DynamicDataIO:
             self._require_columns(frame, names)
             if isinstance(df, pd.DataFrame):
                 self._dtype_warnings(df)
-            frame = self._cast(frame.select(names))
-            self._check(
-                frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
-            )
+            if self._overridden():
+                # as dynamicio: the class's own checks see the data before it is cast
+                self._checks_of_subclass(df[names] if isinstance(df, pd.DataFrame) else df)
+                frame = self._cast(frame.select(names))
+            else:
+                frame = self._cast(frame.select(names))
+                self._check(
+                    frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
+                )
             try:
                 execute.write(
                     resource, env, frame, template_args=args, validate=False, metrics=False
                 )
             except (CastError, SchemaError) as exc:
                 raise _translate(exc, ColumnsDataTypeError) from exc
+
+    def _overridden(self) -> bool:
+        """Whether the class (or a test's patch) replaced validate_from_schema or
+        log_metrics_from_schema: read and write then call them, as dynamicio did."""
+        cls = type(self)
+        return (
+            cls.validate_from_schema is not _VALIDATE_FROM_SCHEMA
+            or cls.log_metrics_from_schema is not _LOG_METRICS_FROM_SCHEMA
+        )
+
+    def _checks_of_subclass(self, df: Any) -> None:
+        if self.apply_schema_validations:
+            self.validate_from_schema(df)
+        if self.log_schema_metrics:
+            self.log_metrics_from_schema(df)
 
     def _dtype_warnings(self, df: pd.DataFrame) -> None:
         for col in self.schema.columns:
@@ -456,6 +500,10 @@ class DynamicDataIO:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.sources_config!r}, name={self.name!r})"
+
+
+_VALIDATE_FROM_SCHEMA = DynamicDataIO.validate_from_schema
+_LOG_METRICS_FROM_SCHEMA = DynamicDataIO.log_metrics_from_schema
 
 
 class UnifiedIO(
