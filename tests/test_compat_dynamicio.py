@@ -30,6 +30,7 @@ from dynio.compat.dynamicio import (
     WithLocalBatch,
     WithPostgres,
     WithS3File,
+    WithS3PathPrefix,
 )
 from dynio.compat.dynamicio import errors as cerr
 from dynio.compat.dynamicio.config import IOConfig, IOEnvironment
@@ -357,7 +358,7 @@ def test_mixins_in_any_order_and_a_missing_one_is_an_assertion(config: IOConfig)
     class A(WithLocal, WithLocalBatch, DynamicDataIO):
         schema = SCHEMA_FROM_FILE
 
-    class B(DynamicDataIO, WithKafka, WithAthena, WithPostgres, WithLocal, WithS3File):
+    class B(DynamicDataIO, WithKafka, WithAthena, WithS3PathPrefix, WithLocal, WithS3File):
         schema = SCHEMA_FROM_FILE
 
     for cls in (A, B):
