@@ -84,6 +84,7 @@ __all__ = [
     "SCHEMA_FROM_FILE",
     "DynamicDataIO",
     "MissingMixinError",
+    "MissingSchemaAttributeError",
     "UnifiedIO",
 ]
 
@@ -105,6 +106,11 @@ def dataset_name(class_name: str) -> str:
 class MissingMixinError(DynioError, AssertionError):
     """The IO class lists no mixin for the environment's source type (an ``AssertionError``,
     as dynamicio's check was)."""
+
+
+class MissingSchemaAttributeError(DynioError, AssertionError):
+    """An IO class's body sets no ``schema`` (an ``AssertionError``, as dynamicio's check
+    was)."""
 
 
 def _translate(exc: DynioError, cls: type[DynioError]) -> DynioError:
@@ -149,6 +155,11 @@ class DynamicDataIO:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "schema" not in cls.__dict__ and not cls.__module__.startswith(__package__ or ""):
+            raise MissingSchemaAttributeError(
+                f"{cls.__name__} sets no schema: set schema = SCHEMA_FROM_FILE or a"
+                " {column: dtype} dict in the class body"
+            )
         if "schema" in cls.__dict__:
             schema = cls.__dict__["schema"]
             if schema is None or (schema is not SCHEMA_FROM_FILE and len(schema) == 0):
@@ -238,7 +249,7 @@ class DynamicDataIO:
     def _context(self) -> dict[str, Any]:
         return {"resource": self.sources_config.name, "env": self.sources_config.env_identifier}
 
-    def _engine_spec(self) -> tuple[ResourceSpec, dict[str, Any]]:
+    def _engine_spec(self, order: list[str] | None = None) -> tuple[ResourceSpec, dict[str, Any]]:
         """The resource as the engine runs it for this object, and the template arguments.
 
         Options are split: values for ``{placeholders}`` in the source's paths become template
@@ -271,11 +282,16 @@ class DynamicDataIO:
             # dynamicio opened relative paths from the working directory
             base_dir=os.getcwd(),
         )
-        new_env = dataclasses.replace(env, source=new_source, schema=self.schema)
+        schema = self.schema
+        if order is not None:  # a write keeps the data's column order, as dynamicio's did
+            rank = {name: i for i, name in enumerate(order)}
+            columns = sorted(schema.columns, key=lambda c: rank.get(c.name, len(rank)))
+            schema = dataclasses.replace(schema, columns=tuple(columns))
+        new_env = dataclasses.replace(env, source=new_source, schema=schema)
         resource = dataclasses.replace(
             self.sources_config.resource,
             envs=freeze({env.name: new_env}),
-            schema=self.schema,
+            schema=schema,
             deferred=freeze({}),
         )
         return resource, args
@@ -396,21 +412,23 @@ class DynamicDataIO:
             WriteError, TemplateError: The destination cannot be written (it is left as it
                 was), or a ``{placeholder}`` has no value.
         """
-        resource, args = self._engine_spec()
         env = self.sources_config.env_identifier
-        with span("dynio.compat.write", resource=resource.name, env=env):
-            source_module(resource.env(env), self._context)
+        with span("dynio.compat.write", resource=self.sources_config.name, env=env):
+            source_module(self.sources_config.env, self._context)
             frame = self._frame_of(df)
-            names = self.schema.column_names
-            self._require_columns(frame, names)
+            self._require_columns(frame, self.schema.column_names)
+            # the schema's columns, in the order the data has them (as dynamicio wrote them)
+            wanted = set(self.schema.column_names)
+            names = [c for c in frame.columns if c in wanted]
+            resource, args = self._engine_spec(order=names)
             if isinstance(df, pd.DataFrame):
                 self._dtype_warnings(df)
             if self._overridden():
                 # as dynamicio: the class's own checks see the data before it is cast
                 self._checks_of_subclass(df[names] if isinstance(df, pd.DataFrame) else df)
-                frame = self._cast(frame.select(names))
+                frame = self._cast(frame.select(names)).select(names)
             else:
-                frame = self._cast(frame.select(names))
+                frame = self._cast(frame.select(names)).select(names)
                 self._check(
                     frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
                 )
