@@ -271,7 +271,8 @@ class DynamicDataIO:
                 " Review your kwargs!",
                 unused,
             )
-        kept = {k: v for k, v in options.items() if k not in unused}
+        # pandas reads an option given as None as its default; so does dynio by leaving it out
+        kept = {k: v for k, v in options.items() if k not in unused and v is not None}
         sql_table = kind is not None and kind.options is not None and "table" in kind.options
         if sql_table and not {"table", "sql_query"} & set(kept):
             # dynamicio names a SQL resource's table after its schema
