@@ -10,12 +10,15 @@ YAML::
 
 HDF5 has no Arrow reader, so this format lives in the facade: files are read with
 ``pandas.read_hdf`` and handed to the engine as Polars frames; writes go through
-``DataFrame.to_hdf``. PyTables is not thread-safe, so every HDF5 call holds one lock. Install it
-with ``pip install 'dynio[hdf]'``.
+``DataFrame.to_hdf``. PyTables is not thread-safe, so every HDF5 call holds one lock. Object
+columns are pickled with protocol 4, as dynamicio wrote them (readable by any Python 3.4+), or
+with the write option ``protocol``.
+Install it with ``pip install 'dynio[hdf]'``.
 """
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,6 +33,7 @@ __all__ = ["HDF"]
 
 _LOCK = threading.Lock()
 DEFAULT_KEY = "df"
+PICKLE_PROTOCOL = 4  # dynamicio's; PyTables pickles object columns with pickle.HIGHEST_PROTOCOL
 
 
 def _require_tables() -> None:
@@ -63,14 +67,21 @@ def _write(df: pl.DataFrame, path: str, options: Mapping[str, Any]) -> None:
             kwargs[name] = options[name]
     pdf = to_pandas(df)
     with _LOCK:
-        pdf.to_hdf(path, **kwargs)
+        highest = pickle.HIGHEST_PROTOCOL
+        pickle.HIGHEST_PROTOCOL = int(options.get("protocol") or PICKLE_PROTOCOL)  # type: ignore[misc]
+        try:
+            pdf.to_hdf(path, **kwargs)
+        finally:
+            pickle.HIGHEST_PROTOCOL = highest  # type: ignore[misc]
 
 
 HDF = Format(
     "hdf",
     (".h5", ".hdf", ".hdf5"),
     frozenset({"key"}),
-    frozenset({"key", "format", "complevel", "complib", "data_columns", "min_itemsize"}),
+    frozenset(
+        {"key", "format", "complevel", "complib", "data_columns", "min_itemsize", "protocol"}
+    ),
     _scan,
     None,
     aliases=("h5", "hdf5"),

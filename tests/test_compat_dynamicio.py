@@ -303,9 +303,11 @@ def test_ioconfig_dynamic_vars_module_class_or_dict(data: Path, kind: str) -> No
 
 def test_ioconfig_missing_variable_names_it(data: Path) -> None:
     path = write_text(data / "resources.yaml", RESOURCES)
-    with pytest.raises(ConfigError, match=r"\[\[ DATA \]\]") as info:
-        IOConfig(path, "sample", {"LIMIT": 100})
-    assert all(isinstance(p, MissingVariableError) for p in info.value.problems)  # type: ignore[attr-defined]
+    config = IOConfig(path, "sample", {"LIMIT": 100})
+    # each resource using [[ DATA ]] raises when asked for; the others load
+    with pytest.raises(MissingVariableError, match=r"\[\[ DATA \]\]"):
+        config.get("SALES")
+    assert config.get("EVENTS").name == "EVENTS"
 
 
 def test_ioconfig_checks_the_yaml_when_loading(data: Path) -> None:
@@ -323,7 +325,7 @@ def test_ioconfig_checks_the_yaml_when_loading(data: Path) -> None:
         """,
     )
     with pytest.raises(ConfigError, match="no_such_rule"):
-        IOConfig(path, "sample")
+        IOConfig(path, "sample").get("A")
 
 
 def test_ioconfig_gives_a_catalog_for_code_moving_on(config: IOConfig) -> None:
@@ -351,19 +353,22 @@ def test_abstract_class_and_missing_schemas(config: IOConfig) -> None:
         IO({"type": "local"})  # type: ignore[arg-type]
 
 
-def test_mixins_in_any_order_are_markers(config: IOConfig) -> None:
+def test_mixins_in_any_order_and_a_missing_one_is_an_assertion(config: IOConfig) -> None:
     # dynamicio's own MRO refused (WithLocal, WithLocalBatch); here any order works
     class A(WithLocal, WithLocalBatch, DynamicDataIO):
         schema = SCHEMA_FROM_FILE
 
-    class B(DynamicDataIO, WithKafka, WithAthena, WithPostgres, WithS3PathPrefix, WithS3File):
+    class B(DynamicDataIO, WithKafka, WithAthena, WithS3PathPrefix, WithLocal, WithS3File):
         schema = SCHEMA_FROM_FILE
 
-    class C(WithPostgres, DynamicDataIO):  # no WithLocal: the source type decides, not mixins
-        schema = SCHEMA_FROM_FILE
-
-    for cls in (A, B, C):
+    for cls in (A, B):
         assert list(cls(config.get("SALES")).read()["id"]) == [1, 2, 3]
+
+    class C(WithPostgres, DynamicDataIO):  # no WithLocal for a type: local resource
+        schema = SCHEMA_FROM_FILE
+
+    with pytest.raises(AssertionError, match="no mixin for type 'local'"):
+        C(config.get("SALES"))
 
 
 def test_read_casts_to_the_schema_and_keeps_object_columns_object(config: IOConfig) -> None:
@@ -461,7 +466,7 @@ def test_failed_validations_raise_with_a_dict_and_log_no_metrics(
 
 
 def test_one_validation_failing_on_two_columns_keeps_both(config: IOConfig) -> None:
-    class TwoCols(DynamicDataIO):
+    class TwoCols(WithLocal, DynamicDataIO):
         schema = {"a": "int64", "b": "int64"}
         schema_validations = {
             "a": {"is_greater_than": {"apply": True, "options": {"threshold": 0}}},
@@ -515,7 +520,9 @@ def test_dict_schema_with_validations_and_metrics(config: IOConfig, data: Path) 
     io.write(df)
     back = pd.read_parquet(data / "out" / "out.parquet")
     expected = pd.DataFrame({"id": [1, 2], "label": ["b", "a"], "amount": [2.0, 3.0]})
-    pd.testing.assert_frame_equal(back, expected.astype({"label": "str"}))
+    # written in the data's column order, as dynamicio wrote; read in the schema's
+    written = expected[["amount", "label", "id"]].astype({"label": back["label"].dtype})
+    pd.testing.assert_frame_equal(back, written)
     pd.testing.assert_frame_equal(io.read(), expected.astype({"label": object}))
 
 
@@ -685,3 +692,44 @@ def test_is_in_match_all_keeps_dynamicio_meaning_in_schemas(config: IOConfig) ->
     io(False).validate_from_schema(pd.DataFrame({"region": cats}))
     # the declared options are kept as written
     assert io(True).schema_validations["region"]["is_in"]["options"]["match_all"] is True
+
+
+def test_one_broken_resource_does_not_stop_the_others(data: Path) -> None:
+    path = write_text(
+        data / "mixed.yaml",
+        """
+        BAD:
+          sample:
+            type: local
+            local: {file_path: a.csv, file_type: csv, no_such_key: 1}
+        GOOD:
+          sample:
+            type: local
+            local: {file_path: "[[ DATA ]]/sales.csv", file_type: csv}
+            options: {sep: ";"}
+          schema:
+            file_path: sales_schema.yaml
+        """,
+    )
+    config = IOConfig(path, "sample", {"DATA": str(data), "LIMIT": 100})
+    assert config.sources == ["BAD", "GOOD"]
+    assert list(IO(config.get("GOOD")).read()["id"]) == [1, 2, 3]
+    with pytest.raises(ConfigError, match="no_such_key") as info:
+        config.get("BAD")
+    assert info.value.file == str(path)
+
+
+def test_bool_columns_are_never_coerced(config: IOConfig, data: Path) -> None:
+    # dynamicio wrote astype(bool): None -> False, "random" -> True. Here a missing value stays
+    # missing and a value that is not a boolean raises.
+    class Flags(WithLocal, DynamicDataIO):
+        schema = {"id": "int64", "flag": "bool"}
+
+    io = Flags(config.get("OUT"))
+    io.write(pd.DataFrame({"id": [1, 2], "flag": [True, None]}))
+    written = pd.read_parquet(data / "out" / "out.parquet")
+    assert written["flag"].tolist() == [True, None]
+    for bad in ("random", 2):
+        with pytest.raises(cerr.ColumnsDataTypeError, match="flag"):
+            io.write(pd.DataFrame({"id": [1, 2], "flag": [True, bad]}))
+    assert pd.read_parquet(data / "out" / "out.parquet")["flag"].tolist() == [True, None]

@@ -67,6 +67,7 @@ from dynio.compat.dynamicio.mixins import (
     WithS3File,
     WithS3PathPrefix,
 )
+from dynio.compat.dynamicio.mixins.base import DYNAMICIO_TYPES, mixin_types
 from dynio.compat.dynamicio.validations import ALL_VALIDATORS, dynamicio_semantics, render
 from dynio.engine import execute
 from dynio.engine.errors import CastError, DynioError, SchemaError
@@ -78,7 +79,14 @@ from dynio.engine.sources import kind_for
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec, freeze
 from dynio.engine.telemetry import span
 
-__all__ = ["CASTING_WARNING_MSG", "SCHEMA_FROM_FILE", "DynamicDataIO", "UnifiedIO"]
+__all__ = [
+    "CASTING_WARNING_MSG",
+    "SCHEMA_FROM_FILE",
+    "DynamicDataIO",
+    "MissingMixinError",
+    "MissingSchemaAttributeError",
+    "UnifiedIO",
+]
 
 logger = logging.getLogger("dynio.compat.dynamicio")
 
@@ -93,6 +101,16 @@ _NAME_WORDS = re.compile(
 def dataset_name(class_name: str) -> str:
     """dynamicio's dataset name of a class: ``StagedFoo`` -> ``STAGED_FOO``."""
     return "_".join(w.lower() for w in _NAME_WORDS.findall(class_name)).upper()
+
+
+class MissingMixinError(DynioError, AssertionError):
+    """The IO class lists no mixin for the environment's source type (an ``AssertionError``,
+    as dynamicio's check was)."""
+
+
+class MissingSchemaAttributeError(DynioError, AssertionError):
+    """An IO class's body sets no ``schema`` (an ``AssertionError``, as dynamicio's check
+    was)."""
 
 
 def _translate(exc: DynioError, cls: type[DynioError]) -> DynioError:
@@ -137,6 +155,11 @@ class DynamicDataIO:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "schema" not in cls.__dict__ and not cls.__module__.startswith(__package__ or ""):
+            raise MissingSchemaAttributeError(
+                f"{cls.__name__} sets no schema: set schema = SCHEMA_FROM_FILE or a"
+                " {column: dtype} dict in the class body"
+            )
         if "schema" in cls.__dict__:
             schema = cls.__dict__["schema"]
             if schema is None or (schema is not SCHEMA_FROM_FILE and len(schema) == 0):
@@ -160,6 +183,14 @@ class DynamicDataIO:
                 f"source_config must come from IOConfig.get(source_key=...), got"
                 f" {type(source_config).__name__}"
             )
+        kind = source_config.env.source.kind
+        if kind in DYNAMICIO_TYPES and kind not in mixin_types(type(self)):
+            raise MissingMixinError(
+                f"{type(self).__name__} lists no mixin for type {kind!r}: add the mixin for it"
+                " (e.g. WithLocal, WithS3File, WithPostgres) or derive from UnifiedIO",
+                resource=source_config.name,
+                env=source_config.env_identifier,
+            )
         self.sources_config = source_config
         self.apply_schema_validations = apply_schema_validations
         self.log_schema_metrics = log_schema_metrics
@@ -170,7 +201,7 @@ class DynamicDataIO:
         declared = type(self).schema
         spec: SchemaSpec | None
         if declared is SCHEMA_FROM_FILE:
-            spec = source_config.dynamicio_schema
+            spec = source_config.schema_spec
             if spec is None:
                 raise SchemaNotFoundError(
                     f"{type(self).__name__} takes SCHEMA_FROM_FILE but the resource defines no"
@@ -218,7 +249,7 @@ class DynamicDataIO:
     def _context(self) -> dict[str, Any]:
         return {"resource": self.sources_config.name, "env": self.sources_config.env_identifier}
 
-    def _engine_spec(self) -> tuple[ResourceSpec, dict[str, Any]]:
+    def _engine_spec(self, order: list[str] | None = None) -> tuple[ResourceSpec, dict[str, Any]]:
         """The resource as the engine runs it for this object, and the template arguments.
 
         Options are split: values for ``{placeholders}`` in the source's paths become template
@@ -240,7 +271,8 @@ class DynamicDataIO:
                 " Review your kwargs!",
                 unused,
             )
-        kept = {k: v for k, v in options.items() if k not in unused}
+        # pandas reads an option given as None as its default; so does dynio by leaving it out
+        kept = {k: v for k, v in options.items() if k not in unused and v is not None}
         sql_table = kind is not None and kind.options is not None and "table" in kind.options
         if sql_table and not {"table", "sql_query"} & set(kept):
             # dynamicio names a SQL resource's table after its schema
@@ -251,11 +283,16 @@ class DynamicDataIO:
             # dynamicio opened relative paths from the working directory
             base_dir=os.getcwd(),
         )
-        new_env = dataclasses.replace(env, source=new_source, schema=self.schema)
+        schema = self.schema
+        if order is not None:  # a write keeps the data's column order, as dynamicio's did
+            rank = {name: i for i, name in enumerate(order)}
+            columns = sorted(schema.columns, key=lambda c: rank.get(c.name, len(rank)))
+            schema = dataclasses.replace(schema, columns=tuple(columns))
+        new_env = dataclasses.replace(env, source=new_source, schema=schema)
         resource = dataclasses.replace(
             self.sources_config.resource,
             envs=freeze({env.name: new_env}),
-            schema=self.schema,
+            schema=schema,
             deferred=freeze({}),
         )
         return resource, args
@@ -357,10 +394,14 @@ class DynamicDataIO:
                         source,
                     )
             frame = result.frame
-            self._check(
-                frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
-            )
-            return self._to_pandas(frame)
+            if not self._overridden():
+                self._check(
+                    frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
+                )
+                return self._to_pandas(frame)
+            df = self._to_pandas(frame)
+            self._checks_of_subclass(df)
+            return df
 
     def write(self, df: Any) -> None:
         """Write pandas (or Polars, or Arrow) data: keep the schema's columns, cast, validate,
@@ -373,25 +414,47 @@ class DynamicDataIO:
             WriteError, TemplateError: The destination cannot be written (it is left as it
                 was), or a ``{placeholder}`` has no value.
         """
-        resource, args = self._engine_spec()
         env = self.sources_config.env_identifier
-        with span("dynio.compat.write", resource=resource.name, env=env):
-            source_module(resource.env(env), self._context)
+        with span("dynio.compat.write", resource=self.sources_config.name, env=env):
+            source_module(self.sources_config.env, self._context)
             frame = self._frame_of(df)
-            names = self.schema.column_names
-            self._require_columns(frame, names)
+            self._require_columns(frame, self.schema.column_names)
+            # the schema's columns, in the order the data has them (as dynamicio wrote them)
+            wanted = set(self.schema.column_names)
+            names = [c for c in frame.columns if c in wanted]
+            resource, args = self._engine_spec(order=names)
             if isinstance(df, pd.DataFrame):
                 self._dtype_warnings(df)
-            frame = self._cast(frame.select(names))
-            self._check(
-                frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
-            )
+            if self._overridden():
+                # as dynamicio: the class's own checks see the data before it is cast
+                self._checks_of_subclass(df[names] if isinstance(df, pd.DataFrame) else df)
+                frame = self._cast(frame.select(names)).select(names)
+            else:
+                frame = self._cast(frame.select(names)).select(names)
+                self._check(
+                    frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
+                )
             try:
                 execute.write(
                     resource, env, frame, template_args=args, validate=False, metrics=False
                 )
             except (CastError, SchemaError) as exc:
                 raise _translate(exc, ColumnsDataTypeError) from exc
+
+    def _overridden(self) -> bool:
+        """Whether the class (or a test's patch) replaced validate_from_schema or
+        log_metrics_from_schema: read and write then call them, as dynamicio did."""
+        cls = type(self)
+        return (
+            cls.validate_from_schema is not _VALIDATE_FROM_SCHEMA
+            or cls.log_metrics_from_schema is not _LOG_METRICS_FROM_SCHEMA
+        )
+
+    def _checks_of_subclass(self, df: Any) -> None:
+        if self.apply_schema_validations:
+            self.validate_from_schema(df)
+        if self.log_schema_metrics:
+            self.log_metrics_from_schema(df)
 
     def _dtype_warnings(self, df: pd.DataFrame) -> None:
         for col in self.schema.columns:
@@ -457,6 +520,10 @@ class DynamicDataIO:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.sources_config!r}, name={self.name!r})"
+
+
+_VALIDATE_FROM_SCHEMA = DynamicDataIO.validate_from_schema
+_LOG_METRICS_FROM_SCHEMA = DynamicDataIO.log_metrics_from_schema
 
 
 class UnifiedIO(

@@ -51,7 +51,7 @@ class DynamicIOError(DynioError):
 
     def __init__(self, message: Any = None, **context: Any) -> None:
         text = self.ERROR_STR if message is None else self.ERROR_STR_DETAILED.format(message)
-        super().__init__(text or type(self).__name__, **context)
+        super().__init__(text, **context)
         # dynio's errors keep the rendered text in ``message``; dynamicio's keep the payload
         self.message: Any = message
 
@@ -60,7 +60,7 @@ class SchemaNotFoundError(DynamicIOError, ConfigError):
     """The IO class or the resource definition gives no schema."""
 
     ERROR_STR = "Schema not specified in the provided source"
-    ERROR_STR_DETAILED = "Schema not specified in the provided source: {0}"
+    ERROR_STR_DETAILED = "Schema not specified in the provided source: {0} "
 
 
 class SchemaValidationError(DynamicIOError, ValidationError):

@@ -8,11 +8,11 @@ Each metric logs one line per value on the ``dynio.metrics`` logger (level INFO)
 
     {"message": "METRIC", "dataset": "FOO", "column": "column_d", "metric": "Mean", "value": 994.5}
 
-As in dynamicio the value is a float and ``CountsPerLabel`` logs one line per label with the
-column named ``column-label``, labels in sorted order. Unlike dynamicio the lines are always valid
-JSON (an undefined value such as the standard deviation of one row is ``null``), ``Min``/``Max``
-of text or timestamps log the value as text instead of failing, and nothing is configured on
-import: attach a handler to ``dynio.metrics`` (or the root logger) to see the lines.
+As in dynamicio the value is a float (``NaN``/``Infinity`` written as dynamicio's JSON encoder
+wrote them) and ``CountsPerLabel`` logs one line per label with the column named
+``column-label``, labels in sorted order. Unlike dynamicio ``Min``/``Max`` of text or timestamps
+log the value as text instead of failing, and nothing is configured on import: attach a handler
+to ``dynio.metrics`` (or the root logger) to see the lines.
 
 Subclass :class:`Metric` with a ``calculate_metric`` method to add a metric of your own; it is
 registered under its class name, as in dynamicio.
@@ -20,10 +20,8 @@ registered under its class name, as in dynamicio.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -32,7 +30,7 @@ import polars as pl
 from dynio.compat.dynamicio.errors import ColumnsDataTypeError
 from dynio.engine.dtypes import DType
 from dynio.engine.metrics import METRICS
-from dynio.engine.quality import METRICS_LOGGER, MetricValue, evaluate, metric_line
+from dynio.engine.quality import METRICS_LOGGER, MetricValue, evaluate
 from dynio.engine.spec import ColumnSpec, SchemaSpec
 from dynio.handoff import from_any
 
@@ -62,8 +60,7 @@ def _number(value: Any) -> Any:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool | int | float):
-        number = float(value)
-        return None if math.isnan(number) or math.isinf(number) else number
+        return float(value)
     return value
 
 
@@ -77,19 +74,31 @@ def _jsonable(value: Any) -> Any:
 def log_metric(
     dataset: str, column: str, metric: str, value: Any, logger: logging.Logger = METRICS_LOGGER
 ) -> None:
-    """Log one metric line in dynamicio's format (always valid JSON)."""
-    logger.info(
-        json.dumps(
-            {
-                "message": "METRIC",
-                "dataset": dataset,
-                "column": column,
-                "metric": metric,
-                "value": _jsonable(value),
-            },
-            allow_nan=False,
-        )
+    """Log one metric line in dynamicio's format."""
+    logger.info(_line(dataset, column, metric, value))
+
+
+def _line(dataset: str, column: str, metric: str, value: Any) -> str:
+    # dynamicio's encoder wrote NaN and Infinity as such (JSON5 / simplejson spelling)
+    return json.dumps(
+        {
+            "message": "METRIC",
+            "dataset": dataset,
+            "column": column,
+            "metric": metric,
+            "value": _jsonable(value),
+        }
     )
+
+
+def _line_of(value: MetricValue, dataset: str) -> str:
+    column, metric = value.column, value.metric
+    if value.label is not None:
+        if metric == "CountsPerLabel":
+            column = f"{column}-{value.label}"
+        else:
+            metric = f"{metric}-{value.label}"
+    return _line(dataset, column, metric, value.value)
 
 
 def metric_lines(values: Iterable[MetricValue], dataset: str) -> list[str]:
@@ -99,7 +108,7 @@ def metric_lines(values: Iterable[MetricValue], dataset: str) -> list[str]:
 
     def flush() -> None:
         for v in sorted(group, key=lambda v: str(v.label)):
-            out.append(metric_line(dataclasses.replace(v, dataset=dataset, value=_number(v.value))))
+            out.append(_line_of(v, dataset))
         group.clear()
 
     for v in values:
@@ -109,7 +118,7 @@ def metric_lines(values: Iterable[MetricValue], dataset: str) -> list[str]:
             group.append(v)
             continue
         flush()
-        out.append(metric_line(dataclasses.replace(v, dataset=dataset, value=_number(v.value))))
+        out.append(_line_of(v, dataset))
     flush()
     return out
 
