@@ -118,3 +118,86 @@ def test_the_contributing_guides_examples_work(tmp_path: Path) -> None:
         formats.FORMATS.pop("tsv", None)
         formats._BY_ALIAS.pop("tsv", None)
         sys.modules.pop("dynio_tsv_doc", None)
+
+
+def _sample_value(name: str, tmp_path: Path) -> str:
+    """A plausible value for a ``[[ VAR ]]`` of an example, by its name."""
+    upper = name.upper()
+    if "BROKER" in upper or "KAFKA" in upper:
+        return "127.0.0.1:9092"
+    if "PORT" in upper:
+        return "5432"
+    if "URI" in upper or "DSN" in upper:
+        return "postgresql://user@127.0.0.1:5432/db"
+    if "HOST" in upper:
+        return "127.0.0.1"
+    if "BUCKET" in upper:
+        return "example-bucket"
+    return f"{tmp_path}/{name.lower()}"
+
+
+def _yaml_blocks() -> list[tuple[str, int, str]]:
+    out = []
+    pages = [DOCS.parent / "README.md", *sorted(DOCS.rglob("*.md"))]
+    for page in pages:
+        if "reference" in page.parts:
+            continue
+        lines = page.read_text().splitlines()
+        i = 0
+        while i < len(lines):
+            if lines[i].strip() == "```yaml":
+                indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+                end = i + 1
+                while lines[end].strip() != "```":
+                    end += 1
+                marker = lines[end + 1].strip() if end + 1 < len(lines) else ""
+                if "yaml: fragment" not in marker:
+                    body = [line.removeprefix(indent) for line in lines[i + 1 : end]]
+                    out.append((str(page.relative_to(DOCS.parent)), i + 1, "\n".join(body)))
+                i = end + 1
+            else:
+                i += 1
+    return out
+
+
+YAML_BLOCKS = _yaml_blocks()
+
+
+@pytest.mark.parametrize(
+    ("page", "line", "text"), YAML_BLOCKS, ids=[f"{p}:{n}" for p, n, _ in YAML_BLOCKS]
+)
+def test_every_yaml_example_of_the_pages_loads(
+    page: str, line: int, text: str, tmp_path: Path
+) -> None:
+    """A catalog example loads in each of its environments; a schema example parses. Blocks that
+    are a piece of a file (an ``options:`` excerpt) say so with ``<!-- yaml: fragment -->``."""
+    import yaml
+
+    from dynio.engine.loader import parse_schema
+
+    if text.lstrip().startswith("--8<--"):
+        pytest.skip("a file included from docs/examples, loaded by the tests above")
+    doc = yaml.safe_load(text)
+    assert isinstance(doc, dict), f"{page}:{line}: not a mapping; mark it <!-- yaml: fragment -->"
+    if "columns" in doc:
+        parse_schema(doc)
+        return
+    names = set(re.findall(r"\[\[\s*([A-Za-z_][A-Za-z0-9_]*)", text))
+    variables = {name: _sample_value(name, tmp_path) for name in names}
+    for body in doc.values():  # schema files the example refers to: a minimal one each
+        ref = body.get("schema") if isinstance(body, dict) else None
+        if isinstance(ref, dict) and isinstance(ref.get("file_path"), str):
+            schema = tmp_path / ref["file_path"]
+            schema.parent.mkdir(parents=True, exist_ok=True)
+            schema.write_text("name: example\ncolumns:\n  id: {type: int64}\n")
+    envs = {
+        env
+        for name, body in doc.items()
+        if name != "credentials" and isinstance(body, dict)
+        for env, spec in body.items()
+        if isinstance(spec, dict) and "type" in spec
+    }
+    assert envs, f"{page}:{line}: no resource with an environment; mark it <!-- yaml: fragment -->"
+    (tmp_path / "resources.yaml").write_text(text)
+    for env in sorted(envs):
+        dynio.Catalog.from_yaml(tmp_path / "resources.yaml", env=env, vars=variables, strict=True)
