@@ -159,7 +159,7 @@ def _query_pandas(job: _Job, data: pd.DataFrame, query: Query) -> pl.DataFrame:
 
 def _tree(items: list[Any], fn: Callable[[Any, Any], Any]) -> Any:
     """A binary tree of ``fn`` over delayed ``items`` (neighbours first, so order is kept)."""
-    from dask import delayed
+    from dask.delayed import delayed
 
     while len(items) > 1:
         items = [
@@ -173,8 +173,8 @@ def _one_pass(
     job: _Job, summaries: list[Any], run: Callable[[Query], pl.DataFrame], label_cap: int
 ) -> tuple[ValidationReport, list[MetricValue], Any]:
     """Merge the partition tasks' partials and key buckets (one compute), then finalize."""
-    import dask
-    from dask import delayed
+    from dask.base import compute
+    from dask.delayed import delayed
 
     checks = _job_checks(job)
     total = _tree([s[0] for s in summaries], partials.merge)
@@ -182,7 +182,7 @@ def _one_pass(
         delayed(partials.bucket_result)([s[1][b] for s in summaries], checks.keys)
         for b in range(0 if job.approximate else job.buckets)
     ]
-    merged, results = dask.compute(total, buckets)
+    merged, results = compute(total, buckets)
     keys = checks.approximate_keys(merged) if job.approximate else partials.merge_keys(results)
     report, values = checks.finalize(
         merged,
@@ -237,7 +237,7 @@ def check(
 ) -> CheckResult:
     """Validate and measure a resource on the Dask cluster (see :meth:`dynio.Catalog.check`)."""
     _require_dask(res.name, res.env)
-    from dask import delayed
+    from dask.delayed import delayed
 
     with operation("dynio.check", resource=res.name, env=res.env, engine="dask") as sp:
         bind_source(res.spec.source)
@@ -266,9 +266,9 @@ def check(
         summaries = [delayed(_check_part, nout=2)(job, reader, p, i) for i, p in enumerate(parts)]
 
         def run(query: Query) -> pl.DataFrame:
-            import dask
+            from dask.base import compute
 
-            got = dask.compute(*[delayed(_query_part)(reader, p, query) for p in parts])
+            got = compute(*[delayed(_query_part)(reader, p, query) for p in parts])
             out: pl.DataFrame = pl.concat(got, how="vertical_relaxed")
             return out
 
@@ -313,7 +313,7 @@ def write(
 ) -> WriteResult:
     """Write a Dask DataFrame to a dataset (see :meth:`dynio.Catalog.write`)."""
     _require_dask(res.name, res.env)
-    from dask import delayed
+    from dask.delayed import delayed
 
     from dynio.engine.sources import local, objectstore
 
@@ -342,9 +342,9 @@ def write(
             summaries = [delayed(_write_part, nout=2)(job, d, i) for i, d in enumerate(pieces)]
 
             def run(query: Query) -> pl.DataFrame:
-                import dask
+                from dask.base import compute
 
-                got = dask.compute(*[delayed(_query_pandas)(job, d, query) for d in pieces])
+                got = compute(*[delayed(_query_pandas)(job, d, query) for d in pieces])
                 out: pl.DataFrame = pl.concat(got, how="vertical_relaxed")
                 return out
 

@@ -183,10 +183,16 @@ def _snapshot(table: Any, as_of: TimeTravel | None, where: _Where) -> int | None
     return int(found.snapshot_id)
 
 
-def _conditions() -> dict[str, Callable[[str, Any], Any]]:
+def _conditions() -> dict[str, Callable[..., Any]]:
     from pyiceberg import expressions as ex
 
-    return {
+    # pyiceberg's predicates take (column name, value) positionally at run time; their
+    # annotations name bound terms and keyword values only, hence the plain callables
+    in_: Callable[..., Any] = ex.In
+    not_in: Callable[..., Any] = ex.NotIn
+    is_null: Callable[..., Any] = ex.IsNull
+    not_null: Callable[..., Any] = ex.NotNull
+    compare: dict[str, Callable[..., Any]] = {
         "=": ex.EqualTo,
         "==": ex.EqualTo,
         "!=": ex.NotEqualTo,
@@ -194,10 +200,13 @@ def _conditions() -> dict[str, Callable[[str, Any], Any]]:
         "<=": ex.LessThanOrEqual,
         ">": ex.GreaterThan,
         ">=": ex.GreaterThanOrEqual,
-        "in": lambda c, v: ex.In(c, list(v)),
-        "not in": lambda c, v: ex.NotIn(c, list(v)),
-        "is null": lambda c, _: ex.IsNull(c),
-        "is not null": lambda c, _: ex.NotNull(c),
+    }
+    return {
+        **compare,
+        "in": lambda c, v: in_(c, list(v)),
+        "not in": lambda c, v: not_in(c, list(v)),
+        "is null": lambda c, _: is_null(c),
+        "is not null": lambda c, _: not_null(c),
     }
 
 
