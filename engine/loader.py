@@ -658,6 +658,11 @@ def _resolve_path(ref: str, base: Path) -> Path | None:
     return None
 
 
+# a key quoted back in an error looks like a name; anything else may be a line of some other
+# file (a password hash, a token) and is only counted
+_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_. -]{0,63}")
+
+
 def parse_schema(
     doc: Any, *, resource: str | None = None, file: str | None = None, key_path: str = ""
 ) -> SchemaSpec:
@@ -674,11 +679,22 @@ def parse_schema(
             key_path=key_path or None,
             **ctx,
         )
-    unknown = sorted(set(doc) - _SCHEMA_KEYS)
-    if unknown:
+    unknown = sorted(set(doc) - _SCHEMA_KEYS, key=str)
+    if unknown and not set(doc) & _SCHEMA_KEYS:
+        # not a schema at all (a file of passwords?): say so without echoing its lines
         raise ConfigError(
-            f"unknown schema key(s) {unknown}; accepted: {sorted(_SCHEMA_KEYS)}",
-            key_path=_key(key_path, unknown[0]),
+            f"the file is not a schema: none of its {len(doc)} top-level key(s) is one of"
+            f" {sorted(_SCHEMA_KEYS)}",
+            key_path=key_path or None,
+            **ctx,
+        )
+    if unknown:
+        named = [str(k) for k in unknown if _KEY_NAME.fullmatch(str(k))]
+        others = len(unknown) - len(named)
+        told = f"{named}" + (f" and {others} key(s) that are not names" if others else "")
+        raise ConfigError(
+            f"unknown schema key(s) {told}; accepted: {sorted(_SCHEMA_KEYS)}",
+            key_path=_key(key_path, named[0]) if named else key_path or None,
             **ctx,
         )
     columns_doc = doc.get("columns")

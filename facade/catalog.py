@@ -260,6 +260,11 @@ class Catalog:
             ConfigError: Any problem in the YAML (all of them, when there are several).
         """
         env = env if env is not None else os.environ.get(ENV_VAR)
+        if env is not None and not isinstance(env, str):
+            raise ConfigError(
+                f"env must be the name of an environment (text), got {type(env).__name__}",
+                file=str(path) if isinstance(path, str | os.PathLike) else None,
+            )
         if not env:
             raise ConfigError(
                 f"no environment given: pass env= or set {ENV_VAR}",

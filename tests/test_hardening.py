@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 import dynio
-from dynio.errors import DynioError, ReadError, WriteError
+from dynio.errors import ConfigError, DynioError, ReadError, WriteError
 
 CatalogFrom = Callable[..., dynio.Catalog]
 FRAME = pd.DataFrame({"id": [1, 2, 3]})
@@ -177,3 +177,53 @@ def test_brackets_in_a_file_name_are_letters(
     cat.write("r", FRAME)
     assert (tmp_path / name).is_file()
     pd.testing.assert_frame_equal(cat.read("r"), FRAME)
+
+
+# -------------------------------------------------------------- malformed calls, dynio's words
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [[[]], [[], []], [[("id", "==", 1)], []], ([],), [()], [[("id", "==", 1)], ()]],
+)
+def test_an_empty_filter_group_is_a_dynio_error(
+    catalog_from: CatalogFrom, tmp_path: Path, filters: Any
+) -> None:
+    (tmp_path / "d.csv").write_text("id\n1\n2\n")
+    cat = catalog_from(resource("local", {"file_path": "d.csv"}), "env")
+    with pytest.raises(DynioError, match="empty group"):
+        cat.read("r", filters=filters)
+
+
+@pytest.mark.parametrize("env", [True, False, 3, 2.5, ["env"], {"env": 1}, b"env"])
+def test_an_env_that_is_not_text_is_a_config_error(tmp_path: Path, env: Any) -> None:
+    path = tmp_path / "resources.yaml"
+    path.write_text(resource("local", {"file_path": "d.csv"}))
+    with pytest.raises(ConfigError, match="env must be the name of an environment"):
+        dynio.Catalog.from_yaml(path, env=env)
+
+
+# --------------------------------------------------- a file that is not a schema is not echoed
+
+_NOT_SCHEMAS = {
+    "shadow": "root:$6$Zs4lt$H4shedPassw0rd:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+    "passwd-map": "root:x:0:0:root:/root:/bin/bash:\nsvc:Sup3rS3cretToken:1:\n",
+    "secrets-json": '{"t0ken-Sup3rS3cret": 1, "other=Sup3rS3cret": 2}',
+    "mixed": "columns: {id: {type: int64}}\n'Sup3rS3cret$token': 1\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_NOT_SCHEMAS))
+def test_a_file_that_is_not_a_schema_is_not_echoed(
+    catalog_from: CatalogFrom, tmp_path: Path, kind: str
+) -> None:
+    text = _NOT_SCHEMAS[kind]
+    (tmp_path / "schema.yaml").write_text(text)
+    body = {"r": {"env": {"type": "local", "local": {"file_path": "d.csv"}}}}
+    body["r"]["schema"] = {"file_path": "schema.yaml"}  # type: ignore[index]
+    with pytest.raises(ConfigError) as err:
+        catalog_from(yaml.safe_dump(body), "env").read("r")
+    said = str(err.value)
+    assert "schema" in said
+    for secret in ("H4shedPassw0rd", "Sup3rS3cret", "19000", "/root"):
+        assert secret not in said, said
