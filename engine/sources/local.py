@@ -173,10 +173,12 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     options = thaw(spec.options)
     names = [str(f) for f in files]
     # one file of a format read by its footer is held open for a read, so that planning and
-    # reading see one version even when a writer renames a new one over it; several files are
+    # reading see one version even when a writer renames a new one over it; other files are
     # checked after the read instead (which versions this scan reads, before any footer is)
     held = _hold(names[0]) if _holdable(spec, fmt.name, names, options, request) else None
-    seen = _versions(names) if len(names) > 1 else []
+    # files not held (several, or text formats) are checked after the read: a file replaced or
+    # appended to under it (CSV, NDJSON) changes identity, size or modification time
+    seen = _versions(names) if len(names) > 1 or held is None else []
     try:
         # many files: one parallel scan, or reconciled per-file scans when they disagree
         frame = scan_files(
