@@ -29,10 +29,24 @@ __all__ = [
     "UnsupportedError",
     "ValidationError",
     "WriteError",
+    "cut",
     "first_line",
 ]
 
 _MAX_VALUES = 5
+# longest text of each part an error shows (a 100 MB path must not make a 100 MB message)
+_MAX_NAME = 300
+_MAX_MESSAGE = 10_000
+_MAX_VALUE = 80
+
+
+def cut(text: str, limit: int = _MAX_NAME) -> str:
+    """``text`` whole when short, else its start and end around a note of what was left out."""
+    if len(text) <= limit:
+        return text
+    head = max(1, limit * 2 // 3)
+    tail = max(1, limit - head - 40)
+    return f"{text[:head]}…[{len(text) - head - tail} characters cut]…{text[-tail:]}"
 
 
 def first_line(exc: BaseException) -> str:
@@ -45,7 +59,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def _fmt_values(values: Sequence[Any]) -> str:
-    shown = ", ".join(repr(v) for v in list(values)[:_MAX_VALUES])
+    shown = ", ".join(cut(repr(v), _MAX_VALUE) for v in list(values)[:_MAX_VALUES])
     more = len(values) - _MAX_VALUES
     return f"[{shown}{f', … {more} more' if more > 0 else ''}]"
 
@@ -86,16 +100,16 @@ class DynioError(Exception):
     def _render(self, *, with_file: bool = True) -> str:
         where = []
         if self.resource is not None:
-            where.append(f"resource {self.resource!r}")
+            where.append(f"resource {cut(repr(self.resource))}")
         if self.env is not None:
-            where.append(f"env {self.env!r}")
+            where.append(f"env {cut(repr(self.env))}")
         if self.file is not None and with_file:
-            where.append(f"file {self.file!r}")
+            where.append(f"file {cut(repr(self.file))}")
         if self.key_path is not None:
-            where.append(f"key {self.key_path!r}")
+            where.append(f"key {cut(repr(self.key_path))}")
         if self.column is not None:
-            where.append(f"column {self.column!r}")
-        text = self.message
+            where.append(f"column {cut(repr(self.column))}")
+        text = cut(self.message, _MAX_MESSAGE)
         if self.values:
             text += f"; offending values: {_fmt_values(self.values)}"
         return f"{text} ({', '.join(where)})" if where else text

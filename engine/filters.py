@@ -127,6 +127,15 @@ def _is_condition(item: Any) -> bool:
     )
 
 
+def _check_group(group: Sequence[Any]) -> None:
+    if not group:
+        # an empty AND group would match every row (or none, by another reading): say so
+        raise ValueError(
+            "filters hold an empty group of conditions ([]): each group of the OR form needs at"
+            " least one (column, op, value)"
+        )
+
+
 def to_expr(filters: FilterLike, dtypes: Mapping[str, pl.DataType] | None = None) -> pl.Expr | None:
     """Turn any accepted filter form into one Polars expression (``None`` for no filter).
 
@@ -156,6 +165,7 @@ def to_expr(filters: FilterLike, dtypes: Mapping[str, pl.DataType] | None = None
     for group in items:
         if not isinstance(group, list | tuple) or not all(_is_condition(i) for i in group):
             raise ValueError(f"filters in DNF form are lists of (column, op, value): {group!r}")
+        _check_group(group)
         conds = [_condition(i, dtypes) for i in group]
         groups.append(pl.all_horizontal(conds) if len(conds) > 1 else conds[0])
     return pl.any_horizontal(groups) if len(groups) > 1 else groups[0]
@@ -195,6 +205,7 @@ def normalize(filters: FilterLike) -> tuple[tuple[Condition, ...], ...] | None:
     for group in items:
         if not isinstance(group, list | tuple) or not all(_is_condition(i) for i in group):
             raise ValueError(f"filters in DNF form are lists of (column, op, value): {group!r}")
+        _check_group(group)
         if any(isinstance(i, pl.Expr) for i in group):
             return None
         groups.append(tuple(cond(i) for i in group))

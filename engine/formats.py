@@ -164,7 +164,7 @@ def _scan_parquet(
     kwargs["extra_columns"] = "ignore"
     if "hive_partitioning" not in kwargs and _hive_paths(paths):
         kwargs["hive_partitioning"] = True
-    return pl.scan_parquet(list(paths), **kwargs)
+    return pl.scan_parquet(list(paths), glob=False, **kwargs)
 
 
 # pyarrow.parquet.write_table options pandas pipelines pass (dynamicio hands them to pyarrow);
@@ -336,7 +336,7 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
                 " utf-8, latin-1, utf-16, cp1252 …)"
             ) from None
         sources = [_transcode(p, encoding) for p in paths]
-    frame = pl.scan_csv(sources, **kwargs)
+    frame = pl.scan_csv(sources, glob=False, **kwargs)
     if comma_ints:
         present = set(frame.collect_schema().names())
         frame = frame.with_columns(
@@ -631,7 +631,16 @@ def _scan_ndjson(
     if hints.dtypes and len(local) == len(paths) and all(_blank(p) for p in paths):
         # nothing to infer types from: an empty frame of the schema
         return pl.LazyFrame(schema=dict(hints.dtypes))
-    return pl.scan_ndjson(list(paths), **kwargs)
+    # scan_ndjson has no glob=False: each listed path is escaped to match only itself
+    return pl.scan_ndjson([_literal(p) for p in paths], **kwargs)
+
+
+def _literal(path: str) -> str:
+    """A glob pattern matching only the local ``path`` (its ``[``, ``*`` and ``?`` as
+    letters); a URL stays as it is (``?`` starts its query)."""
+    if "://" in path:
+        return path
+    return "".join(f"[{c}]" if c in "[*?" else c for c in path)
 
 
 def _blank(path: str) -> bool:
@@ -655,7 +664,7 @@ def _scan_ipc(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
         kwargs["hive_partitioning"] = True
     if hints.storage_options:
         kwargs["storage_options"] = dict(hints.storage_options)
-    return pl.scan_ipc(list(paths), **kwargs)
+    return pl.scan_ipc(list(paths), glob=False, **kwargs)
 
 
 def _write_ipc(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:

@@ -121,6 +121,9 @@ def parse_schema(
     return spec
 
 
+_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_. -]{0,63}")
+
+
 def schema_problems(
     doc: Any,
     problems: Problems,
@@ -142,8 +145,32 @@ def schema_problems(
             )
         )
         return None
-    for problem in unknown_keys(doc, SCHEMA_KEYS, "the schema", key_path, ctx):
+    if doc and not set(doc) & SCHEMA_KEYS:
+        # not a schema at all (a file of passwords?): say so without echoing its lines
+        problems.add(
+            ConfigError(
+                f"the file is not a schema: none of its {len(doc)} top-level key(s) is one of"
+                f" {sorted(SCHEMA_KEYS)}",
+                key_path=key_path or None,
+                **ctx,
+            )
+        )
+        return None
+    # a key quoted back in an error looks like a name; anything else may be a line of some
+    # other file (a password hash, a token) and is only counted
+    named = {k: v for k, v in doc.items() if _KEY_NAME.fullmatch(str(k))}
+    for problem in unknown_keys(named, SCHEMA_KEYS, "the schema", key_path, ctx):
         problems.add(problem)
+    others = len(set(doc) - set(named))
+    if others:
+        problems.add(
+            ConfigError(
+                f"{others} top-level key(s) of the schema are not names (not shown); accepted:"
+                f" {sorted(SCHEMA_KEYS)}",
+                key_path=key_path or None,
+                **ctx,
+            )
+        )
     columns_doc = doc.get("columns")
     if not isinstance(columns_doc, dict) or not columns_doc:
         problems.add(

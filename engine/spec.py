@@ -62,8 +62,10 @@ def _fresh(error: Exception) -> Exception:
     return new
 
 
-def match_env(name: str, names: list[str]) -> str | None:
+def match_env(name: object, names: list[str]) -> str | None:
     """The environment name ``name`` selects: exact match first, then case-insensitive."""
+    if not isinstance(name, str):  # env=True and the like name no environment
+        return None
     if name in names:
         return name
     lowered = [n for n in names if n.lower() == name.lower()]

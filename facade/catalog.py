@@ -422,6 +422,11 @@ class Catalog:
                 (:class:`~dynio.errors.ConfigProblems` when there are several).
         """
         env = env if env is not None else os.environ.get(ENV_VAR)
+        if env is not None and not isinstance(env, str):
+            raise ConfigError(
+                f"env must be the name of an environment (text), got {type(env).__name__}",
+                file=str(path) if isinstance(path, str | os.PathLike) else None,
+            )
         if not env:
             raise ConfigError(
                 f"no environment given: pass env= or set {ENV_VAR}",

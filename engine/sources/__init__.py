@@ -342,6 +342,7 @@ KINDS: dict[str, SourceKind] = {
                     "chunksize",  # dynamicio passed it to pandas.read_sql; no effect here
                     "columns",
                     "filters",
+                    "timeouts",  # dynio.engine.deadlines: connect, read, deadline
                 }
             ),
         ),

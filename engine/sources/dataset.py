@@ -524,6 +524,7 @@ def _optimistic(
             missing_columns="raise",
             extra_columns="ignore",
             cast_options=_scan_cast_options(),
+            glob=False,  # the paths were listed: each names one file, brackets and all
             **kwargs,
         )
 

@@ -31,8 +31,10 @@ import ctypes
 import errno
 import glob
 import os
+import re
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ from dynio.engine.spec import SourceSpec, thaw
 __all__ = ["atomic_write_file", "resolve_files", "scan", "write"]
 
 _GLOB_CHARS = ("*", "?", "[")
+_FILE_GLOB_CHARS = ("*", "?")  # a file kind: [ and ] are letters of the name
 
 
 def _format(spec: SourceSpec) -> Format:
@@ -103,16 +106,25 @@ def resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> l
 
     Empty files are skipped; a location matching nothing is a :class:`ReadError`.
     """
+    try:
+        return _resolve_files(spec, path, context)
+    except OSError as exc:  # a name too long, a folder that cannot be listed …
+        raise ReadError(f"cannot read: {os_problem(exc, path)}", file=str(path), **context) from exc
+
+
+def _resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> list[Path]:
     fmt = _format(spec)
     text = str(path)
     if spec.kind != "local_batch":
-        if any(c in text for c in _GLOB_CHARS):
-            files = sorted(Path(p) for p in glob.glob(text, recursive=True))
-        else:
+        # a file kind's name is literal: an existing file is that file whatever it holds, and
+        # only * and ? match others ([ and ] are letters of the name)
+        if not any(c in text for c in _FILE_GLOB_CHARS) or path.is_file():
             if not path.is_file():
                 what = "is a folder, not a file" if path.is_dir() else "does not exist"
                 raise ReadError(f"file {what}", file=text, **context)
             return [path]
+        pattern = text.replace("[", "[[]")
+        files = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
         sized = [(p, p.stat().st_size) for p in files]
     elif any(c in text for c in _GLOB_CHARS):
         files = sorted(p for p in map(Path, glob.glob(text, recursive=True)) if p.is_file())
@@ -163,10 +175,12 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     options = thaw(spec.options)
     names = [str(f) for f in files]
     # one file of a format read by its footer is held open for a read, so that planning and
-    # reading see one version even when a writer renames a new one over it; several files are
+    # reading see one version even when a writer renames a new one over it; other files are
     # checked after the read instead (which versions this scan reads, before any footer is)
     held = _hold(names[0]) if _holdable(spec, fmt.name, names, options, request) else None
-    seen = _versions(names) if len(names) > 1 else []
+    # files not held (several, or text formats) are checked after the read: a file replaced or
+    # appended to under it (CSV, NDJSON) changes identity, size or modification time
+    seen = _versions(names) if len(names) > 1 or held is None else []
     try:
         # many files: one parallel scan, or reconciled per-file scans when they disagree
         frame = scan_files(
@@ -278,7 +292,13 @@ def atomic_write_file(
     Returns:
         The number of bytes written.
     """
+    if target.is_dir():
+        raise WriteError(
+            "the file is a folder: a write would replace a folder with a file; remove or rename"
+            " the folder first"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(target)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         if fmt.write_path is not None:
@@ -298,6 +318,33 @@ def atomic_write_file(
         raise
     _fsync_dir(target.parent)
     return size
+
+
+LEFTOVER_AGE = 3600.0  # seconds: a temporary file this old belongs to no running writer
+
+
+def clean_leftovers(target: Path, older_than: float = LEFTOVER_AGE) -> list[Path]:
+    """Remove what killed writers of ``target`` left beside it: hidden ``.NAME.*.tmp`` files or
+    folders and ``.NAME.*.old`` folders not modified for ``older_than`` seconds (a running
+    writer's are younger). Returns what was removed; a leftover that cannot be removed stays.
+    """
+    removed: list[Path] = []
+    if not target.parent.is_dir():
+        return removed
+    cutoff = time.time() - older_than
+    for pattern in (f".{glob.escape(target.name)}.*.tmp", f".{glob.escape(target.name)}.*.old"):
+        for leftover in target.parent.glob(pattern):
+            try:
+                if leftover.lstat().st_mtime > cutoff:
+                    continue
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
+            except OSError:
+                continue
+            removed.append(leftover)
+    return removed
 
 
 def write_parts(
@@ -325,8 +372,19 @@ def write_parts(
 
 
 def staging_folder(target: Path) -> Path:
-    """A new empty folder beside ``target`` to build its next version in."""
+    """A new empty folder beside ``target`` to build its next version in (killed writers'
+    old leftovers beside it are cleaned first).
+
+    Raises:
+        WriteError: ``target`` is a file: a dataset write never turns a file into a folder.
+    """
+    if target.exists() and not target.is_dir():
+        raise WriteError(
+            "the dataset folder is a file: a write would turn it into a folder; remove or"
+            " rename the file first"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(target)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
     return staging
@@ -405,7 +463,8 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
     options = thaw(spec.options)
     for plan_only in ("columns", "filters", "usecols"):
         options.pop(plan_only, None)
-    if any(c in str(path) for c in _GLOB_CHARS):
+    glob_chars = _GLOB_CHARS if spec.kind == "local_batch" else _FILE_GLOB_CHARS
+    if any(c in str(path) for c in glob_chars):
         raise WriteError("cannot write to a glob pattern", file=str(path), **request.context)
     try:
         if spec.kind == "local_batch":
@@ -427,8 +486,11 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
             f"cannot write {fmt.name}: {os_problem(exc, path)}", file=str(path), **request.context
         ) from exc
     except (ValueError, pl.exceptions.PolarsError) as exc:
+        # Polars wraps a failed system call in its own error, saying only "(os error N)"
+        code = re.search(r"\(os error (\d+)\)", str(exc))
+        said = os_problem(OSError(int(code.group(1)), str(exc)), path) if code else str(exc)
         raise WriteError(
-            f"cannot write {fmt.name}: {exc}", file=str(path), **request.context
+            f"cannot write {fmt.name}: {said}", file=str(path), **request.context
         ) from exc
     return WriteInfo(str(path), frame.height, size, (str(path),))
 
@@ -444,9 +506,18 @@ def os_problem(exc: OSError, path: Path) -> str:
     if isinstance(exc, PermissionError):
         where = exc.filename or path
         return f"permission denied on {str(where)!r}"
-    if exc.errno == errno.ENOSPC:
+    code = exc.errno
+    if code is None:  # Polars' own OSError says the code only in its text: "(os error 27)"
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        code = int(found.group(1)) if found else None
+    if code == errno.ENOSPC:
         return "no space left on the device"
-    if exc.errno == errno.EROFS:
+    if code == errno.ENAMETOOLONG:
+        longest = max((len(os.fsencode(p)) for p in path.parts), default=0)
+        return f"a name in the path is too long ({longest} bytes; most file systems take 255)"
+    if code == errno.EFBIG:
+        return "the file grew past the largest size allowed (the process's file-size limit)"
+    if code == errno.EROFS:
         return "the file system is read-only"
     reason = exc.strerror or type(exc).__name__
     return f"{reason} ({str(exc.filename)!r})" if exc.filename else reason

@@ -72,6 +72,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
+from dynio.engine.deadlines import parse_timeouts
 from dynio.engine.errors import (
     ConfigError,
     DynioError,
@@ -90,11 +91,13 @@ from dynio.engine.sources.storage import (
     GaveUp,
     Location,
     Retrier,
+    endpoint_of,
     error_for,
     filesystem,
     normalize_storage_options,
     parse_location,
     polars_options,
+    polars_timeouts,
     retry_policy,
     secret_values,
 )
@@ -110,7 +113,6 @@ _NATIVE = frozenset({"parquet", "csv", "ndjson", "ipc"})
 _UTF8 = ("utf8", "utf-8", "utf-8-sig", "utf8-lossy")
 _PLAN_ONLY = ("columns", "filters", "usecols", "storage_options")
 _UPLOAD_WORKERS = 8
-_HTTP_TIMEOUT = 30.0
 T = TypeVar("T")
 
 
@@ -189,11 +191,15 @@ class _Store:
         try:
             self.options = normalize_storage_options(thaw(raw) if raw else None, self.backend)
             policy = retry_policy(self.options.get("retries"))
+            self.timeouts = parse_timeouts(self.options.get("timeouts"))
         except ValueError as exc:
             raise ConfigError(str(exc), key_path="options.storage_options", **self.context) from exc
         self.secrets = secret_values(self.options)
         self.policy = policy
-        self.retrier = Retrier(policy, self.context, self.secrets)
+        server = redact(endpoint_of(location, self.options), self.secrets)
+        self.retrier = Retrier(
+            policy, self.context, self.secrets, timeouts=self.timeouts, server=server
+        )
         self._under_operation = carrier()  # Polars calls retry() from its own threads
         self._fs: Any = None
 
@@ -202,6 +208,11 @@ class _Store:
         if self._fs is None:
             self._fs = filesystem(self.location, self.options, self.context)
         return self._fs
+
+    def transfer_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments bounding an fsspec transfer: an async filesystem (s3fs, gcsfs)
+        cancels its request at the deadline (s3fs's uploads ignore botocore's timeouts)."""
+        return {"timeout": self.timeouts.deadline} if getattr(self.fs, "async_impl", False) else {}
 
     def shown(self, url: str) -> str:
         return redact(url, self.secrets)
@@ -234,6 +245,7 @@ class _Store:
         out: dict[str, Any] = dict(polars_options(self.backend, self.options))
         if out or self.backend.name in ("s3", "gcs", "azure"):
             out["max_retries"] = self.policy.attempts - 1 if native_retries else 0
+            out.update(polars_timeouts(self.timeouts))
         return out
 
     def call(
@@ -260,7 +272,7 @@ class _Store:
 
         def attempt() -> T:
             with self.client("GetObject"):
-                return self.retrier.run(fn, what)
+                return self.retrier.run(fn, what, bounded=False)
 
         try:
             return self._under_operation(attempt)
@@ -352,7 +364,7 @@ def _http_head(store: _Store, location: Location) -> tuple[int | None, bool]:
     def head() -> tuple[int | None, bool]:
         try:
             with urllib.request.urlopen(
-                _http_request(store, location.url, "HEAD"), timeout=_HTTP_TIMEOUT
+                _http_request(store, location.url, "HEAD"), timeout=store.timeouts.read
             ) as resp:
                 length = resp.headers.get("Content-Length")
                 ranges = resp.headers.get("Accept-Ranges", "").lower() == "bytes"
@@ -384,7 +396,7 @@ def _http_get(store: _Store, url: str, dest: Path) -> int:
     request = _http_request(store, url, "GET")
     try:
         with (
-            urllib.request.urlopen(request, timeout=_HTTP_TIMEOUT) as resp,
+            urllib.request.urlopen(request, timeout=store.timeouts.read) as resp,
             open(dest, "wb") as out,
         ):
             shutil.copyfileobj(resp, out, length=1 << 20)
@@ -496,7 +508,7 @@ def _download(store: _Store, objects: Sequence[_Object], folder: Path) -> list[s
             def fetch() -> int:
                 if store.backend.name == "http":
                     return _http_get(store, obj.url, dest)
-                store.fs.get_file(where.fs_path, str(dest))
+                store.fs.get_file(where.fs_path, str(dest), **store.transfer_kwargs())
                 return dest.stat().st_size
 
             size = store.call(fetch, where)
@@ -663,6 +675,7 @@ def _upload(store: _Store, local: Path, location: Location) -> None:
     block = store.options.get("block_size")
     if block is not None and store.backend.name in ("s3", "gcs"):
         kwargs["chunksize"] = int(block)
+    kwargs.update(store.transfer_kwargs())
     with store.client("PutObject", location):
         store.retrier.run(
             lambda: store.fs.put_file(str(local), location.fs_path, **kwargs),

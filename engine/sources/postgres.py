@@ -54,6 +54,13 @@ from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit
 import polars as pl
 import pyarrow as pa
 
+from dynio.engine.deadlines import (
+    DEFAULT_TIMEOUTS,
+    Timeouts,
+    is_timeout,
+    parse_timeouts,
+    with_libpq_limits,
+)
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, WriteError
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.sql import (
@@ -122,6 +129,7 @@ class Connection:
     location: str
     secrets: tuple[str, ...] = field(repr=False)
     db_schema: str | None = None
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
 
     def call(self, operation: str, target: str | None, sql: str | None = None) -> Any:
         """The CLIENT span of one call to this server (``SELECT public.trips``)."""
@@ -191,6 +199,10 @@ def connection(spec: SourceSpec, context: Mapping[str, Any]) -> Connection:
     settings = spec.settings
     section = "postgres"
     db_schema = settings.get("db_schema")
+    try:
+        limits = parse_timeouts(spec.options.get("timeouts"), option="options.timeouts")
+    except ValueError as exc:
+        raise ConfigError(str(exc), key_path="options.timeouts", **context) from exc
     if "uri" in settings:
         given = [k for k in _FIELDS if k in settings]
         if given:
@@ -214,7 +226,8 @@ def connection(spec: SourceSpec, context: Mapping[str, Any]) -> Connection:
                 key_path=f"{section}.uri",
                 **context,
             )
-        return Connection(uri, _redact(uri), uri_secrets(uri), db_schema)
+        bounded = with_libpq_limits(uri, limits)
+        return Connection(bounded, _redact(uri), uri_secrets(uri), db_schema, limits)
     missing = [k for k in ("db_host", "db_name") if not settings.get(k)]
     if missing:
         raise ConfigError(
@@ -243,7 +256,7 @@ def connection(spec: SourceSpec, context: Mapping[str, Any]) -> Connection:
     secrets = uri_secrets(uri)
     if password:
         secrets = _longest_first({*secrets, *secret_spellings(str(password))})
-    return Connection(uri, location, secrets, db_schema)
+    return Connection(with_libpq_limits(uri, limits), location, secrets, db_schema, limits)
 
 
 def _adbc(context: Mapping[str, Any]) -> Any:
@@ -267,6 +280,12 @@ def _psycopg(context: Mapping[str, Any]) -> Any:
     return psycopg
 
 
+def _server(location: str) -> str:
+    """``host:port`` of a redacted location."""
+    parts = urlsplit(location)
+    return parts.netloc.rpartition("@")[2] or location
+
+
 def _message(exc: BaseException, secrets: tuple[str, ...]) -> str:
     """The server's message from a driver exception, one line, secrets redacted."""
     text = str(exc).strip()
@@ -285,7 +304,16 @@ def _fail(
     location: str,
     context: Mapping[str, Any],
 ) -> NoReturn:
-    err = cls(f"{what}: {_message(exc, conn.secrets)}", file=location, **context)
+    said = _message(exc, conn.secrets)
+    if is_timeout(exc) or "canceling statement due to statement timeout" in str(exc):
+        limits = conn.timeouts
+        said = (
+            f"the PostgreSQL server {_server(conn.location)} did not answer within the"
+            f" {limits.connect:g}s connect timeout ({said})"
+            if "statement" not in said
+            else f"the statement ran past the {limits.deadline:g}s deadline ({said})"
+        )
+    err = cls(f"{what}: {said}", file=location, **context)
     if redact(str(exc), conn.secrets) != str(exc):
         # a driver that echoed a secret must not pass it on through __cause__
         raise err from None
@@ -459,6 +487,9 @@ def _fetch_cx(
         ) from exc
     uri = conn.uri.replace("postgres://", "postgresql://", 1)
     try:
+        # no helper thread here: connectorx holds the interpreter while its pool waits for a
+        # connection (30 s at most, its pool's limit); a silent server has already failed the
+        # ADBC probe every scan makes first, within connect_timeout
         with conn.call("SELECT", target, sql):
             table: pa.Table = cx.read_sql(
                 uri,
@@ -590,13 +621,13 @@ def query(uri: str, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
     Raises:
         ReadError: The query failed (the message shows no secret).
     """
-    conn = Connection(uri, _redact(uri), uri_secrets(uri))
+    conn = Connection(with_libpq_limits(uri, DEFAULT_TIMEOUTS), _redact(uri), uri_secrets(uri))
     return normalize_arrow(_fetch_adbc(conn, sql, params or (), conn.location, {}))
 
 
 def query_batches(uri: str, sql: str, params: Sequence[Any] | None = None) -> Iterator[pa.Table]:
     """Like :func:`query`, streaming: the rows in Arrow batches as the server sends them."""
-    conn = Connection(uri, _redact(uri), uri_secrets(uri))
+    conn = Connection(with_libpq_limits(uri, DEFAULT_TIMEOUTS), _redact(uri), uri_secrets(uri))
     dbapi = _adbc({})
     try:
         with dbapi.connect(conn.uri) as con, con.cursor() as cur:

@@ -42,6 +42,15 @@ from urllib.parse import urlsplit
 from opentelemetry import trace
 
 from dynio.engine import telemetry
+from dynio.engine.deadlines import (
+    DEFAULT_TIMEOUTS,
+    Deadline,
+    DeadlineExceeded,
+    Timeouts,
+    is_timeout,
+    parse_timeouts,
+    within,
+)
 from dynio.engine.errors import DynioError, MissingDependencyError, ReadError, first_line
 from dynio.engine.telemetry import add_event, annotate, redact
 
@@ -60,6 +69,7 @@ __all__ = [
     "check_storage_options",
     "duckdb_register",
     "duckdb_secret_sql",
+    "endpoint_of",
     "error_for",
     "filesystem",
     "fsspec_options",
@@ -68,6 +78,7 @@ __all__ = [
     "normalize_storage_options",
     "parse_location",
     "polars_options",
+    "polars_timeouts",
     "retry_policy",
     "secret_values",
 ]
@@ -110,6 +121,7 @@ _COMMON = {
     "skip_signature": "anon",
     "block_size": "block_size",
     "retries": "retries",
+    "timeouts": "timeouts",
 }
 _S3_KEYS = {
     **_COMMON,
@@ -169,7 +181,12 @@ _AZURE_KEYS = {
     "azure_storage_endpoint": "endpoint_url",
     "azure_skip_signature": "anon",
 }
-_HTTP_KEYS = {"headers": "headers", "block_size": "block_size", "retries": "retries"}
+_HTTP_KEYS = {
+    "headers": "headers",
+    "block_size": "block_size",
+    "retries": "retries",
+    "timeouts": "timeouts",
+}
 
 BACKENDS: dict[str, Backend] = {
     b.name: b
@@ -186,7 +203,15 @@ BACKENDS: dict[str, Backend] = {
             _AZURE_KEYS,
         ),
         Backend("http", "HTTP", ("http", "https"), "urllib.request", None, True, _HTTP_KEYS),
-        Backend("memory", "memory", ("memory",), "fsspec", None, False, {"retries": "retries"}),
+        Backend(
+            "memory",
+            "memory",
+            ("memory",),
+            "fsspec",
+            None,
+            False,
+            {"retries": "retries", "timeouts": "timeouts"},
+        ),
     ]
 }
 _BY_SCHEME = {scheme: b for b in BACKENDS.values() for scheme in b.schemes}
@@ -324,6 +349,8 @@ def normalize_storage_options(raw: Mapping[str, Any] | None, backend: Backend) -
             continue
         if canonical == "retries":
             retry_policy(value)  # raises ValueError naming the key
+        if canonical == "timeouts":
+            parse_timeouts(value, option="storage_options.timeouts")  # names the key
         if canonical == "client_kwargs":
             if not isinstance(value, Mapping):
                 raise ValueError("storage option 'client_kwargs' must be a mapping")
@@ -494,6 +521,15 @@ def polars_options(backend: Backend, options: Mapping[str, Any]) -> dict[str, st
     return out
 
 
+def polars_timeouts(limits: Timeouts) -> dict[str, str]:
+    """Polars' object-store timeouts: ``connect_timeout`` to connect, ``timeout`` for one whole
+    request (object_store's own default is the same 30 s as dynio's read timeout)."""
+    return {
+        "connect_timeout": f"{round(limits.connect * 1000)}ms",
+        "timeout": f"{round(limits.read * 1000)}ms",
+    }
+
+
 def fsspec_options(backend: Backend, options: Mapping[str, Any]) -> dict[str, Any]:
     """The storage options in the form the backend's fsspec implementation takes."""
     o = {k: v for k, v in options.items() if k != "block_size"}
@@ -544,6 +580,16 @@ def fsspec_options(backend: Backend, options: Mapping[str, Any]) -> dict[str, An
     return {}
 
 
+def _aiohttp_timeout(limits: Timeouts) -> Any:
+    """aiohttp's timeouts for gcsfs' requests: connect and silence, no cap on a whole transfer
+    (a plain number would be one)."""
+    try:
+        import aiohttp
+    except ImportError:  # gcsfs is missing: filesystem() says which extra to install
+        return None
+    return aiohttp.ClientTimeout(total=None, sock_connect=limits.connect, sock_read=limits.read)
+
+
 def _import_package(backend: Backend, context: Mapping[str, Any]) -> None:
     try:
         importlib.import_module(backend.package)
@@ -567,15 +613,21 @@ def filesystem(location: Location, options: Mapping[str, Any], context: Mapping[
     import fsspec
 
     kwargs = fsspec_options(location.backend, options)
+    limits = parse_timeouts(options.get("timeouts"))
     if location.backend.name == "s3":
         # dynio retries (see RetryPolicy); botocore and s3fs would retry underneath it. A
-        # botocore retry setting given in config_kwargs is the user's choice and stands.
+        # botocore retry or timeout setting given in config_kwargs is the user's choice and
+        # stands.
         config = dict(kwargs.get("config_kwargs") or {})
         config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
+        config.setdefault("connect_timeout", limits.connect)
+        config.setdefault("read_timeout", limits.read)
         kwargs["config_kwargs"] = config
         fs = fsspec.filesystem(location.scheme, **kwargs)
         fs.retries = 1  # s3fs's own retry loop: one try
         return fs
+    if location.backend.name == "gcs":
+        kwargs.setdefault("requests_timeout", _aiohttp_timeout(limits))
     if location.backend.name == "gcs" and "endpoint_url" in kwargs:
         # the default gcsfs class probes every bucket for zonal/hierarchical layouts through an
         # API that GCS-compatible endpoints do not serve (each probe waits about a minute);
@@ -821,8 +873,12 @@ class Retrier:
         secrets: tuple[str, ...] = (),
         *,
         sleep: Callable[[float], None] = time.sleep,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        server: str = "the store",
     ) -> None:
         self.policy = policy
+        self.timeouts = timeouts
+        self.server = server
         self.context = dict(context)
         self.secrets = secrets
         self._sleep = sleep
@@ -830,25 +886,42 @@ class Retrier:
         self._ctx = contextvars.copy_context()
         self.retries = 0
 
-    def run(self, fn: Callable[[], T], what: str, *, action: str = "read") -> T:
-        """``fn()``, tried again on transient failures.
+    def run(
+        self, fn: Callable[[], T], what: str, *, action: str = "read", bounded: bool = True
+    ) -> T:
+        """``fn()``, tried again on transient failures, all within the ``deadline`` timeout.
+
+        With ``bounded`` (the default) each attempt runs under :func:`~dynio.engine.deadlines.
+        within`, so a client that ignores its own timeouts cannot hold the caller past the
+        deadline; without it (a Polars collect, whose object store has its own request
+        timeouts) only the retrying stops at the deadline.
 
         Raises:
-            GaveUp: The failure was still there at the last attempt (its cause is that failure).
+            GaveUp: The failure was still there at the last attempt, or the deadline left no
+                time for another (its cause is that failure).
+            DeadlineExceeded: An attempt was still running at the deadline.
             Exception: A failure that is not transient, as ``fn`` raised it (on any attempt).
         """
+        deadline = Deadline(self.timeouts.deadline)
+        doing = f"{action} {what}"
         attempt = 1
         while True:
             try:
+                if bounded:
+                    return within(fn, deadline.remaining(), server=self.server, what=doing)
                 return fn()
+            except DeadlineExceeded as exc:
+                # said with the whole deadline, not what was left of it for this attempt
+                raise DeadlineExceeded(self.server, deadline.seconds, doing) from exc.__cause__
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                if attempt >= self.policy.attempts:
-                    if attempt == 1:
+                wait = self.policy.delay(attempt)
+                out_of_time = wait >= deadline.remaining()
+                if attempt >= self.policy.attempts or out_of_time:
+                    if attempt == 1 and not out_of_time:
                         raise
                     raise GaveUp(exc, attempt) from exc
-                wait = self.policy.delay(attempt)
                 self._report(exc, what, action, attempt, wait)
                 self._sleep(wait)
                 attempt += 1
@@ -985,7 +1058,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def _endpoint(location: Location, options: Mapping[str, Any]) -> str:
+def endpoint_of(location: Location, options: Mapping[str, Any]) -> str:
+    """The server a location is reached at, as messages name it (no secret in it)."""
     if location.backend.name == "http":
         return f"{location.scheme}://{location.bucket}"
     endpoint = options.get("endpoint_url")
@@ -1003,6 +1077,19 @@ def _failure_text(chain: list[BaseException], location: Location) -> str:
     for name in names:
         text = text.replace(name, " ")
     return text.lower()
+
+
+def _waited(chain: list[BaseException], options: Mapping[str, Any]) -> str:
+    """How long dynio waited for a server that did not answer, in words."""
+    for e in chain:
+        if isinstance(e, DeadlineExceeded):
+            return f"within the {e.seconds:g}s deadline"
+    limits = parse_timeouts(options.get("timeouts"))
+    names = {c.__name__ for e in chain for c in type(e).__mro__}
+    text = " ".join(first_line(e).lower() for e in chain)
+    if "ConnectTimeoutError" in names or "connect" in text:
+        return f"within the {limits.connect:g}s connect timeout"
+    return f"within the {limits.read:g}s read timeout"
 
 
 def error_for(
@@ -1062,7 +1149,7 @@ def error_for(
         or "bucket does not exist" in texts
         or bucket_exists is False
     ):
-        endpoint = _endpoint(location, options)
+        endpoint = endpoint_of(location, options)
         message = f"{bucket_word} {location.bucket!r} does not exist ({label}, {endpoint})"
     elif (
         any(isinstance(e, FileNotFoundError) for e in chain)
@@ -1070,18 +1157,23 @@ def error_for(
         or re.search(r"\b404\b", texts)
     ):
         message = f"no object at {where} ({label}): it does not exist"
+    elif is_timeout(exc):
+        message = (
+            f"the {label} endpoint {endpoint_of(location, options)} did not answer"
+            f" {_waited(chain, options)} to {action} {where}"
+        )
     elif (
         names.intersection(_UNREACHABLE)
         or any(isinstance(e, ConnectionError | TimeoutError) for e in chain)
         or any(t in texts for t in _UNREACHABLE_TEXT)
     ):
         message = (
-            f"cannot reach the {label} endpoint {_endpoint(location, options)} to {action}"
+            f"cannot reach the {label} endpoint {endpoint_of(location, options)} to {action}"
             f" {where} ({first_line(exc)})"
         )
     else:
         message = f"cannot {action} {where} ({label}): {first_line(exc)}"
     if attempts:
-        message += f"; gave up after {attempts} attempts"
+        message += f"; gave up after {attempts} attempt{'s' if attempts != 1 else ''}"
     clean = redact(message, secrets)
     return error(clean, file=redact(where, secrets), **context)
