@@ -100,12 +100,6 @@ def is_widening(source: pl.DataType, target: pl.DataType) -> bool:
     return isinstance(source, pl.Date) and isinstance(target, pl.Datetime)
 
 
-# Polars 1.x casts to a finer time unit without a range check (3000-01-01 in us wraps around in
-# ns); Polars 2.x raises
-_FINER_UNIT_WRAPS = int(pl.__version__.split(".")[0]) < 2
-_INT64_MAX = 2**63 - 1
-
-
 def _bits(dtype: pl.DataType) -> int:
     names = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64, pl.Int128: 128,
              pl.UInt8: 8, pl.UInt16: 16, pl.UInt32: 32, pl.UInt64: 64}  # fmt: skip
@@ -210,12 +204,6 @@ def _to_datetime(x: pl.Expr, source: pl.DataType, target: pl.Datetime, strict: b
             ok = (raw % step) == 0
             as_target_unit = _guard_int(ok, raw // step, pl.Int64(), strict)
             return as_target_unit.cast(pl.Datetime(unit, tz))
-        if _FINER_UNIT_WRAPS:  # finer unit: refuse values the target unit cannot hold
-            step = factor[src_unit] // factor[unit]
-            raw = v.cast(pl.Int64)
-            ok = raw.is_between(-_INT64_MAX // step, _INT64_MAX // step)
-            finer = _guard_int(ok, raw.cast(pl.Int128) * step, pl.Int64(), strict)
-            return finer.cast(pl.Datetime(unit, tz))
         return v.dt.cast_time_unit(unit)
     if isinstance(source, pl.Date):
         out = x.cast(pl.Datetime(unit))

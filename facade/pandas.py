@@ -70,10 +70,6 @@ except (ImportError, AttributeError):  # pandas 2.2: its parquet reader's own st
 # ``string`` to StringDtype, so a ``large_string`` column from Polars must be cast back)
 _NULLABLE_TEXT_WIDTHS_ALIKE = pa.large_string() in handoff._NUMPY_NULLABLE_MAPPER
 
-# Polars 1.x applies read_csv's ``new_columns`` to the selected ``columns`` only; 2.x names
-# every column of the file with it
-_NEW_COLUMNS_RENAME_SELECTED = int(pl.__version__.split(".")[0]) < 2
-
 # pandas >= 3.1 parses CSV decimals correctly rounded, as Polars does; the default ("high"
 # precision) parser of older pandas can be an ulp off, so there pandas reads files with decimals
 _CSV_FLOATS_ROUND_TRIP = tuple(int(x) for x in pd.__version__.split(".")[:2]) >= (3, 1)
@@ -595,9 +591,6 @@ def _read_typed(
     costs Polars more than the whole number parse).
     """
     columns = chosen if len(chosen) != len(read["new_columns"]) else None
-    if _NEW_COLUMNS_RENAME_SELECTED and columns is not None:
-        # Polars 1.x renames only the selected columns with ``new_columns``: read all of them
-        return _read_typed(content, read, list(read["new_columns"]), text, markers).select(chosen)
     strings = dict.fromkeys(text, pl.String())
     try:
         inferred = pl.scan_csv(_polars_source(content), **read, schema_overrides=strings)

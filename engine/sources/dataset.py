@@ -378,7 +378,7 @@ def _guarded(lazy: pl.LazyFrame, retry: Retry | None, what: str) -> pl.LazyFrame
     """
     if retry is None:
         return lazy
-    from dynio.engine.polars_versions import io_source
+    from polars.io.plugins import register_io_source
 
     schema = retry(lazy.collect_schema, what)
 
@@ -391,7 +391,7 @@ def _guarded(lazy: pl.LazyFrame, retry: Retry | None, what: str) -> pl.LazyFrame
         inner = lazy.select(with_columns) if with_columns is not None else lazy
         yield retry(_narrow(inner, predicate, n_rows).collect, what)
 
-    return io_source(source, schema=schema, explain_detail=what)
+    return register_io_source(source, schema=schema, explain_detail=what)
 
 
 def scan_files(
@@ -494,7 +494,7 @@ def _optimistic(
     Returns ``None`` when the promise cannot be made (a needed column is not in the first file
     and the schema gives no type for it); the caller then reads every schema up front.
     """
-    from dynio.engine.polars_versions import io_source
+    from polars.io.plugins import register_io_source
 
     kwargs = _strict_kwargs(files, options, hints)
     attempt: Retry = retry if retry is not None else _once
@@ -589,7 +589,7 @@ def _optimistic(
             lazy = lazy.with_columns(pl.lit(None, dtype=declared[c]).alias(c) for c in absent)
         return _narrow(lazy.select(wanted), predicate, n_rows).collect()
 
-    return io_source(
+    return register_io_source(
         source,
         schema=declared,
         explain_name=f"{fmt.name.upper()} SCAN",

@@ -20,10 +20,10 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+from polars.io.plugins import register_io_source
 
 from dynio.engine.casts import cast_expr
 from dynio.engine.errors import ConfigError, WriteError
-from dynio.engine.polars_versions import io_source
 from dynio.engine.sources import ScanRequest, WriteRequest
 from dynio.engine.spec import SourceSpec
 
@@ -350,7 +350,7 @@ def deferred_frame(
             frame = frame.head(n_rows)
         yield frame
 
-    return io_source(
+    return register_io_source(
         source, schema=schema, validate_schema=True, explain_name=name, explain_detail=detail
     )
 
