@@ -8,8 +8,7 @@
 # the pandas 2.x environment and proves the floors. To stay within a few minutes it runs the
 # tests that exercise what the floors cover: the compat and pandas-equality tests, the readers,
 # casts, filters and local I/O, the demo, DuckDB, PostgreSQL through dynio.pandas, and the
-# object-store conformance suite (s3fs, gcsfs). DYNIO_LOWEST_TESTS=tests runs the whole suite
-# (1718 passed there, 9 minutes on a busy machine).
+# object-store conformance suite (s3fs, gcsfs). DYNIO_LOWEST_TESTS=tests runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$(date +%s)
