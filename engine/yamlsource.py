@@ -12,6 +12,7 @@ own: quoting it (``"NO":``) says what was meant.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ Positions = dict[str, tuple[int, int]]  # key path -> (line, column), both 1-bas
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
 
 # Nodes a document may reach through its aliases (each ``*alias`` counts the nodes under its
 # anchor, nested aliases expanded). Catalogs merging a few ``&defaults`` stay far below it; a
@@ -162,6 +164,10 @@ def _walk(
         doc.positions.setdefault(sub, where)
         if key_node.tag == _INT_TAG and _in_options(path):
             pass  # options go to client libraries as written (Kafka's start_offsets: {0: 5})
+        elif key_node.tag == _INT_TAG and _CANONICAL_INT.fullmatch(text):
+            # a column named 1 or 2024 (dynamicio's schemas have them): its text is exactly
+            # what was written, so it is kept as text; 01, 0x1f or 1_000 would not be
+            key_node.tag = _STR_TAG
         elif key_node.tag != _STR_TAG:
             read_as = yaml.safe_load(f"{text}:") if text else {None: None}
             shown = next(iter(read_as)) if isinstance(read_as, dict) and read_as else text

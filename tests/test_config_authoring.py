@@ -121,6 +121,31 @@ def test_keys_yaml_reads_as_booleans_are_refused(
     assert problems[0].line is not None
 
 
+@pytest.mark.parametrize(
+    ("written", "refused"),
+    [("1", False), ("2024", False), ("01", True), ("0x1f", True), ("1_000", True)],
+)
+def test_integer_keys_are_text_only_when_written_as_their_number(
+    tmp_path: Path, written: str, refused: bool
+) -> None:
+    """dynamicio's schemas name columns 1, 2…: such a key is its text; a key whose text YAML
+    would change (01 -> 1, 0x1f -> 31) is refused with a hint to quote it."""
+    path = write_text(
+        tmp_path / "r.yaml",
+        f"r:\n  local:\n    type: local\n    local: {{file_path: a.csv}}\n"
+        f"  schema:\n    columns:\n      {written}: {{type: str}}\n",
+    )
+    problems = loader.check_catalog(path)
+    if refused:
+        assert [p.key_path for p in problems] == [f"r.schema.columns.{written}"], problems
+        assert f'"{written}":' in str(problems[0])
+    else:
+        assert problems == []
+        spec = dynio.Catalog.from_yaml(path, env="local").resource("r").spec
+        assert spec.schema is not None
+        assert spec.schema.column_names == [written]
+
+
 def test_an_unset_variable_of_one_resource_leaves_the_rest_usable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,7 +36,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,7 +209,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         format=fmt.name,
         # Polars pushes the planner's projection and filter into its file scans
         pushed={"projection": True, "predicates": True},
-        changed=(lambda: _versions(names) != seen) if seen else None,
+        changed=_change_check(names, seen),
         release=held.close if held is not None else None,
     )
 
@@ -255,6 +255,29 @@ def _hold(file: str) -> _Held | None:
     except OSError:
         return None  # the scan reports it
     return _Held(fd, str(_FD_PATHS / str(fd)))
+
+
+def _change_check(
+    names: list[str], seen: list[tuple[int, int, int] | None]
+) -> Callable[[], bool] | None:
+    """What tells the engine the files changed under a read (``None``: nothing to check).
+
+    Several files may have been read in two versions when any of them was replaced. One file
+    is read through one open: a new file renamed over it (a writer's atomic replace) was read
+    whole, old or new, so only the same file changed in place (appended to, rewritten) calls
+    for another read.
+    """
+    if not seen:
+        return None
+    if len(names) > 1:
+        return lambda: _versions(names) != seen
+    before = seen[0]
+
+    def modified_in_place() -> bool:
+        now = _versions(names)[0]
+        return before is not None and now is not None and now[0] == before[0] and now != before
+
+    return modified_in_place
 
 
 def _versions(files: list[str]) -> list[tuple[int, int, int] | None]:
