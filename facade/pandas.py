@@ -433,7 +433,8 @@ _LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 def _check_lines(content: Path | bytes) -> None:
-    """Files the fast path would split differently from pandas: empty, lone carriage returns.
+    """Files the fast path would read differently from pandas: empty, lone carriage returns,
+    NUL bytes.
 
     Blank lines (which pandas skips) are found after the read, as rows with every field missing.
     """
@@ -444,6 +445,8 @@ def _check_lines(content: Path | bytes) -> None:
             raise _Fallback("a blank first line")
         if data.find(b"\r") >= 0 and _LONE_CR.search(data):
             raise _Fallback("carriage returns without line feeds")
+        if data.find(b"\x00") >= 0:  # pandas 2.x's C parser ends a field at a NUL; 3.x keeps it
+            raise _Fallback("NUL bytes")
 
 
 def _labels(raw: Sequence[Any]) -> list[str]:

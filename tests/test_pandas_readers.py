@@ -695,6 +695,14 @@ def test_read_sql_is_reexported() -> None:
 
 # ------------------------------------------------------------------------- generated frames
 
+
+def test_a_nul_byte_in_a_csv_reads_as_this_pandas_reads_it(tmp_path: Path) -> None:
+    """pandas 2.x ends a field at a NUL byte (the column becomes numbers), 3.x keeps it."""
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"c0\n0\n0\n0\n\x00\n")
+    pd.testing.assert_frame_equal(dp.read_csv(path), pd.read_csv(path), check_exact=True)
+
+
 _cells = st.one_of(
     st.none(),
     st.integers(-(2**40), 2**40).map(str),
