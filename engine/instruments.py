@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span
 
-from dynio import __version__
 from dynio.engine.conventions import METRICS
 
 if TYPE_CHECKING:
@@ -34,7 +33,19 @@ __all__ = [
     "validation_outcome",
 ]
 
-meter = metrics.get_meter("dynio", __version__)
+
+def _installed_version() -> str:
+    """dynio's version as installed (the engine does not import the facade, which writes it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dynio")
+    except PackageNotFoundError:  # a source tree that is not installed
+        return "unknown"
+
+
+VERSION = _installed_version()
+meter = metrics.get_meter("dynio", VERSION)
 
 # seconds, from a cached small read to a long extract
 _DURATION_BUCKETS = [

@@ -38,17 +38,17 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from dynio import __version__
 from dynio.engine.instruments import (
-    duration as _duration,
-)
-from dynio.engine.instruments import (
+    VERSION,
     enabled,
     file_bytes,
     record_quality,
     record_read,
     record_write,
     validation_outcome,
+)
+from dynio.engine.instruments import (
+    duration as _duration,
 )
 from dynio.engine.secrets import (
     REDACTED,
@@ -113,8 +113,8 @@ __all__ = [
 T = TypeVar("T")
 R = TypeVar("R")
 
-tracer = trace.get_tracer("dynio", __version__)
-meter = metrics.get_meter("dynio", __version__)  # the instruments: dynio.engine.instruments
+tracer = trace.get_tracer("dynio", VERSION)
+meter = metrics.get_meter("dynio", VERSION)  # the instruments: dynio.engine.instruments
 
 # short names of the dynio.* attributes (the full table: dynio.engine.conventions.ATTRIBUTES)
 ATTR = {
