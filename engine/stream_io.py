@@ -281,7 +281,7 @@ def write(
                 path, fmt, options = target
                 try:
                     size = _sink(lazy, path, fmt, options)
-                except (OSError, pl.exceptions.PolarsError) as exc:
+                except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
                     raise WriteError(
                         f"cannot write {fmt.name}: {first_line(exc)}", file=str(path), **context
                     ) from exc

@@ -486,6 +486,8 @@ def _head(store: _Store, target: Target) -> tuple[_Object | None, bool]:
 def _native(fmt: Format, options: Mapping[str, Any]) -> bool:
     if not fmt.capabilities.native_remote:  # the others are fetched first
         return False
+    if any(options.get(name) for name in fmt.capabilities.local_only_options):
+        return False
     if fmt.capabilities.text:
         encoding = str(options.get("encoding") or "utf8").lower().replace("_", "-")
         return encoding in _UTF8

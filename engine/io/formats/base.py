@@ -122,6 +122,8 @@ class Capabilities:
         sink_refuses: Write options a streaming sink cannot honour: with one of them set, the
             frame is collected and written by the writer.
         duckdb_reader: How the ``engine: duckdb`` path reads such files (``None``: it cannot).
+        local_only_options: Read options that need the file on local disk: with one of them
+            set, an object store fetches the objects before scanning them.
     """
 
     text: bool = False
@@ -136,6 +138,7 @@ class Capabilities:
     write_options: frozenset[str] = frozenset()
     sink_refuses: frozenset[str] = frozenset()
     duckdb_reader: DuckdbReader | None = None
+    local_only_options: frozenset[str] = frozenset()
 
 
 # what an unknown format (or no format) is credited with: nothing
