@@ -84,6 +84,9 @@ SCENARIOS: list[Scenario] = [
         Side(_SETUP, _read("orders_crc")),
         target=1.05,  # on by default only below this (issue 20); see docs/guarantees.md
         guard=3.0,
+        # on --quick's 200 k rows the ratio swung 1.3-3.4 between runs on a loaded machine:
+        # these scenarios inform the defaults; full runs only, so CI pays nothing for them
+        quick=False,
     ),
     Scenario(
         "K2",
@@ -110,6 +113,7 @@ SCENARIOS: list[Scenario] = [
         Side(_WRITE_SETUP, 'cat.write("orders_out_plain", df)'),
         target=1.05,
         guard=1.6,
+        quick=False,
     ),
     Scenario(
         "K5",

@@ -18,6 +18,7 @@ __all__ = [
     "WRITE_CHECKSUM",
     "parquet_write_kwargs",
     "pyarrow_write_kwargs",
+    "write_parquet",
 ]
 
 
@@ -103,14 +104,25 @@ def _pyarrow_errors() -> Iterator[None]:
         raise ValueError(str(exc)) from exc
 
 
-def _write_parquet(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
+def write_parquet(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
+    """Write ``df`` as dynio writes parquet: through pyarrow with page checksums, unless
+    ``write_page_checksum: false`` (then Polars' writer, unless pyarrow-only options are set)."""
     if options.get(WRITE_CHECKSUM, True) or PYARROW_PARQUET_WRITE & set(options):
         import pyarrow.parquet as pq
 
         with _pyarrow_errors():
-            pq.write_table(df.to_arrow(), out, **pyarrow_write_kwargs(options))
+            pq.write_table(_to_arrow(df), out, **pyarrow_write_kwargs(options))
         return
     df.write_parquet(out, **parquet_write_kwargs(options))
+
+
+def _to_arrow(df: pl.DataFrame) -> Any:
+    """The frame as Arrow for pyarrow's writer; Python objects are refused (Arrow would carry
+    their addresses as bytes), as Polars' writer refuses them."""
+    objects = [name for name, dtype in df.schema.items() if dtype == pl.Object]
+    if objects:
+        raise ValueError(f"cannot write Python objects (column {objects[0]!r}) to parquet")
+    return df.to_arrow()
 
 
 def pyarrow_write_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,7 +160,7 @@ def _sink_parquet(lazy: pl.LazyFrame, path: str, options: Mapping[str, Any]) -> 
     writer: pq.ParquetWriter | None = None
     with _pyarrow_errors(), contextlib.ExitStack() as stack:
         for batch in lazy.collect_batches(chunk_size=rows):
-            table = batch.to_arrow()
+            table = _to_arrow(batch)
             if writer is None:
                 writer = stack.enter_context(pq.ParquetWriter(path, table.schema, **kwargs))
             writer.write_table(table.cast(writer.schema), row_group_size=rows)
@@ -246,7 +258,7 @@ PARQUET = Format(
         local_only_options=frozenset({VERIFY_CHECKSUM}),
     ),
     _scan_parquet,
-    _write_parquet,
+    write_parquet,
     sink=_sink_parquet,
     explain=_damage,
     magic=b"PAR1",
