@@ -29,6 +29,7 @@ from dynio.engine.errors import (
 )
 from dynio.engine.filters import FilterLike
 from dynio.engine.formats import binary_mismatch, describe_read_failure, is_decode_failure
+from dynio.engine.io.formats import capabilities_of
 from dynio.engine.plan import Plan, PlanInfo, check_template_args, plan_read, source_module
 from dynio.engine.quality import (
     DEFAULT_LABEL_CAP,
@@ -244,7 +245,7 @@ def collect(
     except (pl.exceptions.PolarsError, OSError) as exc:
         # an I/O failure, or text that is not in the expected encoding, is reported as it is;
         # only a failure to parse or cast is worth a second look at the data
-        undecodable = info.format in _TEXT_FORMATS and is_decode_failure(exc)
+        undecodable = capabilities_of(info.format).text and is_decode_failure(exc)
         if (
             isinstance(exc, OSError)
             or undecodable
@@ -259,7 +260,7 @@ def collect(
         except (pl.exceptions.PolarsError, OSError, DynioError):
             raise _read_error(exc, info.format, where, context, options) from exc
         failed: BaseException = exc
-        if info.format in _TEXT_FORMATS:
+        if capabilities_of(info.format).text:
             # the reader parsed the text itself and gave up: the cast table may not
             try:
                 return run(fallback).collect(engine=engine)
@@ -272,11 +273,6 @@ def collect(
         if failures:
             raise _cast_error(failures, context, where) from failed
         raise _read_error(failed, info.format, where, context, options) from failed
-
-
-# formats whose readers parse text into the schema's types (and so can fail where the cast
-# table would not)
-_TEXT_FORMATS = frozenset({"csv", "json", "ndjson"})
 
 
 def _read_error(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from dynio.engine.dtypes import dtype_names
-from dynio.engine.formats import FORMATS, NO_EFFECT, PLAN_OPTIONS, format_names
+from dynio.engine.io.formats import FORMATS, NO_EFFECT, PLAN_OPTIONS, format_names
 from dynio.engine.metrics import METRICS
 from dynio.engine.rules import RULES, RuleDef
 from dynio.engine.schema_yaml import CASTS, SEVERITIES

@@ -24,6 +24,7 @@ import polars as pl
 from dynio.engine.errors import DynioError
 from dynio.engine.execute import collect
 from dynio.engine.filters import FilterLike, normalize
+from dynio.engine.io.formats import RowGroups, registered
 from dynio.engine.plan import PlanInfo, check_template_args, plan_read, source_module
 from dynio.engine.sources import ScanRequest
 from dynio.engine.sources.storage import is_remote
@@ -95,25 +96,7 @@ def load_spec(data: bytes) -> ResourceSpec:
     return spec
 
 
-def _row_groups(path: str) -> list[tuple[int, dict[str, tuple[Any, Any]]]]:
-    """Rows and per-column ``(min, max)`` statistics of each row group of a local parquet file."""
-    import pyarrow.parquet as pq
-
-    meta = pq.ParquetFile(path).metadata
-    out = []
-    for i in range(meta.num_row_groups):
-        group = meta.row_group(i)
-        stats: dict[str, tuple[Any, Any]] = {}
-        for j in range(group.num_columns):
-            col = group.column(j)
-            s = col.statistics
-            if s is not None and s.has_min_max:
-                stats[col.path_in_schema] = (s.min, s.max)
-        out.append((group.num_rows, stats))
-    return out
-
-
-def _split(path: str, target_rows: int, index: str | None) -> list[Part]:
+def _split(path: str, row_groups: RowGroups, target_rows: int, index: str | None) -> list[Part]:
     """One file as parts of consecutive row groups of about ``target_rows`` rows, each with
     the index column's bounds when every row group has statistics for it."""
     parts: list[Part] = []
@@ -121,7 +104,7 @@ def _split(path: str, target_rows: int, index: str | None) -> list[Part]:
     lo: Any = None
     hi: Any = None
     known = index is not None
-    for n, stats in _row_groups(path):
+    for n, stats in row_groups(path):
         bounds = stats.get(index) if index is not None else None
         known = known and bounds is not None
         if bounds is not None:
@@ -172,9 +155,11 @@ def plan_parts(
         ranges = _key_ranges(resource, env, filters, template_args, partition_on, partition_num)
         return PartsPlan(info, schema, ranges)
     parts: list[Part] = []
+    fmt = registered(info.format)
+    row_groups = fmt.row_groups if fmt is not None else None
     for file in info.files:
-        if info.format == "parquet" and not is_remote(file):
-            parts += _split(file, partition_rows, index)
+        if row_groups is not None and not is_remote(file):
+            parts += _split(file, row_groups, partition_rows, index)
         else:
             parts.append(Part((file,)))
     return PartsPlan(info, schema, tuple(parts))

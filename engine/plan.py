@@ -17,6 +17,7 @@ from dynio.engine.casts import CastStep, is_widening, plan_casts
 from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError
 from dynio.engine.filters import FilterLike, columns_of, describe, normalize, to_expr
 from dynio.engine.formats import ScanHints, describe_read_failure, text_encoding_problem
+from dynio.engine.io.formats import capabilities_of
 from dynio.engine.placeholders import (
     EscapeAllowed,
     check_template_root,
@@ -436,7 +437,7 @@ def _check_text(scan: Scan, options: Mapping[str, Any], context: Mapping[str, An
     A UTF-16 CSV read as UTF-8 has columns such as ``'\\x00t\\x00r...'``; saying the expected
     columns are missing would send the user looking in the wrong place.
     """
-    if scan.format not in ("csv", "json", "ndjson"):
+    if not capabilities_of(scan.format).text:
         return
     encoding = str(options.get("encoding") or "utf-8")
     for file in scan.files[:1]:

@@ -19,7 +19,7 @@ from dynio.engine.errors import (
     DynioError,
     MissingVariableError,
 )
-from dynio.engine.formats import PLAN_OPTIONS, format_for, format_names, infer_format
+from dynio.engine.io.formats import PLAN_OPTIONS, format_for, format_names, infer_format
 from dynio.engine.placeholders import resolve_placeholders
 from dynio.engine.problems import Problems, did_you_mean, unknown_names
 from dynio.engine.schema_yaml import (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,7 @@ from dynio.engine.casts import diagnose, plan_casts
 from dynio.engine.errors import CastError, SchemaError, WriteError, first_line
 from dynio.engine.execute import _cast_error, _check_report, _publish_metrics, collect
 from dynio.engine.filters import FilterLike
-from dynio.engine.formats import (
-    _PYARROW_PARQUET_WRITE,
-    Format,
-    csv_write_kwargs,
-    format_for,
-    parquet_write_kwargs,
-)
+from dynio.engine.io.formats import Format, format_for
 from dynio.engine.plan import PlanInfo, check_template_args, plan_read, source_module
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
 from dynio.engine.sources import WriteInfo, WriteRequest
@@ -195,17 +189,6 @@ def _conform_lazy(
     return cast, run
 
 
-Sink = Callable[[pl.LazyFrame, str, Mapping[str, Any]], None]
-
-# formats Polars streams to a file, by canonical format name (the others are collected first)
-SINKS: dict[str, Sink] = {
-    "parquet": lambda lf, path, o: lf.sink_parquet(path, **parquet_write_kwargs(o)),
-    "csv": lambda lf, path, o: lf.sink_csv(path, **csv_write_kwargs(o)),
-    "ndjson": lambda lf, path, o: lf.sink_ndjson(path),
-    "ipc": lambda lf, path, o: lf.sink_ipc(path, compression=o.get("compression") or None),
-}
-
-
 def _sink_target(spec: EnvSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
     """``(path, format, options)`` when the destination is one local file Polars can stream
     into, else ``None``."""
@@ -218,10 +201,10 @@ def _sink_target(spec: EnvSpec, args: Mapping[str, Any], context: Mapping[str, A
     options = dict(source.options)
     for plan_only in ("columns", "filters", "usecols"):
         options.pop(plan_only, None)
-    if fmt is None or fmt.name not in SINKS or "partition_cols" in options:
+    if fmt is None or fmt.sink is None or "partition_cols" in options:
         return None
-    if fmt.name == "parquet" and _PYARROW_PARQUET_WRITE & set(options):
-        return None  # options only pyarrow's writer takes: collected and written as usual
+    if fmt.capabilities.sink_refuses & set(options):
+        return None  # options only the writer takes (pyarrow's): collected and written as usual
     return local.location(source, args, context), fmt, options
 
 
@@ -230,7 +213,8 @@ def _sink(lazy: pl.LazyFrame, target: Path, fmt: Format, options: Mapping[str, A
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        SINKS[fmt.name](lazy, str(tmp), options)
+        assert fmt.sink is not None  # _sink_target chose a format that streams
+        fmt.sink(lazy, str(tmp), options)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         size = tmp.stat().st_size
@@ -297,7 +281,7 @@ def write(
                 path, fmt, options = target
                 try:
                     size = _sink(lazy, path, fmt, options)
-                except (OSError, pl.exceptions.PolarsError) as exc:
+                except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
                     raise WriteError(
                         f"cannot write {fmt.name}: {first_line(exc)}", file=str(path), **context
                     ) from exc

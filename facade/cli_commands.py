@@ -17,6 +17,7 @@ import polars as pl
 
 from dynio.cli import EXIT_CONFIG, EXIT_DATA, EXIT_OK, UsageError
 from dynio.engine.errors import ConfigError, DynioError
+from dynio.engine.io.formats.parquet import write_parquet
 from dynio.engine.placeholders import EnvText
 
 __all__ = ["catalog", "demo", "parse_filter", "read", "schema_infer", "validate"]
@@ -157,12 +158,13 @@ def _emit(frame: pl.DataFrame, fmt: str, output: Path | None, limit: int) -> Non
             sys.stdout.write(frame.write_csv())
         else:
             frame.write_csv(output)
-    elif output is None:
+    elif output is None:  # parquet as dynio writes it: with page checksums
         sys.stdout.flush()
-        frame.write_parquet(sys.stdout.buffer)
+        write_parquet(frame, sys.stdout.buffer, {})
         sys.stdout.buffer.flush()
     else:
-        frame.write_parquet(output)
+        with open(output, "wb") as fh:
+            write_parquet(frame, fh, {})
 
 
 # -------------------------------------------------------------------------------- validate

@@ -11,7 +11,8 @@ import yaml
 
 from dynio.cli import EXIT_OK, UsageError
 from dynio.engine.errors import DynioError, ReadError
-from dynio.engine.formats import (
+from dynio.engine.infer import infer_schema
+from dynio.engine.io.formats import (
     Format,
     ScanHints,
     format_for,
@@ -19,7 +20,6 @@ from dynio.engine.formats import (
     infer_format,
     looks_like,
 )
-from dynio.engine.infer import infer_schema
 from dynio.engine.problems import unknown_names
 
 __all__ = ["infer"]

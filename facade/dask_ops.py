@@ -31,7 +31,7 @@ from dynio.engine import partials, partitions
 from dynio.engine.errors import UnsupportedError, ValidationError
 from dynio.engine.execute import WriteResult, _publish_metrics, conform
 from dynio.engine.filters import FilterLike
-from dynio.engine.formats import format_for
+from dynio.engine.io.formats import format_for
 from dynio.engine.plan import check_template_args
 from dynio.engine.quality import MetricValue, ValidationReport
 from dynio.engine.sources import WriteInfo

@@ -27,7 +27,7 @@ import pandas as pd
 import polars as pl
 
 from dynio.engine.errors import MissingDependencyError
-from dynio.engine.formats import Format, ScanHints, register_format
+from dynio.engine.io.formats import Capabilities, Format, ScanHints, register_format
 
 __all__ = ["HDF"]
 
@@ -78,14 +78,20 @@ def _write(df: pl.DataFrame, path: str, options: Mapping[str, Any]) -> None:
 HDF = Format(
     "hdf",
     (".h5", ".hdf", ".hdf5"),
-    frozenset({"key"}),
-    frozenset(
-        {"key", "format", "complevel", "complib", "data_columns", "min_itemsize", "protocol"}
+    Capabilities(
+        # one file holding keyed tables; pandas reads it whole, from a local path only
+        layouts=frozenset({"file"}),
+        columns_by_name=True,
+        read_options=frozenset({"key"}),
+        write_options=frozenset(
+            {"key", "format", "complevel", "complib", "data_columns", "min_itemsize", "protocol"}
+        ),
     ),
     _scan,
     None,
     aliases=("h5", "hdf5"),
     write_path=_write,
+    magic=b"\x89HDF\r\n\x1a\n",
 )
 
 register_format(HDF)

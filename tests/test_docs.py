@@ -80,7 +80,7 @@ def _module_from(code: str, name: str) -> object:
 
 
 def test_the_contributing_guides_examples_work(tmp_path: Path) -> None:
-    from dynio.engine import formats
+    from dynio.engine.io.formats import unregister_format
     from dynio.engine.sources import unregister_kind
 
     guide = DOCS.parent / "CONTRIBUTING.md"
@@ -115,8 +115,7 @@ def test_the_contributing_guides_examples_work(tmp_path: Path) -> None:
         cat.write("t", cat.read("t").assign(a=[5, 6]))
         assert (tmp_path / "t.tsv").read_text().splitlines()[1] == "5\tx y"
     finally:
-        formats.FORMATS.pop("tsv", None)
-        formats._BY_ALIAS.pop("tsv", None)
+        unregister_format("tsv")
         sys.modules.pop("dynio_tsv_doc", None)
 
 

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from pandas_versions import CSV_FLOATS_ROUND_TRIP, TEXT_IS_OBJECT
 
 import dynio.pandas as dp
-from dynio.engine.formats import PANDAS_NA_VALUES
+from dynio.engine.io.formats import PANDAS_NA_VALUES
 
 LOGGER = "dynio.pandas"
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from dynio.engine.errors import MissingDependencyError, TemplateError, UnsupportedError
-from dynio.engine.formats import ScanHints
+from dynio.engine.io.formats import ScanHints
 from dynio.engine.spec import SourceSpec
 
 __all__ = [

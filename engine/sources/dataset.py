@@ -190,8 +190,8 @@ def read_schemas(
 
         def one(path: str) -> pl.Schema:
             try:
-                if footers and not remote and fmt.name == "parquet":
-                    schema = pl.read_parquet_schema(path)
+                if footers and not remote and fmt.footer_schema is not None:
+                    schema = fmt.footer_schema(path)
                 else:
                     lazy = fmt.scan([path], options, hints)
                     schema = retry(lazy.collect_schema, path)
@@ -354,9 +354,9 @@ def _eager(
         kwargs["retry"] = retry
     schemas = read_schemas(files, fmt, options, hints, footers=True, **kwargs)
     # parquet and IPC scans match columns by name; text formats by position
-    if _same(schemas, fmt.name not in ("parquet", "ipc"), columns):
+    if _same(schemas, not fmt.capabilities.columns_by_name, columns):
         return _guarded(fmt.scan(files, options, hints), guard, label)
-    if fmt.name == "parquet" and "://" not in files[0]:
+    if fmt.footer_schema is not None and "://" not in files[0]:
         schemas = read_schemas(files, fmt, options, hints, **kwargs)  # with partition columns
     unified, notes = _reconcile(
         files, schemas, label=label, context=context, shown=shown, columns=columns
@@ -427,7 +427,7 @@ def scan_files(
     """
     if len(files) == 1:
         return _guarded(fmt.scan(files, options, hints), None if stream else retry, files[0])
-    if optimistic and columns is not None and fmt.name == "parquet":
+    if optimistic and columns is not None and fmt.capabilities.statistics:
         frame = _optimistic(
             files, fmt, options, hints, label=label, context=context, columns=columns,
             shown=shown, retry=retry,

@@ -44,6 +44,7 @@ from dynio.engine.errors import (
     first_line,
 )
 from dynio.engine.formats import NO_EFFECT, PANDAS_NA_VALUES, PLAN_OPTIONS
+from dynio.engine.io.formats import capabilities_of
 from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.sql import (
@@ -408,7 +409,8 @@ def _file_relation(
     named: dict[str, Any] = {}
     views: dict[str, Any] = {}
     many = len(files) > 1
-    if fmt == "parquet":
+    caps = capabilities_of(fmt)  # the format says which DuckDB reader takes its files
+    if caps.duckdb_reader == "read_parquet":
         for name in options:
             if name == "hive_partitioning":
                 named["hive_partitioning"] = bool(options[name])
@@ -417,16 +419,16 @@ def _file_relation(
         if many:
             named["union_by_name"] = True
         func = "read_parquet"
-    elif fmt == "csv":
+    elif caps.duckdb_reader == "read_csv":
         named = _csv_args(options, hints, context)
         if many:
             named["union_by_name"] = True
         func = "read_csv"
-    elif fmt in ("json", "ndjson"):
+    elif caps.duckdb_reader == "read_json":
         orient = options.get("orient")
-        if fmt == "json" and orient not in (None, "records"):
+        if not caps.line_delimited and orient not in (None, "records"):
             raise _unsupported("orient", fmt, context)
-        lines = fmt == "ndjson" or bool(options.get("lines"))
+        lines = caps.line_delimited or bool(options.get("lines"))
         for name in options:
             if name == "infer_schema_length":
                 named["sample_size"] = options[name]
@@ -438,7 +440,7 @@ def _file_relation(
         if many:
             named["union_by_name"] = True
         func = "read_json"
-    elif fmt == "ipc":
+    elif caps.duckdb_reader == "arrow_dataset":
         import pyarrow.dataset as ds
 
         for name in options:

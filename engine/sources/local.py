@@ -45,6 +45,7 @@ import polars as pl
 
 from dynio.engine.errors import ReadError, WriteError
 from dynio.engine.formats import Format, format_for
+from dynio.engine.io.formats import capabilities_of
 from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.dataset import prune_partitions, scan_files
@@ -242,7 +243,7 @@ def _holdable(
         len(files) == 1
         and spec.kind != "local_batch"
         and not options.get("hive_partitioning")
-        and fmt in ("parquet", "ipc")
+        and capabilities_of(fmt).footer
         and not request.streaming
         and not options.get("include_file_paths")
         and _FD_PATHS.is_dir()

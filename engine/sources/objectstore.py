@@ -108,8 +108,6 @@ __all__ = ["scan", "target_of", "write"]
 
 _PREFIX_KINDS = frozenset({"s3_path_prefix", "gcs_path_prefix"})
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-# formats Polars reads straight from a store; the others are fetched first
-_NATIVE = frozenset({"parquet", "csv", "ndjson", "ipc"})
 _UTF8 = ("utf8", "utf-8", "utf-8-sig", "utf8-lossy")
 _PLAN_ONLY = ("columns", "filters", "usecols", "storage_options")
 _UPLOAD_WORKERS = 8
@@ -338,9 +336,7 @@ WHOLE_OBJECT_BYTES = 16 * 2**20
 
 
 def _whole(obj: _Object, fmt: Format) -> bool:
-    return (
-        fmt.name in ("parquet", "ipc") and obj.size is not None and obj.size <= WHOLE_OBJECT_BYTES
-    )
+    return fmt.capabilities.footer and obj.size is not None and obj.size <= WHOLE_OBJECT_BYTES
 
 
 def _version_of(info: Mapping[str, Any]) -> str | None:
@@ -488,9 +484,11 @@ def _head(store: _Store, target: Target) -> tuple[_Object | None, bool]:
 
 
 def _native(fmt: Format, options: Mapping[str, Any]) -> bool:
-    if fmt.name not in _NATIVE:
+    if not fmt.capabilities.native_remote:  # the others are fetched first
         return False
-    if fmt.name == "csv":
+    if any(options.get(name) for name in fmt.capabilities.local_only_options):
+        return False
+    if fmt.capabilities.text:
         encoding = str(options.get("encoding") or "utf8").lower().replace("_", "-")
         return encoding in _UTF8
     return True
@@ -620,7 +618,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     # collecting: an object replaced in between is read from two versions. A read checks the
     # object's version afterwards, and the engine reads again when it changed.
     changed = None
-    if native and not dataset and not request.streaming and fmt.name in ("parquet", "ipc"):
+    if native and not dataset and not request.streaming and fmt.capabilities.footer:
         changed = _version_check(store, target.location, objects[0].version)
     return Scan(
         frame=frame,
