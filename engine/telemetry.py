@@ -80,6 +80,7 @@ __all__ = [
     "bind_source",
     "carrier",
     "client_span",
+    "current_operation",
     "enabled",
     "error_type",
     "file_bytes",
@@ -130,6 +131,7 @@ ATTR = {
     "columns": "dynio.columns.projected",
     "filters_pushed": "dynio.filters.pushed",
     "filters_residual": "dynio.filters.residual",
+    "pushdown_projection": "dynio.pushdown.projection",
     "casts": "dynio.casts",
     "validation": "dynio.validation.outcome",
     "failed_rules": "dynio.validation.failed_rules",
@@ -337,6 +339,15 @@ def operation(name: str, *, resource: str | None, env: str | None, **attrs: Any)
             if error is not None:
                 measured["error.type"] = error
             _duration.record(time.perf_counter() - start, measured)
+
+
+def current_operation(name: str, resource: str | None) -> Span | None:
+    """The span of the operation of that name and resource running in this context, if any
+    (the one :func:`operation` would join)."""
+    current = _OPERATION.get()
+    if current is not None and current.name == name and current.resource == resource:
+        return current.span
+    return None
 
 
 def bind_source(source: SourceSpec) -> None:

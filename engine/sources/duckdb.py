@@ -45,7 +45,16 @@ from dynio.engine.errors import (
 )
 from dynio.engine.formats import NO_EFFECT, PANDAS_NA_VALUES, PLAN_OPTIONS
 from dynio.engine.placeholders import fill_template
-from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources import (
+    Scan,
+    ScanRequest,
+    WriteInfo,
+    WriteRequest,
+    kind_for,
+    load_module,
+)
+from dynio.engine.sources.local import location as local_location
+from dynio.engine.sources.local import resolve_files
 from dynio.engine.sources.sql import (
     check_key,
     compile_filters,
@@ -58,6 +67,7 @@ from dynio.engine.sources.sql import (
     to_polars,
     write_plan,
 )
+from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import SourceSpec
 from dynio.engine.telemetry import client_span
 
@@ -487,10 +497,16 @@ _PARQUET_WRITE = frozenset(
 
 def scan_files(spec: SourceSpec, request: ScanRequest) -> Scan:
     """A file resource's scan run by DuckDB (``options: {engine: duckdb}``), with the same
-    contract as the Polars scan: the planner's columns and filters pushed into DuckDB's SQL."""
-    from dynio.engine.sources.local import location as local_location
-    from dynio.engine.sources.local import resolve_files
+    contract as the Polars scan: the planner's columns and filters pushed into DuckDB's SQL.
 
+    The registry picks it for ``options: {engine: duckdb}`` on the file kinds
+    (:attr:`~dynio.engine.sources.SourceKind.engines`). DuckDB reads local files: a ``file``
+    URI of a remote store is read by the kind's own module, as without the option.
+    """
+    if spec.kind == "file" and is_remote(str(spec.settings["uri"])):
+        kind = kind_for(spec.kind)
+        if kind is not None:
+            return load_module(kind, request.context).scan(spec, request)
     context = request.context
     fmt = spec.format or ""
     path = local_location(spec, request.template_args, context)
