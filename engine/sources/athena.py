@@ -61,8 +61,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, UnsupportedError
-from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
-from dynio.engine.sources.sql import compile_filters, quote_ident
+from dynio.engine.filter_sql import ATHENA, SqlWhere, quote_ident
+from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.storage import (
     BACKENDS,
     filesystem,
@@ -335,8 +335,8 @@ def _glue_types(glue: Any, s: Settings, context: Mapping[str, Any]) -> dict[str,
 # ------------------------------------------------------------------------------------------ SQL
 
 
-def _sql(s: Settings, request: ScanRequest, glue: Any) -> tuple[str, list[Any], bool]:
-    """The query to run, its parameters, and whether the whole filter is in it."""
+def _sql(s: Settings, request: ScanRequest, glue: Any) -> tuple[str, list[Any], SqlWhere]:
+    """The query to run, its parameters, and the ``WHERE`` clause of the filter in it."""
     context = request.context
     params = list(s.parameters)
     if s.table is not None:
@@ -347,17 +347,14 @@ def _sql(s: Settings, request: ScanRequest, glue: Any) -> tuple[str, list[Any], 
         relation = f"({s.query}) AS {quote_ident('q')}"
         source = {}  # a free query's column types are known only once it ran
     select = "*" if request.columns is None else ", ".join(quote_ident(c) for c in request.columns)
-    compiled = compile_filters(request.filters, source, request.hints.dtypes)
-    where = ""
-    if compiled.where and not any("$" in c for group in request.filters or () for c, *_ in group):
-        # compile_filters numbers its placeholders in order of appearance: Athena takes ?
-        where = " WHERE " + re.sub(r"\$\d+", "?", compiled.where)
-        params += list(compiled.params)
-    elif compiled.where:
-        compiled = type(compiled)("", (), False)
+    compiled = SqlWhere()
+    if request.filter is not None:
+        compiled = request.filter.to_sql(ATHENA, source, request.hints.dtypes)
+    where = f" WHERE {compiled.where}" if compiled.where else ""
+    params += list(compiled.params)
     sql = s.query if select == "*" and not where and s.table is None else None
     sql = sql or f"SELECT {select} FROM {relation}{where}"
-    return sql, params, request.filters is not None and compiled.exact and bool(where)
+    return sql, params, compiled
 
 
 # ------------------------------------------------------------------------------------ the query
@@ -510,7 +507,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             **ctx,
         )
     athena, glue = _clients(s, ctx)
-    sql, params, exact = _sql(s, request, glue)
+    sql, params, compiled = _sql(s, request, glue)
     prefix = f"{s.s3_output}unload/{uuid.uuid4().hex}/" if s.unload else None
     if prefix is not None:
         sql = f"UNLOAD ({sql}) TO '{prefix}' WITH (format = 'PARQUET', compression = 'SNAPPY')"
@@ -535,7 +532,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         frame=frame.lazy(),
         location=f"athena://{s.database}/{query_id}",
         format="parquet" if prefix is not None else None,
-        pushed={"projection": request.columns is not None, "predicates": exact},
+        pushdown=Pushdown.sql(request.filter, compiled, projection=request.columns is not None),
     )
 
 
