@@ -48,7 +48,7 @@ from dynio.engine.quality import (
     log_metric_lines,
 )
 from dynio.engine.sources import Pushdown, WriteInfo, WriteRequest
-from dynio.engine.spec import ResourceSpec, SchemaSpec
+from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 from dynio.engine.telemetry import (
     bind_source,
     current_operation,
@@ -406,6 +406,7 @@ def read(
     label_cap: int = DEFAULT_LABEL_CAP,
     raise_on_error: bool = True,
     convert: Callable[[pl.DataFrame], Any] | None = None,
+    env_spec: EnvSpec | None = None,
 ) -> Result:
     """Read a resource: plan, collect, then rules and metrics in one pass.
 
@@ -417,8 +418,9 @@ def read(
     release the GIL); when a rule fails the converted frame is dropped.
 
     The environment, the source kind, the template values and the filter are resolved once
-    (:func:`~dynio.engine.plan.bind`), and the ``dynio.read`` operation is opened once: a caller
-    that opened it already (the facade, so its hand-off falls under it) has it used as it is.
+    (:func:`~dynio.engine.plan.bind`; ``env_spec`` is the environment when the caller resolved
+    it already), and the ``dynio.read`` operation is opened once: a caller that opened it
+    already (the facade, so its hand-off falls under it) has it used as it is.
 
     Raises:
         ValidationError: An error-severity rule failed (the report is attached).
@@ -430,7 +432,7 @@ def read(
         if running is None
         else contextlib.nullcontext(running)
     ) as top:
-        spec = resource.env(env)
+        spec = env_spec if env_spec is not None else resource.env(env)
         bind_source(spec.source)
         bound: list[Bound] = []  # resolved in the first plan, kept for the reads made again
 

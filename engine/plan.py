@@ -195,6 +195,7 @@ def check_template_args(
     context: Mapping[str, Any],
     *,
     kind: SourceKind | None = None,
+    filled_out: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Check call arguments against the source's ``{placeholder}`` templates.
 
@@ -204,7 +205,8 @@ def check_template_args(
     leads elsewhere); NUL bytes. A source with ``options: {allow_template_escape: true}``
     accepts all of these but NUL bytes.
 
-    ``kind`` is the source's kind when the caller looked it up already.
+    ``kind`` is the source's kind when the caller looked it up already; ``filled_out``, when
+    given, receives the local path settings this check filled (key -> text), for the source.
 
     Returns:
         The arguments to hand to the source: as given, or for a source allowing escapes, as
@@ -235,10 +237,11 @@ def check_template_args(
         text = str(source.settings[key])
         if is_remote(text):
             continue
-        text = text.removeprefix("file://")
         where = {**context, "key_path": f"{source.kind}.{key}"}
-        filled = fill_template(text, args, where)
-        check_template_root(text, filled, source.base_dir, args, where)
+        filled = fill_template(text.removeprefix("file://"), args, where)
+        check_template_root(text.removeprefix("file://"), filled, source.base_dir, args, where)
+        if filled_out is not None and text == text.removeprefix("file://"):
+            filled_out[key] = filled
     return dict(args)
 
 
@@ -284,6 +287,7 @@ class Bound:
         args: The checked ``{placeholder}`` values.
         as_of: The table version asked for, if any.
         filter: The row filter (parsed once), in the schema's dtypes.
+        filled: The path settings whose templates the check of ``args`` filled (key -> text).
     """
 
     resource: ResourceSpec
@@ -293,6 +297,7 @@ class Bound:
     args: Mapping[str, Any] = field(default_factory=dict)
     as_of: TimeTravel | None = None
     filter: Filter | None = None
+    filled: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def context(self) -> dict[str, Any]:
@@ -321,7 +326,8 @@ def bind(
     given = dict(template_args or {})
     as_of = TimeTravel.from_args(given, kind.call_args, context)
     plain = {k: v for k, v in given.items() if k not in kind.call_args}
-    args = check_template_args(spec, plain, context, kind=kind)
+    filled: dict[str, str] = {}
+    args = check_template_args(spec, plain, context, kind=kind, filled_out=filled)
     scan = scan_function(kind, spec.source, context)
     schema = spec.schema
     target = {c.name: c.dtype.polars for c in schema.columns} if schema else {}
@@ -330,7 +336,7 @@ def bind(
         parsed = Filter.parse(filters, target)
     except (ValueError, TypeError, pl.exceptions.PolarsError) as exc:
         raise DynioError(f"invalid filters: {exc}", **context) from exc
-    return Bound(resource, spec, kind, scan, args, as_of, parsed)
+    return Bound(resource, spec, kind, scan, args, as_of, parsed, filled)
 
 
 def plan_read(
@@ -397,6 +403,7 @@ def plan_read(
             as_of=bound.as_of,
             files=tuple(files) if files is not None else None,
             filter=bound.filter,
+            filled=bound.filled,
         )
 
     scan = bound.scan(env.source, request(hints))

@@ -61,6 +61,7 @@ class Resource:
         self._env = env
         self._label_cap = label_cap
         self._include_values = include_values
+        self._env_spec: EnvSpec | None = None
 
     @property
     def name(self) -> str:
@@ -74,8 +75,10 @@ class Resource:
 
     @property
     def spec(self) -> EnvSpec:
-        """The environment's frozen spec (source and schema)."""
-        return self._spec.env(self._env)
+        """The environment's frozen spec (source and schema), resolved on first use."""
+        if self._env_spec is None:
+            self._env_spec = self._spec.env(self._env)
+        return self._env_spec
 
     def _location(self) -> str | None:
         """Where the resource lives, redacted (for lineage events)."""
@@ -155,6 +158,7 @@ class Resource:
         return execute.read(
             self._spec,
             self._env,
+            env_spec=self.spec,
             columns=columns,
             filters=filters,
             template_args=template_args,

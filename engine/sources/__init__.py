@@ -79,6 +79,9 @@ class ScanRequest:
             for a read of one partition of a dataset (``Catalog.to_dask``); ``None``: all.
         filter: The row filter, parsed once by the planner: ``predicate`` and ``filters`` are
             its Polars and tuple forms, :meth:`~dynio.engine.filters.Filter.to_sql` its SQL.
+        filled: Settings whose ``{placeholder}`` template the planner filled already (key ->
+            text; local paths, which it checks for symlinks out of their folder): a source
+            takes these instead of filling its template again.
 
     Pushdown is a negotiation: the planner always applies ``predicate`` after the scan (so a
     source may push all, part or none of it), and the source says in :attr:`Scan.pushdown` what
@@ -97,6 +100,7 @@ class ScanRequest:
     as_of: TimeTravel | None = None
     files: tuple[str, ...] | None = None
     filter: Filter | None = None
+    filled: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def context(self) -> dict[str, Any]:

@@ -114,9 +114,9 @@ def _database(spec: SourceSpec, request: ScanRequest | WriteRequest) -> str:
     raw = str(spec.settings["database"])
     if raw == MEMORY:
         return raw
-    text = fill_template(
-        raw, request.template_args, {**request.context, "key_path": "duckdb.database"}
-    )
+    where = {**request.context, "key_path": "duckdb.database"}
+    filled = request.filled.get("database") if isinstance(request, ScanRequest) else None
+    text = filled or fill_template(raw, request.template_args, where)  # filled once per read
     path = Path(text).expanduser()
     if not path.is_absolute() and spec.base_dir is not None:
         path = Path(spec.base_dir) / path
