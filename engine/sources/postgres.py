@@ -51,7 +51,7 @@ import pyarrow as pa
 
 from dynio.engine.deadlines import DEFAULT_TIMEOUTS, with_libpq_limits
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, WriteError
-from dynio.engine.filter_sql import POSTGRES, SqlWhere
+from dynio.engine.filter_sql import POSTGRES, SqlWhere, compile_sql
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.postgres_client import (
     Connection,
@@ -230,9 +230,8 @@ def key_range(spec: SourceSpec, request: ScanRequest, column: str) -> tuple[Any,
         source = polars_schema(session.probe(f"SELECT * FROM {relation}"))
         if column not in source:
             raise ReadError(f"partition_on column {column!r} is not in the data", **context)
-        compiled = SqlWhere()
-        if request.filter is not None:
-            compiled = request.filter.to_sql(POSTGRES, source, request.hints.dtypes)
+        groups = request.filter.groups if request.filter is not None else request.filters
+        compiled = compile_sql(groups or (), POSTGRES, source, request.hints.dtypes)
         where = f" WHERE {compiled.where}" if compiled.where else ""
         c = quote_ident(column)
         got = session.fetch(f"SELECT min({c}), max({c}) FROM {relation}{where}", compiled.params)

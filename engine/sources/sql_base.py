@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 
 from dynio.engine.errors import ConfigError, WriteError
-from dynio.engine.filter_sql import Dialect, SqlWhere, quote_ident
+from dynio.engine.filter_sql import Dialect, SqlWhere, compile_sql, quote_ident
 from dynio.engine.sources import Pushdown, ScanRequest
 from dynio.engine.sources.sql import deferred_frame, empty_columns, to_polars
 
@@ -93,11 +93,10 @@ def relation_scan(
         else source.names()
     )
     declared = pl.Schema([(c, source[c]) for c in columns])
-    compiled = SqlWhere()
-    if request.filter is not None:
-        compiled = request.filter.to_sql(
-            dialect, source, request.hints.dtypes, first_param=len(relation_params) + 1
-        )
+    # (a request made without the planner may carry the tuple form only)
+    groups = request.filter.groups if request.filter is not None else request.filters
+    first = len(relation_params) + 1
+    compiled = compile_sql(groups or (), dialect, source, request.hints.dtypes, first_param=first)
     where = f" WHERE {compiled.where}" if compiled.where else ""
     params = [*relation_params, *compiled.params]
     own = select(compiled) if select is not None else None
