@@ -47,7 +47,7 @@ from dynio.engine.quality import (
     evaluate,
     log_metric_lines,
 )
-from dynio.engine.sources import Pushdown, WriteInfo, WriteRequest
+from dynio.engine.sources import Pushdown, SourceKind, WriteInfo, WriteRequest, kind_for
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 from dynio.engine.telemetry import (
     bind_source,
@@ -407,6 +407,7 @@ def read(
     raise_on_error: bool = True,
     convert: Callable[[pl.DataFrame], Any] | None = None,
     env_spec: EnvSpec | None = None,
+    kind: SourceKind | None = None,
 ) -> Result:
     """Read a resource: plan, collect, then rules and metrics in one pass.
 
@@ -418,9 +419,10 @@ def read(
     release the GIL); when a rule fails the converted frame is dropped.
 
     The environment, the source kind, the template values and the filter are resolved once
-    (:func:`~dynio.engine.plan.bind`; ``env_spec`` is the environment when the caller resolved
-    it already), and the ``dynio.read`` operation is opened once: a caller that opened it
-    already (the facade, so its hand-off falls under it) has it used as it is.
+    (:func:`~dynio.engine.plan.bind`; ``env_spec`` and ``kind`` are the environment and its
+    source kind when the caller resolved them already), and the ``dynio.read`` operation is
+    opened once: a caller that opened it already (the facade, so its hand-off falls under it)
+    has it used as it is.
 
     Raises:
         ValidationError: An error-severity rule failed (the report is attached).
@@ -433,48 +435,65 @@ def read(
         else contextlib.nullcontext(running)
     ) as top:
         spec = env_spec if env_spec is not None else resource.env(env)
-        bind_source(spec.source)
+        kind = kind if kind is not None else kind_for(spec.source.kind)
+        bind_source(spec.source, kind)
         bound: list[Bound] = []  # resolved in the first plan, kept for the reads made again
 
         def planned() -> Plan:
             with span("plan"):
                 if not bound:
-                    bound.append(bind(resource, spec, filters=filters, template_args=template_args))
+                    args = template_args
+                    bound.append(
+                        bind(resource, spec, filters=filters, template_args=args, kind=kind)
+                    )
                 # collected at once, then released (_read_consistently)
                 return plan_read(resource, env, columns=columns, streaming=False, bound=bound[0])
 
         plan, frame = _read_consistently(planned)
         _record_plan(top, plan, frame)
-        # a failed rule names the file (or location) the rows came from
-        info = plan.info
-        where = info.files[0] if len(info.files) == 1 else info.location
-        context = {"resource": resource.name, "env": plan.env.name, "file": where}
-        checks = _has_checks(plan.schema, validate=validate, metrics=metrics)
-        pending = (
-            _start_handoff(convert, frame)
-            if convert is not None and checks and frame.height >= OVERLAP_ROWS
-            else None
+        return _checked(plan, frame, convert, validate, metrics, label_cap, raise_on_error)
+
+
+def _checked(
+    plan: Plan,
+    frame: pl.DataFrame,
+    convert: Callable[[pl.DataFrame], Any] | None,
+    validate: bool,
+    metrics: bool,
+    label_cap: int,
+    raise_on_error: bool,
+) -> Result:
+    """The read's rules and metrics, with the hand-off beside them on a tall frame."""
+    # a failed rule names the file (or location) the rows came from
+    info = plan.info
+    where = info.files[0] if len(info.files) == 1 else info.location
+    context = {"resource": info.resource, "env": plan.env.name, "file": where}
+    checks = _has_checks(plan.schema, validate=validate, metrics=metrics)
+    pending = (
+        _start_handoff(convert, frame)
+        if convert is not None and checks and frame.height >= OVERLAP_ROWS
+        else None
+    )
+    try:
+        report, values = _quality(
+            frame,
+            plan.schema,
+            context,
+            validate=validate,
+            metrics=metrics,
+            label_cap=label_cap,
+            verb="read",
+            raise_on_error=raise_on_error,
         )
-        try:
-            report, values = _quality(
-                frame,
-                plan.schema,
-                context,
-                validate=validate,
-                metrics=metrics,
-                label_cap=label_cap,
-                verb="read",
-                raise_on_error=raise_on_error,
-            )
-        except BaseException:
-            if pending is not None and not pending.cancel():
-                pending.exception()  # wait: nothing keeps running after the read has failed
-            raise
-        if pending is not None:
-            converted = pending.result()
-        else:
-            converted = convert(frame) if convert is not None else None
-        return Result(frame=frame, report=report, metrics=values, info=info, converted=converted)
+    except BaseException:
+        if pending is not None and not pending.cancel():
+            pending.exception()  # wait: nothing keeps running after the read has failed
+        raise
+    if pending is not None:
+        converted = pending.result()
+    else:
+        converted = convert(frame) if convert is not None else None
+    return Result(frame=frame, report=report, metrics=values, info=info, converted=converted)
 
 
 def _record_plan(top: Span, plan: Plan, frame: pl.DataFrame) -> None:

@@ -311,8 +311,10 @@ def bind(
     *,
     filters: FilterLike | Filter = None,
     template_args: Mapping[str, Any] | None = None,
+    kind: SourceKind | None = None,
 ) -> Bound:
-    """Resolve a read's environment, kind, scan function, template values and filter, once.
+    """Resolve a read's environment, kind, scan function, template values and filter, once
+    (``env`` and ``kind`` may be given resolved already).
 
     Raises:
         TemplateError: A path template lacks a value or an argument fills none.
@@ -320,7 +322,7 @@ def bind(
     """
     spec = resource.env(env) if isinstance(env, str) else env
     context = {"resource": resource.name, "env": spec.name}
-    kind = kind_for(spec.source.kind)
+    kind = kind if kind is not None else kind_for(spec.source.kind)
     if kind is None:  # the loader only admits known kinds
         raise DynioError(f"unknown source kind {spec.source.kind!r}", **context)
     given = dict(template_args or {})

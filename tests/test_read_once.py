@@ -1,6 +1,8 @@
 """One read does each piece of its planning once: the environment is resolved once, the source
-kind looked up once, the path template filled once, the filter parsed once and the ``dynio.read``
-operation opened once (also when the facade opened it first, for its hand-off to pandas).
+kind looked up once, the filter parsed once and the ``dynio.read`` operation opened once (also
+when the facade opened it first, for its hand-off to pandas). A path template is filled once by
+the source; a DuckDB database path once in all (the planner's symlink check fills it and hands
+it on in ``ScanRequest.filled``).
 
 Each is counted by wrapping the function where its callers look it up (the module attribute),
 so a second lookup added anywhere on the read path fails here.
@@ -43,8 +45,9 @@ trips:
 
 
 @pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Counts of the calls each read makes, by what they do."""
+def counted(monkeypatch: pytest.MonkeyPatch, otel: Any) -> Counter[str]:
+    """Counts of the calls each read makes, by what they do (spans recorded, as they are
+    when telemetry is on: redaction and span attributes count too)."""
     calls: Counter[str] = Counter()
 
     def counting(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,8 +59,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         return wrapper
 
     monkeypatch.setattr(ResourceSpec, "env", counting("env", ResourceSpec.env))
-    for module in (plan, registry):
-        monkeypatch.setattr(module, "kind_for", counting("kind", registry.kind_for))
+    kind_for = counting("kind", registry.kind_for)
+    for module in (execute, plan, registry, facade_catalog):
+        monkeypatch.setattr(module, "kind_for", kind_for)
     parse = filters.Filter.parse.__func__  # type: ignore[attr-defined]
     monkeypatch.setattr(filters.Filter, "parse", classmethod(counting("filter", parse)))
     monkeypatch.setattr(filters, "to_expr", counting("to_expr", filters.to_expr))
