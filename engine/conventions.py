@@ -79,10 +79,21 @@ ATTRIBUTES: dict[str, Attribute] = {
         _A("dynio.columns.projected", "`dynio.read`/`scan`", "columns asked for (absent: all)"),
         _A(
             "dynio.filters.pushed",
-            "`dynio.read`/`scan`",
-            "the filter the source took; literals shown as `?` unless `include_values`",
+            "`dynio.read`/`scan`, `dynio.scan`",
+            "the part of the filter the source took (a SQL source: the conditions in its"
+            " `WHERE`); literals shown as `?` unless `include_values`",
         ),
-        _A("dynio.filters.residual", "`dynio.read`/`scan`", "the filter applied after the scan"),
+        _A(
+            "dynio.filters.residual",
+            "`dynio.read`/`scan`, `dynio.scan`",
+            "the part of the filter only the engine applied after the scan (with"
+            " `dynio.filters.pushed`: partly pushed)",
+        ),
+        _A(
+            "dynio.pushdown.projection",
+            "`dynio.read`/`scan`, `dynio.scan`",
+            "`true`: the source read only the columns the plan needs",
+        ),
         _A("dynio.casts", "`dynio.read`, `dynio.scan`, `dynio.cast`", "`column: from -> to`"),
         _A(
             "dynio.validation.outcome",

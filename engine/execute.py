@@ -6,6 +6,7 @@ stage runs in its own span under ``dynio.read`` / ``dynio.write``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -30,7 +31,15 @@ from dynio.engine.errors import (
 from dynio.engine.filters import FilterLike
 from dynio.engine.formats import binary_mismatch, describe_read_failure, is_decode_failure
 from dynio.engine.io.formats import capabilities_of
-from dynio.engine.plan import Plan, PlanInfo, check_template_args, plan_read, source_module
+from dynio.engine.plan import (
+    Bound,
+    Plan,
+    PlanInfo,
+    bind,
+    check_template_args,
+    plan_read,
+    source_module,
+)
 from dynio.engine.quality import (
     DEFAULT_LABEL_CAP,
     MetricValue,
@@ -39,10 +48,11 @@ from dynio.engine.quality import (
     evaluate,
     log_metric_lines,
 )
-from dynio.engine.sources import WriteInfo, WriteRequest
-from dynio.engine.spec import ResourceSpec, SchemaSpec
+from dynio.engine.sources import Pushdown, SourceKind, WriteInfo, WriteRequest, kind_for
+from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 from dynio.engine.telemetry import (
     bind_source,
+    current_operation,
     enabled,
     file_bytes,
     operation,
@@ -73,6 +83,10 @@ class Result:
         report: The validation report (empty when validation was not asked for).
         metrics: The metric values (empty when metrics were not asked for).
         info: What the plan did (location, files, projection, filters, casts).
+        pushdown: What the source took over (:class:`~dynio.engine.sources.Pushdown`):
+            ``projection``, ``pushed`` (the part of the filter the source applied, e.g. the
+            conditions of a SQL ``WHERE``) and ``residual`` (the part only the engine applied
+            after the scan); a filter partly pushed has both.
     """
 
     frame: pl.DataFrame
@@ -80,6 +94,11 @@ class Result:
     info: PlanInfo
     metrics: list[MetricValue] = field(default_factory=list)
     converted: Any = None
+
+    @property
+    def pushdown(self) -> Pushdown:
+        """What the source took over of the read (see the class docs)."""
+        return self.info.pushdown
 
     def _repr_html_(self) -> str:
         from dynio.engine.display import result_html
@@ -187,7 +206,15 @@ def _read_consistently(planned: Callable[[], Plan]) -> tuple[Plan, pl.DataFrame]
     for attempt in range(1, READ_ATTEMPTS + 1):
         plan = planned()
         info = plan.info
-        with span("scan", format=info.format, files=len(info.files), casts=info.casts) as sp:
+        with span(
+            "scan",
+            format=info.format,
+            files=len(info.files),
+            casts=info.casts,
+            filters_pushed=info.filters_pushed,
+            filters_residual=info.filters_residual,
+            pushdown_projection=info.pushdown.projection,
+        ) as sp:
             try:
                 frame = collect(plan)
             except DynioError:
@@ -375,6 +402,8 @@ def read(
     label_cap: int = DEFAULT_LABEL_CAP,
     raise_on_error: bool = True,
     convert: Callable[[pl.DataFrame], Any] | None = None,
+    env_spec: EnvSpec | None = None,
+    kind: SourceKind | None = None,
 ) -> Result:
     """Read a resource: plan, collect, then rules and metrics in one pass.
 
@@ -385,67 +414,97 @@ def read(
     rules or metrics to run the conversion runs on a worker thread beside them (Polars and Arrow
     release the GIL); when a rule fails the converted frame is dropped.
 
+    The environment, the source kind, the template values and the filter are resolved once
+    (:func:`~dynio.engine.plan.bind`; ``env_spec`` and ``kind`` are the environment and its
+    source kind when the caller resolved them already), and the ``dynio.read`` operation is
+    opened once: a caller that opened it already (the facade, so its hand-off falls under it)
+    has it used as it is.
+
     Raises:
         ValidationError: An error-severity rule failed (the report is attached).
         CastError, SchemaError, ReadError, TemplateError: As raised by planning and collecting.
     """
-    with operation("dynio.read", resource=resource.name, env=env) as top:
-        bind_source(resource.env(env).source)
+    running = current_operation("dynio.read", resource.name)
+    with (
+        operation("dynio.read", resource=resource.name, env=env)
+        if running is None
+        else contextlib.nullcontext(running)
+    ) as top:
+        spec = env_spec if env_spec is not None else resource.env(env)
+        kind = kind if kind is not None else kind_for(spec.source.kind)
+        bind_source(spec.source, kind)
+        bound: list[Bound] = []  # resolved in the first plan, kept for the reads made again
 
         def planned() -> Plan:
             with span("plan"):
-                return plan_read(
-                    resource,
-                    env,
-                    columns=columns,
-                    filters=filters,
-                    template_args=template_args,
-                    streaming=False,  # collected at once, then released (_read_consistently)
-                )
+                if not bound:
+                    args = template_args
+                    bound.append(
+                        bind(resource, spec, filters=filters, template_args=args, kind=kind)
+                    )
+                # collected at once, then released (_read_consistently)
+                return plan_read(resource, env, columns=columns, streaming=False, bound=bound[0])
 
         plan, frame = _read_consistently(planned)
-        info = plan.info
-        # resource, env and kind are on the span already; the plan knows the real location
-        set_attributes(
-            top,
-            {k: v for k, v in info.attributes().items() if k not in ("resource", "env", "kind")},
+        _record_plan(top, plan, frame)
+        return _checked(plan, frame, convert, validate, metrics, label_cap, raise_on_error)
+
+
+def _checked(
+    plan: Plan,
+    frame: pl.DataFrame,
+    convert: Callable[[pl.DataFrame], Any] | None,
+    validate: bool,
+    metrics: bool,
+    label_cap: int,
+    raise_on_error: bool,
+) -> Result:
+    """The read's rules and metrics, with the hand-off beside them on a tall frame."""
+    # a failed rule names the file (or location) the rows came from
+    info = plan.info
+    where = info.files[0] if len(info.files) == 1 else info.location
+    context = {"resource": info.resource, "env": plan.env.name, "file": where}
+    checks = _has_checks(plan.schema, validate=validate, metrics=metrics)
+    pending = (
+        _start_handoff(convert, frame)
+        if convert is not None and checks and frame.height >= OVERLAP_ROWS
+        else None
+    )
+    try:
+        report, values = _quality(
+            frame,
+            plan.schema,
+            context,
+            validate=validate,
+            metrics=metrics,
+            label_cap=label_cap,
+            verb="read",
+            raise_on_error=raise_on_error,
         )
-        nbytes = reported("bytes")
-        if nbytes is None and enabled(top):
-            nbytes = file_bytes(info.files)
-        set_attributes(top, {"rows": frame.height, "bytes": nbytes})
-        record_read(resource.name, plan.env.name, info.kind, frame.height, nbytes)
-        # a failed rule names the file (or location) the rows came from
-        where = info.files[0] if len(info.files) == 1 else info.location
-        context = {"resource": resource.name, "env": plan.env.name, "file": where}
-        checks = _has_checks(plan.schema, validate=validate, metrics=metrics)
-        pending = (
-            _start_handoff(convert, frame)
-            if convert is not None and checks and frame.height >= OVERLAP_ROWS
-            else None
-        )
-        try:
-            report, values = _quality(
-                frame,
-                plan.schema,
-                context,
-                validate=validate,
-                metrics=metrics,
-                label_cap=label_cap,
-                verb="read",
-                raise_on_error=raise_on_error,
-            )
-        except BaseException:
-            if pending is not None and not pending.cancel():
-                pending.exception()  # wait: nothing keeps running after the read has failed
-            raise
-        if pending is not None:
-            converted = pending.result()
-        else:
-            converted = convert(frame) if convert is not None else None
-        return Result(
-            frame=frame, report=report, metrics=values, info=plan.info, converted=converted
-        )
+    except BaseException:
+        if pending is not None and not pending.cancel():
+            pending.exception()  # wait: nothing keeps running after the read has failed
+        raise
+    if pending is not None:
+        converted = pending.result()
+    else:
+        converted = convert(frame) if convert is not None else None
+    return Result(frame=frame, report=report, metrics=values, info=info, converted=converted)
+
+
+def _record_plan(top: Span, plan: Plan, frame: pl.DataFrame) -> None:
+    """What the read did, on its operation's span and in the I/O metrics."""
+    info = plan.info
+    # resource, env and kind are on the span already; the plan knows the real location
+    set_attributes(
+        top,
+        {k: v for k, v in info.attributes().items() if k not in ("resource", "env", "kind")},
+    )
+    nbytes = reported("bytes")
+    if nbytes is None and enabled(top):
+        nbytes = file_bytes(info.files)
+    set_attributes(top, {"rows": frame.height, "bytes": nbytes})
+    record_read(info.resource, plan.env.name, info.kind, frame.height, nbytes)
 
 
 def conform(frame: pl.DataFrame, schema: SchemaSpec, context: Mapping[str, Any]) -> pl.DataFrame:

@@ -14,16 +14,20 @@ column can be compared with ``"2024-01-01"``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from dynio.engine.casts import cast_expr
+from dynio.engine.filter_sql import Dialect, SqlWhere, compile_sql
 
 __all__ = [
     "COMPARISONS",
     "Condition",
+    "Filter",
     "FilterLike",
+    "Groups",
     "columns_of",
     "describe",
     "normalize",
@@ -166,9 +170,10 @@ def to_expr(filters: FilterLike, dtypes: Mapping[str, pl.DataType] | None = None
 
 
 Condition = tuple[str, str, Any]
+Groups = tuple[tuple[Condition, ...], ...]
 
 
-def normalize(filters: FilterLike) -> tuple[tuple[Condition, ...], ...] | None:
+def normalize(filters: FilterLike) -> Groups | None:
     """The tuple form as OR-of-ANDs: ``((cond, cond), (cond,))``; ``None`` for a Polars expression.
 
     Sources that build queries (SQL) push these conditions into their ``WHERE`` clause; values
@@ -214,3 +219,154 @@ def columns_of(expr: pl.Expr | None) -> list[str]:
 def describe(expr: pl.Expr | None) -> str | None:
     """A readable text of a filter expression (for span attributes and result records)."""
     return None if expr is None else str(expr)
+
+
+@dataclass(frozen=True, eq=False)
+class Filter:
+    """A row filter, parsed once per read, that compiles to every form a read needs.
+
+    Attributes:
+        expr: The filter as one Polars expression, literals in the schema's dtypes
+            (:meth:`to_polars`).
+        groups: The same filter as OR of ANDs of ``(column, op, value)`` with the caller's
+            literals, when it was given in the tuple form (``None`` for a Polars expression):
+            what SQL sources push into ``WHERE`` (:meth:`to_sql`) and what the partition
+            pruner judges hive folders by (:meth:`prune`).
+        dtypes: The column dtypes the literals were converted to.
+    """
+
+    expr: pl.Expr
+    groups: Groups | None = None
+    dtypes: Mapping[str, pl.DataType] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def parse(
+        cls, filters: FilterLike | Filter, dtypes: Mapping[str, pl.DataType] | None = None
+    ) -> Filter | None:
+        """Parse any accepted filter form (``None`` for no filter).
+
+        Raises:
+            ValueError: The filter is malformed (unknown operator, wrong shape, a literal that
+                is not of its column's dtype).
+        """
+        if isinstance(filters, Filter):
+            return filters
+        expr = to_expr(filters, dtypes)
+        if expr is None:
+            return None
+        return cls(expr, normalize(filters), dict(dtypes or {}))
+
+    def to_polars(self) -> pl.Expr:
+        """The filter as one Polars expression."""
+        return self.expr
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns the filter reads, in first-seen order."""
+        return columns_of(self.expr)
+
+    def describe(self) -> str:
+        """A readable text of the filter (for span attributes and result records)."""
+        return str(self.expr)
+
+    def subset(self, groups: Groups) -> Filter:
+        """The filter made of these groups of this filter's conditions."""
+        expr = to_expr([list(g) for g in groups], self.dtypes)
+        if expr is None:  # callers pass at least one condition
+            raise ValueError("a filter subset needs at least one condition")
+        return Filter(expr, groups, self.dtypes)
+
+    def split(self, taken: Groups) -> tuple[Filter | None, Filter | None]:
+        """What a source took of this filter and what is left for the engine to apply.
+
+        Args:
+            taken: The conditions the source applied, group by group (one group per group of
+                this filter, each a subset of it; no group when it took nothing).
+
+        Returns:
+            ``(pushed, residual)``: ``pushed`` is ``None`` when nothing was taken, ``residual``
+            ``None`` when all was. Of one AND group, the residual is the conditions left out;
+            of an OR whose groups were only partly taken, it is the whole filter (an OR cannot
+            be split into parts applied apart).
+        """
+        if self.groups is None or not taken or not any(taken):
+            return None, self
+        if tuple(taken) == self.groups:
+            return self, None
+        pushed = self.subset(tuple(taken))
+        if len(self.groups) == 1:
+            left = tuple(c for c in self.groups[0] if c not in taken[0])
+            return pushed, self.subset((left,))
+        return pushed, self
+
+    def to_sql(
+        self,
+        dialect: Dialect,
+        source: Mapping[str, pl.DataType],
+        targets: Mapping[str, pl.DataType] | None = None,
+        *,
+        first_param: int = 1,
+    ) -> SqlWhere:
+        """The part of the filter SQL computes exactly, as a ``WHERE`` clause in ``dialect``.
+
+        See :func:`dynio.engine.filter_sql.compile_sql`; a Polars expression gives an empty
+        clause (nothing pushed).
+        """
+        targets = self.dtypes if targets is None else targets
+        return compile_sql(self.groups, dialect, source, targets, first_param=first_param)
+
+    def prune(
+        self, partitions: Sequence[Mapping[str, str]], dtypes: Mapping[str, pl.DataType]
+    ) -> list[bool]:
+        """Which hive partitions (``{key: value}`` of their folders) the filter can match.
+
+        Conditions on other columns are ignored (they cannot exclude a partition); a partition
+        is kept when any OR group of partition conditions holds for it, or when the filter has
+        none or a value cannot be compared. Values convert to ``dtypes`` (else integers when
+        they all are, as Polars reads hive values).
+        """
+        if self.groups is None or not partitions:
+            return [True] * len(partitions)
+        keys = sorted({k for p in partitions for k in p})
+        groups = []
+        for group in self.groups:
+            conds = [c for c in group if c[0] in keys]
+            if not conds:
+                return [True] * len(partitions)  # this OR branch may match any partition
+            groups.append(conds)
+        frame = _partition_frame(partitions, keys, dtypes)
+        if frame is None:
+            return [True] * len(partitions)
+        try:
+            expr = to_expr(groups, dict(frame.schema))
+            if expr is None:
+                return [True] * len(partitions)
+            keep: list[bool] = frame.select(expr.fill_null(True).alias("k"))["k"].to_list()
+        except (ValueError, TypeError, pl.exceptions.PolarsError):
+            return [True] * len(partitions)
+        return keep
+
+
+def _partition_frame(
+    values: Sequence[Mapping[str, str]], keys: Sequence[str], dtypes: Mapping[str, pl.DataType]
+) -> pl.DataFrame | None:
+    """The partition values as a frame, each key in its dtype (``None``: one does not fit)."""
+    frame = pl.DataFrame(
+        {k: [v.get(k) for v in values] for k in keys}, schema=dict.fromkeys(keys, pl.String)
+    )
+    casts = []
+    for key in keys:
+        target = dtypes.get(key)
+        if target is not None:
+            casts.append(cast_expr(pl.col(key), pl.String(), target, strict=True).alias(key))
+        else:
+            # as Polars reads hive values: numbers when they all are
+            as_int = frame[key].str.to_integer(strict=False)
+            if as_int.null_count() == frame[key].null_count():
+                casts.append(pl.col(key).str.to_integer(strict=False))
+    if casts:
+        try:
+            frame = frame.with_columns(casts)
+        except pl.exceptions.PolarsError:
+            return None
+    return frame

@@ -15,7 +15,7 @@ import polars as pl
 
 from dynio.engine.casts import CastStep, is_widening, plan_casts
 from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError
-from dynio.engine.filters import FilterLike, columns_of, describe, normalize, to_expr
+from dynio.engine.filters import Filter, FilterLike
 from dynio.engine.formats import ScanHints, describe_read_failure, text_encoding_problem
 from dynio.engine.io.formats import capabilities_of
 from dynio.engine.placeholders import (
@@ -26,19 +26,25 @@ from dynio.engine.placeholders import (
     template_fields,
 )
 from dynio.engine.sources import (
+    Pushdown,
     Scan,
+    ScanFunction,
     ScanRequest,
+    SourceKind,
     SourceModule,
     TimeTravel,
     kind_for,
     load_module,
+    scan_function,
 )
 from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 
 __all__ = [
+    "Bound",
     "Plan",
     "PlanInfo",
+    "bind",
     "check_template_args",
     "plan_read",
     "source_module",
@@ -61,8 +67,11 @@ class PlanInfo:
         filters_pushed: The filter handed to the source's scan, as text.
         filters_residual: The filter applied after the scan, as text.
         casts: ``column: source -> target`` for every cast in the plan.
-        pushed: The source's own record of what it took over (:attr:`Scan.pushed`: projection,
-            predicates, and for table formats the version read and the files pruned).
+        pushed: The mapping form of ``pushdown`` (``projection``, ``predicates``: the whole
+            filter was pushed, and the source's details such as the version of a table read and
+            the files pruned).
+        pushdown: What the source took over (:class:`~dynio.engine.sources.Pushdown`):
+            projection, the part of the filter pushed and the part the engine applied.
     """
 
     resource: str
@@ -76,6 +85,7 @@ class PlanInfo:
     filters_residual: str | None = None
     casts: tuple[str, ...] = ()
     pushed: Mapping[str, Any] = field(default_factory=dict)
+    pushdown: Pushdown = field(default_factory=Pushdown)
 
     def attributes(self) -> dict[str, Any]:
         """Span attributes by short name (see :data:`dynio.engine.telemetry.ATTR`)."""
@@ -89,6 +99,7 @@ class PlanInfo:
             "columns": list(self.columns) if self.columns is not None else None,
             "filters_pushed": self.filters_pushed,
             "filters_residual": self.filters_residual,
+            "pushdown_projection": self.pushdown.projection,
             "casts": list(self.casts) if self.casts else None,
         }
 
@@ -134,7 +145,9 @@ def source_module(env: EnvSpec, context: Mapping[str, Any]) -> SourceModule:
     return load_module(kind, context)
 
 
-def _templates(env: EnvSpec, context: Mapping[str, Any]) -> dict[str, list[str]]:
+def _templates(
+    env: EnvSpec, context: Mapping[str, Any], kind: SourceKind | None = None
+) -> dict[str, list[str]]:
     """The source settings holding ``{placeholders}``, with their field names.
 
     Secret fields (passwords, URIs holding them) are never templates: ``{`` is a valid password
@@ -144,7 +157,7 @@ def _templates(env: EnvSpec, context: Mapping[str, Any]) -> dict[str, list[str]]
         TemplateError: A setting is a malformed template.
     """
     out: dict[str, list[str]] = {}
-    kind = kind_for(env.source.kind)
+    kind = kind if kind is not None else kind_for(env.source.kind)
     secret = {n for n, f in kind.fields.items() if f.secret} if kind is not None else set()
     for key, value in env.source.settings.items():
         if isinstance(value, str) and key not in secret:
@@ -178,7 +191,12 @@ _LOCAL_PATHS: dict[str, tuple[str, ...]] = {
 
 
 def check_template_args(
-    env: EnvSpec, args: Mapping[str, Any], context: Mapping[str, Any]
+    env: EnvSpec,
+    args: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    kind: SourceKind | None = None,
+    filled_out: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Check call arguments against the source's ``{placeholder}`` templates.
 
@@ -188,6 +206,9 @@ def check_template_args(
     leads elsewhere); NUL bytes. A source with ``options: {allow_template_escape: true}``
     accepts all of these but NUL bytes.
 
+    ``kind`` is the source's kind when the caller looked it up already; ``filled_out``, when
+    given, receives the local path settings this check filled (key -> text), for the source.
+
     Returns:
         The arguments to hand to the source: as given, or for a source allowing escapes, as
         :class:`~dynio.engine.placeholders.EscapeAllowed` text its ``fill_template`` accepts.
@@ -195,7 +216,7 @@ def check_template_args(
     Raises:
         TemplateError: An argument is unused or a value is refused; names the field and value.
     """
-    templates = _templates(env, context)
+    templates = _templates(env, context, kind)
     fields = {name for names in templates.values() for name in names}
     unused = sorted(set(args) - fields)
     if unused:
@@ -217,10 +238,11 @@ def check_template_args(
         text = str(source.settings[key])
         if is_remote(text):
             continue
-        text = text.removeprefix("file://")
         where = {**context, "key_path": f"{source.kind}.{key}"}
-        filled = fill_template(text, args, where)
-        check_template_root(text, filled, source.base_dir, args, where)
+        filled = fill_template(text.removeprefix("file://"), args, where)
+        check_template_root(text.removeprefix("file://"), filled, source.base_dir, args, where)
+        if filled_out is not None and text == text.removeprefix("file://"):
+            filled_out[key] = filled
     return dict(args)
 
 
@@ -253,6 +275,73 @@ def _projection(
     return wanted
 
 
+@dataclass(frozen=True)
+class Bound:
+    """A read's resolved parts, made once per read (:func:`bind`) and kept across its attempts.
+
+    Attributes:
+        resource: The resource spec.
+        env: Its environment spec (resolved once).
+        kind: The source kind (looked up once).
+        scan: The function scanning the source, as the registry gives it for the environment
+            (:func:`~dynio.engine.sources.scan_function`).
+        args: The checked ``{placeholder}`` values.
+        as_of: The table version asked for, if any.
+        filter: The row filter (parsed once), in the schema's dtypes.
+        filled: The path settings whose templates the check of ``args`` filled (key -> text).
+    """
+
+    resource: ResourceSpec
+    env: EnvSpec
+    kind: SourceKind
+    scan: ScanFunction = field(repr=False)
+    args: Mapping[str, Any] = field(default_factory=dict)
+    as_of: TimeTravel | None = None
+    filter: Filter | None = None
+    filled: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """Error context naming resource and environment."""
+        return {"resource": self.resource.name, "env": self.env.name}
+
+
+def bind(
+    resource: ResourceSpec,
+    env: str | EnvSpec,
+    *,
+    filters: FilterLike | Filter = None,
+    template_args: Mapping[str, Any] | None = None,
+    kind: SourceKind | None = None,
+) -> Bound:
+    """Resolve a read's environment, kind, scan function, template values and filter, once
+    (``env`` and ``kind`` may be given resolved already).
+
+    Raises:
+        TemplateError: A path template lacks a value or an argument fills none.
+        DynioError: The filter is malformed.
+    """
+    spec = resource.env(env) if isinstance(env, str) else env
+    context = {"resource": resource.name, "env": spec.name}
+    kind = kind if kind is not None else kind_for(spec.source.kind)
+    if kind is None:  # the loader only admits known kinds
+        raise DynioError(f"unknown source kind {spec.source.kind!r}", **context)
+    given = dict(template_args or {})
+    as_of = TimeTravel.from_args(given, kind.call_args, context)
+    plain = {k: v for k, v in given.items() if k not in kind.call_args}
+    filled: dict[str, str] = {}
+    args = check_template_args(spec, plain, context, kind=kind, filled_out=filled)
+    scan = scan_function(kind, spec.source, context)
+    schema = spec.schema
+    target = {c.name: c.dtype.polars for c in schema.columns} if schema else {}
+    filters = filters if filters is not None else spec.source.options.get("filters")
+    try:
+        parsed = Filter.parse(filters, target)
+    except (ValueError, TypeError, pl.exceptions.PolarsError) as exc:
+        raise DynioError(f"invalid filters: {exc}", **context) from exc
+    return Bound(resource, spec, kind, scan, args, as_of, parsed, filled)
+
+
 def plan_read(
     resource: ResourceSpec,
     env_name: str,
@@ -263,6 +352,7 @@ def plan_read(
     streaming: bool = True,
     files: Sequence[str] | None = None,
     rows: tuple[int, int] | None = None,
+    bound: Bound | None = None,
 ) -> Plan:
     """Plan a read of ``resource`` in ``env_name``.
 
@@ -282,140 +372,157 @@ def plan_read(
             source must take them (a source that cannot is an error, never a wrong read).
         rows: ``(offset, length)``: read only these rows of the scan, before the casts and the
             filter (a group of row groups of one file).
+        bound: The read's parts already resolved by :func:`bind` (then ``filters`` and
+            ``template_args`` are not used): a read planned again reuses them.
 
     Raises:
         SchemaError: Unknown columns requested, or schema columns missing from the data.
         TemplateError: A path template lacks a value or an argument fills none.
         ReadError: The source cannot be read.
     """
-    env = resource.env(env_name)
-    context = {"resource": resource.name, "env": env.name}
-    kind = kind_for(env.source.kind)
-    call_names = kind.call_args if kind is not None else frozenset()
-    given = dict(template_args or {})
-    as_of = TimeTravel.from_args(given, call_names, context)
-    plain = {k: v for k, v in given.items() if k not in call_names}
-    args = check_template_args(env, plain, context)
-    module = source_module(env, context)
-    schema = env.schema
+    if bound is None:
+        bound = bind(resource, env_name, filters=filters, template_args=template_args)
+    env, context = bound.env, bound.context
     projection = _projection(env, columns, context)
-    target = {c.name: c.dtype.polars for c in schema.columns} if schema else {}
-    filters = filters if filters is not None else env.source.options.get("filters")
-    try:
-        predicate = to_expr(filters, target)
-        conditions = normalize(filters)
-    except (ValueError, TypeError, pl.exceptions.PolarsError) as exc:
-        raise DynioError(f"invalid filters: {exc}", **context) from exc
-    filter_cols = columns_of(predicate)
+    filter_cols = bound.filter.columns if bound.filter is not None else []
     needed = None
     if projection is not None:
         needed = projection + [c for c in filter_cols if c not in projection]
-    hints = ScanHints(
-        dtypes={c: dt for c, dt in target.items() if needed is None or c in needed},
-    )
+    schema = env.schema
+    target = {c.name: c.dtype.polars for c in schema.columns} if schema else {}
+    hints = ScanHints(dtypes={c: dt for c, dt in target.items() if needed is None or c in needed})
 
     def request(h: ScanHints) -> ScanRequest:
         return ScanRequest(
             resource=resource.name,
             env=env.name,
-            template_args=args,
+            template_args=bound.args,
             columns=tuple(needed) if needed is not None else None,
             hints=h,
-            predicate=predicate,
-            filters=conditions,
+            predicate=bound.filter.expr if bound.filter is not None else None,
+            filters=bound.filter.groups if bound.filter is not None else None,
             schema_name=schema.name if schema else None,
             streaming=streaming,
-            as_of=as_of,
+            as_of=bound.as_of,
             files=tuple(files) if files is not None else None,
+            filter=bound.filter,
+            filled=bound.filled,
         )
 
-    scan = module.scan(env.source, request(hints))
+    scan = bound.scan(env.source, request(hints))
     if rows is not None:
         scan = replace(scan, frame=scan.frame.slice(*rows))
     try:
-        if files is not None and sorted(scan.files) != sorted(files):
-            raise DynioError(
-                f"the {env.source.kind} source cannot read a part of its files", **context
-            )
-        src_schema = _collect_schema(scan, env.source.options, context)
-        available = src_schema.names()
-        missing = [c for c in (needed or []) if c not in src_schema]
-        if missing:
-            _check_text(scan, env.source.options, context)
-            raise SchemaError(
-                f"column(s) {missing} missing from the data; it has {available}",
-                column=missing[0],
-                file=scan.files[0] if len(scan.files) == 1 else scan.location,
-                **context,
-            )
-        wanted = needed or available
-        targets = (
-            [(c.name, c.dtype, c.lossy_cast) for c in schema.columns if c.name in wanted]
-            if schema
-            else []
-        )
-
-        def build(raw: pl.LazyFrame, raw_schema: pl.Schema) -> tuple[pl.LazyFrame, list[CastStep]]:
-            steps = plan_casts(raw_schema, targets)
-            frame = raw
-            if needed is not None:
-                frame = frame.select(needed)
-            # a filter on columns that are uncast or only widened (us -> ns, int32 -> int64) runs
-            # before the casts, where the scan can prune row groups with it
-            cast_of = {s.column: s for s in steps}
-            early = predicate is not None and all(
-                c not in cast_of or is_widening(cast_of[c].source, cast_of[c].target.polars)
-                for c in filter_cols
-            )
-            if early and predicate is not None:
-                frame = frame.filter(predicate)
-            if steps:
-                frame = frame.with_columns([s.expr() for s in steps])
-            if predicate is not None and not early:
-                frame = frame.filter(predicate)
-            if needed is not None and projection is not None and len(needed) != len(projection):
-                frame = frame.select(projection)
-            return frame, steps
-
-        frame, steps = build(scan.frame, src_schema)
-
-        def rescan() -> tuple[pl.LazyFrame, pl.Schema]:
-            # text formats re-read as text, so values the reader could not parse go through the
-            # cast table (which knows more spellings) and, failing that, can be shown
-            raw_hints = ScanHints(dtypes={c: pl.String() for c in (needed or available)})
-            # (never holding a file open: nothing would release it)
-            raw = module.scan(env.source, replace(request(raw_hints), streaming=True)).frame
-            raw = raw.slice(*rows) if rows is not None else raw
-            return raw, raw.collect_schema()
-
-        info = PlanInfo(
-            resource=resource.name,
-            env=env.name,
-            kind=env.source.kind,
-            format=scan.format,
-            location=scan.location,
-            files=scan.files,
-            columns=tuple(projection) if projection is not None else None,
-            filters_pushed=describe(predicate) if scan.pushed.get("predicates") else None,
-            filters_residual=None if scan.pushed.get("predicates") else describe(predicate),
-            casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
-            pushed=dict(scan.pushed),
-        )
-        return Plan(
-            frame=frame,
-            info=info,
-            schema=schema,
-            env=env,
-            casts=tuple(steps),
-            rescan=rescan,
-            build=build,
-            changed=scan.changed,
-            release=scan.release,
-        )
+        return _planned(bound, scan, request, projection, needed, files, rows)
     except BaseException:
         if scan.release is not None:  # nothing is left held when planning fails
             scan.release()
         raise
+
+
+def _planned(
+    bound: Bound,
+    scan: Scan,
+    request: Callable[[ScanHints], ScanRequest],
+    projection: list[str] | None,
+    needed: list[str] | None,
+    files: Sequence[str] | None,
+    rows: tuple[int, int] | None,
+) -> Plan:
+    """The plan over a source's scan: columns checked, then casts and the filter added."""
+    env, context, schema = bound.env, bound.context, bound.env.schema
+    if files is not None and sorted(scan.files) != sorted(files):
+        raise DynioError(f"the {env.source.kind} source cannot read a part of its files", **context)
+    src_schema = _collect_schema(scan, env.source.options, context)
+    available = src_schema.names()
+    missing = [c for c in (needed or []) if c not in src_schema]
+    if missing:
+        _check_text(scan, env.source.options, context)
+        raise SchemaError(
+            f"column(s) {missing} missing from the data; it has {available}",
+            column=missing[0],
+            file=scan.files[0] if len(scan.files) == 1 else scan.location,
+            **context,
+        )
+    wanted = needed or available
+    targets = (
+        [(c.name, c.dtype, c.lossy_cast) for c in schema.columns if c.name in wanted]
+        if schema
+        else []
+    )
+    build = _builder(targets, bound.filter, needed, projection)
+    frame, steps = build(scan.frame, src_schema)
+
+    def rescan() -> tuple[pl.LazyFrame, pl.Schema]:
+        # text formats re-read as text, so values the reader could not parse go through the
+        # cast table (which knows more spellings) and, failing that, can be shown
+        raw_hints = ScanHints(dtypes={c: pl.String() for c in (needed or available)})
+        # (never holding a file open: nothing would release it)
+        raw = bound.scan(env.source, replace(request(raw_hints), streaming=True)).frame
+        raw = raw.slice(*rows) if rows is not None else raw
+        return raw, raw.collect_schema()
+
+    pushdown = scan.pushdown_for(bound.filter)
+    info = PlanInfo(
+        resource=bound.resource.name,
+        env=env.name,
+        kind=env.source.kind,
+        format=scan.format,
+        location=scan.location,
+        files=scan.files,
+        columns=tuple(projection) if projection is not None else None,
+        filters_pushed=pushdown.pushed.describe() if pushdown.pushed is not None else None,
+        filters_residual=pushdown.residual.describe() if pushdown.residual is not None else None,
+        casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
+        pushed=pushdown.as_dict(),
+        pushdown=pushdown,
+    )
+    return Plan(
+        frame=frame,
+        info=info,
+        schema=schema,
+        env=env,
+        casts=tuple(steps),
+        rescan=rescan,
+        build=build,
+        changed=scan.changed,
+        release=scan.release,
+    )
+
+
+def _builder(
+    targets: list[tuple[str, Any, bool]],
+    filter: Filter | None,
+    needed: list[str] | None,
+    projection: list[str] | None,
+) -> Callable[[pl.LazyFrame, pl.Schema], tuple[pl.LazyFrame, list[CastStep]]]:
+    """What adds projection, casts and the filter to a raw scan (see :attr:`Plan.build`)."""
+    predicate = filter.expr if filter is not None else None
+    filter_cols = filter.columns if filter is not None else []
+
+    def build(raw: pl.LazyFrame, raw_schema: pl.Schema) -> tuple[pl.LazyFrame, list[CastStep]]:
+        steps = plan_casts(raw_schema, targets)
+        frame = raw
+        if needed is not None:
+            frame = frame.select(needed)
+        # a filter on columns that are uncast or only widened (us -> ns, int32 -> int64) runs
+        # before the casts, where the scan can prune row groups with it
+        cast_of = {s.column: s for s in steps}
+        early = predicate is not None and all(
+            c not in cast_of or is_widening(cast_of[c].source, cast_of[c].target.polars)
+            for c in filter_cols
+        )
+        if early and predicate is not None:
+            frame = frame.filter(predicate)
+        if steps:
+            frame = frame.with_columns([s.expr() for s in steps])
+        if predicate is not None and not early:
+            frame = frame.filter(predicate)
+        if needed is not None and projection is not None and len(needed) != len(projection):
+            frame = frame.select(projection)
+        return frame, steps
+
+    return build
 
 
 def _collect_schema(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 if TYPE_CHECKING:
+    from dynio.engine.sources import SourceKind
     from dynio.engine.spec import SourceSpec
 
 __all__ = [
@@ -257,16 +258,18 @@ def mark_storage_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def secrets_of(source: SourceSpec) -> tuple[str, ...]:
+def secrets_of(source: SourceSpec, kind: SourceKind | None = None) -> tuple[str, ...]:
     """The secret values a source spec holds, in every spelling, longest first.
 
     The kind's ``secret`` fields, the secret keys of ``options.storage_options`` (inline or from
     ``credentials``), :class:`Secret` values anywhere, and the passwords and signature
-    parameters of any URI. Nothing is a secret because of its key's name elsewhere.
+    parameters of any URI. Nothing is a secret because of its key's name elsewhere. ``kind`` is
+    the source's kind when the caller looked it up already.
     """
-    from dynio.engine.sources import kind_for  # the registry imports formats and polars
+    if kind is None:
+        from dynio.engine.sources import kind_for  # the registry imports formats and polars
 
-    kind = kind_for(source.kind)
+        kind = kind_for(source.kind)
     fields = kind.fields if kind is not None else {}
     out: set[str] = set()
     for name, value in source.settings.items():

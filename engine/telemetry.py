@@ -69,6 +69,7 @@ from dynio.engine.telemetry_values import (
 from dynio.engine.threads import ContextThreadPoolExecutor, run_in_threads
 
 if TYPE_CHECKING:
+    from dynio.engine.sources import SourceKind
     from dynio.engine.spec import SourceSpec
 
 __all__ = [
@@ -80,6 +81,7 @@ __all__ = [
     "bind_source",
     "carrier",
     "client_span",
+    "current_operation",
     "enabled",
     "error_type",
     "file_bytes",
@@ -130,6 +132,7 @@ ATTR = {
     "columns": "dynio.columns.projected",
     "filters_pushed": "dynio.filters.pushed",
     "filters_residual": "dynio.filters.residual",
+    "pushdown_projection": "dynio.pushdown.projection",
     "casts": "dynio.casts",
     "validation": "dynio.validation.outcome",
     "failed_rules": "dynio.validation.failed_rules",
@@ -163,11 +166,12 @@ class _Operation:
     source: SourceSpec | None = None
     reported: dict[str, Any] = field(default_factory=dict)
     _secrets: tuple[str, ...] | None = None
+    kind: SourceKind | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:
         if self._secrets is None:
-            self._secrets = secrets_of(self.source) if self.source is not None else ()
+            self._secrets = secrets_of(self.source, self.kind) if self.source is not None else ()
         return self._secrets
 
 
@@ -339,13 +343,24 @@ def operation(name: str, *, resource: str | None, env: str | None, **attrs: Any)
             _duration.record(time.perf_counter() - start, measured)
 
 
-def bind_source(source: SourceSpec) -> None:
+def current_operation(name: str, resource: str | None) -> Span | None:
+    """The span of the operation of that name and resource running in this context, if any
+    (the one :func:`operation` would join)."""
+    current = _OPERATION.get()
+    if current is not None and current.name == name and current.resource == resource:
+        return current.span
+    return None
+
+
+def bind_source(source: SourceSpec, kind: SourceKind | None = None) -> None:
     """Tell the running operation which source it uses: its secrets are redacted from then on,
-    and its kind, format and (redacted) location go on the operation's span."""
+    and its kind, format and (redacted) location go on the operation's span. ``kind`` is the
+    source's kind when the caller looked it up already."""
     op = _OPERATION.get()
     if op is None:
         return
     op.source = source
+    op.kind = kind
     op._secrets = None
     if op.span.is_recording():
         set_attributes(

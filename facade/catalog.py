@@ -27,12 +27,14 @@ from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationEr
 from dynio.engine.filters import FilterLike
 from dynio.engine.placeholders import VarSource
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
+from dynio.engine.sources import SourceKind, kind_for
 from dynio.engine.spec import CatalogSpec, EnvSpec, ResourceSpec
 from dynio.engine.telemetry import (
     bind_source,
     include_values,
     location_of,
     operation,
+    secrets_of,
     set_attributes,
     span,
 )
@@ -61,6 +63,8 @@ class Resource:
         self._env = env
         self._label_cap = label_cap
         self._include_values = include_values
+        self._env_spec: EnvSpec | None = None
+        self._kind: SourceKind | None = None
 
     @property
     def name(self) -> str:
@@ -74,12 +78,21 @@ class Resource:
 
     @property
     def spec(self) -> EnvSpec:
-        """The environment's frozen spec (source and schema)."""
-        return self._spec.env(self._env)
+        """The environment's frozen spec (source and schema), resolved on first use."""
+        if self._env_spec is None:
+            self._env_spec = self._spec.env(self._env)
+        return self._env_spec
+
+    def _source_kind(self) -> SourceKind | None:
+        """The source's kind, looked up on first use."""
+        if self._kind is None:
+            self._kind = kind_for(self.spec.source.kind)
+        return self._kind
 
     def _location(self) -> str | None:
         """Where the resource lives, redacted (for lineage events)."""
-        return location_of(self.spec.source)
+        source = self.spec.source
+        return location_of(source, secrets_of(source, self._source_kind()))
 
     def __repr__(self) -> str:
         src = self.spec.source
@@ -155,6 +168,8 @@ class Resource:
         return execute.read(
             self._spec,
             self._env,
+            env_spec=self.spec,
+            kind=self._source_kind(),
             columns=columns,
             filters=filters,
             template_args=template_args,

@@ -22,6 +22,8 @@ from test_postgres import ALL_TYPES, all_types_frame, schema_yaml
 
 import dynio
 from dynio.engine.errors import ConfigError, ReadError, UnsupportedError, WriteError
+from dynio.engine.sources import ScanRequest
+from dynio.engine.sources import duckdb as duckdb_source
 from dynio.engine.sources.sql import compile_filters
 
 CatalogFrom = Callable[..., dynio.Catalog]
@@ -345,3 +347,64 @@ def test_each_statement_is_a_client_span(catalog_from: CatalogFrom, otel: Any) -
         assert a["server.address"] == "localhost"  # in process
     assert "987654" not in calls["SELECT t"]["db.query.text"]
     assert '"id"' in calls["SELECT t"]["db.query.text"]
+
+
+# ------------------------------------------------------------------------- pushdown record
+
+
+def test_a_filter_partly_in_the_where_is_reported_as_partial(catalog_from: CatalogFrom) -> None:
+    cat = catalog_from(
+        db_yaml("t", {"id": "int64", "c": "category"}, "{database: wh/p.duckdb}"), env="db"
+    )
+    cat.write("t", pl.DataFrame({"id": [1, 2, 3, 4], "c": ["a", "z", "b", "y"]}))
+    # category order is not text order: "c < 'm'" stays with the engine, "id > 1" goes to SQL
+    res = cat.read_result("t", filters=[("id", ">", 1), ("c", "<", "m")])
+    assert res.frame["id"].to_list() == [3]
+    pushdown = res.pushdown
+    assert pushdown.partial
+    assert pushdown.projection
+    assert pushdown.pushed is not None
+    assert pushdown.pushed.groups == ((("id", ">", 1),),)
+    assert pushdown.residual is not None
+    assert pushdown.residual.groups == ((("c", "<", "m"),),)
+    # an OR whose groups were only partly pushed leaves the whole filter to the engine
+    either = [[("id", ">", 3)], [("id", "==", 1), ("c", "<", "m")]]
+    res = cat.read_result("t", filters=either)
+    assert sorted(res.frame["id"].to_list()) == [1, 4]
+    assert res.pushdown.pushed is not None
+    assert res.pushdown.pushed.groups == ((("id", ">", 3),), (("id", "==", 1),))
+    assert res.pushdown.residual is not None
+    assert res.pushdown.residual.groups == (
+        (("id", ">", 3),),
+        (("id", "==", 1), ("c", "<", "m")),
+    )
+    # nothing pushable: nothing pushed, the whole filter applied by the engine
+    res = cat.read_result("t", filters=[("c", ">", "x")])
+    assert res.pushdown.pushed is None
+    assert res.pushdown.residual is not None
+    assert res.frame["id"].to_list() == [2, 4]
+
+
+def test_engine_duckdb_is_chosen_through_the_registry(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    from dynio.engine.sources import kind_for, local, scan_function
+
+    _frame().write_parquet(tmp_path / "d.parquet")
+    text = (
+        "d:\n  duck:\n    type: local\n    local: {file_path: d.parquet}\n"
+        "    options: {engine: duckdb}\n"
+    )
+    cat = catalog_from(text, env="duck")
+    spec = cat.resource("d").spec.source
+    kind = kind_for("local")
+    assert kind is not None
+    assert kind.engines["duckdb"].endswith("duckdb:scan_files")
+    assert scan_function(kind, spec, {}) is duckdb_source.scan_files
+    res = cat.read_result("d", filters=[("id", ">", 2)])
+    assert res.pushdown.details == {"engine": "duckdb"}
+    assert res.frame["id"].to_list() == [3, 4]
+    # the Polars scan of the local kind hands nothing on: it reads the file itself
+    plain = local.scan(spec, ScanRequest("d", "duck"))
+    assert plain.pushdown is None
+    assert plain.pushed == {"projection": True, "predicates": True}

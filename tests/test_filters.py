@@ -12,10 +12,14 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dynio
 from dynio.engine.errors import DynioError, ReadError
-from dynio.engine.filters import columns_of, describe, to_expr
+from dynio.engine.filter_sql import ATHENA, DUCKDB, POSTGRES
+from dynio.engine.filters import Filter, columns_of, describe, to_expr
+from dynio.engine.sources.dataset import hive_values, prune_partitions
 
 CatalogFrom = Callable[..., dynio.Catalog]
 
@@ -427,3 +431,81 @@ def test_catalog_filter_literal_that_does_not_fit(
     assert not isinstance(info.value, ReadError), str(info.value)
     assert info.value.resource == "r"
     assert "not a date" in str(info.value)
+
+
+# ------------------------------------------------------------------- Filter: one form, parsed once
+
+
+def test_a_filter_is_parsed_once_into_every_form() -> None:
+    parsed = Filter.parse([("n", ">", "5"), ("s", "in", ["a", "b"])], DTYPES)
+    assert parsed is not None
+    frame = pl.DataFrame({"n": [1, 6, 9], "s": ["a", "b", "z"]})
+    assert frame.filter(parsed.to_polars())["n"].to_list() == [6]
+    assert parsed.groups == ((("n", ">", "5"), ("s", "in", ["a", "b"])),)
+    assert parsed.columns == ["n", "s"]
+    assert Filter.parse(parsed) is parsed  # a parsed filter is taken as it is
+    assert Filter.parse(None) is None
+    assert Filter.parse([]) is None
+    expr = Filter.parse(pl.col("n") > 1)
+    assert expr is not None
+    assert expr.groups is None
+    with pytest.raises(ValueError, match="unknown filter operator"):
+        Filter.parse([("n", "~", 1)], DTYPES)
+
+
+def test_to_sql_speaks_each_dialect() -> None:
+    parsed = Filter.parse([[("s", "<", "m"), ("n", "in", [1, 2])], [("s", "is null")]], DTYPES)
+    assert parsed is not None
+    source = {"s": pl.String(), "n": pl.Int64()}
+    pg = parsed.to_sql(POSTGRES, source)
+    assert pg.where == '("s" COLLATE "C" < $1 AND "n" IN ($2, $3)) OR ("s" IS NULL)'
+    assert pg.params == ("m", 1, 2)
+    assert pg.exact
+    duck = parsed.to_sql(DUCKDB, source, first_param=3)
+    assert duck.where == '("s" < $3 AND "n" IN ($4, $5)) OR ("s" IS NULL)'
+    athena = parsed.to_sql(ATHENA, source)
+    assert athena.where == '("s" < ? AND "n" IN (?, ?)) OR ("s" IS NULL)'
+    assert athena.params == ("m", 1, 2)
+    # a column name holding "$" or "?" is an identifier, quoted, never a placeholder
+    odd = Filter.parse([("a$1?", "==", 3)], {"a$1?": pl.Int64()})
+    assert odd is not None
+    assert odd.to_sql(ATHENA, {"a$1?": pl.Int64()}).where == '"a$1?" = ?'
+    # a Polars expression has no SQL form: nothing is pushed
+    expr = Filter.parse(pl.col("n") > 1)
+    assert expr is not None
+    assert expr.to_sql(POSTGRES, source).where == ""
+
+
+def test_split_says_what_was_pushed_and_what_is_left() -> None:
+    parsed = Filter.parse([("n", ">", 1), ("s", "<", "m")], DTYPES)
+    assert parsed is not None
+    source = {"n": pl.Int64(), "s": pl.String()}
+    targets = {"n": pl.Int64(), "s": pl.Categorical()}  # category order is not text order
+    where = parsed.to_sql(DUCKDB, source, targets)
+    assert where.where == '"n" > $1'
+    assert not where.exact
+    pushed, residual = parsed.split(where.pushed)
+    assert pushed is not None
+    assert pushed.groups == ((("n", ">", 1),),)
+    assert residual is not None
+    assert residual.groups == ((("s", "<", "m"),),)
+    assert parsed.split(parsed.groups or ()) == (parsed, None)
+    assert parsed.split(()) == (None, parsed)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    years=st.lists(st.sampled_from(["2023", "2024", "2025", "x"]), min_size=1, max_size=6),
+    op=st.sampled_from(["==", "!=", "<", ">=", "in"]),
+    value=st.sampled_from([2023, 2024, "2024"]),
+)
+def test_prune_keeps_what_the_dataset_pruner_keeps(years: list[str], op: str, value: Any) -> None:
+    rel = [f"year={y}/part-{i}.parquet" for i, y in enumerate(years)]
+    arg = [value] if op == "in" else value
+    for dtypes in ({}, {"year": pl.Int64()}):
+        parsed = Filter.parse([("year", op, arg)])
+        assert parsed is not None
+        keep = parsed.prune([hive_values(r) for r in rel], dtypes)
+        assert [r for r, k in zip(rel, keep, strict=True) if k] == prune_partitions(
+            rel, rel, parsed.groups, dtypes
+        )

@@ -811,3 +811,52 @@ def test_each_call_is_a_client_span_with_the_database_conventions(
     filtered.write("filtered", filtered.read_polars("filtered", validate=False))
     writes = [s for s in otel.spans() if s.kind.name == "CLIENT" and s.name != "SELECT filtered"]
     assert [s.name for s in writes] == ["COPY filtered"]
+
+
+def test_a_filter_partly_in_the_where_is_reported_as_partial(
+    filtered: dynio.Catalog, otel: Any
+) -> None:
+    # category order is not text order: "cat < 'c'" stays with the engine, "id < 50" goes to SQL
+    filters = [("id", "<", 50), ("cat", "<", "c")]
+    want = filtered.read_polars("filtered").filter(
+        (pl.col("id") < 50) & (pl.col("cat").cast(pl.String) < "c")
+    )
+    otel.clear()
+    res = filtered.read_result("filtered", filters=filters)
+    assert res.frame.sort("id").equals(want.sort("id"))
+    pushdown = res.pushdown
+    assert pushdown.partial
+    assert pushdown.projection
+    assert pushdown.pushed is not None
+    assert pushdown.residual is not None
+    assert pushdown.pushed.groups == ((("id", "<", 50),),)
+    assert pushdown.residual.groups == ((("cat", "<", "c"),),)
+    assert pushdown.details == {"path": "adbc"}
+    assert res.info.filters_pushed is not None
+    assert "id" in res.info.filters_pushed
+    assert "cat" not in res.info.filters_pushed
+    assert res.info.filters_residual is not None
+    assert "cat" in res.info.filters_residual
+    assert res.info.pushed["predicates"] is False
+    for name in ("dynio.read", "dynio.scan"):
+        attrs = dict(otel.span(name).attributes)
+        assert "id" in attrs["dynio.filters.pushed"], name
+        assert "cat" in attrs["dynio.filters.residual"], name
+        assert attrs["dynio.pushdown.projection"] is True, name
+    where = [
+        dict(s.attributes)["db.query.text"]
+        for s in otel.spans()
+        if s.kind.name == "CLIENT" and "WHERE" in dict(s.attributes).get("db.query.text", "")
+    ]
+    assert where
+    for q in where:
+        assert '"id" <' in q
+        assert '"cat"' not in q.split("WHERE")[1]
+
+
+def test_a_filter_wholly_in_the_where_has_no_residual(filtered: dynio.Catalog) -> None:
+    res = filtered.read_result("filtered", filters=[("id", "<", 50), ("cat", "==", "a")])
+    assert res.pushdown.pushed is not None
+    assert res.pushdown.residual is None
+    assert not res.pushdown.partial
+    assert res.frame["id"].to_list() == [i for i in range(1, 50) if i % 5 == 0]

@@ -14,19 +14,22 @@ import importlib.metadata
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 import polars as pl
 
-from dynio.engine.errors import MissingDependencyError, TemplateError, UnsupportedError
+from dynio.engine.errors import MissingDependencyError, UnsupportedError
+from dynio.engine.filters import Filter
 from dynio.engine.io.formats import ScanHints
+from dynio.engine.sources.base import Pushdown, TimeTravel
 from dynio.engine.spec import SourceSpec
 
 __all__ = [
     "KINDS",
     "Field",
+    "Pushdown",
     "Scan",
+    "ScanFunction",
     "ScanRequest",
     "SourceKind",
     "SourceModule",
@@ -37,6 +40,7 @@ __all__ = [
     "kind_for",
     "load_module",
     "register_kind",
+    "scan_function",
     "unregister_kind",
 ]
 
@@ -48,55 +52,6 @@ class Field:
     type: type
     required: bool = False
     secret: bool = False
-
-
-@dataclass(frozen=True)
-class TimeTravel:
-    """Which version of a table format's table to read (a call argument, never YAML).
-
-    Attributes:
-        version: A Delta table version, or an Iceberg snapshot id.
-        timestamp: The table as it was at this moment (timezone-naive means UTC).
-    """
-
-    version: int | None = None
-    timestamp: datetime | None = None
-
-    @classmethod
-    def from_args(
-        cls, args: Mapping[str, Any], names: frozenset[str], context: Mapping[str, Any]
-    ) -> TimeTravel | None:
-        """The time travel the call arguments ``names`` (``version``/``snapshot_id``, ``as_of``)
-        ask for, or ``None``.
-
-        Raises:
-            TemplateError: A value of the wrong type, or both a version and a timestamp.
-        """
-        given = {k: v for k, v in args.items() if k in names and v is not None}
-        if not given:
-            return None
-        versions = [v for k, v in given.items() if k != "as_of"]
-        if len(versions) > 1 or (versions and "as_of" in given):
-            raise TemplateError(
-                f"give one of {sorted(names)} to travel in time, got {sorted(given)}", **context
-            )
-        version = versions[0] if versions else None
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise TemplateError(f"a table version must be an integer, got {version!r}", **context)
-        stamp = given.get("as_of")
-        if isinstance(stamp, str):
-            try:
-                stamp = datetime.fromisoformat(stamp)
-            except ValueError as exc:
-                raise TemplateError(
-                    f"as_of must be a datetime or ISO-8601 text, got {stamp!r}", **context
-                ) from exc
-        if stamp is not None and not isinstance(stamp, datetime):
-            raise TemplateError(
-                f"as_of must be a datetime or ISO-8601 text, got {type(stamp).__name__}",
-                **context,
-            )
-        return cls(version=version, timestamp=stamp)
 
 
 @dataclass(frozen=True)
@@ -122,10 +77,15 @@ class ScanRequest:
             arguments of the kinds that take them, see :attr:`SourceKind.call_args`).
         files: Only these of the files the source matches (as :attr:`Scan.files` names them),
             for a read of one partition of a dataset (``Catalog.to_dask``); ``None``: all.
+        filter: The row filter, parsed once by the planner: ``predicate`` and ``filters`` are
+            its Polars and tuple forms, :meth:`~dynio.engine.filters.Filter.to_sql` its SQL.
+        filled: Settings whose ``{placeholder}`` template the planner filled already (key ->
+            text; local paths, which it checks for symlinks out of their folder): a source
+            takes these instead of filling its template again.
 
     Pushdown is a negotiation: the planner always applies ``predicate`` after the scan (so a
-    source may push all, part or none of it), and the source says in :attr:`Scan.pushed` what it
-    took.
+    source may push all, part or none of it), and the source says in :attr:`Scan.pushdown` what
+    it took.
     """
 
     resource: str
@@ -139,6 +99,8 @@ class ScanRequest:
     streaming: bool = False
     as_of: TimeTravel | None = None
     files: tuple[str, ...] | None = None
+    filter: Filter | None = None
+    filled: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def context(self) -> dict[str, Any]:
@@ -155,8 +117,10 @@ class Scan:
         location: Where it reads from, with any secret redacted.
         files: The files matched (empty for non-file sources).
         format: The data format name, if any.
-        pushed: What the source took over, for the plan's record: ``projection`` (bool) and
-            ``predicates`` (bool: the whole filter was applied in the source or its scan).
+        pushdown: What the source took over (:class:`Pushdown`: projection, the part of the
+            filter pushed and the part left to the engine, the source's details).
+        pushed: The mapping form of the same (:meth:`Pushdown.as_dict`); a source that gives
+            only this (``projection`` and ``predicates`` flags) has its record made from it.
         changed: Whether the data was replaced since the scan was made (``None``: the source
             cannot tell). A reader holds on to a file's footer between planning and reading, so
             a file replaced in between is read inconsistently; the engine reads again when this
@@ -170,9 +134,20 @@ class Scan:
     location: str
     files: tuple[str, ...] = ()
     format: str | None = None
+    pushdown: Pushdown | None = None
     pushed: Mapping[str, Any] = field(default_factory=dict)
     changed: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
     release: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.pushdown is not None and not self.pushed:
+            object.__setattr__(self, "pushed", self.pushdown.as_dict())
+
+    def pushdown_for(self, filter: Filter | None) -> Pushdown:
+        """The source's record, made from :attr:`pushed` when it gave only that."""
+        if self.pushdown is not None:
+            return self.pushdown
+        return Pushdown.from_flags(self.pushed, filter)
 
 
 @dataclass(frozen=True)
@@ -199,6 +174,9 @@ class WriteInfo:
     rows: int
     bytes: int | None = None
     files: tuple[str, ...] = ()
+
+
+ScanFunction = Callable[[SourceSpec, ScanRequest], Scan]
 
 
 class SourceModule(Protocol):
@@ -236,6 +214,8 @@ class SourceKind:
             Athena's results), or ``"uri"`` when the kind's ``uri`` setting names it (Delta).
         call_args: Call arguments the kind takes besides ``{placeholder}`` values (time travel:
             ``version``, ``as_of``); they reach the source as :attr:`ScanRequest.as_of`.
+        engines: Other scans of the kind, chosen by ``options: {engine: <name>}``: name ->
+            ``"module:function"`` with the ``scan`` signature (:func:`scan_function`).
     """
 
     name: str
@@ -250,6 +230,7 @@ class SourceKind:
     check: str | None = None
     storage: str | None = None
     call_args: frozenset[str] = frozenset()
+    engines: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -259,6 +240,7 @@ class SourceKind:
 
 _S = Field(str)
 _S_REQ = Field(str, required=True)
+_FILE_ENGINES = {"duckdb": "dynio.engine.sources.duckdb:scan_files"}  # options: {engine: duckdb}
 
 KINDS: dict[str, SourceKind] = {
     k.name: k
@@ -267,6 +249,7 @@ KINDS: dict[str, SourceKind] = {
             "local",
             {"file_path": _S_REQ, "file_type": _S},
             "dynio.engine.sources.local",
+            engines=_FILE_ENGINES,
         ),
         SourceKind(
             "local_batch",
@@ -274,11 +257,13 @@ KINDS: dict[str, SourceKind] = {
             "dynio.engine.sources.local",
             one_of=(("path_prefix", "dynamic_file_path"),),
             section="local",
+            engines=_FILE_ENGINES,
         ),
         SourceKind(
             "file",
             {"uri": _S_REQ, "format": _S},
             "dynio.engine.sources.local",
+            engines=_FILE_ENGINES,
         ),
         SourceKind(
             "s3",
@@ -568,3 +553,20 @@ def load_module(kind: SourceKind, context: Mapping[str, Any]) -> SourceModule:
         ) from exc
     result: SourceModule = module
     return result
+
+
+def scan_function(kind: SourceKind, spec: SourceSpec, context: Mapping[str, Any]) -> ScanFunction:
+    """The function scanning a source: its kind module's ``scan``, or the one of the kind's
+    :attr:`~SourceKind.engines` its ``options.engine`` names (imported on first use).
+
+    Raises:
+        UnsupportedError, MissingDependencyError: As :func:`load_module`.
+    """
+    engine = spec.options.get("engine")
+    target = kind.engines.get(engine) if isinstance(engine, str) else None
+    if target is None:
+        return load_module(kind, context).scan
+    name, _, function = target.partition(":")
+    engine_kind = SourceKind(kind.name, kind.fields, name, extra=engine)
+    found: ScanFunction = getattr(load_module(engine_kind, context), function)
+    return found

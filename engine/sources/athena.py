@@ -61,8 +61,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, UnsupportedError
-from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
-from dynio.engine.sources.sql import compile_filters, quote_ident
+from dynio.engine.filter_sql import ATHENA, SqlWhere, compile_sql, quote_ident
+from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.storage import (
     BACKENDS,
     filesystem,
@@ -124,13 +124,8 @@ def _flag(options: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
     return bool(options.get("unload", options.get("ctas_approach", False)))
 
 
-def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
-    """The settings of an Athena environment.
-
-    Raises:
-        ConfigError: No query or several, a bad output location, parameters or timeout.
-    """
-    s, o = spec.settings, spec.options
+def _output(s: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    """The ``s3_output`` location (checked), ending in ``/``."""
     if "s3_staging_dir" in s:
         raise _bad(
             "s3_staging_dir was removed in dynamicio 9.0: rename it to s3_output (same value)",
@@ -150,6 +145,13 @@ def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
             "athena.s3_output",
             context,
         )
+    return output if output.endswith("/") else output + "/"
+
+
+def _query(
+    s: Mapping[str, Any], o: Mapping[str, Any], context: Mapping[str, Any]
+) -> list[tuple[str, Any]]:
+    """The one query setting given, as ``[(key path, value)]`` (empty: none)."""
     given = [
         (k, v)
         for k, v in (
@@ -170,6 +172,18 @@ def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
     for key, value in given:
         if not isinstance(value, str) or not value.strip():
             raise _bad(f"{key} must be non-empty text", key, context)
+    return given
+
+
+def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
+    """The settings of an Athena environment.
+
+    Raises:
+        ConfigError: No query or several, a bad output location, parameters or timeout.
+    """
+    s, o = spec.settings, spec.options
+    output = _output(s, context)
+    given = _query(s, o, context)
     if o.get("chunksize"):
         raise _bad(
             "Athena reads return one frame; chunksize is not supported (dynamicio"
@@ -197,7 +211,7 @@ def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
     table = given[0][1] if given and given[0][0] == "options.table" else None
     query = given[0][1] if given and table is None else None
     return Settings(
-        s3_output=output if output.endswith("/") else output + "/",
+        s3_output=output,
         database=str(o.get("database") or s.get("database") or "default"),
         workgroup=o.get("workgroup") or o.get("work_group") or s.get("workgroup"),
         region=s.get("region_name") or storage.get("region"),
@@ -335,8 +349,8 @@ def _glue_types(glue: Any, s: Settings, context: Mapping[str, Any]) -> dict[str,
 # ------------------------------------------------------------------------------------------ SQL
 
 
-def _sql(s: Settings, request: ScanRequest, glue: Any) -> tuple[str, list[Any], bool]:
-    """The query to run, its parameters, and whether the whole filter is in it."""
+def _sql(s: Settings, request: ScanRequest, glue: Any) -> tuple[str, list[Any], SqlWhere]:
+    """The query to run, its parameters, and the ``WHERE`` clause of the filter in it."""
     context = request.context
     params = list(s.parameters)
     if s.table is not None:
@@ -347,17 +361,13 @@ def _sql(s: Settings, request: ScanRequest, glue: Any) -> tuple[str, list[Any], 
         relation = f"({s.query}) AS {quote_ident('q')}"
         source = {}  # a free query's column types are known only once it ran
     select = "*" if request.columns is None else ", ".join(quote_ident(c) for c in request.columns)
-    compiled = compile_filters(request.filters, source, request.hints.dtypes)
-    where = ""
-    if compiled.where and not any("$" in c for group in request.filters or () for c, *_ in group):
-        # compile_filters numbers its placeholders in order of appearance: Athena takes ?
-        where = " WHERE " + re.sub(r"\$\d+", "?", compiled.where)
-        params += list(compiled.params)
-    elif compiled.where:
-        compiled = type(compiled)("", (), False)
+    groups = request.filter.groups if request.filter is not None else request.filters
+    compiled = compile_sql(groups or (), ATHENA, source, request.hints.dtypes)
+    where = f" WHERE {compiled.where}" if compiled.where else ""
+    params += list(compiled.params)
     sql = s.query if select == "*" and not where and s.table is None else None
     sql = sql or f"SELECT {select} FROM {relation}{where}"
-    return sql, params, request.filters is not None and compiled.exact and bool(where)
+    return sql, params, compiled
 
 
 # ------------------------------------------------------------------------------------ the query
@@ -510,7 +520,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             **ctx,
         )
     athena, glue = _clients(s, ctx)
-    sql, params, exact = _sql(s, request, glue)
+    sql, params, compiled = _sql(s, request, glue)
     prefix = f"{s.s3_output}unload/{uuid.uuid4().hex}/" if s.unload else None
     if prefix is not None:
         sql = f"UNLOAD ({sql}) TO '{prefix}' WITH (format = 'PARQUET', compression = 'SNAPPY')"
@@ -535,7 +545,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         frame=frame.lazy(),
         location=f"athena://{s.database}/{query_id}",
         format="parquet" if prefix is not None else None,
-        pushed={"projection": request.columns is not None, "predicates": exact},
+        pushdown=Pushdown.sql(request.filter, compiled, projection=request.columns is not None),
     )
 
 

@@ -56,7 +56,7 @@ from dynio.engine.errors import (
     first_line,
 )
 from dynio.engine.placeholders import fill_template
-from dynio.engine.sources import Scan, ScanRequest, TimeTravel, WriteInfo, WriteRequest
+from dynio.engine.sources import Pushdown, Scan, ScanRequest, TimeTravel, WriteInfo, WriteRequest
 from dynio.engine.sources.sql import check_key
 from dynio.engine.sources.storage import (
     error_for,
@@ -214,20 +214,20 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     wanted = request.hints.dtypes
     drift(stored, wanted, table.shown, "delta")
     total, kept = _files_kept(dt, request)
-    pushed: dict[str, Any] = {
-        "projection": True,
-        "predicates": request.predicate is not None,
-        "version": version,
-        "files": total,
-        "files_kept": total if kept is None else kept,
-        "partitions": list(dt.metadata().partition_columns),
-    }
+    # Polars pushes the filter into the table's scan (file statistics, partitions)
+    pushdown = Pushdown.whole(
+        request.filter,
+        version=version,
+        files=total,
+        files_kept=total if kept is None else kept,
+        partitions=list(dt.metadata().partition_columns),
+    )
     annotate({"dynio.table.version": version, "dynio.table.files": total})
     return Scan(
         frame=restore(frame, stored, wanted),
         location=table.shown,
         format="delta",
-        pushed=pushed,
+        pushdown=pushdown,
     )
 
 

@@ -43,22 +43,36 @@ from dynio.engine.errors import (
     WriteError,
     first_line,
 )
+from dynio.engine.filter_sql import DUCKDB
 from dynio.engine.formats import NO_EFFECT, PANDAS_NA_VALUES, PLAN_OPTIONS
 from dynio.engine.io.formats import capabilities_of
 from dynio.engine.placeholders import fill_template
-from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources import (
+    Scan,
+    ScanRequest,
+    WriteInfo,
+    WriteRequest,
+    kind_for,
+    load_module,
+)
+from dynio.engine.sources.local import location as local_location
+from dynio.engine.sources.local import resolve_files
 from dynio.engine.sources.sql import (
     check_key,
-    compile_filters,
-    deferred_frame,
-    empty_columns,
     normalize_arrow,
     polars_schema,
     quote_ident,
     table_name,
-    to_polars,
     write_plan,
 )
+from dynio.engine.sources.sql_base import (
+    RelationScan,
+    merge_sql,
+    missing_columns,
+    query_relation,
+    relation_scan,
+)
+from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import SourceSpec
 from dynio.engine.telemetry import client_span
 
@@ -101,9 +115,9 @@ def _database(spec: SourceSpec, request: ScanRequest | WriteRequest) -> str:
     raw = str(spec.settings["database"])
     if raw == MEMORY:
         return raw
-    text = fill_template(
-        raw, request.template_args, {**request.context, "key_path": "duckdb.database"}
-    )
+    where = {**request.context, "key_path": "duckdb.database"}
+    filled = request.filled.get("database") if isinstance(request, ScanRequest) else None
+    text = filled or fill_template(raw, request.template_args, where)  # filled once per read
     path = Path(text).expanduser()
     if not path.is_absolute() and spec.base_dir is not None:
         path = Path(spec.base_dir) / path
@@ -169,47 +183,29 @@ def _deferred(
     request: ScanRequest,
     location: str,
     views: Mapping[str, Any] | None = None,
-) -> tuple[pl.LazyFrame, bool]:
-    """The lazy frame over a relation, and whether the whole filter went into the SQL."""
+    **details: Any,
+) -> RelationScan:
+    """The lazy frame over a relation (:func:`~dynio.engine.sources.sql_base.relation_scan`)."""
     context = request.context
-    probe = _fetch(
-        database,
-        base_dir,
-        f"SELECT * FROM {relation} LIMIT 0",
-        relation_params,
-        location,
-        context,
-        views=views,
-    )
+
+    def run(sql: str, params: Sequence[Any]) -> pa.Table:
+        return _fetch(database, base_dir, sql, params, location, context, views=views)
+
+    probe = run(f"SELECT * FROM {relation} LIMIT 0", relation_params)
     try:
         source = polars_schema(probe.schema)
     except ValueError as exc:
         raise ReadError(str(exc), file=location, **context) from exc
-    columns = (
-        [c for c in request.columns if c in source]
-        if request.columns is not None
-        else source.names()
+    return relation_scan(
+        relation,
+        source,
+        request,
+        DUCKDB,
+        run,
+        location=location,
+        relation_params=relation_params,
+        **details,
     )
-    declared = pl.Schema([(c, source[c]) for c in columns])
-    compiled = compile_filters(
-        request.filters, source, request.hints.dtypes, first_param=len(relation_params) + 1
-    )
-    where = f" WHERE {compiled.where}" if compiled.where else ""
-    params = [*relation_params, *compiled.params]
-
-    def fetch(wanted: list[str], limit: int | None) -> pl.DataFrame:
-        tail = f" LIMIT {int(limit)}" if limit is not None else ""
-        if not wanted:
-            sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM {relation}{where}{tail}) AS c"
-            counted = _fetch(database, base_dir, sql, params, location, context, views=views)
-            return empty_columns(int(counted.column(0)[0].as_py()))
-        select = ", ".join(quote_ident(c) for c in wanted)
-        sql = f"SELECT {select} FROM {relation}{where}{tail}"
-        table = _fetch(database, base_dir, sql, params, location, context, views=views)
-        return to_polars(table, pl.Schema([(c, declared[c]) for c in wanted]))
-
-    frame = deferred_frame(columns, declared, fetch, name="duckdb", detail=location)
-    return frame, request.filters is not None and compiled.exact
 
 
 def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
@@ -225,10 +221,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     if database != MEMORY and not Path(database).is_file():
         raise ReadError("database file does not exist", file=database, **context)
     if sql_query is not None:
-        text = sql_query.strip().rstrip(";").strip()
-        if not text:
-            raise ConfigError("sql_query is empty", key_path="duckdb.sql_query", **context)
-        relation = f"({text}) AS {quote_ident('q')}"
+        relation = query_relation(sql_query, "duckdb.sql_query", context)
         location = f"{database}?sql_query"
     else:
         name = table if table is not None else table_name(spec, request)
@@ -237,7 +230,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         except ValueError as exc:
             raise ConfigError(str(exc), key_path="duckdb.table", **context) from exc
         location = f"{database}?table={name}"
-    frame, exact = _deferred(
+    scanned = _deferred(
         database=database,
         base_dir=spec.base_dir,
         relation=relation,
@@ -245,7 +238,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         request=request,
         location=location,
     )
-    return Scan(frame=frame, location=location, pushed={"projection": True, "predicates": exact})
+    return Scan(frame=scanned.frame, location=location, pushdown=scanned.pushdown)
 
 
 def query(database: str, sql: str, params: Any = None) -> pa.Table:
@@ -489,10 +482,16 @@ _PARQUET_WRITE = frozenset(
 
 def scan_files(spec: SourceSpec, request: ScanRequest) -> Scan:
     """A file resource's scan run by DuckDB (``options: {engine: duckdb}``), with the same
-    contract as the Polars scan: the planner's columns and filters pushed into DuckDB's SQL."""
-    from dynio.engine.sources.local import location as local_location
-    from dynio.engine.sources.local import resolve_files
+    contract as the Polars scan: the planner's columns and filters pushed into DuckDB's SQL.
 
+    The registry picks it for ``options: {engine: duckdb}`` on the file kinds
+    (:attr:`~dynio.engine.sources.SourceKind.engines`). DuckDB reads local files: a ``file``
+    URI of a remote store is read by the kind's own module, as without the option.
+    """
+    if spec.kind == "file" and is_remote(str(spec.settings["uri"])):
+        kind = kind_for(spec.kind)
+        if kind is not None:
+            return load_module(kind, request.context).scan(spec, request)
     context = request.context
     fmt = spec.format or ""
     path = local_location(spec, request.template_args, context)
@@ -500,7 +499,7 @@ def scan_files(spec: SourceSpec, request: ScanRequest) -> Scan:
     options = {k: v for k, v in spec.options.items() if k != "engine"}
     relation, params, views = _file_relation(fmt, files, options, request.hints.dtypes, context)
     where = files[0] if len(files) == 1 else str(path)
-    frame, exact = _deferred(
+    scanned = _deferred(
         database=MEMORY,
         base_dir=spec.base_dir,
         relation=relation,
@@ -508,13 +507,14 @@ def scan_files(spec: SourceSpec, request: ScanRequest) -> Scan:
         request=request,
         location=where,
         views=views,
+        engine="duckdb",
     )
     return Scan(
-        frame=frame,
+        frame=scanned.frame,
         location=str(path),
         files=tuple(files),
         format=fmt,
-        pushed={"projection": True, "predicates": exact, "engine": "duckdb"},
+        pushdown=scanned.pushdown,
     )
 
 
@@ -566,15 +566,7 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
             con.begin()
             try:
                 existing = _table_columns(con, table)
-                if existing is not None and plan.mode != "replace":
-                    missing = [c for c in frame.columns if c not in existing]
-                    if missing:
-                        raise WriteError(
-                            f"the table has no column(s) {missing}; it has {existing}",
-                            column=missing[0],
-                            file=location,
-                            **context,
-                        )
+                missing_columns(frame.columns, existing, plan.mode, {**context, "file": location})
                 insert = f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {view}"
                 if plan.mode == "replace":
                     con.execute(f"DROP TABLE IF EXISTS {target}")
@@ -594,17 +586,7 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
                         con.execute(
                             f"CREATE TABLE {target} ({', '.join(defs)}, PRIMARY KEY ({key}))"
                         )
-                    updates = [c for c in frame.columns if c not in plan.key]
-                    action = (
-                        "DO UPDATE SET "
-                        + ", ".join(
-                            f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in updates
-                        )
-                        if updates
-                        else "DO NOTHING"
-                    )
-                    key = ", ".join(quote_ident(k) for k in plan.key)
-                    con.execute(f"{insert} ON CONFLICT ({key}) {action}")
+                    con.execute(merge_sql(target, view, frame.columns, plan.key))
                 con.commit()
             except BaseException:
                 con.rollback()

@@ -57,7 +57,7 @@ from dynio.engine.errors import (
     WriteError,
     first_line,
 )
-from dynio.engine.sources import Scan, ScanRequest, TimeTravel, WriteInfo, WriteRequest
+from dynio.engine.sources import Pushdown, Scan, ScanRequest, TimeTravel, WriteInfo, WriteRequest
 from dynio.engine.sources.sql import check_key
 from dynio.engine.sources.tableformat import (
     WriteOptions,
@@ -246,21 +246,18 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     drift(stored, request.hints.dtypes, where.shown, "iceberg")
     schema = table.schema()
     partitions = [schema.find_column_name(f.source_id) for f in table.spec().fields]
-    pushed: dict[str, Any] = {
-        "projection": True,
-        "predicates": request.predicate is not None,
-        "snapshot_id": snapshot,
-        "partitions": partitions,
-    }
+    details: dict[str, Any] = {"snapshot_id": snapshot, "partitions": partitions}
     counted = _files_kept(table, snapshot, request, partitions)
     if counted is not None:
-        pushed["files"], pushed["files_kept"] = counted
+        details["files"], details["files_kept"] = counted
+    # Polars pushes the filter into the table's scan (file statistics, partitions)
+    pushdown = Pushdown.whole(request.filter, **details)
     annotate({"dynio.table.snapshot_id": snapshot})
     return Scan(
         frame=restore(frame, stored, request.hints.dtypes),
         location=where.shown,
         format="iceberg",
-        pushed=pushed,
+        pushdown=pushdown,
     )
 
 

@@ -57,7 +57,7 @@ from dynio.engine.errors import (
     WriteError,
     first_line,
 )
-from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.kafka_settings import (
     PRODUCER_ONLY,
     Serializer,
@@ -463,7 +463,11 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     frame = _decode(messages, s, ctx) if messages else _empty(request)
     if request.columns is not None:
         frame = frame.select([c for c in request.columns if c in frame.columns])
-    return Scan(frame=frame.lazy(), location=s.location, pushed={"projection": True})
+    return Scan(
+        frame=frame.lazy(),
+        location=s.location,
+        pushdown=Pushdown.nothing(request.filter, projection=True),
+    )
 
 
 def _empty(request: ScanRequest) -> pl.DataFrame:

@@ -150,11 +150,8 @@ def _remote(spec: SourceSpec) -> bool:
 
 
 def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
-    """A LazyFrame over the local file(s) of a resource."""
-    if spec.options.get("engine") == "duckdb" and not _remote(spec):
-        from dynio.engine.sources import duckdb as duckdb_source  # options: {engine: duckdb}
-
-        return duckdb_source.scan_files(spec, request)
+    """A LazyFrame over the local file(s) of a resource (``options: {engine: duckdb}`` is
+    :func:`dynio.engine.sources.duckdb.scan_files`, chosen by the registry)."""
     if _remote(spec):
         from dynio.engine.sources import objectstore
 

@@ -38,47 +38,51 @@ the schema's dtypes; ``upsert`` stages the rows in a temporary table and merges 
 
 from __future__ import annotations
 
-import contextlib
-import importlib
+import dataclasses
 import os
-import re
 import sys
-import threading
 import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
 
-from dynio.engine.deadlines import (
-    DEFAULT_TIMEOUTS,
-    Timeouts,
-    is_timeout,
-    parse_timeouts,
-    with_libpq_limits,
-)
+from dynio.engine.deadlines import DEFAULT_TIMEOUTS, with_libpq_limits
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, WriteError
+from dynio.engine.filter_sql import POSTGRES, SqlWhere, compile_sql
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources.postgres_client import (
+    Connection,
+    Session,
+    adbc,
+    connection,
+    fail,
+    fetch_adbc,
+    message,
+    psycopg_module,
+    redacted_uri,
+    uri_secrets,
+)
 from dynio.engine.sources.sql import (
     WritePlan,
     check_key,
-    compile_filters,
-    deferred_frame,
-    empty_columns,
     normalize_arrow,
     polars_schema,
     quote_ident,
     table_name,
-    to_polars,
     write_plan,
 )
 from dynio.engine.sources.sql import check_spec as sql_check_spec
+from dynio.engine.sources.sql_base import (
+    Select,
+    merge_sql,
+    missing_columns,
+    query_relation,
+    relation_scan,
+)
 from dynio.engine.spec import SourceSpec
-from dynio.engine.telemetry import client_span, redact, secret_spellings, secrets_in
 
 if TYPE_CHECKING:
     import psycopg
@@ -94,8 +98,6 @@ __all__ = [
     "write",
 ]
 
-_SCHEMES = ("postgresql", "postgres")
-_FIELDS = ("db_host", "db_port", "db_name", "db_user", "db_password")
 # rows per CSV chunk handed to COPY: large enough to amortise calls, small enough to stream
 _COPY_CHUNK = 100_000
 # PostgreSQL types connectorx reads as ADBC does; other types go through ADBC
@@ -117,209 +119,6 @@ _CX_TYPES = frozenset(
         "name",
     }
 )
-# how the server's own messages start inside a driver's text
-_SERVER_MSG = re.compile(r"(ERROR|FATAL):\s+(.*)$", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Connection:
-    """How to reach a server: the URI (secret), a redacted location and what to redact."""
-
-    uri: str = field(repr=False)
-    location: str
-    secrets: tuple[str, ...] = field(repr=False)
-    db_schema: str | None = None
-    timeouts: Timeouts = DEFAULT_TIMEOUTS
-
-    def call(self, operation: str, target: str | None, sql: str | None = None) -> Any:
-        """The CLIENT span of one call to this server (``SELECT public.trips``)."""
-        server, port, namespace = None, None, None
-        with contextlib.suppress(ValueError):
-            parts = urlsplit(self.uri)
-            query = parse_qs(parts.query)
-            server = parts.hostname or next(iter(query.get("host") or []), None)
-            port = parts.port or int((query.get("port") or ["5432"])[0])
-            namespace = unquote(parts.path.lstrip("/")) or None
-        if target is not None and self.db_schema and "." not in target:
-            target = f"{self.db_schema}.{target}"
-        return client_span(
-            "db",
-            system="postgresql",
-            operation=operation,
-            target=target,
-            namespace=namespace,
-            server=server or "localhost",
-            port=port,
-            query=sql,
-        )
-
-
-def uri_secrets(uri: str) -> tuple[str, ...]:
-    """Every spelling of the secrets a ``postgresql://`` URI holds, longest first (for
-    :func:`dynio.engine.telemetry.redact`): the URI itself, its password as libpq reads it (a
-    raw ``@`` or space included, where the URI pattern of :func:`~dynio.engine.telemetry.secrets_in`
-    stops) and ``password`` query parameters, all spelled by
-    :func:`dynio.engine.telemetry.secret_spellings`."""
-    found = secret_spellings(uri)
-    found.update(secrets_in(uri))
-    try:
-        parts = urlsplit(uri)
-        raw = parts.password
-    except ValueError:
-        return _longest_first(found)
-    if raw:
-        found.update(secret_spellings(raw, encoded=True))
-    for key, value in parse_qsl(parts.query):
-        if "password" in key.lower() and value:
-            found.update(secret_spellings(value))
-    return _longest_first(found)
-
-
-def _longest_first(secrets: set[str]) -> tuple[str, ...]:
-    # short passwords too (the server took them): only the empty text is no secret
-    return tuple(sorted((s for s in secrets if s), key=len, reverse=True))
-
-
-def _redact(uri: str) -> str:
-    parts = urlsplit(uri)
-    user = f"{parts.username}@" if parts.username else ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
-
-
-def connection(spec: SourceSpec, context: Mapping[str, Any]) -> Connection:
-    """The connection a ``postgres`` source describes, from ``uri`` or the ``db_*`` fields.
-
-    Raises:
-        ConfigError: Both forms given, or required fields missing (the message shows no secret).
-    """
-    settings = spec.settings
-    section = "postgres"
-    db_schema = settings.get("db_schema")
-    try:
-        limits = parse_timeouts(spec.options.get("timeouts"), option="options.timeouts")
-    except ValueError as exc:
-        raise ConfigError(str(exc), key_path="options.timeouts", **context) from exc
-    if "uri" in settings:
-        given = [k for k in _FIELDS if k in settings]
-        if given:
-            raise ConfigError(
-                f"give either uri or the db_* fields, not both (also given: {given})",
-                key_path=f"{section}.uri",
-                **context,
-            )
-        uri = str(settings["uri"])
-        try:
-            parts = urlsplit(uri)
-            parts.port  # noqa: B018  (parsing the port validates it)
-        except ValueError:
-            # the parser's message may quote the URI, which holds the password
-            raise ConfigError(
-                "uri is not a valid URI", key_path=f"{section}.uri", **context
-            ) from None
-        if parts.scheme not in _SCHEMES:
-            raise ConfigError(
-                f"uri must start with postgresql://, got {parts.scheme or 'no'} scheme",
-                key_path=f"{section}.uri",
-                **context,
-            )
-        bounded = with_libpq_limits(uri, limits)
-        return Connection(bounded, _redact(uri), uri_secrets(uri), db_schema, limits)
-    missing = [k for k in ("db_host", "db_name") if not settings.get(k)]
-    if missing:
-        raise ConfigError(
-            f"missing {missing[0]} (or give a uri)",
-            key_path=f"{section}.{missing[0]}",
-            **context,
-        )
-    host = str(settings["db_host"])
-    port = int(settings.get("db_port") or 5432)
-    user = settings.get("db_user")
-    password = settings.get("db_password")
-    auth = ""
-    if user:
-        auth = quote(str(user), safe="")
-        if password:
-            auth += ":" + quote(str(password), safe="")
-        auth += "@"
-    name = quote(str(settings["db_name"]), safe="")
-    if host.startswith("/"):  # a Unix socket folder goes in the query string
-        uri = f"postgresql://{auth}/{name}?host={quote(host, safe='')}&port={port}"
-        location = f"postgresql://{user + '@' if user else ''}{host}:{port}/{name}"
-    else:
-        netloc = f"[{host}]" if ":" in host else host
-        uri = f"postgresql://{auth}{netloc}:{port}/{name}"
-        location = f"postgresql://{user + '@' if user else ''}{netloc}:{port}/{name}"
-    secrets = uri_secrets(uri)
-    if password:
-        secrets = _longest_first({*secrets, *secret_spellings(str(password))})
-    return Connection(with_libpq_limits(uri, limits), location, secrets, db_schema, limits)
-
-
-def _adbc(context: Mapping[str, Any]) -> Any:
-    try:
-        # through importlib: the driver ships no type information
-        dbapi = importlib.import_module("adbc_driver_postgresql.dbapi")
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "PostgreSQL reads need 'adbc-driver-postgresql'", extra="postgres", **context
-        ) from exc
-    return dbapi
-
-
-def _psycopg(context: Mapping[str, Any]) -> Any:
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "PostgreSQL writes need 'psycopg'", extra="postgres", **context
-        ) from exc
-    return psycopg
-
-
-def _server(location: str) -> str:
-    """``host:port`` of a redacted location."""
-    parts = urlsplit(location)
-    return parts.netloc.rpartition("@")[2] or location
-
-
-def _message(exc: BaseException, secrets: tuple[str, ...]) -> str:
-    """The server's message from a driver exception, one line, secrets redacted."""
-    text = str(exc).strip()
-    m = _SERVER_MSG.search(text)
-    if m:
-        text = m.group(2)
-    line = text.splitlines()[0].strip() if text else type(exc).__name__
-    return redact(re.sub(r"\s+", " ", line), secrets)
-
-
-def _fail(
-    cls: type[ReadError] | type[WriteError],
-    what: str,
-    exc: BaseException,
-    conn: Connection,
-    location: str,
-    context: Mapping[str, Any],
-) -> NoReturn:
-    said = _message(exc, conn.secrets)
-    if is_timeout(exc) or "canceling statement due to statement timeout" in str(exc):
-        limits = conn.timeouts
-        said = (
-            f"the PostgreSQL server {_server(conn.location)} did not answer within the"
-            f" {limits.connect:g}s connect timeout ({said})"
-            if "statement" not in said
-            else f"the statement ran past the {limits.deadline:g}s deadline ({said})"
-        )
-    err = cls(f"{what}: {said}", file=location, **context)
-    if redact(str(exc), conn.secrets) != str(exc):
-        # a driver that echoed a secret must not pass it on through __cause__
-        raise err from None
-    raise err from exc
-
-
 # --------------------------------------------------------------------------------------- reading
 
 
@@ -362,115 +161,6 @@ def _partition(spec: SourceSpec, context: Mapping[str, Any]) -> tuple[str, int] 
     return column, num
 
 
-class _Session:
-    """The ADBC connection a scan opens to learn its schema, kept for the first fetch.
-
-    Opening an ADBC PostgreSQL connection reads the server's type catalogue (tens of
-    milliseconds); a read reuses the probe's connection instead of opening a second one. The
-    connection is closed after the fetch, or when the lazy frame is dropped uncollected.
-    """
-
-    def __init__(
-        self,
-        conn: Connection,
-        location: str,
-        context: Mapping[str, Any],
-        target: str | None = None,
-    ) -> None:
-        self.conn = conn
-        self.location = location
-        self.context = context
-        self.target = target
-        self._lock = threading.Lock()
-        self._kept: Any = None
-
-    def _open(self) -> Any:
-        dbapi = _adbc(self.context)
-        try:
-            return dbapi.connect(self.conn.uri)
-        except dbapi.Error as exc:
-            _fail(
-                ReadError,
-                "cannot read from PostgreSQL",
-                exc,
-                self.conn,
-                self.location,
-                self.context,
-            )
-
-    def take(self) -> Any:
-        """A connection for the caller to close: the kept one, else a new one."""
-        with self._lock:
-            kept, self._kept = self._kept, None
-        return kept if kept is not None else self._open()
-
-    def keep(self, con: Any) -> None:
-        with self._lock:
-            if self._kept is None:
-                self._kept, con = con, None
-        if con is not None:
-            con.close()
-
-    def close(self) -> None:
-        with self._lock:
-            kept, self._kept = self._kept, None
-        if kept is not None:
-            kept.close()
-
-    def probe(self, sql: str) -> pa.Schema:
-        """The result schema of a query, without running it; the connection is kept."""
-        dbapi = _adbc(self.context)
-        con = self.take()
-        try:
-            with self.conn.call("SELECT", self.target, sql), con.cursor() as cur:
-                schema: pa.Schema = cur.adbc_execute_schema(sql)
-        except dbapi.Error as exc:
-            con.close()
-            _fail(
-                ReadError,
-                "cannot read from PostgreSQL",
-                exc,
-                self.conn,
-                self.location,
-                self.context,
-            )
-        except BaseException:
-            con.close()  # nothing else will: the session keeps only probes that succeeded
-            raise
-        self.keep(con)
-        return schema
-
-    def fetch(self, sql: str, params: Sequence[Any]) -> pa.Table:
-        dbapi = _adbc(self.context)
-        con = self.take()
-        try:
-            with self.conn.call("SELECT", self.target, sql), con.cursor() as cur:
-                cur.execute(sql, parameters=tuple(params) if params else None)
-                table: pa.Table = cur.fetch_arrow_table()
-                return table
-        except dbapi.Error as exc:
-            _fail(
-                ReadError,
-                "cannot read from PostgreSQL",
-                exc,
-                self.conn,
-                self.location,
-                self.context,
-            )
-        finally:
-            con.close()
-
-
-def _fetch_adbc(
-    conn: Connection,
-    sql: str,
-    params: Sequence[Any],
-    location: str,
-    context: Mapping[str, Any],
-) -> pa.Table:
-    return _Session(conn, location, context).fetch(sql, params)
-
-
 def _fetch_cx(
     conn: Connection,
     sql: str,
@@ -503,7 +193,7 @@ def _fetch_cx(
         # connectorx reports some failures as Rust panics, which are BaseExceptions
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
             raise
-        _fail(ReadError, "cannot read from PostgreSQL (connectorx)", exc, conn, location, context)
+        fail(ReadError, "cannot read from PostgreSQL (connectorx)", exc, conn, location, context)
 
 
 def _pg_type_of(fld: pa.Field) -> str:
@@ -519,10 +209,8 @@ def _source_relation(
     context = request.context
     sql_query = spec.options.get("sql_query")
     if sql_query is not None:
-        text = str(sql_query).strip().rstrip(";").strip()
-        if not text:
-            raise ConfigError("sql_query is empty", key_path="options.sql_query", **context)
-        return f"({text}) AS {quote_ident('q')}", f"{conn.location}?sql_query", None
+        relation = query_relation(str(sql_query), "options.sql_query", context)
+        return relation, f"{conn.location}?sql_query", None
     try:
         relation = _relation(spec, request, conn)
     except ValueError as exc:
@@ -537,14 +225,13 @@ def key_range(spec: SourceSpec, request: ScanRequest, column: str) -> tuple[Any,
     context = request.context
     conn = connection(spec, context)
     relation, location, target = _source_relation(spec, request, conn)
-    session = _Session(conn, location, context, target)
+    session = Session(conn, location, context, target)
     try:
         source = polars_schema(session.probe(f"SELECT * FROM {relation}"))
         if column not in source:
             raise ReadError(f"partition_on column {column!r} is not in the data", **context)
-        compiled = compile_filters(
-            request.filters, source, request.hints.dtypes, text_collation=' COLLATE "C"'
-        )
+        groups = request.filter.groups if request.filter is not None else request.filters
+        compiled = compile_sql(groups or (), POSTGRES, source, request.hints.dtypes)
         where = f" WHERE {compiled.where}" if compiled.where else ""
         c = quote_ident(column)
         got = session.fetch(f"SELECT min({c}), max({c}) FROM {relation}{where}", compiled.params)
@@ -559,59 +246,42 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     conn = connection(spec, context)
     relation, location, target = _source_relation(spec, request, conn)
     partition = _partition(spec, context)
-    session = _Session(conn, location, context, target)
+    session = Session(conn, location, context, target)
     arrow = session.probe(f"SELECT * FROM {relation}")
     try:
         source = polars_schema(arrow)
     except ValueError as exc:
         session.close()
         raise ReadError(str(exc), file=location, **context) from exc
-    names = source.names()
-    columns = [c for c in request.columns if c in source] if request.columns is not None else names
-    declared = pl.Schema([(c, source[c]) for c in columns])
-    compiled = compile_filters(
-        request.filters, source, request.hints.dtypes, text_collation=' COLLATE "C"'
-    )
-    where = f" WHERE {compiled.where}" if compiled.where else ""
-    use_cx = (
+    # connectorx reads unfiltered tables of the types it reads as ADBC does, in parallel
+    parallel = (
         partition is not None
-        and not compiled.where
         and partition[0] in source
         and all(_pg_type_of(f) in _CX_TYPES for f in arrow)
     )
 
-    def fetch(wanted: list[str], limit: int | None) -> pl.DataFrame:
-        tail = f" LIMIT {int(limit)}" if limit is not None else ""
-        if not wanted:
-            sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM {relation}{where}{tail}) AS c"
-            counted = session.fetch(sql, compiled.params)
-            return empty_columns(int(counted.column(0)[0].as_py()))
-        select = ", ".join(quote_ident(c) for c in wanted)
-        if use_cx and partition is not None:
-            extra = [partition[0]] if partition[0] not in wanted else []
+    def select(compiled: SqlWhere) -> Select | None:
+        if not parallel or compiled.where or partition is None:
+            return None
+        on = partition
+
+        def through_cx(wanted: list[str], tail: str) -> pa.Table:
+            extra = [on[0]] if on[0] not in wanted else []
             cols = ", ".join(quote_ident(c) for c in [*wanted, *extra])
             session.close()  # connectorx opens its own connections
-            table = _fetch_cx(
-                conn, f"SELECT {cols} FROM {relation}{tail}", partition, location, context, target
-            )
-            table = table.select(wanted)
-        else:
-            sql = f"SELECT {select} FROM {relation}{where}{tail}"
-            table = session.fetch(sql, compiled.params)
-        return to_polars(table, pl.Schema([(c, declared[c]) for c in wanted]))
+            sql = f"SELECT {cols} FROM {relation}{tail}"
+            return _fetch_cx(conn, sql, on, location, context, target).select(wanted)
 
-    frame = deferred_frame(columns, declared, fetch, name="postgres", detail=location)
-    # the kept connection goes when the plan holding ``fetch`` goes, collected or not
-    weakref.finalize(fetch, session.close)
-    return Scan(
-        frame=frame,
-        location=location,
-        pushed={
-            "projection": True,
-            "predicates": request.filters is not None and compiled.exact,
-            "path": "connectorx" if use_cx else "adbc",
-        },
+        return through_cx
+
+    scanned = relation_scan(
+        relation, source, request, POSTGRES, session.fetch, location=location, select=select
     )
+    path = "connectorx" if parallel and not scanned.where.where else "adbc"
+    # the kept connection goes when the plan holding the frame goes, collected or not
+    weakref.finalize(scanned.fetch, session.close)
+    pushdown = dataclasses.replace(scanned.pushdown, details={"path": path})
+    return Scan(frame=scanned.frame, location=location, pushdown=pushdown)
 
 
 def query(uri: str, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
@@ -621,14 +291,14 @@ def query(uri: str, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
     Raises:
         ReadError: The query failed (the message shows no secret).
     """
-    conn = Connection(with_libpq_limits(uri, DEFAULT_TIMEOUTS), _redact(uri), uri_secrets(uri))
-    return normalize_arrow(_fetch_adbc(conn, sql, params or (), conn.location, {}))
+    conn = Connection(with_libpq_limits(uri, DEFAULT_TIMEOUTS), redacted_uri(uri), uri_secrets(uri))
+    return normalize_arrow(fetch_adbc(conn, sql, params or (), conn.location, {}))
 
 
 def query_batches(uri: str, sql: str, params: Sequence[Any] | None = None) -> Iterator[pa.Table]:
     """Like :func:`query`, streaming: the rows in Arrow batches as the server sends them."""
-    conn = Connection(with_libpq_limits(uri, DEFAULT_TIMEOUTS), _redact(uri), uri_secrets(uri))
-    dbapi = _adbc({})
+    conn = Connection(with_libpq_limits(uri, DEFAULT_TIMEOUTS), redacted_uri(uri), uri_secrets(uri))
+    dbapi = adbc({})
     try:
         with dbapi.connect(conn.uri) as con, con.cursor() as cur:
             cur.execute(sql, parameters=tuple(params) if params else None)
@@ -640,7 +310,7 @@ def query_batches(uri: str, sql: str, params: Sequence[Any] | None = None) -> It
             if empty:  # the columns, still
                 yield normalize_arrow(reader.schema.empty_table())
     except dbapi.Error as exc:
-        _fail(ReadError, "cannot read from PostgreSQL", exc, conn, conn.location, {})
+        fail(ReadError, "cannot read from PostgreSQL", exc, conn, conn.location, {})
 
 
 # --------------------------------------------------------------------------------------- writing
@@ -705,38 +375,11 @@ _TABLE_SQL = (
 )
 
 
-def _missing_columns(
-    frame: pl.DataFrame, existing: Mapping[str, str] | None, mode: str, where: Mapping[str, Any]
-) -> None:
-    if existing is None or mode == "replace":
-        return
-    missing = [c for c in frame.columns if c not in existing]
-    if missing:
-        raise WriteError(
-            f"the table has no column(s) {missing}; it has {list(existing)}",
-            column=missing[0],
-            **where,
-        )
-
-
 def _columns_ddl(frame: pl.DataFrame, key: Sequence[str]) -> str:
     cols = [f"{quote_ident(n)} {pg_type(t) or 'text'}" for n, t in frame.schema.items()]
     if key:
         cols.append(f"PRIMARY KEY ({', '.join(quote_ident(k) for k in key)})")
     return ", ".join(cols)
-
-
-def _merge_sql(target: str, stage: str, columns: Sequence[str], key: Sequence[str]) -> str:
-    cols = ", ".join(quote_ident(c) for c in columns)
-    updates = [c for c in columns if c not in key]
-    action = (
-        "DO UPDATE SET "
-        + ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in updates)
-        if updates
-        else "DO NOTHING"
-    )
-    keys = ", ".join(quote_ident(k) for k in key)
-    return f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({keys}) {action}"
 
 
 # ------------------------------------------------------- binary COPY through ADBC (the fast path)
@@ -795,7 +438,7 @@ def _write_binary(
         f" SELECT {cols} FROM {target} WITH NO DATA"
     )
     ingest(stage, temporary=True)
-    cur.execute(_merge_sql(target, quote_ident(stage), frame.columns, plan.key))
+    cur.execute(merge_sql(target, quote_ident(stage), frame.columns, plan.key))
 
 
 # ---------------------------------------- CSV COPY through psycopg (tables of other column types)
@@ -828,7 +471,7 @@ def _write_csv(
 ) -> None:
     """The same statements through psycopg, the rows sent as CSV: PostgreSQL converts each
     value to the existing column's type (``varchar(10)``, ``numeric``, ``integer`` …)."""
-    psycopg = _psycopg(context)
+    psycopg = psycopg_module(context)
     from psycopg import sql
 
     target = sql.Identifier(conn.db_schema, table) if conn.db_schema else sql.Identifier(table)
@@ -850,8 +493,8 @@ def _write_csv(
             )
         )
         _copy_csv(cur, sql.Identifier(stage), data, freeze=True)
-        # built from quoted identifiers only (see _merge_sql)
-        merge = _merge_sql(target.as_string(con), quote_ident(stage), frame.columns, plan.key)
+        # built from quoted identifiers only (see merge_sql)
+        merge = merge_sql(target.as_string(con), quote_ident(stage), frame.columns, plan.key)
         cur.execute(sql.SQL(merge))
 
 
@@ -898,7 +541,7 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
     _check_storable(frame, where)
     if plan.mode == "upsert":
         check_key(frame, plan.key, where)
-    dbapi = _adbc(context)
+    dbapi = adbc(context)
     operation = {"upsert": "MERGE", "append": "INSERT"}.get(plan.mode, "COPY")
     try:
         with conn.call(operation, table), dbapi.connect(conn.uri) as con:
@@ -906,7 +549,7 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
                 cur.execute(_TABLE_SQL.format("$1", "$2"), parameters=(table, conn.db_schema))
                 rows = cur.fetchall()
                 existing = {r[0]: r[1] for r in rows} if rows else None
-                _missing_columns(frame, existing, plan.mode, where)
+                missing_columns(frame.columns, existing, plan.mode, where)
                 binary = (
                     existing is None
                     or plan.mode == "replace"
@@ -927,13 +570,13 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
         if getattr(exc, "sqlstate", None) == "42P10":  # no unique index for ON CONFLICT
             raise WriteError(
                 f"upsert needs a primary key or unique index on {list(plan.key)}:"
-                f" {_message(exc, conn.secrets)}",
+                f" {message(exc, conn.secrets)}",
                 file=location,
                 **context,
             ) from exc
         psycopg = sys.modules.get("psycopg")
         backend = (dbapi.Error,) + ((psycopg.Error,) if psycopg is not None else ())
         if isinstance(exc, backend):
-            _fail(WriteError, "cannot write to PostgreSQL", exc, conn, location, context)
+            fail(WriteError, "cannot write to PostgreSQL", exc, conn, location, context)
         raise
     return WriteInfo(location=location, rows=frame.height)

@@ -1,20 +1,14 @@
-"""What the SQL sources (``postgres``, ``duckdb``) share: quoting, filter pushdown, write modes.
+"""What the SQL sources (``postgres``, ``duckdb``) share: quoting, results, write modes.
 
-Filters arrive in tuple form (OR of ANDs of ``(column, op, value)``); :func:`compile_filters`
-turns the conditions it can translate faithfully into a ``WHERE`` clause with ``$n`` placeholders
-and a list of values to bind. Values are never formatted into the SQL text and identifiers are
-always quoted, so neither can change the statement. A condition that cannot be translated
-exactly (types that compare differently in SQL, a value that does not fit the column) is left
-out, which only widens the SQL result: the planner applies the whole filter again after the
-scan, so the rows are right either way and :attr:`Compiled.exact` says whether all was pushed.
+Filters become ``WHERE`` clauses through :meth:`dynio.engine.filters.Filter.to_sql` (see
+:mod:`dynio.engine.filter_sql`: values bound as parameters, identifiers always quoted, only the
+conditions SQL computes exactly); :func:`compile_filters` is its shorthand for tuple-form filters.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +16,8 @@ import polars as pl
 import pyarrow as pa
 from polars.io.plugins import register_io_source
 
-from dynio.engine.casts import cast_expr
 from dynio.engine.errors import ConfigError, WriteError
+from dynio.engine.filter_sql import Dialect, SqlWhere, compile_sql, quote_ident
 from dynio.engine.sources import ScanRequest, WriteRequest
 from dynio.engine.spec import SourceSpec
 from dynio.engine.telemetry import carrier
@@ -46,20 +40,6 @@ __all__ = [
 
 WRITE_MODES = ("replace", "append", "truncate_and_append", "upsert")
 
-_SQL_OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_EQUALITY_OPS = frozenset({"==", "!=", "in", "not in"})
-
-
-def quote_ident(name: str) -> str:
-    """A SQL identifier in double quotes, embedded quotes doubled (any text is safe inside).
-
-    Raises:
-        ValueError: The name is empty or holds a NUL character (no database accepts those).
-    """
-    if not name or "\x00" in name:
-        raise ValueError(f"invalid SQL identifier {name!r}")
-    return '"' + name.replace('"', '""') + '"'
-
 
 def table_name(spec: SourceSpec, request: ScanRequest | WriteRequest) -> str:
     """The table a SQL resource names: ``options.table``, else the schema's name, else the
@@ -74,70 +54,7 @@ def table_name(spec: SourceSpec, request: ScanRequest | WriteRequest) -> str:
 # ------------------------------------------------------------------------------------- filters
 
 
-@dataclass(frozen=True)
-class Compiled:
-    """A ``WHERE`` clause (without the keyword; empty for none), its values, and whether the
-    whole filter is in it."""
-
-    where: str = ""
-    params: tuple[Any, ...] = ()
-    exact: bool = True
-
-
-def _kind(dtype: pl.DataType) -> str:
-    if dtype.is_numeric():
-        return "numeric"
-    if isinstance(dtype, pl.String | pl.Categorical | pl.Enum):
-        return "text"
-    if isinstance(dtype, pl.Boolean):
-        return "bool"
-    if isinstance(dtype, pl.Datetime):
-        return "datetime_tz" if dtype.time_zone else "datetime"
-    if isinstance(dtype, pl.Date):
-        return "date"
-    return "other"
-
-
-def _convert(value: Any, source: pl.DataType) -> tuple[bool, Any]:
-    """The value as the source column holds it, or ``(False, None)`` when it does not fit."""
-    kind = _kind(source)
-    if value is None:
-        return False, None
-    if isinstance(value, str) and kind in ("numeric", "datetime", "datetime_tz", "date"):
-        try:
-            # the planner converts text literals the same way before comparing
-            out = pl.select(cast_expr(pl.lit(value), pl.String(), source, strict=True)).item()
-        except (pl.exceptions.PolarsError, ValueError, OverflowError):
-            return False, None
-        return out is not None, out
-    if kind == "numeric":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return (ok and not (isinstance(value, float) and math.isnan(value))), value
-    if kind == "text":
-        return isinstance(value, str), value
-    if kind == "bool":
-        return isinstance(value, bool), value
-    if kind in ("datetime", "datetime_tz"):
-        if isinstance(value, dt.datetime):
-            aware = value.tzinfo is not None and value.utcoffset() is not None
-            return aware == (kind == "datetime_tz"), value
-        return False, None
-    if kind == "date":
-        ok = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
-        return ok, value
-    return False, None
-
-
-def _comparable(source: pl.DataType, target: pl.DataType | None, op: str) -> bool:
-    """Whether SQL compares the source column the way the planner compares the cast column."""
-    if target is None:
-        return _kind(source) != "other"
-    s, t = _kind(source), _kind(target)
-    if s == "other" or s != t:
-        return False
-    if isinstance(target, pl.Categorical | pl.Enum):
-        return op in _EQUALITY_OPS  # category order is not text order
-    return True
+Compiled = SqlWhere  # the name it had here
 
 
 def compile_filters(
@@ -148,86 +65,14 @@ def compile_filters(
     text_collation: str = "",
     column_sql: Callable[[str], str] = quote_ident,
     first_param: int = 1,
-) -> Compiled:
-    """Translate tuple-form filters into a ``WHERE`` clause with ``$n`` placeholders.
-
-    Args:
-        filters: OR of ANDs of ``(column, op, value)`` (see :func:`dynio.engine.filters.normalize`).
-        source: The source's column dtypes (what SQL compares).
-        targets: The schema's dtypes (what the planner compares after its casts).
-        text_collation: Appended to text range comparisons so SQL orders text as Polars does
-            (byte order), e.g. ``' COLLATE "C"'`` on PostgreSQL.
-        column_sql: The SQL for a column reference.
-        first_param: The number of the first placeholder.
-    """
+) -> SqlWhere:
+    """Tuple-form filters as a ``WHERE`` clause with ``$n`` placeholders: a shorthand for
+    :func:`dynio.engine.filter_sql.compile_sql` in a dialect of these settings (sources use
+    :meth:`dynio.engine.filters.Filter.to_sql`)."""
+    dialect = Dialect("sql", text_collation=text_collation, column_sql=column_sql)
     if not filters:
-        return Compiled()
-    params: list[Any] = []
-    exact = True
-    groups: list[str] = []
-    for group in filters:
-        parts: list[str] = []
-        for column, op, value in group:
-            text = _condition(
-                column, op, value, source, targets, params, text_collation, column_sql, first_param
-            )
-            if text is None:
-                exact = False
-            else:
-                parts.append(text)
-        if not parts:
-            # a group with nothing pushed matches everything: so does the whole OR
-            return Compiled("", (), False)
-        groups.append(" AND ".join(parts))
-    where = groups[0] if len(groups) == 1 else " OR ".join(f"({g})" for g in groups)
-    return Compiled(where, tuple(params), exact)
-
-
-def _condition(
-    column: str,
-    op: str,
-    value: Any,
-    source: Mapping[str, pl.DataType],
-    targets: Mapping[str, pl.DataType],
-    params: list[Any],
-    text_collation: str,
-    column_sql: Callable[[str], str],
-    first_param: int,
-) -> str | None:
-    src = source.get(column)
-    if src is None:
-        return None
-    col = column_sql(column)
-    if op == "is null":
-        return f"{col} IS NULL"
-    if op == "is not null":
-        return f"{col} IS NOT NULL"
-    if not _comparable(src, targets.get(column), op):
-        return None
-
-    def bind(v: Any) -> str:
-        params.append(v)
-        return f"${first_param + len(params) - 1}"
-
-    if op in ("in", "not in"):
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-            return None
-        converted = [_convert(v, src) for v in value]
-        if not all(ok for ok, _ in converted):
-            return None
-        if not converted:
-            # Polars: nothing is in an empty list, and a null is not "not in" it either
-            return "FALSE" if op == "in" else f"{col} IS NOT NULL"
-        holders = ", ".join(bind(v) for _, v in converted)
-        return f"{col} {'IN' if op == 'in' else 'NOT IN'} ({holders})"
-    sql_op = _SQL_OPS.get(op)
-    if sql_op is None:
-        return None
-    ok, converted_value = _convert(value, src)
-    if not ok:
-        return None
-    collate = text_collation if _kind(src) == "text" and op not in ("==", "!=") else ""
-    return f"{col}{collate} {sql_op} {bind(converted_value)}"
+        return SqlWhere()
+    return compile_sql(filters, dialect, source, targets, first_param=first_param)
 
 
 # ----------------------------------------------------------------------------------- deferred
