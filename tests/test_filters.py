@@ -509,3 +509,33 @@ def test_prune_keeps_what_the_dataset_pruner_keeps(years: list[str], op: str, va
         assert [r for r, k in zip(rel, keep, strict=True) if k] == prune_partitions(
             rel, rel, parsed.groups, dtypes
         )
+
+
+def test_the_pushdown_record_and_its_mapping_form() -> None:
+    from dynio.engine.filter_sql import SqlWhere
+    from dynio.engine.sources import Pushdown, Scan
+
+    parsed = Filter.parse([("n", ">", 1), ("s", "==", "a")], DTYPES)
+    assert parsed is not None
+    whole = Pushdown.whole(parsed, version=3)
+    assert whole.as_dict() == {"projection": True, "predicates": True, "version": 3}
+    assert Pushdown.nothing(parsed, projection=False).as_dict() == {
+        "projection": False,
+        "predicates": False,
+    }
+    part = Pushdown.sql(parsed, SqlWhere('"n" > $1', (1,), False, ((("n", ">", 1),),)))
+    assert part.partial
+    assert part.as_dict()["predicates"] is False
+    none = Pushdown.sql(parsed, SqlWhere(exact=False))
+    assert none.pushed is None
+    assert none.residual is parsed
+    # a source answering with the flags of the mapping form gets its record made from them
+    legacy = Scan(pl.LazyFrame(), "x", pushed={"projection": True, "predicates": True, "k": 1})
+    made = legacy.pushdown_for(parsed)
+    assert made.pushed is parsed
+    assert made.residual is None
+    assert made.details == {"k": 1}
+    # and a source answering with the record has the mapping form made for it
+    typed = Scan(pl.LazyFrame(), "x", pushdown=part)
+    assert typed.pushed == part.as_dict()
+    assert typed.pushdown_for(None) is part
