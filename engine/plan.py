@@ -62,6 +62,8 @@ class PlanInfo:
         casts: ``column: source -> target`` for every cast in the plan.
         pushed: The source's own record of what it took over (:attr:`Scan.pushed`: projection,
             predicates, and for table formats the version read and the files pruned).
+        source_columns: The data's columns in the order the source has them (the frame has the
+            schema's order).
     """
 
     resource: str
@@ -75,6 +77,7 @@ class PlanInfo:
     filters_residual: str | None = None
     casts: tuple[str, ...] = ()
     pushed: Mapping[str, Any] = field(default_factory=dict)
+    source_columns: tuple[str, ...] = ()
 
     def attributes(self) -> dict[str, Any]:
         """Span attributes by short name (see :data:`dynio.engine.telemetry.ATTR`)."""
@@ -399,6 +402,7 @@ def plan_read(
             filters_residual=None if scan.pushed.get("predicates") else describe(predicate),
             casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
             pushed=dict(scan.pushed),
+            source_columns=tuple(available),
         )
         return Plan(
             frame=frame,

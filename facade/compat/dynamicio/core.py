@@ -45,10 +45,12 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
 from dynio import handoff
+from dynio.catalog import Resource
 from dynio.compat.dynamicio.config import IOEnvironment
 from dynio.compat.dynamicio.errors import (
     CASTING_WARNING_MSG,
@@ -69,14 +71,12 @@ from dynio.compat.dynamicio.mixins import (
 )
 from dynio.compat.dynamicio.mixins.base import DYNAMICIO_TYPES, mixin_types
 from dynio.compat.dynamicio.validations import ALL_VALIDATORS, dynamicio_semantics, render
-from dynio.engine import execute
 from dynio.engine.errors import CastError, DynioError, SchemaError
 from dynio.engine.formats import format_for
 from dynio.engine.loader import parse_schema
-from dynio.engine.plan import source_module, template_fields_of
-from dynio.engine.quality import METRICS_LOGGER, ValidationReport, evaluate
+from dynio.engine.quality import METRICS_LOGGER, ValidationReport
 from dynio.engine.sources import kind_for
-from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec, freeze
+from dynio.engine.spec import ColumnSpec, EnvSpec, SchemaSpec, freeze
 from dynio.engine.telemetry import span
 
 __all__ = [
@@ -98,9 +98,47 @@ _NAME_WORDS = re.compile(
 )
 
 
+# Python types a ``bool`` column may hold and still be written as ``bool`` (0/1 are exact)
+_BOOLEAN_TYPES = (bool, int, np.bool_, np.integer)
+
+
 def dataset_name(class_name: str) -> str:
     """dynamicio's dataset name of a class: ``StagedFoo`` -> ``STAGED_FOO``."""
     return "_".join(w.lower() for w in _NAME_WORDS.findall(class_name)).upper()
+
+
+class SchemaColumns(tuple[ColumnSpec, ...]):
+    """A schema's columns in order that also answer as dynamicio's ``{name: column}`` dict
+    (``keys()``, ``values()``, ``items()``, ``get(name)``, ``schema.columns[name]``)."""
+
+    def keys(self) -> list[str]:
+        """The column names, in order."""
+        return [c.name for c in self]
+
+    def values(self) -> list[ColumnSpec]:
+        """The columns, in order."""
+        return list(self)
+
+    def items(self) -> list[tuple[str, ColumnSpec]]:
+        """``(name, column)`` pairs, in order."""
+        return [(c.name, c) for c in self]
+
+    def get(self, name: str, default: ColumnSpec | None = None) -> ColumnSpec | None:
+        """The column called ``name``, or ``default``."""
+        return next((c for c in self if c.name == name), default)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            found = self.get(key)
+            if found is None:
+                raise KeyError(key)
+            return found
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            return self.get(key) is not None
+        return super().__contains__(key)
 
 
 class MissingMixinError(DynioError, AssertionError):
@@ -152,6 +190,8 @@ class DynamicDataIO:
     schema: Any = None
     schema_validations: ClassVar[Mapping[str, Any]] = {}
     schema_metrics: ClassVar[Mapping[str, Any]] = {}
+    # dynamicio's name for it (code calling it keeps working)
+    _transform_class_name_to_dataset_name = staticmethod(dataset_name)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -220,7 +260,10 @@ class DynamicDataIO:
             )
         # rules run with dynamicio's meaning of is_in's match_all; the views below keep what the
         # user declared
-        self.schema: SchemaSpec = dynamicio_semantics(spec)
+        semantics = dynamicio_semantics(spec)
+        self.schema: SchemaSpec = dataclasses.replace(
+            semantics, columns=SchemaColumns(semantics.columns)
+        )
         self.schema_validations = {  # type: ignore[misc]
             c.name: {r.name: {"apply": r.apply, "options": dict(r.options)} for r in c.rules}
             for c in spec.columns
@@ -249,16 +292,18 @@ class DynamicDataIO:
     def _context(self) -> dict[str, Any]:
         return {"resource": self.sources_config.name, "env": self.sources_config.env_identifier}
 
-    def _engine_spec(self, order: list[str] | None = None) -> tuple[ResourceSpec, dict[str, Any]]:
-        """The resource as the engine runs it for this object, and the template arguments.
+    def _bound(self, order: list[str] | None = None) -> tuple[Resource, dict[str, Any]]:
+        """The resource as this object reads and writes it, and the template arguments.
 
         Options are split: values for ``{placeholders}`` in the source's paths become template
         arguments (never consumed, so a second call works), options the source's format takes
         go into a new frozen source spec, others are reported and left out, as dynamicio did.
+        ``order`` puts the schema's columns in the data's order (a write keeps it, as
+        dynamicio's did).
         """
         env: EnvSpec = self.sources_config.env
         source = env.source
-        fields = template_fields_of(env, self._context)
+        fields = Resource(self.sources_config.resource, env.name).template_fields()
         options = dict(self.options)
         args = {k: options.pop(k) for k in list(options) if k in fields}
         fmt = format_for(source.format) if source.format else None
@@ -283,8 +328,8 @@ class DynamicDataIO:
             # dynamicio opened relative paths from the working directory
             base_dir=os.getcwd(),
         )
-        schema = self.schema
-        if order is not None:  # a write keeps the data's column order, as dynamicio's did
+        schema: SchemaSpec = self.schema
+        if order is not None:
             rank = {name: i for i, name in enumerate(order)}
             columns = sorted(schema.columns, key=lambda c: rank.get(c.name, len(rank)))
             schema = dataclasses.replace(schema, columns=tuple(columns))
@@ -295,7 +340,7 @@ class DynamicDataIO:
             schema=schema,
             deferred=freeze({}),
         )
-        return resource, args
+        return Resource(resource, env.name, label_cap=ALL_LABELS), args
 
     def _raise_failures(self, frame: pl.DataFrame, report: ValidationReport) -> None:
         for warning in report.warnings:
@@ -315,16 +360,12 @@ class DynamicDataIO:
         """Validations then metrics, in one pass; metrics are logged only if validations held."""
         if not (validate or metrics):
             return
+        if metrics and type(self).schema is SCHEMA_FROM_FILE:
+            for problem in self.sources_config.metric_problems:
+                raise problem  # a metric its column cannot have (dynamicio failed computing it)
+        bound, _ = self._bound()
         with span("validate" if validate else "metrics", resource=self.sources_config.name):
-            report, values = evaluate(
-                frame,
-                self.schema,
-                resource=self.sources_config.name,
-                env=self.sources_config.env_identifier,
-                rules=validate,
-                metrics=metrics,
-                label_cap=ALL_LABELS,
-            )
+            report, values = bound.evaluate(frame, validate=validate, metrics=metrics)
         if validate:
             self._raise_failures(frame, report)
         if metrics and METRICS_LOGGER.isEnabledFor(logging.INFO):
@@ -373,27 +414,21 @@ class DynamicDataIO:
             ReadError, TemplateError: The source cannot be read, or a ``{placeholder}`` has no
                 value.
         """
-        resource, args = self._engine_spec()
-        env = self.sources_config.env_identifier
-        with span("dynio.compat.read", resource=resource.name, env=env):
+        bound, args = self._bound()
+        with span("dynio.compat.read", resource=bound.name, env=bound.env):
             try:
-                result = execute.read(
-                    resource, env, template_args=args, validate=False, metrics=False
-                )
+                result = bound.read_result(validate=False, metrics=False, **args)
             except (CastError, SchemaError) as exc:
                 raise _translate(exc, ColumnsDataTypeError) from exc
-            if self.show_casting_warnings:
-                for cast in result.info.casts:  # "column: source -> target"
-                    head, _, target = cast.rpartition(" -> ")
-                    column, _, source = head.rpartition(": ")
-                    logger.info(
-                        "Expected: '%s' dtype for %s['%s'], found '%s'",
-                        target,
-                        self.name,
-                        column,
-                        source,
-                    )
+            if self.show_casting_warnings or self.strict_dtype_check:
+                self._dtype_warnings(self._source_dtypes(args), None)
             frame = result.frame
+            if result.info.format != "parquet" and "columns" not in self.options:
+                # the file's column order, as dynamicio's pandas readers kept it (its parquet
+                # reader gave the schema's; a ``columns`` option gives its own)
+                order = [c for c in result.info.source_columns if c in frame.columns]
+                if len(order) == frame.width:
+                    frame = frame.select(order)
             if not self._overridden():
                 self._check(
                     frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
@@ -402,6 +437,24 @@ class DynamicDataIO:
             df = self._to_pandas(frame)
             self._checks_of_subclass(df)
             return df
+
+    def _source_dtypes(self, args: Mapping[str, Any]) -> dict[str, str]:
+        """The pandas dtypes of the schema's columns as the source holds them, before the
+        casts (only for ``show_casting_warnings`` and ``strict_dtype_check``: it plans the
+        read once more, without the schema)."""
+        env = self.sources_config.env
+        raw_env = dataclasses.replace(
+            env, schema=None, source=dataclasses.replace(env.source, base_dir=os.getcwd())
+        )
+        raw = dataclasses.replace(
+            self.sources_config.resource,
+            envs=freeze({env.name: raw_env}),
+            schema=None,
+            deferred=freeze({}),
+        )
+        found = Resource(raw, env.name).scan(**args).collect_schema()
+        empty = pl.DataFrame(schema=found).to_pandas()
+        return {str(c): empty[c].dtype.name for c in empty.columns}
 
     def write(self, df: Any) -> None:
         """Write pandas (or Polars, or Arrow) data: keep the schema's columns, cast, validate,
@@ -416,28 +469,28 @@ class DynamicDataIO:
         """
         env = self.sources_config.env_identifier
         with span("dynio.compat.write", resource=self.sources_config.name, env=env):
-            source_module(self.sources_config.env, self._context)
+            Resource(self.sources_config.resource, env).require_source()
+            if isinstance(df, pd.DataFrame):
+                df = self._booleans(df)
             frame = self._frame_of(df)
             self._require_columns(frame, self.schema.column_names)
             # the schema's columns, in the order the data has them (as dynamicio wrote them)
             wanted = set(self.schema.column_names)
             names = [c for c in frame.columns if c in wanted]
-            resource, args = self._engine_spec(order=names)
+            bound, args = self._bound(order=names)
             if isinstance(df, pd.DataFrame):
-                self._dtype_warnings(df)
+                self._dtype_warnings({c: df[c].dtype.name for c in names}, df)
             if self._overridden():
                 # as dynamicio: the class's own checks see the data before it is cast
                 self._checks_of_subclass(df[names] if isinstance(df, pd.DataFrame) else df)
-                frame = self._cast(frame.select(names)).select(names)
+                frame = self._cast(bound, frame.select(names))
             else:
-                frame = self._cast(frame.select(names)).select(names)
+                frame = self._cast(bound, frame.select(names))
                 self._check(
                     frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
                 )
             try:
-                execute.write(
-                    resource, env, frame, template_args=args, validate=False, metrics=False
-                )
+                bound.write(frame, validate=False, metrics=False, **args)
             except (CastError, SchemaError) as exc:
                 raise _translate(exc, ColumnsDataTypeError) from exc
 
@@ -456,19 +509,20 @@ class DynamicDataIO:
         if self.log_schema_metrics:
             self.log_metrics_from_schema(df)
 
-    def _dtype_warnings(self, df: pd.DataFrame) -> None:
+    def _dtype_warnings(self, found: Mapping[str, str], df: pd.DataFrame | None) -> None:
+        """dynamicio's lines for columns whose dtype is not the schema's: ``found`` maps
+        columns to their pandas dtype names; ``df`` (on write) is checked for mixed types."""
         for col in self.schema.columns:
-            found = df[col.name].dtype.name
-            expected = col.dtype.spelling
-            if found == expected:
+            if col.name not in found or found[col.name] == col.dtype.spelling:
                 continue
+            expected, have = col.dtype.spelling, found[col.name]
             if self.show_casting_warnings:
                 logger.info(
                     "Expected: '%s' dtype for %s['%s'], found '%s'",
                     expected,
                     self.name,
                     col.name,
-                    found,
+                    have,
                 )
             if self.strict_dtype_check:
                 logger.warning(
@@ -477,13 +531,41 @@ class DynamicDataIO:
                     self.name,
                     col.name,
                 )
-                if df[col.name].map(type).nunique() > 1:
-                    logger.warning(CASTING_WARNING_MSG.format(col.name, expected, found))
+                if df is not None and df[col.name].map(type).nunique() > 1:
+                    logger.warning(CASTING_WARNING_MSG.format(col.name, expected, have))
                     logger.info(NOTICE_MSG.format(col.name))
 
-    def _cast(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def _booleans(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``bool`` columns held as Python objects made ``bool`` where that loses nothing
+        (``True``/``False``/``1``/``0``, as dynamicio's cast did); a column with nulls or other
+        values raises instead of being coerced (dynamicio made ``None`` False, ``'x'`` True).
+
+        Raises:
+            ColumnsDataTypeError: A ``bool`` column holds nulls or values other than booleans.
+        """
+        out = df
+        for col in self.schema.columns:
+            if col.dtype.spelling != "bool" or col.name not in df or df[col.name].dtype == bool:
+                continue
+            series = df[col.name]
+            bad = [v for v in series if not isinstance(v, _BOOLEAN_TYPES) or v not in (0, 1)]
+            if bad:
+                raise ColumnsDataTypeError(
+                    f"column {col.name!r} is declared bool but holds nulls or values that are"
+                    " not booleans; dynio does not coerce them (dynamicio made nulls False and"
+                    " other values True)",
+                    column=col.name,
+                    values=bad[:5],
+                    **self._context,
+                )
+            if out is df:
+                out = df.copy(deep=False)
+            out[col.name] = series.astype(bool)
+        return out
+
+    def _cast(self, bound: Resource, frame: pl.DataFrame) -> pl.DataFrame:
         try:
-            return execute.conform(frame, self.schema, self._context)
+            return bound.conform(frame).select(frame.columns)
         except (CastError, SchemaError) as exc:
             raise _translate(exc, ColumnsDataTypeError) from exc
 
