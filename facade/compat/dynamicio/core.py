@@ -45,7 +45,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -58,6 +57,13 @@ from dynio.compat.dynamicio.errors import (
     ColumnsDataTypeError,
     SchemaNotFoundError,
     SchemaValidationError,
+)
+from dynio.compat.dynamicio.frames import (
+    SchemaColumns,
+    booleans,
+    read_source,
+    single_record_warning,
+    source_dtypes,
 )
 from dynio.compat.dynamicio.metrics import ALL_LABELS, metric_lines
 from dynio.compat.dynamicio.mixins import (
@@ -76,7 +82,7 @@ from dynio.engine.formats import format_for
 from dynio.engine.loader import parse_schema
 from dynio.engine.quality import METRICS_LOGGER, ValidationReport
 from dynio.engine.sources import kind_for
-from dynio.engine.spec import ColumnSpec, EnvSpec, SchemaSpec, freeze
+from dynio.engine.spec import EnvSpec, SchemaSpec, freeze
 from dynio.engine.telemetry import span
 
 __all__ = [
@@ -98,47 +104,9 @@ _NAME_WORDS = re.compile(
 )
 
 
-# Python types a ``bool`` column may hold and still be written as ``bool`` (0/1 are exact)
-_BOOLEAN_TYPES = (bool, int, np.bool_, np.integer)
-
-
 def dataset_name(class_name: str) -> str:
     """dynamicio's dataset name of a class: ``StagedFoo`` -> ``STAGED_FOO``."""
     return "_".join(w.lower() for w in _NAME_WORDS.findall(class_name)).upper()
-
-
-class SchemaColumns(tuple[ColumnSpec, ...]):
-    """A schema's columns in order that also answer as dynamicio's ``{name: column}`` dict
-    (``keys()``, ``values()``, ``items()``, ``get(name)``, ``schema.columns[name]``)."""
-
-    def keys(self) -> list[str]:
-        """The column names, in order."""
-        return [c.name for c in self]
-
-    def values(self) -> list[ColumnSpec]:
-        """The columns, in order."""
-        return list(self)
-
-    def items(self) -> list[tuple[str, ColumnSpec]]:
-        """``(name, column)`` pairs, in order."""
-        return [(c.name, c) for c in self]
-
-    def get(self, name: str, default: ColumnSpec | None = None) -> ColumnSpec | None:
-        """The column called ``name``, or ``default``."""
-        return next((c for c in self if c.name == name), default)
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            found = self.get(key)
-            if found is None:
-                raise KeyError(key)
-            return found
-        return super().__getitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        if isinstance(key, str):
-            return self.get(key) is not None
-        return super().__contains__(key)
 
 
 class MissingMixinError(DynioError, AssertionError):
@@ -292,14 +260,18 @@ class DynamicDataIO:
     def _context(self) -> dict[str, Any]:
         return {"resource": self.sources_config.name, "env": self.sources_config.env_identifier}
 
-    def _bound(self, order: list[str] | None = None) -> tuple[Resource, dict[str, Any]]:
+    def _bound(
+        self, order: list[str] | None = None, *, reading: bool = False
+    ) -> tuple[Resource, dict[str, Any]]:
         """The resource as this object reads and writes it, and the template arguments.
 
         Options are split: values for ``{placeholders}`` in the source's paths become template
         arguments (never consumed, so a second call works), options the source's format takes
         go into a new frozen source spec, others are reported and left out, as dynamicio did.
         ``order`` puts the schema's columns in the data's order (a write keeps it, as
-        dynamicio's did).
+        dynamicio's did). A ``local_batch`` ``path_prefix`` is read as dynamicio read it: the
+        files of the format directly in that folder (``*.parquet``, ``*.h5``), not those of its
+        sub-folders.
         """
         env: EnvSpec = self.sources_config.env
         source = env.source
@@ -328,6 +300,8 @@ class DynamicDataIO:
             # dynamicio opened relative paths from the working directory
             base_dir=os.getcwd(),
         )
+        if reading:
+            new_source = read_source(new_source, args)
         schema: SchemaSpec = self.schema
         if order is not None:
             rank = {name: i for i, name in enumerate(order)}
@@ -414,15 +388,19 @@ class DynamicDataIO:
             ReadError, TemplateError: The source cannot be read, or a ``{placeholder}`` has no
                 value.
         """
-        bound, args = self._bound()
+        bound, args = self._bound(reading=True)
         with span("dynio.compat.read", resource=bound.name, env=bound.env):
             try:
                 result = bound.read_result(validate=False, metrics=False, **args)
             except (CastError, SchemaError) as exc:
                 raise _translate(exc, ColumnsDataTypeError) from exc
             if self.show_casting_warnings or self.strict_dtype_check:
-                self._dtype_warnings(self._source_dtypes(args), None)
+                self._dtype_warnings(
+                    source_dtypes(self.sources_config.resource, bound.spec, args), None
+                )
             frame = result.frame
+            if "single_record" not in self.options:
+                single_record_warning(frame, bound.spec.source, args)
             if result.info.format != "parquet" and "columns" not in self.options:
                 # the file's column order, as dynamicio's pandas readers kept it (its parquet
                 # reader gave the schema's; a ``columns`` option gives its own)
@@ -437,24 +415,6 @@ class DynamicDataIO:
             df = self._to_pandas(frame)
             self._checks_of_subclass(df)
             return df
-
-    def _source_dtypes(self, args: Mapping[str, Any]) -> dict[str, str]:
-        """The pandas dtypes of the schema's columns as the source holds them, before the
-        casts (only for ``show_casting_warnings`` and ``strict_dtype_check``: it plans the
-        read once more, without the schema)."""
-        env = self.sources_config.env
-        raw_env = dataclasses.replace(
-            env, schema=None, source=dataclasses.replace(env.source, base_dir=os.getcwd())
-        )
-        raw = dataclasses.replace(
-            self.sources_config.resource,
-            envs=freeze({env.name: raw_env}),
-            schema=None,
-            deferred=freeze({}),
-        )
-        found = Resource(raw, env.name).scan(**args).collect_schema()
-        empty = pl.DataFrame(schema=found).to_pandas()
-        return {str(c): empty[c].dtype.name for c in empty.columns}
 
     def write(self, df: Any) -> None:
         """Write pandas (or Polars, or Arrow) data: keep the schema's columns, cast, validate,
@@ -471,7 +431,7 @@ class DynamicDataIO:
         with span("dynio.compat.write", resource=self.sources_config.name, env=env):
             Resource(self.sources_config.resource, env).require_source()
             if isinstance(df, pd.DataFrame):
-                df = self._booleans(df)
+                df = booleans(df, self.schema, self._context)
             frame = self._frame_of(df)
             self._require_columns(frame, self.schema.column_names)
             # the schema's columns, in the order the data has them (as dynamicio wrote them)
@@ -534,34 +494,6 @@ class DynamicDataIO:
                 if df is not None and df[col.name].map(type).nunique() > 1:
                     logger.warning(CASTING_WARNING_MSG.format(col.name, expected, have))
                     logger.info(NOTICE_MSG.format(col.name))
-
-    def _booleans(self, df: pd.DataFrame) -> pd.DataFrame:
-        """``bool`` columns held as Python objects made ``bool`` where that loses nothing
-        (``True``/``False``/``1``/``0``, as dynamicio's cast did); a column with nulls or other
-        values raises instead of being coerced (dynamicio made ``None`` False, ``'x'`` True).
-
-        Raises:
-            ColumnsDataTypeError: A ``bool`` column holds nulls or values other than booleans.
-        """
-        out = df
-        for col in self.schema.columns:
-            if col.dtype.spelling != "bool" or col.name not in df or df[col.name].dtype == bool:
-                continue
-            series = df[col.name]
-            bad = [v for v in series if not isinstance(v, _BOOLEAN_TYPES) or v not in (0, 1)]
-            if bad:
-                raise ColumnsDataTypeError(
-                    f"column {col.name!r} is declared bool but holds nulls or values that are"
-                    " not booleans; dynio does not coerce them (dynamicio made nulls False and"
-                    " other values True)",
-                    column=col.name,
-                    values=bad[:5],
-                    **self._context,
-                )
-            if out is df:
-                out = df.copy(deep=False)
-            out[col.name] = series.astype(bool)
-        return out
 
     def _cast(self, bound: Resource, frame: pl.DataFrame) -> pl.DataFrame:
         try:
