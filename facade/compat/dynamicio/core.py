@@ -91,6 +91,7 @@ __all__ = [
     "DynamicDataIO",
     "MissingMixinError",
     "MissingSchemaAttributeError",
+    "PathPrefixWriteError",
     "UnifiedIO",
 ]
 
@@ -112,6 +113,12 @@ def dataset_name(class_name: str) -> str:
 class MissingMixinError(DynioError, AssertionError):
     """The IO class lists no mixin for the environment's source type (an ``AssertionError``,
     as dynamicio's check was)."""
+
+
+class PathPrefixWriteError(DynioError, ValueError):
+    """An ``s3_path_prefix`` write that is not parquet with ``partition_cols`` (a
+    ``ValueError``, as dynamicio's check was): a write without partitions would replace what
+    else lives under the prefix."""
 
 
 class MissingSchemaAttributeError(DynioError, AssertionError):
@@ -430,6 +437,8 @@ class DynamicDataIO:
         env = self.sources_config.env_identifier
         with span("dynio.compat.write", resource=self.sources_config.name, env=env):
             Resource(self.sources_config.resource, env).require_source()
+            if self.sources_config.env.source.kind == "s3_path_prefix":
+                self._check_prefix_write()
             if isinstance(df, pd.DataFrame):
                 df = booleans(df, self.schema, self._context)
             frame = self._frame_of(df)
@@ -453,6 +462,20 @@ class DynamicDataIO:
                 bound.write(frame, validate=False, metrics=False, **args)
             except (CastError, SchemaError) as exc:
                 raise _translate(exc, ColumnsDataTypeError) from exc
+
+    def _check_prefix_write(self) -> None:
+        fmt = self.sources_config.env.source.format
+        if fmt != "parquet":
+            raise PathPrefixWriteError(
+                f"file type {fmt!r} cannot be written to an s3_path_prefix: only parquet",
+                **self._context,
+            )
+        if not self.options.get("partition_cols"):
+            raise PathPrefixWriteError(
+                "partition_cols is required as an option to write partitioned parquet files to"
+                " an s3_path_prefix",
+                **self._context,
+            )
 
     def _overridden(self) -> bool:
         """Whether the class (or a test's patch) replaced validate_from_schema or

@@ -439,6 +439,8 @@ class IOConfig:
     Raises:
         ConfigError: A problem of the file itself (a resource's own problems are raised by
             ``get()`` of that resource).
+        pydantic.ValidationError: A resource dynamicio's models reject (a section without its
+            ``file_path``, an unknown ``file_type``), as dynamicio raised it here.
     """
 
     def __init__(
@@ -454,6 +456,30 @@ class IOConfig:
             Path(path_to_source_yaml), env_identifier, _variables(dynamic_vars)
         )
         self._order = _resource_order(Path(path_to_source_yaml))
+        self._check_models(set(self.sources))
+
+    def _check_models(self, names: set[str]) -> None:
+        """Raise what dynamicio raised when it loaded the file: its pydantic models' error for
+        a resource they reject (a section without its ``file_path`` or ``path_prefix``, an
+        unknown ``file_type``). Other problems are raised by ``get()`` of their resource, as
+        dynamicio failed on them only when the resource was used. (Without ``pydantic``
+        installed, all are.) The models' view is kept for :attr:`config`."""
+        try:
+            import pydantic
+
+            from dynio.compat.dynamicio.config.pydantic import BindingsYaml
+        except ImportError:
+            return
+        try:
+            raw = self._raw()
+            bindings = {name: body for name, body in raw.items() if name in names}
+            config = BindingsYaml(bindings=bindings).update_config_refs()
+        except pydantic.ValidationError:
+            raise
+        except (OSError, yaml.YAMLError, DynioError):  # get() of the resource says it
+            return
+        if set(bindings) == set(raw):
+            self.__dict__["config"] = config
 
     @property
     def sources(self) -> list[str]:
