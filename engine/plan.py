@@ -62,8 +62,8 @@ class PlanInfo:
         casts: ``column: source -> target`` for every cast in the plan.
         pushed: The source's own record of what it took over (:attr:`Scan.pushed`: projection,
             predicates, and for table formats the version read and the files pruned).
-        source_columns: The data's columns in the order the source has them (the frame has the
-            schema's order).
+        source_schema: The data's columns and dtypes as the source gives them, in the source's
+            order (the frame has the schema's order and dtypes).
     """
 
     resource: str
@@ -77,7 +77,7 @@ class PlanInfo:
     filters_residual: str | None = None
     casts: tuple[str, ...] = ()
     pushed: Mapping[str, Any] = field(default_factory=dict)
-    source_columns: tuple[str, ...] = ()
+    source_schema: Mapping[str, pl.DataType] = field(default_factory=dict)
 
     def attributes(self) -> dict[str, Any]:
         """Span attributes by short name (see :data:`dynio.engine.telemetry.ATTR`)."""
@@ -402,7 +402,7 @@ def plan_read(
             filters_residual=None if scan.pushed.get("predicates") else describe(predicate),
             casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
             pushed=dict(scan.pushed),
-            source_columns=tuple(available),
+            source_schema=dict(src_schema),
         )
         return Plan(
             frame=frame,

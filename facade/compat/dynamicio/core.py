@@ -61,6 +61,8 @@ from dynio.compat.dynamicio.errors import (
 from dynio.compat.dynamicio.frames import (
     SchemaColumns,
     booleans,
+    objects_as_read,
+    objects_kept,
     read_source,
     single_record_warning,
     source_dtypes,
@@ -268,7 +270,11 @@ class DynamicDataIO:
         return {"resource": self.sources_config.name, "env": self.sources_config.env_identifier}
 
     def _bound(
-        self, order: list[str] | None = None, *, reading: bool = False
+        self,
+        order: list[str] | None = None,
+        *,
+        reading: bool = False,
+        keep: Mapping[str, pl.DataType] | None = None,
     ) -> tuple[Resource, dict[str, Any]]:
         """The resource as this object reads and writes it, and the template arguments.
 
@@ -314,6 +320,8 @@ class DynamicDataIO:
             rank = {name: i for i, name in enumerate(order)}
             columns = sorted(schema.columns, key=lambda c: rank.get(c.name, len(rank)))
             schema = dataclasses.replace(schema, columns=tuple(columns))
+        if keep is not None:
+            schema = objects_kept(schema, keep)
         new_env = dataclasses.replace(env, source=new_source, schema=schema)
         resource = dataclasses.replace(
             self.sources_config.resource,
@@ -406,12 +414,15 @@ class DynamicDataIO:
                     source_dtypes(self.sources_config.resource, bound.spec, args), None
                 )
             frame = result.frame
+            frame = objects_as_read(
+                frame, self.schema, result.info.source_schema, result.info.format
+            )
             if "single_record" not in self.options:
                 single_record_warning(frame, bound.spec.source, args)
             if result.info.format != "parquet" and "columns" not in self.options:
                 # the file's column order, as dynamicio's pandas readers kept it (its parquet
                 # reader gave the schema's; a ``columns`` option gives its own)
-                order = [c for c in result.info.source_columns if c in frame.columns]
+                order = [c for c in result.info.source_schema if c in frame.columns]
                 if len(order) == frame.width:
                     frame = frame.select(order)
             if not self._overridden():
@@ -446,15 +457,17 @@ class DynamicDataIO:
             # the schema's columns, in the order the data has them (as dynamicio wrote them)
             wanted = set(self.schema.column_names)
             names = [c for c in frame.columns if c in wanted]
-            bound, args = self._bound(order=names)
+            # ``object`` columns are written as the data holds them (lists, numbers…)
+            bound, args = self._bound(order=names, keep=frame.schema)
             if isinstance(df, pd.DataFrame):
                 self._dtype_warnings({c: df[c].dtype.name for c in names}, df)
+            data = frame.select(names)
             if self._overridden():
                 # as dynamicio: the class's own checks see the data before it is cast
                 self._checks_of_subclass(df[names] if isinstance(df, pd.DataFrame) else df)
-                frame = self._cast(bound, frame.select(names))
+                frame = self._cast(bound, data)
             else:
-                frame = self._cast(bound, frame.select(names))
+                frame = self._cast(bound, data)
                 self._check(
                     frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
                 )

@@ -9,7 +9,10 @@ differ in ways pipelines see, these helpers give dynamicio's behaviour:
   ``single_record`` logs dynamicio's warning;
 - ``show_casting_warnings``/``strict_dtype_check`` compare with the dtypes pandas would have
   given the source's own types;
-- ``bool`` columns of Python objects take ``True``/``False``/``1``/``0`` and nothing else.
+- ``bool`` columns of Python objects take ``True``/``False``/``1``/``0`` and nothing else;
+- ``object`` columns hold what the data holds: numbers or booleans a file holds in an
+  ``object`` column are read as Python numbers (dynamicio's ``astype(object)``), and lists,
+  numbers or structs written in one are written as they are.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from dynio.engine.spec import ColumnSpec, EnvSpec, ResourceSpec, SchemaSpec, Sou
 __all__ = [
     "SchemaColumns",
     "booleans",
+    "objects_as_read",
+    "objects_kept",
     "read_source",
     "single_record_warning",
     "source_dtypes",
@@ -178,3 +183,63 @@ def booleans(df: pd.DataFrame, schema: SchemaSpec, context: Mapping[str, Any]) -
             out = df.copy(deep=False)
         out[col.name] = series.astype(bool)
     return out
+
+
+def _text(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Null, pl.Categorical) or isinstance(dtype, pl.Enum)
+
+
+def objects_kept(schema: SchemaSpec, dtypes: Mapping[str, pl.DataType]) -> SchemaSpec:
+    """The schema with its ``object`` columns of non-text data (``dtypes``) typed as the data
+    is, so a write stores them as they are (dynamicio wrote lists, numbers, structs held in an
+    ``object`` column as pandas held them)."""
+    columns = []
+    for col in schema.columns:
+        found = dtypes.get(col.name)
+        if col.dtype.spelling == "object" and found is not None and not _text(found):
+            col = dataclasses.replace(col, dtype=dataclasses.replace(col.dtype, polars=found))
+        columns.append(col)
+    return dataclasses.replace(schema, columns=tuple(columns))
+
+
+_INTEGER_TEXT = r"^-?(0|[1-9][0-9]*)$"  # the text str(int) gives: nothing is lost parsing it
+
+
+def _as_csv_read(series: pl.Series) -> pl.Series:
+    """A CSV text column as pandas' reader typed it, where that loses nothing: integers written
+    as Python writes them become integers, ``True``/``False`` booleans; anything else (leading
+    zeros, ``1.50``, mixed values) stays text."""
+    values = series.drop_nulls()
+    if values.len() == 0:
+        return series
+    if bool(values.str.contains(_INTEGER_TEXT).all()):
+        numbers = series.cast(pl.Int64, strict=False)
+        if numbers.null_count() == series.null_count():  # none beyond int64
+            return numbers
+    if bool(values.is_in(["True", "False"]).all()):
+        return series == "True"
+    return series
+
+
+def objects_as_read(
+    frame: pl.DataFrame, schema: SchemaSpec, source: Mapping[str, pl.DataType], fmt: str | None
+) -> pl.DataFrame:
+    """``object`` columns holding numbers or booleans in the source back to those values, so
+    pandas gets the Python numbers dynamicio's ``astype(object)`` gave. ``source``: the
+    source's dtypes (the engine's cast of these types to text is exact, so this restores the
+    values read); a CSV's text is typed as pandas' reader typed it, where that loses nothing."""
+    back = []
+    for col in schema.columns:
+        found = source.get(col.name)
+        if not (
+            col.dtype.spelling == "object"
+            and found is not None
+            and col.name in frame.columns
+            and frame.schema[col.name] == pl.String
+        ):
+            continue
+        if found.is_numeric() or found == pl.Boolean:
+            back.append(frame[col.name].cast(found))
+        elif fmt == "csv":
+            back.append(_as_csv_read(frame[col.name]))
+    return frame.with_columns(back) if back else frame
