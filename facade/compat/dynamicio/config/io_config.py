@@ -293,7 +293,10 @@ def _without(path: Path, broken: set[str]) -> dict[str, Any]:
 
 
 _UNKNOWN_OPTION = re.compile(r"^unknown option '[^']*' for (format|type) ")
-_METRIC_KEY = re.compile(r"^columns\.(?P<column>.+)\.metrics\[(?P<index>\d+)\]$")
+# in a schema file: ``columns.baz.metrics[2]``; inline: ``RES.schema.columns…`` (or RES.ENV.schema)
+_METRIC_KEY = re.compile(
+    r"^(?:(?P<inline>.+)\.schema\.)?columns\.(?P<column>.+)\.metrics\[(?P<index>\d+)\]$"
+)
 _NON_NUMERIC_METRIC = re.compile(r"^metric '[^']*' needs a numeric column")
 
 
@@ -347,12 +350,16 @@ def _drop_metric(
     """Take a metric its column cannot have out of the resource's schema (inlined in ``doc``)
     into ``kept``; whether it was one."""
     found = _METRIC_KEY.match(problem.key_path or "")
-    body = doc.get(str(problem.resource))
-    if not (found and _NON_NUMERIC_METRIC.match(problem.message) and isinstance(body, dict)):
+    holder: Any = doc.get(str(problem.resource))
+    if not (found and _NON_NUMERIC_METRIC.match(problem.message) and isinstance(holder, dict)):
         return False
-    schema = body.get("schema")
+    if found["inline"]:
+        holder = doc
+        for part in found["inline"].split("."):
+            holder = holder.get(part) if isinstance(holder, dict) else None
+    schema = holder.get("schema") if isinstance(holder, dict) else None
     ref = _substituted(schema.get("file_path"), variables) if isinstance(schema, dict) else None
-    if isinstance(ref, str):
+    if not found["inline"] and isinstance(ref, str):
         with open(path.parent / ref, encoding="utf-8") as stream:  # (an absolute ref wins)
             schema = yaml.safe_load(stream)
     column = schema.get("columns", {}).get(found["column"]) if isinstance(schema, dict) else None
@@ -361,18 +368,18 @@ def _drop_metric(
     if not isinstance(metrics, list) or index >= len(metrics):
         return False
     metrics[index] = None  # removed below, once every problem of the file is seen
-    body["schema"] = schema
+    holder["schema"] = schema
     kept.metrics.setdefault(str(problem.resource), []).append(problem)
     return True
 
 
-def _without_nulls(doc: dict[str, Any]) -> None:
-    for body in doc.values():
-        schema = body.get("schema") if isinstance(body, dict) else None
-        columns = schema.get("columns") if isinstance(schema, dict) else None
-        for column in (columns or {}).values():
-            if isinstance(column, dict) and isinstance(column.get("metrics"), list):
-                column["metrics"] = [m for m in column["metrics"] if m is not None]
+def _without_nulls(node: Any) -> None:
+    """Remove the metrics :func:`_drop_metric` marked, wherever their schema is."""
+    if isinstance(node, dict):
+        if isinstance(node.get("metrics"), list):
+            node["metrics"] = [m for m in node["metrics"] if m is not None]
+        for value in node.values():
+            _without_nulls(value)
 
 
 def _load(
