@@ -25,8 +25,10 @@ from dynio.engine import execute, loader, plan, quality, stream_io
 from dynio.engine.display import MetricValues
 from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationError
 from dynio.engine.filters import FilterLike
+from dynio.engine.formats import format_for
 from dynio.engine.placeholders import VarSource
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
+from dynio.engine.sources import kind_for
 from dynio.engine.spec import CatalogSpec, EnvSpec, ResourceSpec
 from dynio.engine.telemetry import (
     bind_source,
@@ -310,6 +312,16 @@ class Resource:
             TemplateError: A setting is a malformed template.
         """
         return plan.template_fields_of(self.spec, {"resource": self.name, "env": self._env})
+
+    def accepted_options(self) -> frozenset[str] | None:
+        """The reader/writer ``options`` the source takes: its format's, or for a kind without
+        formats (SQL, Kafka …) the kind's; ``None`` when it takes any."""
+        source = self.spec.source
+        fmt = format_for(source.format) if source.format else None
+        if fmt is not None:
+            return frozenset(fmt.options)
+        kind = kind_for(source.kind)
+        return frozenset(kind.options) if kind is not None and kind.options is not None else None
 
     def require_source(self) -> None:
         """Check that the source's kind can be read and written here (its module loads).

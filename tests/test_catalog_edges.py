@@ -174,6 +174,10 @@ def test_resource_hooks_run_a_writes_stages_one_by_one(
     )
     res = cat.resource("t")
     assert res.template_fields() == {"day"}
+    accepted = res.accepted_options()
+    assert accepted is not None
+    assert "compression" in accepted
+    assert "option_3" not in accepted
     res.require_source()
     frame = res.conform(pl.DataFrame({"b": ["x", "y"], "a": [1, 2], "extra": [0, 0]}))
     assert frame.schema == pl.Schema({"a": pl.Float64, "b": pl.String})

@@ -246,11 +246,12 @@ def test_a_resource_dynamicios_models_reject_fails_at_load(tmp_path: Path) -> No
         NO_PREFIX:
           CLOUD:
             type: s3_path_prefix
-            s3: {bucket: b, file_type: parquet}
+            s3: {bucket: Bucket-Secret-5531, file_type: parquet}
         """,
     )
-    with pytest.raises(pydantic.ValidationError, match="path_prefix"):
+    with pytest.raises(pydantic.ValidationError, match="path_prefix") as caught:
         IOConfig(path, "CLOUD")
+    assert "Bucket-Secret-5531" not in str(caught.value)  # the error quotes no value
 
 
 def test_an_s3_path_prefix_write_needs_parquet_and_partition_cols(config: IOConfig) -> None:
@@ -270,7 +271,13 @@ def test_io_classes_use_the_catalogs_resource_api_not_engine_internals() -> None
         for alias in node.names
     }
     assert "dynio.catalog.Resource" in imported
-    internals = ("dynio.engine.execute", "dynio.engine.plan", "dynio.engine.quality.evaluate")
+    internals = (
+        "dynio.engine.execute",
+        "dynio.engine.plan",
+        "dynio.engine.quality.evaluate",
+        "dynio.engine.formats",
+        "dynio.engine.sources",
+    )
     assert not [name for name in imported if name.startswith(internals)]
     assert "dynio.engine.execute" not in {n.rpartition(".")[0] for n in imported}
 

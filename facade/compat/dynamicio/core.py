@@ -80,10 +80,8 @@ from dynio.compat.dynamicio.mixins import (
 from dynio.compat.dynamicio.mixins.base import DYNAMICIO_TYPES, mixin_types
 from dynio.compat.dynamicio.validations import ALL_VALIDATORS, dynamicio_semantics, render
 from dynio.engine.errors import CastError, DynioError, SchemaError
-from dynio.engine.formats import format_for
 from dynio.engine.loader import parse_schema
 from dynio.engine.quality import METRICS_LOGGER, ValidationReport
-from dynio.engine.sources import kind_for
 from dynio.engine.spec import EnvSpec, SchemaSpec, freeze
 from dynio.engine.telemetry import span
 
@@ -288,12 +286,11 @@ class DynamicDataIO:
         """
         env: EnvSpec = self.sources_config.env
         source = env.source
-        fields = Resource(self.sources_config.resource, env.name).template_fields()
+        declared = Resource(self.sources_config.resource, env.name)
+        fields = declared.template_fields()
         options = dict(self.options)
         args = {k: options.pop(k) for k in list(options) if k in fields}
-        fmt = format_for(source.format) if source.format else None
-        kind = kind_for(source.kind)
-        accepted = fmt.options if fmt is not None else (kind.options if kind else None)
+        accepted = declared.accepted_options()
         unused = {k: v for k, v in options.items() if accepted is not None and k not in accepted}
         if unused:
             logger.warning(
@@ -303,7 +300,7 @@ class DynamicDataIO:
             )
         # pandas reads an option given as None as its default; so does dynio by leaving it out
         kept = {k: v for k, v in options.items() if k not in unused and v is not None}
-        sql_table = kind is not None and kind.options is not None and "table" in kind.options
+        sql_table = source.format is None and accepted is not None and "table" in accepted
         if sql_table and not {"table", "sql_query"} & set(kept):
             # dynamicio names a SQL resource's table after its schema
             kept["table"] = self.schema.name or self.sources_config.name

@@ -433,6 +433,15 @@ def _load(
     return CatalogSpec(resources=freeze(resources), files=(str(path),)), broken, kept
 
 
+# pydantic error types that dynamicio's load raised for a section's structure (the models'
+# own value errors quote no value)
+_STRUCTURAL = frozenset({"missing", "enum", "literal_error", "value_error"})
+
+
+def _ctx(error: Any) -> dict[str, Any]:
+    return {"ctx": error["ctx"]} if "ctx" in error else {}
+
+
 class IOConfig:
     """The resources of one YAML file, in one environment.
 
@@ -467,10 +476,10 @@ class IOConfig:
 
     def _check_models(self, names: set[str]) -> None:
         """Raise what dynamicio raised when it loaded the file: its pydantic models' error for
-        a resource they reject (a section without its ``file_path`` or ``path_prefix``, an
-        unknown ``file_type``). Other problems are raised by ``get()`` of their resource, as
-        dynamicio failed on them only when the resource was used. (Without ``pydantic``
-        installed, all are.) The models' view is kept for :attr:`config`."""
+        an environment section they reject for a missing key (``file_path``, ``path_prefix``)
+        or an unknown ``file_type``. Other problems are raised by ``get()`` of their resource,
+        as dynamicio failed on them only when the resource was used; so are all of them
+        without ``pydantic`` installed. The error quotes no value (a misplaced secret)."""
         try:
             import pydantic
 
@@ -479,14 +488,23 @@ class IOConfig:
             return
         try:
             raw = self._raw()
-            bindings = {name: body for name, body in raw.items() if name in names}
-            config = BindingsYaml(bindings=bindings).update_config_refs()
-        except pydantic.ValidationError:
-            raise
         except (OSError, yaml.YAMLError, DynioError):  # get() of the resource says it
             return
-        if set(bindings) == set(raw):
-            self.__dict__["config"] = config
+        bindings = {  # the sections only: schemas are dynio's to check
+            name: {k: v for k, v in body.items() if k != "schema"}
+            for name, body in raw.items()
+            if name in names and isinstance(body, dict)
+        }
+        try:
+            BindingsYaml.model_validate({"bindings": bindings})
+        except pydantic.ValidationError as exc:
+            found = [
+                {"type": e["type"], "loc": e["loc"], "input": None, **_ctx(e)}
+                for e in exc.errors()
+                if e["type"] in _STRUCTURAL
+            ]
+            if found:
+                raise pydantic.ValidationError.from_exception_data(exc.title, found) from None  # type: ignore[arg-type]
 
     @property
     def sources(self) -> list[str]:
