@@ -20,8 +20,13 @@
     StagedFoo(source_config=raw_config.get(source_key="STAGED_FOO")).write(df)
 
 The environment's ``type`` decides how data is read and written, through dynio's source
-registry; the mixins are markers (:mod:`dynio.compat.dynamicio.mixins`). The order of operations
-is dynamicio's where it matters to results:
+registry; the mixins are markers (:mod:`dynio.compat.dynamicio.mixins`). An IO object reads and
+writes through the same API as :class:`dynio.Catalog`: a :class:`dynio.catalog.Resource` bound
+to the object's source (its options, the working directory for relative paths, its schema), whose
+``read_result``, ``conform``, ``evaluate`` and ``write`` run the stages in dynamicio's order. How
+dynamicio's pandas readers shaped data (file column order, ``object`` columns, JSON shapes,
+``local_batch`` folders) is in :mod:`dynio.compat.dynamicio.frames`. The order of operations is
+dynamicio's where it matters to results:
 
 - ``read``: read -> cast to the schema -> validations (if asked) -> metrics (if asked).
   Validations and metrics run in one pass; when a validation fails no metric is logged, as in
