@@ -72,6 +72,8 @@ class PlanInfo:
             the files pruned).
         pushdown: What the source took over (:class:`~dynio.engine.sources.Pushdown`):
             projection, the part of the filter pushed and the part the engine applied.
+        source_schema: The data's columns and dtypes as the source gives them, in the source's
+            order (the frame has the schema's order and dtypes).
     """
 
     resource: str
@@ -86,6 +88,7 @@ class PlanInfo:
     casts: tuple[str, ...] = ()
     pushed: Mapping[str, Any] = field(default_factory=dict)
     pushdown: Pushdown = field(default_factory=Pushdown)
+    source_schema: Mapping[str, pl.DataType] = field(default_factory=dict)
 
     def attributes(self) -> dict[str, Any]:
         """Span attributes by short name (see :data:`dynio.engine.telemetry.ATTR`)."""
@@ -476,6 +479,7 @@ def _planned(
         casts=tuple(f"{s.column}: {s.source} -> {s.target}" for s in steps),
         pushed=pushdown.as_dict(),
         pushdown=pushdown,
+        source_schema=dict(src_schema),
     )
     return Plan(
         frame=frame,

@@ -21,10 +21,11 @@ import pandas as pd
 import polars as pl
 
 from dynio import handoff
-from dynio.engine import execute, loader, plan, stream_io
+from dynio.engine import execute, loader, plan, quality, stream_io
 from dynio.engine.display import MetricValues
 from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationError
 from dynio.engine.filters import FilterLike
+from dynio.engine.formats import format_for
 from dynio.engine.placeholders import VarSource
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
 from dynio.engine.sources import SourceKind, kind_for
@@ -312,6 +313,63 @@ class Resource:
             metrics=metrics,
             label_cap=self._label_cap,
             raise_on_error=raise_on_error,
+        )
+
+    # semipublic hooks for facades that run a resource's stages themselves, in their own order
+    # (dynio.compat.dynamicio casts, checks and logs the way dynamicio did before writing)
+
+    def template_fields(self) -> set[str]:
+        """The ``{placeholder}`` names of the source's settings (secret fields aside): the
+        template arguments :meth:`read` and :meth:`write` take.
+
+        Raises:
+            TemplateError: A setting is a malformed template.
+        """
+        return plan.template_fields_of(self.spec, {"resource": self.name, "env": self._env})
+
+    def accepted_options(self) -> frozenset[str] | None:
+        """The reader/writer ``options`` the source takes: its format's, or for a kind without
+        formats (SQL, Kafka …) the kind's; ``None`` when it takes any."""
+        source = self.spec.source
+        fmt = format_for(source.format) if source.format else None
+        if fmt is not None:
+            return frozenset(fmt.options)
+        kind = kind_for(source.kind)
+        return frozenset(kind.options) if kind is not None and kind.options is not None else None
+
+    def require_source(self) -> None:
+        """Check that the source's kind can be read and written here (its module loads).
+
+        Raises:
+            UnsupportedError: The kind is not supported yet, or its extra is not installed.
+        """
+        plan.source_module(self.spec, {"resource": self.name, "env": self._env})
+
+    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The frame as a write would store it: the schema's columns, safely cast.
+
+        Raises:
+            SchemaError: A schema column is missing.
+            CastError: Values do not fit the schema's dtypes (the error shows them).
+        """
+        schema = self.spec.schema
+        if schema is None:
+            return frame
+        return execute.conform(frame, schema, {"resource": self.name, "env": self._env})
+
+    def evaluate(
+        self, frame: pl.DataFrame, *, validate: bool = True, metrics: bool = True
+    ) -> tuple[ValidationReport, list[MetricValue]]:
+        """The schema's rules and metrics on a frame, in one pass, as it is (no casts); nothing
+        is raised, logged or published (the caller decides)."""
+        return quality.evaluate(
+            frame,
+            self.spec.schema,
+            resource=self.name,
+            env=self._env,
+            rules=validate,
+            metrics=metrics,
+            label_cap=self._label_cap,
         )
 
     def write(

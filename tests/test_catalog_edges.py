@@ -7,12 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 import pytest
 from conftest import write_text
 
 import dynio
 from dynio import cli
-from dynio.errors import ConfigError, ValidationError
+from dynio.errors import CastError, ConfigError, ValidationError
 
 CatalogFrom = Callable[..., dynio.Catalog]
 
@@ -150,3 +151,45 @@ def test_cli_reports_an_unexpected_error_in_one_line(
     assert code == 70  # internal: an error dynio did not translate
     assert err.startswith("dynio: unexpected error (RuntimeError): something dynio did not expect")
     assert "Traceback" not in err
+
+
+def test_resource_hooks_run_a_writes_stages_one_by_one(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    # the semipublic hooks dynio.compat.dynamicio uses to cast, check and write in its own order
+    cat = catalog_from(
+        """
+        t:
+          local:
+            type: local
+            local: {file_path: "out_{day}.parquet"}
+          schema:
+            columns:
+              a: {type: float64, metrics: [Max]}
+              b:
+                type: str
+                validations:
+                  is_in: {apply: true, options: {categorical_values: [x]}}
+        """
+    )
+    res = cat.resource("t")
+    assert res.template_fields() == {"day"}
+    accepted = res.accepted_options()
+    assert accepted is not None
+    assert "compression" in accepted
+    assert "option_3" not in accepted
+    res.require_source()
+    frame = res.conform(pl.DataFrame({"b": ["x", "y"], "a": [1, 2], "extra": [0, 0]}))
+    assert frame.schema == pl.Schema({"a": pl.Float64, "b": pl.String})
+    with pytest.raises(CastError, match="a"):
+        res.conform(pl.DataFrame({"a": ["one"], "b": ["x"]}))
+    report, values = res.evaluate(frame)
+    assert not report.ok  # is_in failed on "y": reported, not raised
+    assert [(v.column, v.metric, v.value) for v in values] == [("a", "Max", 2.0)]
+    res.write(frame.filter(pl.col("b") == "x"), day="1")
+    assert cat.read("t", day="1")["a"].tolist() == [1.0]
+    # a read records the source's own columns and dtypes, in the file's order
+    pd.DataFrame({"b": ["x"], "a": [3]}).to_parquet(tmp_path / "out_2.parquet")
+    info = res.read_result(day="2").info
+    assert info.source_schema == {"b": pl.String, "a": pl.Int64}
+    assert list(info.source_schema) == ["b", "a"]

@@ -720,16 +720,18 @@ def test_one_broken_resource_does_not_stop_the_others(data: Path) -> None:
 
 
 def test_bool_columns_are_never_coerced(config: IOConfig, data: Path) -> None:
-    # dynamicio wrote astype(bool): None -> False, "random" -> True. Here a missing value stays
-    # missing and a value that is not a boolean raises.
+    # dynamicio wrote astype(bool): None -> False, NaN -> True, "random" -> True (pd.NA raised).
+    # Here 1/0 become True/False (nothing is lost), a missing value or a value that is not a
+    # boolean raises, and nothing is written.
     class Flags(WithLocal, DynamicDataIO):
         schema = {"id": "int64", "flag": "bool"}
 
     io = Flags(config.get("OUT"))
-    io.write(pd.DataFrame({"id": [1, 2], "flag": [True, None]}))
+    io.write(pd.DataFrame({"id": [1, 2], "flag": [True, 0]}, dtype=object).astype({"id": int}))
     written = pd.read_parquet(data / "out" / "out.parquet")
-    assert written["flag"].tolist() == [True, None]
-    for bad in ("random", 2):
+    assert written["flag"].dtype == bool
+    assert written["flag"].tolist() == [True, False]
+    for bad in ("random", 2, None, float("nan"), pd.NaT, pd.NA):
         with pytest.raises(cerr.ColumnsDataTypeError, match="flag"):
             io.write(pd.DataFrame({"id": [1, 2], "flag": [True, bad]}))
-    assert pd.read_parquet(data / "out" / "out.parquet")["flag"].tolist() == [True, None]
+    assert pd.read_parquet(data / "out" / "out.parquet")["flag"].tolist() == [True, False]

@@ -18,7 +18,9 @@ each S3 scenario there is checked against a real S3 server by
 ``tests/test_compat_upstream_s3.py``) nor in ``dynamicio_known_failures.txt`` (deliberate
 differences documented in the README's migration section, each pinned by a test of ours, and
 tests waiting on another issue). Both lists are printed with counts; a listed test that passes
-is reported so that its line can go.
+is reported so that its line can go. In-scope tests that fail are run once more, alone (the
+suite has two 0.3 s timing tests a busy machine can fail); one that then passes counts as
+passed and is named.
 
 Usage: ``python tests/upstream/run_dynamicio_suite.py [-k EXPR] [--show-failures]``.
 """
@@ -100,6 +102,7 @@ _MODULE_NAME = re.compile(r"(?<![\w.])dynamicio(?=\.[A-Za-z_])|(?<=\bfrom )dynam
 PIP_TIMEOUT = 1800
 PYTEST_TIMEOUT = 1800
 TEST_TIMEOUT = 120
+RERUN_AT_MOST = 5  # more failures than this are not a flake: no second run
 
 
 def rewrite(text: str) -> str:
@@ -177,8 +180,11 @@ def listed(path: Path) -> dict[str, str]:
     return entries
 
 
-def run_suite(python: Path, extra: list[str]) -> dict[str, object]:
-    """Run pytest on the rewritten suite; returns the report the plugin wrote."""
+def run_suite(
+    python: Path, extra: list[str], tests: tuple[str, ...] = ("tests", "demo/tests")
+) -> dict[str, object]:
+    """Run pytest on the rewritten suite (or some of its tests); returns the report the plugin
+    wrote."""
     REPORT.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST", "AWS_"))}
     env.update(
@@ -192,7 +198,7 @@ def run_suite(python: Path, extra: list[str]) -> dict[str, object]:
         AWS_ENDPOINT_URL="http://127.0.0.1:9",
     )
     cmd = [
-        str(python), "-m", "pytest", "tests", "demo/tests", "-q", "-p", "no:cacheprovider",
+        str(python), "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider",
         "-p", "dynamicio_suite_plugin", "--continue-on-collection-errors",
         f"--timeout={TEST_TIMEOUT}", "-o", "addopts=", *extra,
     ]  # fmt: skip
@@ -270,7 +276,26 @@ def main() -> int:
     if args.k:
         extra += ["-k", args.k]
     report = run_suite(python, extra)
+    rerun_flaky(python, report, {**skip, **known}, [*args.pytest_args, "--tb=short"])
     return summarize(report, skip, known, filtered=bool(args.k or args.pytest_args))
+
+
+def rerun_flaky(
+    python: Path, report: dict[str, object], listed: dict[str, str], extra: list[str]
+) -> None:
+    """Run the in-scope tests that failed once more, alone; those that pass then count as
+    passed. dynamicio's suite has two timing tests (four async reads or writes in under 0.3 s)
+    that a busy shared machine can fail; a real regression fails again."""
+    outcomes: dict[str, str] = report["tests"]  # type: ignore[assignment]
+    failed = sorted(t for t, o in outcomes.items() if o == "failed" and t not in listed)
+    if not failed or len(failed) > RERUN_AT_MOST:
+        return
+    print(f"\nrunning the {len(failed)} failed in-scope test(s) once more", flush=True)
+    again: dict[str, str] = run_suite(python, extra, tuple(failed))["tests"]  # type: ignore[assignment]
+    for test in failed:
+        if again.get(test) == "passed":
+            outcomes[test] = "passed"
+            print(f"passed when run again: {test}")
 
 
 if __name__ == "__main__":

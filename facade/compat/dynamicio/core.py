@@ -20,8 +20,13 @@
     StagedFoo(source_config=raw_config.get(source_key="STAGED_FOO")).write(df)
 
 The environment's ``type`` decides how data is read and written, through dynio's source
-registry; the mixins are markers (:mod:`dynio.compat.dynamicio.mixins`). The order of operations
-is dynamicio's where it matters to results:
+registry; the mixins are markers (:mod:`dynio.compat.dynamicio.mixins`). An IO object reads and
+writes through the same API as :class:`dynio.Catalog`: a :class:`dynio.catalog.Resource` bound
+to the object's source (its options, the working directory for relative paths, its schema), whose
+``read_result``, ``conform``, ``evaluate`` and ``write`` run the stages in dynamicio's order. How
+dynamicio's pandas readers shaped data (file column order, ``object`` columns, JSON shapes,
+``local_batch`` folders) is in :mod:`dynio.compat.dynamicio.frames`. The order of operations is
+dynamicio's where it matters to results:
 
 - ``read``: read -> cast to the schema -> validations (if asked) -> metrics (if asked).
   Validations and metrics run in one pass; when a validation fails no metric is logged, as in
@@ -49,6 +54,7 @@ import pandas as pd
 import polars as pl
 
 from dynio import handoff
+from dynio.catalog import Resource
 from dynio.compat.dynamicio.config import IOEnvironment
 from dynio.compat.dynamicio.errors import (
     CASTING_WARNING_MSG,
@@ -56,6 +62,15 @@ from dynio.compat.dynamicio.errors import (
     ColumnsDataTypeError,
     SchemaNotFoundError,
     SchemaValidationError,
+)
+from dynio.compat.dynamicio.frames import (
+    SchemaColumns,
+    booleans,
+    objects_as_read,
+    objects_kept,
+    read_source,
+    single_record_warning,
+    source_dtypes,
 )
 from dynio.compat.dynamicio.metrics import ALL_LABELS, metric_lines
 from dynio.compat.dynamicio.mixins import (
@@ -69,14 +84,10 @@ from dynio.compat.dynamicio.mixins import (
 )
 from dynio.compat.dynamicio.mixins.base import DYNAMICIO_TYPES, mixin_types
 from dynio.compat.dynamicio.validations import ALL_VALIDATORS, dynamicio_semantics, render
-from dynio.engine import execute
 from dynio.engine.errors import CastError, DynioError, SchemaError
-from dynio.engine.formats import format_for
 from dynio.engine.loader import parse_schema
-from dynio.engine.plan import source_module, template_fields_of
-from dynio.engine.quality import METRICS_LOGGER, ValidationReport, evaluate
-from dynio.engine.sources import kind_for
-from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec, freeze
+from dynio.engine.quality import METRICS_LOGGER, ValidationReport
+from dynio.engine.spec import EnvSpec, SchemaSpec, freeze
 from dynio.engine.telemetry import span
 
 __all__ = [
@@ -85,6 +96,7 @@ __all__ = [
     "DynamicDataIO",
     "MissingMixinError",
     "MissingSchemaAttributeError",
+    "PathPrefixWriteError",
     "UnifiedIO",
 ]
 
@@ -106,6 +118,12 @@ def dataset_name(class_name: str) -> str:
 class MissingMixinError(DynioError, AssertionError):
     """The IO class lists no mixin for the environment's source type (an ``AssertionError``,
     as dynamicio's check was)."""
+
+
+class PathPrefixWriteError(DynioError, ValueError):
+    """An ``s3_path_prefix`` write that is not parquet with ``partition_cols`` (a
+    ``ValueError``, as dynamicio's check was): a write without partitions would replace what
+    else lives under the prefix."""
 
 
 class MissingSchemaAttributeError(DynioError, AssertionError):
@@ -152,6 +170,8 @@ class DynamicDataIO:
     schema: Any = None
     schema_validations: ClassVar[Mapping[str, Any]] = {}
     schema_metrics: ClassVar[Mapping[str, Any]] = {}
+    # dynamicio's name for it (code calling it keeps working)
+    _transform_class_name_to_dataset_name = staticmethod(dataset_name)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -220,7 +240,10 @@ class DynamicDataIO:
             )
         # rules run with dynamicio's meaning of is_in's match_all; the views below keep what the
         # user declared
-        self.schema: SchemaSpec = dynamicio_semantics(spec)
+        semantics = dynamicio_semantics(spec)
+        self.schema: SchemaSpec = dataclasses.replace(
+            semantics, columns=SchemaColumns(semantics.columns)
+        )
         self.schema_validations = {  # type: ignore[misc]
             c.name: {r.name: {"apply": r.apply, "options": dict(r.options)} for r in c.rules}
             for c in spec.columns
@@ -249,21 +272,30 @@ class DynamicDataIO:
     def _context(self) -> dict[str, Any]:
         return {"resource": self.sources_config.name, "env": self.sources_config.env_identifier}
 
-    def _engine_spec(self, order: list[str] | None = None) -> tuple[ResourceSpec, dict[str, Any]]:
-        """The resource as the engine runs it for this object, and the template arguments.
+    def _bound(
+        self,
+        order: list[str] | None = None,
+        *,
+        reading: bool = False,
+        keep: Mapping[str, pl.DataType] | None = None,
+    ) -> tuple[Resource, dict[str, Any]]:
+        """The resource as this object reads and writes it, and the template arguments.
 
         Options are split: values for ``{placeholders}`` in the source's paths become template
         arguments (never consumed, so a second call works), options the source's format takes
         go into a new frozen source spec, others are reported and left out, as dynamicio did.
+        ``order`` puts the schema's columns in the data's order (a write keeps it, as
+        dynamicio's did). A ``local_batch`` ``path_prefix`` is read as dynamicio read it: the
+        files of the format directly in that folder (``*.parquet``, ``*.h5``), not those of its
+        sub-folders.
         """
         env: EnvSpec = self.sources_config.env
         source = env.source
-        fields = template_fields_of(env, self._context)
+        declared = Resource(self.sources_config.resource, env.name)
+        fields = declared.template_fields()
         options = dict(self.options)
         args = {k: options.pop(k) for k in list(options) if k in fields}
-        fmt = format_for(source.format) if source.format else None
-        kind = kind_for(source.kind)
-        accepted = fmt.options if fmt is not None else (kind.options if kind else None)
+        accepted = declared.accepted_options()
         unused = {k: v for k, v in options.items() if accepted is not None and k not in accepted}
         if unused:
             logger.warning(
@@ -273,7 +305,7 @@ class DynamicDataIO:
             )
         # pandas reads an option given as None as its default; so does dynio by leaving it out
         kept = {k: v for k, v in options.items() if k not in unused and v is not None}
-        sql_table = kind is not None and kind.options is not None and "table" in kind.options
+        sql_table = source.format is None and accepted is not None and "table" in accepted
         if sql_table and not {"table", "sql_query"} & set(kept):
             # dynamicio names a SQL resource's table after its schema
             kept["table"] = self.schema.name or self.sources_config.name
@@ -283,11 +315,15 @@ class DynamicDataIO:
             # dynamicio opened relative paths from the working directory
             base_dir=os.getcwd(),
         )
-        schema = self.schema
-        if order is not None:  # a write keeps the data's column order, as dynamicio's did
+        if reading:
+            new_source = read_source(new_source, args)
+        schema: SchemaSpec = self.schema
+        if order is not None:
             rank = {name: i for i, name in enumerate(order)}
             columns = sorted(schema.columns, key=lambda c: rank.get(c.name, len(rank)))
             schema = dataclasses.replace(schema, columns=tuple(columns))
+        if keep is not None:
+            schema = objects_kept(schema, keep)
         new_env = dataclasses.replace(env, source=new_source, schema=schema)
         resource = dataclasses.replace(
             self.sources_config.resource,
@@ -295,7 +331,7 @@ class DynamicDataIO:
             schema=schema,
             deferred=freeze({}),
         )
-        return resource, args
+        return Resource(resource, env.name, label_cap=ALL_LABELS), args
 
     def _raise_failures(self, frame: pl.DataFrame, report: ValidationReport) -> None:
         for warning in report.warnings:
@@ -315,16 +351,12 @@ class DynamicDataIO:
         """Validations then metrics, in one pass; metrics are logged only if validations held."""
         if not (validate or metrics):
             return
+        if metrics and type(self).schema is SCHEMA_FROM_FILE:
+            for problem in self.sources_config.metric_problems:
+                raise problem  # a metric its column cannot have (dynamicio failed computing it)
+        bound, _ = self._bound()
         with span("validate" if validate else "metrics", resource=self.sources_config.name):
-            report, values = evaluate(
-                frame,
-                self.schema,
-                resource=self.sources_config.name,
-                env=self.sources_config.env_identifier,
-                rules=validate,
-                metrics=metrics,
-                label_cap=ALL_LABELS,
-            )
+            report, values = bound.evaluate(frame, validate=validate, metrics=metrics)
         if validate:
             self._raise_failures(frame, report)
         if metrics and METRICS_LOGGER.isEnabledFor(logging.INFO):
@@ -373,27 +405,28 @@ class DynamicDataIO:
             ReadError, TemplateError: The source cannot be read, or a ``{placeholder}`` has no
                 value.
         """
-        resource, args = self._engine_spec()
-        env = self.sources_config.env_identifier
-        with span("dynio.compat.read", resource=resource.name, env=env):
+        bound, args = self._bound(reading=True)
+        with span("dynio.compat.read", resource=bound.name, env=bound.env):
             try:
-                result = execute.read(
-                    resource, env, template_args=args, validate=False, metrics=False
-                )
+                result = bound.read_result(validate=False, metrics=False, **args)
             except (CastError, SchemaError) as exc:
                 raise _translate(exc, ColumnsDataTypeError) from exc
-            if self.show_casting_warnings:
-                for cast in result.info.casts:  # "column: source -> target"
-                    head, _, target = cast.rpartition(" -> ")
-                    column, _, source = head.rpartition(": ")
-                    logger.info(
-                        "Expected: '%s' dtype for %s['%s'], found '%s'",
-                        target,
-                        self.name,
-                        column,
-                        source,
-                    )
+            if self.show_casting_warnings or self.strict_dtype_check:
+                self._dtype_warnings(
+                    source_dtypes(self.sources_config.resource, bound.spec, args), None
+                )
             frame = result.frame
+            frame = objects_as_read(
+                frame, self.schema, result.info.source_schema, result.info.format
+            )
+            if "single_record" not in self.options:
+                single_record_warning(frame, bound.spec.source, args)
+            if result.info.format != "parquet" and "columns" not in self.options:
+                # the file's column order, as dynamicio's pandas readers kept it (its parquet
+                # reader gave the schema's; a ``columns`` option gives its own)
+                order = [c for c in result.info.source_schema if c in frame.columns]
+                if len(order) == frame.width:
+                    frame = frame.select(order)
             if not self._overridden():
                 self._check(
                     frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
@@ -416,30 +449,48 @@ class DynamicDataIO:
         """
         env = self.sources_config.env_identifier
         with span("dynio.compat.write", resource=self.sources_config.name, env=env):
-            source_module(self.sources_config.env, self._context)
+            Resource(self.sources_config.resource, env).require_source()
+            if self.sources_config.env.source.kind == "s3_path_prefix":
+                self._check_prefix_write()
+            if isinstance(df, pd.DataFrame):
+                df = booleans(df, self.schema, self._context)
             frame = self._frame_of(df)
             self._require_columns(frame, self.schema.column_names)
             # the schema's columns, in the order the data has them (as dynamicio wrote them)
             wanted = set(self.schema.column_names)
             names = [c for c in frame.columns if c in wanted]
-            resource, args = self._engine_spec(order=names)
+            # ``object`` columns are written as the data holds them (lists, numbers…)
+            bound, args = self._bound(order=names, keep=frame.schema)
             if isinstance(df, pd.DataFrame):
-                self._dtype_warnings(df)
+                self._dtype_warnings({c: df[c].dtype.name for c in names}, df)
+            data = frame.select(names)
             if self._overridden():
                 # as dynamicio: the class's own checks see the data before it is cast
                 self._checks_of_subclass(df[names] if isinstance(df, pd.DataFrame) else df)
-                frame = self._cast(frame.select(names)).select(names)
+                frame = self._cast(bound, data)
             else:
-                frame = self._cast(frame.select(names)).select(names)
+                frame = self._cast(bound, data)
                 self._check(
                     frame, validate=self.apply_schema_validations, metrics=self.log_schema_metrics
                 )
             try:
-                execute.write(
-                    resource, env, frame, template_args=args, validate=False, metrics=False
-                )
+                bound.write(frame, validate=False, metrics=False, **args)
             except (CastError, SchemaError) as exc:
                 raise _translate(exc, ColumnsDataTypeError) from exc
+
+    def _check_prefix_write(self) -> None:
+        fmt = self.sources_config.env.source.format
+        if fmt != "parquet":
+            raise PathPrefixWriteError(
+                f"file type {fmt!r} cannot be written to an s3_path_prefix: only parquet",
+                **self._context,
+            )
+        if not self.options.get("partition_cols"):
+            raise PathPrefixWriteError(
+                "partition_cols is required as an option to write partitioned parquet files to"
+                " an s3_path_prefix",
+                **self._context,
+            )
 
     def _overridden(self) -> bool:
         """Whether the class (or a test's patch) replaced validate_from_schema or
@@ -456,19 +507,20 @@ class DynamicDataIO:
         if self.log_schema_metrics:
             self.log_metrics_from_schema(df)
 
-    def _dtype_warnings(self, df: pd.DataFrame) -> None:
+    def _dtype_warnings(self, found: Mapping[str, str], df: pd.DataFrame | None) -> None:
+        """dynamicio's lines for columns whose dtype is not the schema's: ``found`` maps
+        columns to their pandas dtype names; ``df`` (on write) is checked for mixed types."""
         for col in self.schema.columns:
-            found = df[col.name].dtype.name
-            expected = col.dtype.spelling
-            if found == expected:
+            if col.name not in found or found[col.name] == col.dtype.spelling:
                 continue
+            expected, have = col.dtype.spelling, found[col.name]
             if self.show_casting_warnings:
                 logger.info(
                     "Expected: '%s' dtype for %s['%s'], found '%s'",
                     expected,
                     self.name,
                     col.name,
-                    found,
+                    have,
                 )
             if self.strict_dtype_check:
                 logger.warning(
@@ -477,13 +529,13 @@ class DynamicDataIO:
                     self.name,
                     col.name,
                 )
-                if df[col.name].map(type).nunique() > 1:
-                    logger.warning(CASTING_WARNING_MSG.format(col.name, expected, found))
+                if df is not None and df[col.name].map(type).nunique() > 1:
+                    logger.warning(CASTING_WARNING_MSG.format(col.name, expected, have))
                     logger.info(NOTICE_MSG.format(col.name))
 
-    def _cast(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def _cast(self, bound: Resource, frame: pl.DataFrame) -> pl.DataFrame:
         try:
-            return execute.conform(frame, self.schema, self._context)
+            return bound.conform(frame).select(frame.columns)
         except (CastError, SchemaError) as exc:
             raise _translate(exc, ColumnsDataTypeError) from exc
 

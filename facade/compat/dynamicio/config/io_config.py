@@ -126,9 +126,21 @@ class IOEnvironment:
 
     @property
     def options(self) -> dict[str, Any]:
-        """A fresh copy of the YAML ``options``."""
+        """A fresh copy of the YAML ``options``, with those no reader of the format takes
+        (dynamicio kept them; the IO class leaves them out of the reader call with a
+        warning)."""
         result: dict[str, Any] = thaw(self.env.source.options)
+        if self._config is not None:
+            result.update(self._config.tolerated.options.get((self.name, self.env.name), {}))
         return result
+
+    @property
+    def metric_problems(self) -> list[ConfigError]:
+        """Metrics of the resource's schema its columns cannot have (``Mean`` of text),
+        left out of :attr:`schema_spec`: dynamicio failed only when it computed them."""
+        if self._config is None:
+            return []
+        return list(self._config.tolerated.metrics.get(self.name, []))
 
     @property
     def schema_spec(self) -> SchemaSpec | None:
@@ -280,33 +292,154 @@ def _without(path: Path, broken: set[str]) -> dict[str, Any]:
     return kept
 
 
+_UNKNOWN_OPTION = re.compile(r"^unknown option '[^']*' for (format|type) ")
+# in a schema file: ``columns.baz.metrics[2]``; inline: ``RES.schema.columns…`` (or RES.ENV.schema)
+_METRIC_KEY = re.compile(
+    r"^(?:(?P<inline>.+)\.schema\.)?columns\.(?P<column>.+)\.metrics\[(?P<index>\d+)\]$"
+)
+_NON_NUMERIC_METRIC = re.compile(r"^metric '[^']*' needs a numeric column")
+
+
+@dataclasses.dataclass
+class Tolerated:
+    """What dynamicio accepted in a file and dynio's loader does not, kept aside by resource.
+
+    Attributes:
+        options: ``(resource, env) -> {option: value}``: options no reader of the format takes.
+            dynamicio kept them in ``options`` and left them out of the reader call with a
+            warning; so does the IO class.
+        metrics: ``resource -> problems``: metrics that cannot be computed on their column
+            (``Mean`` of text). dynamicio failed only when it computed them; the IO class
+            raises the problem when it logs the resource's metrics.
+    """
+
+    options: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
+    metrics: dict[str, list[ConfigError]] = dataclasses.field(default_factory=dict)
+
+
+def _substituted(value: Any, variables: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        return _PLACEHOLDER.sub(lambda m: str(_lookup(variables, m.group(1), False)), value)
+    return value
+
+
+def _drop_option(
+    doc: dict[str, Any], problem: ConfigError, kept: Tolerated, variables: Mapping[str, Any]
+) -> bool:
+    """Take an unknown option out of ``doc`` into ``kept``; whether it was one."""
+    if not (problem.key_path and problem.env and _UNKNOWN_OPTION.match(problem.message)):
+        return False
+    *parents, name = problem.key_path.split(".")
+    node: Any = doc
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or name not in node:
+        return False
+    value = _substituted(node.pop(name), variables)
+    kept.options.setdefault((str(problem.resource), problem.env), {})[name] = value
+    return True
+
+
+def _drop_metric(
+    doc: dict[str, Any],
+    path: Path,
+    problem: ConfigError,
+    kept: Tolerated,
+    variables: Mapping[str, Any],
+) -> bool:
+    """Take a metric its column cannot have out of the resource's schema (inlined in ``doc``)
+    into ``kept``; whether it was one."""
+    found = _METRIC_KEY.match(problem.key_path or "")
+    holder: Any = doc.get(str(problem.resource))
+    if not (found and _NON_NUMERIC_METRIC.match(problem.message) and isinstance(holder, dict)):
+        return False
+    if found["inline"]:
+        holder = doc
+        for part in found["inline"].split("."):
+            holder = holder.get(part) if isinstance(holder, dict) else None
+    schema = holder.get("schema") if isinstance(holder, dict) else None
+    ref = _substituted(schema.get("file_path"), variables) if isinstance(schema, dict) else None
+    if not found["inline"] and isinstance(ref, str):
+        with open(path.parent / ref, encoding="utf-8") as stream:  # (an absolute ref wins)
+            schema = yaml.safe_load(stream)
+    column = schema.get("columns", {}).get(found["column"]) if isinstance(schema, dict) else None
+    metrics = column.get("metrics") if isinstance(column, dict) else None
+    index = int(found["index"])
+    if not isinstance(metrics, list) or index >= len(metrics):
+        return False
+    metrics[index] = None  # removed below, once every problem of the file is seen
+    holder["schema"] = schema
+    kept.metrics.setdefault(str(problem.resource), []).append(problem)
+    return True
+
+
+def _without_nulls(node: Any) -> None:
+    """Remove the metrics :func:`_drop_metric` marked, wherever their schema is."""
+    if isinstance(node, dict):
+        if isinstance(node.get("metrics"), list):
+            node["metrics"] = [m for m in node["metrics"] if m is not None]
+        for value in node.values():
+            _without_nulls(value)
+
+
 def _load(
     path: Path, env: str, variables: Mapping[str, Any]
-) -> tuple[CatalogSpec, dict[str, DynioError]]:
-    """The catalog of the file and the problems of its broken resources, by resource.
+) -> tuple[CatalogSpec, dict[str, DynioError], Tolerated]:
+    """The catalog of the file, the problems of its broken resources, and what was tolerated.
 
     dynamicio loads a file whose resources do not all define the environment and fails only
     when one of those is asked for; likewise a resource with a problem (an unknown key, an
-    unknown metric…) fails only when it is asked for, and the others load.
+    unknown metric…) fails only when it is asked for, and the others load. Options no reader
+    takes and metrics their column cannot have were accepted by dynamicio: they are kept aside
+    (:class:`Tolerated`) and the resource loads.
     """
     try:
-        return loader.load_catalog(path, variables=variables, env=env, require_env=False), {}
+        return (
+            loader.load_catalog(path, variables=variables, env=env, require_env=False),
+            {},
+            Tolerated(),
+        )
     except ConfigError as exc:
         problems = exc.problems if isinstance(exc, loader.ConfigProblems) else [exc]
         if any(p.resource is None for p in problems):
             raise  # the file itself is broken
-        broken: dict[str, DynioError] = {}
-        for problem in problems:
+    doc = _without(path, set())
+    kept = Tolerated()
+    broken: dict[str, DynioError] = {}
+    for problem in problems:
+        if not (
+            _drop_option(doc, problem, kept, variables)
+            or _drop_metric(doc, path, problem, kept, variables)
+        ):
             broken.setdefault(str(problem.resource), problem)
-    kept = _without(path, set(broken))
+    _without_nulls(doc)
+    doc = {name: body for name, body in doc.items() if str(name) not in broken}
     with tempfile.TemporaryDirectory(prefix="dynio-compat-") as tmp:
         copy = Path(tmp) / path.name
-        copy.write_text(yaml.safe_dump(kept, sort_keys=False), encoding="utf-8")
-        spec = loader.load_catalog(copy, variables=variables, env=env, require_env=False)
+        copy.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        try:
+            spec = loader.load_catalog(copy, variables=variables, env=env, require_env=False)
+        except ConfigError as exc:
+            if not isinstance(exc, loader.ConfigProblems) and exc.resource is None:
+                raise
+            for problem in exc.problems if isinstance(exc, loader.ConfigProblems) else [exc]:
+                broken.setdefault(str(problem.resource), problem)
+            doc = {name: body for name, body in doc.items() if str(name) not in broken}
+            copy.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+            spec = loader.load_catalog(copy, variables=variables, env=env, require_env=False)
     resources = {
         name: dataclasses.replace(res, file=str(path)) for name, res in spec.resources.items()
     }
-    return CatalogSpec(resources=freeze(resources), files=(str(path),)), broken
+    return CatalogSpec(resources=freeze(resources), files=(str(path),)), broken, kept
+
+
+# pydantic error types that dynamicio's load raised for a section's structure (the models'
+# own value errors quote no value)
+_STRUCTURAL = frozenset({"missing", "enum", "literal_error", "value_error"})
+
+
+def _ctx(error: Any) -> dict[str, Any]:
+    return {"ctx": error["ctx"]} if "ctx" in error else {}
 
 
 class IOConfig:
@@ -322,6 +455,8 @@ class IOConfig:
     Raises:
         ConfigError: A problem of the file itself (a resource's own problems are raised by
             ``get()`` of that resource).
+        pydantic.ValidationError: A resource dynamicio's models reject (a section without its
+            ``file_path``, an unknown ``file_type``), as dynamicio raised it here.
     """
 
     def __init__(
@@ -333,10 +468,43 @@ class IOConfig:
         self.path_to_source_yaml = str(path_to_source_yaml)
         self.env_identifier = env_identifier
         self.dynamic_vars = dynamic_vars
-        self.spec, self._broken = _load(
+        self.spec, self._broken, self.tolerated = _load(
             Path(path_to_source_yaml), env_identifier, _variables(dynamic_vars)
         )
         self._order = _resource_order(Path(path_to_source_yaml))
+        self._check_models(set(self.sources))
+
+    def _check_models(self, names: set[str]) -> None:
+        """Raise what dynamicio raised when it loaded the file: its pydantic models' error for
+        an environment section they reject for a missing key (``file_path``, ``path_prefix``)
+        or an unknown ``file_type``. Other problems are raised by ``get()`` of their resource,
+        as dynamicio failed on them only when the resource was used; so are all of them
+        without ``pydantic`` installed. The error quotes no value (a misplaced secret)."""
+        try:
+            import pydantic
+
+            from dynio.compat.dynamicio.config.pydantic import BindingsYaml
+        except ImportError:
+            return
+        try:
+            raw = self._raw()
+        except (OSError, yaml.YAMLError, DynioError):  # get() of the resource says it
+            return
+        bindings = {  # the sections only: schemas are dynio's to check
+            name: {k: v for k, v in body.items() if k != "schema"}
+            for name, body in raw.items()
+            if name in names and isinstance(body, dict)
+        }
+        try:
+            BindingsYaml.model_validate({"bindings": bindings})
+        except pydantic.ValidationError as exc:
+            found = [
+                {"type": e["type"], "loc": e["loc"], "input": None, **_ctx(e)}
+                for e in exc.errors()
+                if e["type"] in _STRUCTURAL
+            ]
+            if found:
+                raise pydantic.ValidationError.from_exception_data(exc.title, found) from None  # type: ignore[arg-type]
 
     @property
     def sources(self) -> list[str]:

@@ -278,7 +278,9 @@ class IOBinding(BaseModel):
     @classmethod
     def _split_environments(cls, values: Any) -> Any:
         if not isinstance(values, Mapping):
-            raise ValueError(f"IOBinding must be a dict at the top level. (got {values!r})")
+            raise ValueError(  # the type only: a value may be a misplaced secret
+                f"IOBinding must be a dict at the top level. (got a {type(values).__name__})"
+            )
         out: dict[str, Any] = {"environments": {}}
         for key, value in values.items():
             if key in ("__binding_name__", "schema", "name", "environments", "dynamicio_schema"):
@@ -291,7 +293,9 @@ class IOBinding(BaseModel):
     @classmethod
     def _environment_classes(cls, value: Any) -> dict[str, IOEnvironment]:
         if not isinstance(value, Mapping):
-            raise ValueError(f"Environments input should be a dict. Got {value!r} instead.")
+            raise ValueError(
+                f"Environments input should be a dict. Got a {type(value).__name__} instead."
+            )
         out: dict[str, IOEnvironment] = {}
         for name, body in value.items():
             if isinstance(body, IOEnvironment):
