@@ -21,6 +21,7 @@ from typing import IO, Any, Literal
 
 import polars as pl
 
+from dynio.engine.casts import finite
 from dynio.engine.dtypes import parse_dtype
 from dynio.engine.errors import first_line
 
@@ -342,6 +343,10 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
         frame = frame.with_columns(
             pl.col(c).str.replace_all(",", ".", literal=True) for c in comma_ints if c in present
         )
+    floats = [c for c, dt in overrides.items() if dt.is_float()]
+    if floats:  # "1e309" parses as inf: re-read as text, where the cast table refuses it
+        present = set(frame.collect_schema().names())
+        frame = frame.with_columns(finite(pl.col(c)) for c in floats if c in present)
     return frame
 
 
