@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
 import polars as pl
+import polars.selectors as cs
 
 from dynio.engine.casts import finite
 from dynio.engine.dtypes import parse_dtype
@@ -305,9 +306,10 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
             overrides[col] = pl.String()
     comma_ints: list[str] = []
     if kwargs.get("decimal_comma"):
-        # "8,0" is a number but not an integer literal: integer columns are read as text with
+        # "8,0" is a number but not an integer literal: number columns are read as text with
         # the comma made a point, and the safe cast then takes digits exactly and "8.0" as 8
-        comma_ints = [c for c, dt in overrides.items() if dt.is_integer()]
+        # (and refuses a float that overflows)
+        comma_ints = [c for c, dt in overrides.items() if dt.is_integer() or dt.is_float()]
         overrides = {c: pl.String() if c in comma_ints else dt for c, dt in overrides.items()}
     if "dtype" in options:
         overrides.update(_dtype_option(options["dtype"], "dtype"))
@@ -343,10 +345,9 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
         frame = frame.with_columns(
             pl.col(c).str.replace_all(",", ".", literal=True) for c in comma_ints if c in present
         )
-    floats = [c for c, dt in overrides.items() if dt.is_float()]
+    floats = [c for c, dt in overrides.items() if dt.is_float() and c not in comma_ints]
     if floats:  # "1e309" parses as inf: re-read as text, where the cast table refuses it
-        present = set(frame.collect_schema().names())
-        frame = frame.with_columns(finite(pl.col(c)) for c in floats if c in present)
+        frame = frame.with_columns(finite(cs.by_name(*floats, require_all=False)))
     return frame
 
 

@@ -22,6 +22,7 @@ import yaml
 import dynio
 from dynio.engine.casts import cast_expr
 from dynio.engine.errors import CastError
+from dynio.engine.sources.dataset import SchemaDriftWarning
 
 CatalogFrom = Callable[..., dynio.Catalog]
 
@@ -203,3 +204,63 @@ def test_naive_timestamps_and_zoned_columns_still_write(
     zoned = _catalog(catalog_from, "z.parquet", "datetime64[ns, UTC]")
     zoned.write("r", pd.DataFrame({"x": pd.to_datetime(["2024-01-01 10:00"]).tz_localize("UTC")}))
     assert pl.read_parquet(tmp_path / "z.parquet")["x"].dtype == pl.Datetime("ns", "UTC")
+
+
+# ------------------------------------------------- files of one dataset that disagree on types
+
+
+def _dataset(catalog_from: CatalogFrom, column: Any, file_type: str = "parquet") -> dynio.Catalog:
+    local = {"path_prefix": "ds/", "file_type": file_type}
+    doc = {"r": {"local": {"type": "local_batch", "local": local},
+                 "schema": {"columns": {"x": column}}}}  # fmt: skip
+    return catalog_from(yaml.safe_dump(doc))
+
+
+BIG = 2**53 + 1
+
+
+@pytest.mark.parametrize(
+    ("other", "target", "expected"),
+    [
+        (pl.Series("x", [1.0, 2.0]), "int64", [BIG, -BIG, 1, 2]),
+        (pl.Series("x", [1.0, 2.0], dtype=pl.Float32), "Int64", [BIG, -BIG, 1, 2]),
+        (pl.Series("x", ["1", "2"]), "int64", [BIG, -BIG, 1, 2]),
+        (pl.Series("x", [1, 2], dtype=pl.Int32), "int64", [BIG, -BIG, 1, 2]),
+        (pl.Series("x", [1, 2], dtype=pl.UInt64), "int64", [BIG, -BIG, 1, 2]),
+    ],
+)
+def test_dataset_of_disagreeing_files_reconciles_to_the_schema_type(
+    tmp_path: Path, catalog_from: CatalogFrom, other: pl.Series, target: str, expected: list[int]
+) -> None:
+    (tmp_path / "ds").mkdir()
+    pl.DataFrame({"x": [BIG, -BIG]}).write_parquet(tmp_path / "ds" / "a.parquet")
+    pl.DataFrame([other]).write_parquet(tmp_path / "ds" / "b.parquet")
+    got = _dataset(catalog_from, target).read_polars("r")["x"]
+    assert got.dtype == pl.Int64
+    assert sorted(got.to_list()) == sorted(expected)
+
+
+@pytest.mark.parametrize("bad", [1.5, 1e30, 2.0**63, -0.25])
+def test_dataset_value_that_does_not_fit_the_schema_type_is_refused(
+    tmp_path: Path, catalog_from: CatalogFrom, bad: float
+) -> None:
+    (tmp_path / "ds").mkdir()
+    pl.DataFrame({"x": [BIG]}).write_parquet(tmp_path / "ds" / "a.parquet")
+    pl.DataFrame({"x": [2.0, bad]}).write_parquet(tmp_path / "ds" / "b.parquet")
+    with pytest.raises(CastError) as info:
+        _dataset(catalog_from, "int64").read_polars("r")
+    assert info.value.resource == "r"
+    assert info.value.column == "x"
+    assert str(info.value.file).endswith("ds")
+    assert len(info.value.values) == 1
+
+
+def test_dataset_float_schema_keeps_the_float_reconciliation(
+    tmp_path: Path, catalog_from: CatalogFrom
+) -> None:
+    (tmp_path / "ds").mkdir()
+    pl.DataFrame({"x": [3]}).write_parquet(tmp_path / "ds" / "a.parquet")
+    pl.DataFrame({"x": [0.5]}).write_parquet(tmp_path / "ds" / "b.parquet")
+    with pytest.warns(SchemaDriftWarning, match="integers"):
+        got = _dataset(catalog_from, "float64").read_polars("r")["x"]
+    assert sorted(got.to_list()) == [0.5, 3.0]
