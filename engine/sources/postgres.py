@@ -54,6 +54,7 @@ from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit
 import polars as pl
 import pyarrow as pa
 
+from dynio.engine.casts_sql import check_table_types
 from dynio.engine.deadlines import (
     DEFAULT_TIMEOUTS,
     Timeouts,
@@ -907,6 +908,7 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
                 rows = cur.fetchall()
                 existing = {r[0]: r[1] for r in rows} if rows else None
                 _missing_columns(frame, existing, plan.mode, where)
+                check_table_types(frame, None if plan.mode == "replace" else existing, where)
                 binary = (
                     existing is None
                     or plan.mode == "replace"
