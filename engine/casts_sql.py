@@ -13,16 +13,16 @@ the schema (with ``cast: lossy`` to turn what does not fit into nulls).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from dynio.engine.casts import CastStep, diagnose, needs_cast
 from dynio.engine.dtypes import DType
-from dynio.engine.errors import CastError
+from dynio.engine.errors import CastError, DynioError, cut
 
-__all__ = ["check_table_types", "sql_dtype"]
+__all__ = ["check_parameters", "check_table_types", "sql_dtype"]
 
 # PostgreSQL's ``format_type`` spellings of the types whose conversions can lose values
 _SQL_TYPES: dict[str, pl.DataType] = {
@@ -80,3 +80,38 @@ def check_table_types(
         values=first.sample,
         **context,
     )
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def check_parameters(
+    filters: Sequence[Sequence[tuple[str, str, Any]]] | None,
+    params: Sequence[Any],
+    context: Mapping[str, Any],
+) -> None:
+    """Refuse filter values a SQL parameter cannot carry (integers beyond 64 bits).
+
+    The database drivers bind Python integers as 64-bit ones and fail with a bare
+    ``OverflowError``; this names the filter instead.
+
+    Raises:
+        DynioError: A bound value is an integer outside the 64-bit range.
+    """
+    for param in params:
+        big = isinstance(param, int) and not isinstance(param, bool)
+        if big and not _INT64[0] <= param <= _INT64[1]:
+            raise DynioError(
+                f"invalid filters: {_condition_of(filters, param)} compares with"
+                f" {cut(str(param), 60)}, beyond the 64-bit integers a SQL parameter carries",
+                **context,
+            )
+
+
+def _condition_of(filters: Sequence[Sequence[tuple[str, str, Any]]] | None, value: int) -> str:
+    for group in filters or ():
+        for column, op, given in group:
+            values = given if isinstance(given, list | tuple | set | frozenset) else [given]
+            if any(v == value and not isinstance(v, bool) for v in values):
+                return f"the filter ({column!r}, {op!r}, …)"
+    return "a filter"

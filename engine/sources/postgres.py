@@ -54,7 +54,7 @@ from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit
 import polars as pl
 import pyarrow as pa
 
-from dynio.engine.casts_sql import check_table_types
+from dynio.engine.casts_sql import check_parameters, check_table_types
 from dynio.engine.deadlines import (
     DEFAULT_TIMEOUTS,
     Timeouts,
@@ -62,7 +62,13 @@ from dynio.engine.deadlines import (
     parse_timeouts,
     with_libpq_limits,
 )
-from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, WriteError
+from dynio.engine.errors import (
+    ConfigError,
+    DynioError,
+    MissingDependencyError,
+    ReadError,
+    WriteError,
+)
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.sql import (
     WritePlan,
@@ -573,6 +579,11 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     compiled = compile_filters(
         request.filters, source, request.hints.dtypes, text_collation=' COLLATE "C"'
     )
+    try:
+        check_parameters(request.filters, compiled.params, {**context, "file": location})
+    except DynioError:
+        session.close()
+        raise
     where = f" WHERE {compiled.where}" if compiled.where else ""
     use_cx = (
         partition is not None
