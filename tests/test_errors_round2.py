@@ -5,6 +5,8 @@ inside placeholders. Each is tried in several spellings.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from fixtures.postgres import PostgresServer
 import dynio
 from dynio.engine.casts_sql import check_parameters
 from dynio.engine.errors import ConfigError, DynioError, NestedPlaceholderError
+from dynio.engine.panics import is_panic_report
 
 CatalogFrom = Callable[..., dynio.Catalog]
 
@@ -143,3 +146,120 @@ def test_brackets_that_are_not_nested_placeholders_still_load(
     cat = _load(tmp_path, yaml.safe_dump(doc), variables)
     assert cat is not None
     assert "B" in os.environ
+
+
+# ------------------------------------------------------- Polars panics stay off standard error
+
+_PANIC_CHILD = r"""
+import io, os, subprocess, sys, threading, time, warnings
+import polars as pl, yaml, dynio
+from dynio.engine.errors import ReadError
+from dynio.engine.panics import quiet_panics
+
+folder = sys.argv[1]
+def version(n, tag):
+    buf = io.BytesIO()
+    frame = pl.DataFrame({"a": list(range(n)), "b": [f"{tag}{i}" for i in range(n)]})
+    frame.write_parquet(buf, compression="uncompressed", statistics=False)
+    return buf.getvalue()
+
+# the race's shape, made to happen: one version's footer with another version's bytes
+old, new = version(5000, "v"), version(20000, "w")
+mixed = None
+with quiet_panics():
+    for cut in range(8, 4000, 97):
+        for blob in (new[: len(new) - cut] + old[len(old) - cut :], old[:-cut] + new[-cut:]):
+            try:
+                pl.read_parquet(io.BytesIO(blob))
+            except pl.exceptions.PanicException:
+                mixed = blob
+                break
+            except Exception:
+                pass
+        if mixed is not None:
+            break
+assert mixed is not None, "no footer/body mix made Polars panic"
+with open(os.path.join(folder, "mixed.parquet"), "wb") as f:
+    f.write(mixed)
+with open(os.path.join(folder, "good.parquet"), "wb") as f:
+    f.write(old)
+def local(name):
+    return {"local": {"type": "local", "local": {"file_path": f"{folder}/{name}.parquet"}}}
+doc = {name: local(name) for name in ("mixed", "good")}
+with open(os.path.join(folder, "r.yaml"), "w") as f:
+    yaml.safe_dump(doc, f)
+cat = dynio.Catalog.from_yaml(os.path.join(folder, "r.yaml"), env="local")
+print("line before the reads", file=sys.stderr, flush=True)
+panics = 0
+def reads():
+    global panics
+    for _ in range(3):
+        for call in (cat.read, cat.read_polars):
+            try:
+                call("mixed")
+            except ReadError as exc:
+                panics += type(exc.__cause__).__name__ == "PanicException"
+            sys.stderr.write("a line written between the reads\n")
+
+# and the race itself: a writer replacing the good file while reads of it run
+stop = time.time() + 2
+def writer():
+    i = 0
+    while time.time() < stop:
+        i += 1
+        cat.write("good", pl.DataFrame({"a": [i] * (1 + i % 50)}))
+threads = [threading.Thread(target=reads), threading.Thread(target=writer)]
+for t in threads: t.start()
+while time.time() < stop:
+    cat.read_polars("good")
+for t in threads: t.join()
+print("line after the reads", file=sys.stderr, flush=True)
+print(f"panics {panics}")
+"""
+
+
+@pytest.mark.parametrize("backtrace", [None, "0", "1", "full"])
+def test_polars_panics_are_not_printed(tmp_path: Path, backtrace: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
+    if backtrace is not None:
+        env["RUST_BACKTRACE"] = backtrace
+    done = subprocess.run(
+        [sys.executable, "-c", _PANIC_CHILD, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "panics 6"  # every read of the mixed file panicked in Polars
+    assert "panicked at" not in done.stderr
+    assert "stack backtrace" not in done.stderr
+    assert "RUST_BACKTRACE" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == "line before the reads"
+    assert lines[-1] == "line after the reads"
+    assert "a line written between the reads" in lines
+    assert {line for line in lines if line} == {
+        "line before the reads",
+        "a line written between the reads",
+        "line after the reads",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"x\nthread 'main' panicked at a.rs:1:2:\nboom\nnote: run with `RUST_BACKTRACE=1`\ny\n",
+         b"x\ny\n"),
+        (b"\nthread 'w' (123) panicked at a.rs:1:2:\nboom\nstack backtrace:\n   0: f\n"
+         b"             at a.rs:1\nnote: Some details are omitted\nz\n", b"z\n"),
+        (b"thread 'w' panicked at a.rs:1:2:\nboom\nthread 'v' panicked at b.rs:1:2:\nagain\nk\n",
+         b"k\n"),
+        (b"a thread 'x' panicked at nothing\n", b"a thread 'x' panicked at nothing\n"),
+    ],
+)  # fmt: skip
+def test_panic_reports_are_told_from_other_lines(text: bytes, expected: bytes) -> None:
+    lines = text.split(b"\n")
+    marks = is_panic_report(lines)
+    kept = b"\n".join(line for line, mark in zip(lines, marks, strict=True) if not mark)
+    assert kept == expected.rstrip(b"\n") + b"\n" or kept == expected
