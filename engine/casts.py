@@ -19,6 +19,7 @@ fit become null.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "diagnose",
     "finite",
     "is_widening",
+    "json_float",
     "needs_cast",
     "plan_casts",
 ]
@@ -153,6 +155,17 @@ def finite(x: pl.Expr) -> pl.Expr:
     through the cast table, which tells an overflow from a written ``inf``.
     """
     return _checked(~x.is_infinite(), x, strict=True)
+
+
+def json_float(text: str) -> float:
+    """A JSON number as a float, refusing one that overflows to infinity (``1e309``).
+
+    For ``json.loads(..., parse_float=json_float)``: the ValueError names the number.
+    """
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is beyond the range of a float64")
+    return value
 
 
 def _float_to_int(

@@ -22,7 +22,7 @@ from typing import IO, Any, Literal
 import polars as pl
 import polars.selectors as cs
 
-from dynio.engine.casts import finite
+from dynio.engine.casts import finite, json_float
 from dynio.engine.dtypes import parse_dtype
 from dynio.engine.errors import first_line
 
@@ -524,7 +524,7 @@ def _load_json(raw: bytes, encoding: str) -> Any:
     except UnicodeError as exc:  # e.g. UTF-16 without a byte-order mark
         raise ValueError(f"the file is not {encoding} text ({exc})") from exc
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=json_float)  # 1e309 is no float: refused
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"

@@ -21,7 +21,7 @@ import yaml
 
 import dynio
 from dynio.engine.casts import cast_expr
-from dynio.engine.errors import CastError
+from dynio.engine.errors import CastError, DynioError
 from dynio.engine.sources.dataset import SchemaDriftWarning
 
 CatalogFrom = Callable[..., dynio.Catalog]
@@ -264,3 +264,18 @@ def test_dataset_float_schema_keeps_the_float_reconciliation(
     with pytest.warns(SchemaDriftWarning, match="integers"):
         got = _dataset(catalog_from, "float64").read_polars("r")["x"]
     assert sorted(got.to_list()) == [0.5, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("r.json", '[{"x": 1.5}, {"x": 1e309}]'), ("r.json", '{"x": {"0": 1.5, "1": -2e400}}'),
+     ("r.ndjson", '{"x": 1.5}\n{"x": 1e309}\n')],
+)  # fmt: skip
+def test_json_number_overflowing_a_float_is_a_dynio_error(
+    tmp_path: Path, catalog_from: CatalogFrom, name: str, text: str
+) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(DynioError) as info:
+        _catalog(catalog_from, name, "float64").read("r")
+    assert info.value.resource == "r"
+    assert str(info.value.file).endswith(name)
