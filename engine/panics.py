@@ -21,8 +21,9 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["is_panic_report", "quiet_panics"]
+__all__ = ["is_panic_report", "is_terminal", "quiet_panics"]
 
 _HEADER = re.compile(rb"^thread '.*'(?: \(\d+\))? panicked at ")
 # what follows a panic's message line: the hint, a backtrace and its frames
@@ -64,6 +65,20 @@ def is_panic_report(lines: list[bytes]) -> list[bool]:
         if marks[i] and not marks[i - 1] and _HEADER.match(lines[i]) and not lines[i - 1].strip():
             marks[i - 1] = True
     return marks
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` writes to a terminal, also while descriptor 2 goes through the pipe
+    (a progress bar on standard error asks this, not ``isatty()``, which the pipe would fool).
+    """
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return True
+    saved = _saved
+    try:
+        return saved is not None and stream.fileno() == 2 and os.isatty(saved)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _may_open_report(partial: bytes) -> bool:

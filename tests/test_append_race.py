@@ -68,14 +68,14 @@ def test_reads_racing_an_appending_process_never_see_a_cut_row(
         body["schema"] = {"columns": {"id": "int64", "payload": "str"}}
     cat = catalog_from(yaml.safe_dump({"grow": body}))
     child = subprocess.Popen(
-        [sys.executable, "-c", _APPENDER, str(path), fmt, str(start), "3"],
+        [sys.executable, "-c", _APPENDER, str(path), fmt, str(start), "2"],
         stdout=subprocess.PIPE,
         text=True,
     )
     reads = errors = 0
     sizes = set()
     try:
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 2
         while time.monotonic() < deadline or reads < 5:
             try:
                 frame = cat.read_polars("grow")
