@@ -6,12 +6,20 @@ date. Casts are built as strict Polars expressions inside the lazy plan (so they
 when the file already has the schema's types); when one fails, :func:`diagnose` re-runs the casts
 leniently on the raw data to name the column and a few offending values.
 
+What counts as not fitting: a fraction or an out-of-range number for an integer type; text
+whose digits go beyond what an integer holds exactly (``1.0000000000000001`` is not ``1``); an
+integer a float type cannot hold exactly (above 2**53 for float64); a finite number (or numeral
+such as ``1e309``) that overflows to infinity in a float type; a timestamp with a time zone (or
+text with an offset) for a naive timestamp type, since pandas refuses that too; a time of day for
+a date; digits finer than a timestamp's unit.
+
 A column declared ``cast: lossy`` in the schema takes the lenient form instead: values that do not
 fit become null.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +28,16 @@ import polars as pl
 
 from dynio.engine.dtypes import DType
 
-__all__ = ["CastStep", "cast_expr", "diagnose", "is_widening", "needs_cast", "plan_casts"]
+__all__ = [
+    "CastStep",
+    "cast_expr",
+    "diagnose",
+    "finite",
+    "is_widening",
+    "json_float",
+    "needs_cast",
+    "plan_casts",
+]
 
 # A value outside Int64's range: routing a failing row to it makes the final strict cast raise,
 # which is how an expression "raises" inside a lazy plan.
@@ -120,6 +137,37 @@ def _guard_int(ok: pl.Expr, value: pl.Expr, target: pl.DataType, strict: bool) -
     )
 
 
+def _checked(ok: pl.Expr, value: pl.Expr, strict: bool) -> pl.Expr:
+    """``value`` where ``ok``; elsewhere fail (strict) or null (lenient). Any value dtype."""
+    if not strict:
+        return pl.when(ok.fill_null(True)).then(value).otherwise(None)
+    one = pl.when(ok.fill_null(True)).then(pl.lit(0, dtype=pl.Int128))
+    fail = one.otherwise(pl.lit(_SENTINEL, dtype=pl.Int128)).cast(pl.Int64, strict=True)
+    # ``fail`` is always 0 when it does not raise: this keeps ``value`` and puts the strict cast
+    # (the raise) into the plan
+    return pl.when(fail == 0).then(value).otherwise(None)
+
+
+def finite(x: pl.Expr) -> pl.Expr:
+    """``x`` (a float column), failing when collected if a value is infinite.
+
+    A text reader that parses floats itself makes ``inf`` of ``1e309``; this sends such a read
+    through the cast table, which tells an overflow from a written ``inf``.
+    """
+    return _checked(~x.is_infinite(), x, strict=True)
+
+
+def json_float(text: str) -> float:
+    """A JSON number as a float, refusing one that overflows to infinity (``1e309``).
+
+    For ``json.loads(..., parse_float=json_float)``: the ValueError names the number.
+    """
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is beyond the range of a float64")
+    return value
+
+
 def _float_to_int(
     f: pl.Expr, target: pl.DataType, strict: bool, limit: float = 2.0**127
 ) -> pl.Expr:
@@ -133,13 +181,54 @@ def _to_int(x: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool) 
         return _float_to_int(x, target, strict)
     if isinstance(source, pl.String | pl.Categorical):
         # digits convert exactly ("12.000" too); other numerals ("1e3") go through float, where
-        # they must be whole and below 2**53 (beyond that float cannot tell 2**53 + 1 apart)
+        # they must be whole and below 2**53 (beyond that float cannot tell 2**53 + 1 apart), and
+        # their digits must be whole too ("1.0000000000000001" is 1 as a float, but not whole)
         text = x.cast(pl.String).str.strip_chars().str.replace(r"^([+-]?\d+)\.0*$", "${1}")
         exact = text.cast(target, strict=False)
         as_float = text.cast(pl.Float64, strict=strict)
+        as_float = pl.when(_whole_numeral(text)).then(as_float).otherwise(pl.lit(0.5))
         via_float = _float_to_int(as_float, target, strict, limit=2.0**53)
         return pl.when(exact.is_not_null()).then(exact).otherwise(via_float)
     return x.cast(target, strict=strict)
+
+
+_NUMERAL = r"^[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$"
+
+
+def _whole_numeral(text: pl.Expr) -> pl.Expr:
+    """Whether a decimal numeral's digits denote a whole number (true for non-numerals, which
+    the float parse refuses on its own)."""
+    parts = text.str.extract_groups(_NUMERAL)
+    whole_part = parts.struct.field("1").fill_null("")
+    digits = whole_part + parts.struct.field("2").fill_null("")
+    exponent = parts.struct.field("3").cast(pl.Int64, strict=False).fill_null(0)
+    point = whole_part.str.len_chars().cast(pl.Int64) + exponent.clip(-400, 400)
+    # digits after the point, once the exponent has moved it, must all be zeros
+    after = digits.str.slice(point.clip(0, None))
+    fraction = pl.when(point < 0).then(digits).otherwise(after)
+    whole = fraction.str.strip_chars("0").str.len_chars() == 0
+    return parts.struct.field("1").is_null() | whole
+
+
+def _to_float(x: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool) -> pl.Expr:
+    """Numbers and numerals into a float type, refusing what it cannot hold.
+
+    A finite value or a numeral other than ``inf``/``infinity`` that becomes infinite overflowed
+    (``1e309`` into float64, ``1e300`` into float32); an integer the float cannot hold exactly
+    (``2**53 + 1`` into float64) would be rounded.
+    """
+    if isinstance(source, pl.String | pl.Categorical):
+        text = x.cast(pl.String).str.strip_chars()
+        out = text.cast(target, strict=strict)
+        infinite = text.str.to_lowercase().str.contains(r"^[+-]?inf(inity)?$")
+        return _checked(~out.is_infinite() | infinite, out, strict)
+    out = x.cast(target, strict=strict)
+    if source.is_float():
+        return _checked(~out.is_infinite() | x.is_infinite(), out, strict)
+    if source.is_integer():
+        back = out.cast(pl.Int128, strict=False)
+        return _checked(back == x.cast(pl.Int128), out, strict)
+    return out
 
 
 def _to_bool(x: pl.Expr, source: pl.DataType, strict: bool) -> pl.Expr:
@@ -158,17 +247,20 @@ def _to_bool(x: pl.Expr, source: pl.DataType, strict: bool) -> pl.Expr:
 
 
 _FRACTION_DIGITS = {"ms": 3, "us": 6, "ns": 9}
+_OFFSET = r"\d{2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\s*(?:[zZ]|(?:UTC|GMT)?[+-]\d{2}(?::?\d{2})?)$"
 
 
 def _text_to_datetime(x: pl.Expr, unit: str, tz: str | None, strict: bool) -> pl.Expr:
     """Parse ISO-like text, refusing what does not fit the unit.
 
-    Text with an offset converts to the target zone (to UTC wall time for a naive target). A
+    Text with an offset converts to the target zone; for a naive target it does not fit. A
     year outside the nanosecond range (1677-2262) would wrap silently, and digits finer than the
     unit would be dropped silently: both fail instead. Each input is referenced once, so the
     parse runs once (common-subexpression elimination does not reach inside ``when``).
     """
     text = x.cast(pl.String)
+    if tz is None:  # an offset for a naive type is a zone dropped (pandas refuses)
+        text = _checked(~text.str.contains(_OFFSET), text, strict)
     parsed = text.str.to_datetime(time_unit=unit, time_zone=tz or "UTC", strict=strict)  # type: ignore[arg-type]
     if unit == "ns":
         ok = text.str.head(4).is_between(pl.lit("1677"), pl.lit("2262"))
@@ -192,7 +284,10 @@ def _to_datetime(x: pl.Expr, source: pl.DataType, target: pl.Datetime, strict: b
         if source.time_zone is None and tz is not None:
             v = v.dt.replace_time_zone(tz)  # naive values are wall-clock times in the target zone
         elif source.time_zone is not None and tz is None:
-            v = v.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            # pandas refuses to drop a zone: a zoned value does not fit a naive type
+            v = _checked(
+                x.is_null(), v.dt.convert_time_zone("UTC").dt.replace_time_zone(None), strict
+            )
         elif source.time_zone != tz and tz is not None:
             v = v.dt.convert_time_zone(tz)
         if src_unit == unit:
@@ -240,9 +335,7 @@ def cast_expr(x: pl.Expr, source: pl.DataType, target: pl.DataType, strict: bool
     if target.is_integer():
         return _to_int(x, source, target, strict)
     if target.is_float():
-        if isinstance(source, pl.String | pl.Categorical):
-            return x.cast(pl.String).str.strip_chars().cast(target, strict=strict)
-        return x.cast(target, strict=strict)
+        return _to_float(x, source, target, strict)
     if isinstance(target, pl.Boolean):
         return _to_bool(x, source, strict)
     if isinstance(target, pl.Datetime):

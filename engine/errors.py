@@ -165,6 +165,20 @@ class MissingVariableError(ConfigError):
         super().__init__(f"no value for placeholder [[ {variable} ]]", **context)
 
 
+class NestedPlaceholderError(MissingVariableError):
+    """A ``[[ VAR ]]`` placeholder inside another: placeholders do not nest, so neither has a
+    value (the outer one would stay in the configuration as literal text)."""
+
+    def __init__(self, text: str, **context: Any) -> None:
+        self.variable = text
+        ConfigError.__init__(
+            self,
+            f"a placeholder inside a placeholder: {cut(text, 80)!r}; placeholders do not nest"
+            " (name the variable in full, or set a variable holding the whole value)",
+            **context,
+        )
+
+
 class UnknownEnvironmentError(ConfigError):
     """A resource has no definition for the requested environment."""
 

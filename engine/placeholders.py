@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
-from dynio.engine.errors import MissingVariableError, TemplateError
+from dynio.engine.errors import MissingVariableError, NestedPlaceholderError, TemplateError
 
 __all__ = [
     "EnvText",
@@ -39,6 +39,9 @@ VarSource = Mapping[str, Any] | ModuleType | None
 
 # ``[[ VAR ]]`` or ``[[ VAR | default ]]`` (the default is text up to the closing brackets)
 PLACEHOLDER_RE = re.compile(r"\[\[\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*(.*?)\s*)?\]\]")
+
+# a placeholder opened before another one closes: ``[[ A_[[ B ]] ]]``, ``[[ A | [[ B ]] ]]``
+NESTED_RE = re.compile(r"\[\[(?:(?!\]\]).)*?\[\[\s*[A-Za-z_][A-Za-z0-9_]*\s*(?:\|.*?)?\]\]")
 
 
 class EnvText(str):
@@ -105,6 +108,16 @@ def _resolve_str(
     context: Mapping[str, Any],
     missing: list[MissingVariableError] | None = None,
 ) -> Any:
+    nested = NESTED_RE.search(text)
+    if nested:  # resolving the inner one would leave the outer as literal text, silently
+        end = text.find("]]", nested.end())
+        error = NestedPlaceholderError(
+            text[nested.start() : end + 2 if end >= 0 else None], **context
+        )
+        if missing is None:
+            raise error
+        missing.append(error)
+        return text
     whole = PLACEHOLDER_RE.fullmatch(text.strip())
     if whole:
         try:

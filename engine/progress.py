@@ -17,6 +17,8 @@ import time
 from types import TracebackType
 from typing import Any, TextIO
 
+from dynio.engine.panics import is_terminal
+
 __all__ = ["MIN_ITEMS", "Progress", "progress", "shown"]
 
 MIN_ITEMS = 8  # fewer items than this finish too fast for a bar to help
@@ -31,8 +33,7 @@ def _enabled(stream: TextIO, total: int) -> bool:
         return total > 0
     if total < MIN_ITEMS:
         return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty is not None and isatty())
+    return is_terminal(stream)  # standard error may go through dynio's panic filter meanwhile
 
 
 def shown(stream: TextIO | None = None) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -324,20 +324,36 @@ def evaluate(
     dataset = schema.name if schema else resource
 
     failed = [i for i in range(len(built)) if not row[f"__r{i}"]]
-    details: dict[str, Any] = {}
-    if failed:
-        more: list[pl.Expr] = []
-        for i in failed:
-            more.append(built[i].failing.alias(f"__f{i}"))
-            if built[i].sample is not None:
-                more.append(built[i].sample.alias(f"__s{i}"))  # type: ignore[union-attr]
-            if built[i].detail is not None:
-                more.append(built[i].detail.alias(f"__d{i}"))  # type: ignore[union-attr]
-        details = _collect_row(lazy, more, resource, env)
-
     # data may hold a configured secret (a password pasted into a column): it must not reach
     # the messages, logs and metric attributes made of failing values and labels
     secrets = operation_secrets()
+    failures = _failures(lazy, built, active_rules, failed, rows, secrets, resource, env)
+    report = ValidationReport(resource, env, rows, len(active_rules), tuple(failures))
+    return report, _metric_values(row, metric_names, dataset, label_cap, secrets)
+
+
+def _failures(
+    lazy: pl.LazyFrame,
+    built: Sequence[RuleExprs],
+    active_rules: Sequence[RuleSpec],
+    failed: Sequence[int],
+    rows: int,
+    secrets: tuple[str, ...],
+    resource: str | None,
+    env: str | None,
+) -> list[RuleFailure]:
+    """The failed rules, with failing counts and samples from one more ``select``."""
+    if not failed:
+        return []
+    more: list[pl.Expr] = []
+    for i in failed:
+        sample, detail = built[i].sample, built[i].detail
+        more.append(built[i].failing.alias(f"__f{i}"))
+        if sample is not None:
+            more.append(sample.alias(f"__s{i}"))
+        if detail is not None:
+            more.append(detail.alias(f"__d{i}"))
+    details = _collect_row(lazy, more, resource, env)
     failures = []
     for i in failed:
         rule = active_rules[i]
@@ -354,8 +370,17 @@ def evaluate(
                 options=dict(rule.options),
             )
         )
-    report = ValidationReport(resource, env, rows, len(active_rules), tuple(failures))
+    return failures
 
+
+def _metric_values(
+    row: Mapping[str, Any],
+    metric_names: Sequence[tuple[str, str, dict[str, str]]],
+    dataset: str | None,
+    label_cap: int,
+    secrets: tuple[str, ...],
+) -> list[MetricValue]:
+    """The metric values read from the first ``select``'s row, secrets scrubbed."""
     values: list[MetricValue] = MetricValues()
     for column, metric, names in metric_names:
         if METRICS[metric].per_label:
@@ -371,7 +396,7 @@ def evaluate(
             elif isinstance(raw, str):
                 raw = _scrubbed((raw,), secrets)[0]  # Min/Max of a text column
             values.append(MetricValue(dataset, column, metric, raw, suffix or None))
-    return report, values
+    return values
 
 
 def metric_line(value: MetricValue) -> str:

@@ -124,18 +124,8 @@ def parse_schema(
 _KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_. -]{0,63}")
 
 
-def schema_problems(
-    doc: Any,
-    problems: Problems,
-    *,
-    resource: str | None = None,
-    file: str | None = None,
-    key_path: str = "",
-) -> SchemaSpec | None:
-    """Parse a schema, adding every problem to ``problems``; ``None`` when there were any."""
-    ctx = {"resource": resource, "file": file}
-    before = len(problems)
-    doc = plain(doc)
+def _is_schema(doc: Any, problems: Problems, ctx: dict[str, Any], key_path: str) -> bool:
+    """Whether ``doc`` has a schema's shape; problems with its top-level keys are added."""
     if not isinstance(doc, dict):
         problems.add(
             ConfigError(
@@ -144,7 +134,7 @@ def schema_problems(
                 **ctx,
             )
         )
-        return None
+        return False
     if doc and not set(doc) & SCHEMA_KEYS:
         # not a schema at all (a file of passwords?): say so without echoing its lines
         problems.add(
@@ -155,7 +145,7 @@ def schema_problems(
                 **ctx,
             )
         )
-        return None
+        return False
     # a key quoted back in an error looks like a name; anything else may be a line of some
     # other file (a password hash, a token) and is only counted
     named = {k: v for k, v in doc.items() if _KEY_NAME.fullmatch(str(k))}
@@ -171,6 +161,23 @@ def schema_problems(
                 **ctx,
             )
         )
+    return True
+
+
+def schema_problems(
+    doc: Any,
+    problems: Problems,
+    *,
+    resource: str | None = None,
+    file: str | None = None,
+    key_path: str = "",
+) -> SchemaSpec | None:
+    """Parse a schema, adding every problem to ``problems``; ``None`` when there were any."""
+    ctx = {"resource": resource, "file": file}
+    before = len(problems)
+    doc = plain(doc)
+    if not _is_schema(doc, problems, ctx, key_path):
+        return None
     columns_doc = doc.get("columns")
     if not isinstance(columns_doc, dict) or not columns_doc:
         problems.add(

@@ -501,29 +501,7 @@ def client_span(
 
     ``attributes`` adds more (standard names only; see :mod:`dynio.engine.conventions`).
     """
-    attrs: dict[str, Any] = {}
-    if kind == "db":
-        attrs = {
-            "db.system.name": system,
-            "db.namespace": namespace,
-            "db.collection.name": target,
-            "db.operation.name": operation,
-            "db.query.text": mask_sql(query) if query is not None else None,
-        }
-    elif kind == "storage":
-        rpc_system, service = _RPC.get(system, (system, system))
-        attrs = {"rpc.system": rpc_system, "rpc.service": service, "rpc.method": operation}
-        if system == "s3":
-            attrs["aws.s3.bucket"] = target
-    elif kind == "messaging":
-        attrs = {
-            "messaging.system": system,
-            "messaging.operation.name": operation,
-            "messaging.operation.type": "send" if operation in ("send", "publish") else "receive",
-            "messaging.destination.name": target,
-        }
-    else:
-        raise ValueError(f"client_span kind must be 'db', 'storage' or 'messaging', not {kind!r}")
+    attrs = _client_attributes(kind, system, operation, target, namespace, query)
     attrs.update(_server(system, server, port, region))
     attrs.update(attributes or {})
     with tracer.start_as_current_span(
@@ -538,6 +516,40 @@ def client_span(
         except BaseException as exc:
             _record_error(sp, exc, event=_OPERATION.get() is None)
             raise
+
+
+def _client_attributes(
+    kind: str,
+    system: str,
+    operation: str,
+    target: str | None,
+    namespace: str | None,
+    query: str | None,
+) -> dict[str, Any]:
+    """A client span's attributes under the convention ``kind`` picks (see client_span)."""
+    if kind == "db":
+        return {
+            "db.system.name": system,
+            "db.namespace": namespace,
+            "db.collection.name": target,
+            "db.operation.name": operation,
+            "db.query.text": mask_sql(query) if query is not None else None,
+        }
+    if kind == "storage":
+        rpc_system, service = _RPC.get(system, (system, system))
+        attrs: dict[str, Any] = {"rpc.system": rpc_system, "rpc.service": service}
+        attrs["rpc.method"] = operation
+        if system == "s3":
+            attrs["aws.s3.bucket"] = target
+        return attrs
+    if kind == "messaging":
+        return {
+            "messaging.system": system,
+            "messaging.operation.name": operation,
+            "messaging.operation.type": "send" if operation in ("send", "publish") else "receive",
+            "messaging.destination.name": target,
+        }
+    raise ValueError(f"client_span kind must be 'db', 'storage' or 'messaging', not {kind!r}")
 
 
 def _server(

@@ -26,6 +26,7 @@ from dynio.engine.display import MetricValues
 from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationError
 from dynio.engine.filters import FilterLike
 from dynio.engine.formats import format_for
+from dynio.engine.panics import quiet_panics
 from dynio.engine.placeholders import VarSource
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
 from dynio.engine.sources import SourceKind, kind_for
@@ -146,6 +147,7 @@ class Resource:
 
         with (
             include_values(self._include_values),
+            quiet_panics(),  # dynio handles a reader's panic: its report is not for the terminal
             lineage_run("read", self.name, self._env, self._location) as run,
         ):
             result = self._execute_read(

@@ -248,14 +248,14 @@ class TestSafeDirect:
         assert got[0].replace(tzinfo=None) == dt.datetime(2024, 7, 1, 12)
         assert got[0].utcoffset() == dt.timedelta(hours=1)
 
-    def test_aware_to_naive_gives_utc_wall_time(self) -> None:
-        london = s([dt.datetime(2024, 7, 1, 12), dt.datetime(2024, 1, 1, 12)]).dt.replace_time_zone(
-            "Europe/London"
-        )
-        assert cast(london, pl.Datetime("ns")) == [
-            dt.datetime(2024, 7, 1, 11),
-            dt.datetime(2024, 1, 1, 12),
-        ]
+    @pytest.mark.parametrize("zone", ["Europe/London", "UTC", "Asia/Kolkata", "+05:00"])
+    def test_aware_to_naive_fails_as_in_pandas(self, zone: str) -> None:
+        aware = s([dt.datetime(2024, 7, 1, 12), None]).dt.replace_time_zone(zone)
+        with pytest.raises(pl.exceptions.PolarsError):
+            cast(aware, pl.Datetime("ns"))
+        with pytest.raises(pl.exceptions.PolarsError):
+            cast(aware, pl.Datetime("us"))
+        assert cast(aware, pl.Datetime("ns"), strict=False) == [None, None]
 
     def test_zone_to_zone_converts(self) -> None:
         utc = s([dt.datetime(2024, 7, 1, 12)]).dt.replace_time_zone("UTC")
@@ -292,10 +292,22 @@ class TestSafeDirect:
         got = cast(s(["2024-01-01T10:00:00Z"]), pl.Datetime("ns", "UTC"))
         assert got == [dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)]
 
-    def test_iso_text_with_offset_to_naive_gives_utc_wall_time(self) -> None:
-        # as for tz-aware datetimes: an aware value cast to a naive type becomes UTC wall time
-        got = cast(s(["2024-01-01T10:00:00+02:00", "2024-01-01T12:00:00+00:00"]), pl.Datetime("ns"))
-        assert got == [dt.datetime(2024, 1, 1, 8), dt.datetime(2024, 1, 1, 12)]
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "2024-01-01T10:00:00+02:00",
+            "2024-01-01T12:00:00+00:00",
+            "2024-01-01 12:00:00Z",
+            "2024-01-01T12:00:00.123-0530",
+            "2024-01-01T12:00+01",
+        ],
+    )
+    def test_iso_text_with_offset_to_naive_fails(self, text: str) -> None:
+        # as for zoned datetimes: a naive type cannot hold the zone, and pandas refuses too
+        with pytest.raises(pl.exceptions.PolarsError):
+            cast(s(["2024-01-01T10:00:00", text]), pl.Datetime("ns"))
+        assert cast(s([text]), pl.Datetime("us"), strict=False) == [None]
+        assert cast(s([text]), pl.Datetime("ns", "UTC"))[0] is not None
 
     def test_iso_text_with_sub_unit_precision_to_coarser_unit_fails(self) -> None:
         # same rule as ns -> ms: digits the target unit cannot hold are not dropped silently
@@ -714,15 +726,18 @@ class TestReads:
         assert df["t"][0] == pd.Timestamp("2024-01-01 12:00", tz="UTC")
         assert pd.isna(df["t"][1])
 
-    def test_aware_into_naive_gives_utc_wall_time(
-        self, tmp_path: Path, catalog_from: CatalogFrom
+    @pytest.mark.parametrize("zone", ["Europe/London", "UTC", "America/New_York"])
+    def test_aware_into_naive_fails(
+        self, tmp_path: Path, catalog_from: CatalogFrom, zone: str
     ) -> None:
-        london = pl.Series("t", [dt.datetime(2024, 7, 1, 12)]).dt.replace_time_zone("Europe/London")
-        pl.DataFrame([london]).write_parquet(tmp_path / "t.parquet")
+        aware = pl.Series("t", [dt.datetime(2024, 7, 1, 12)]).dt.replace_time_zone(zone)
+        pl.DataFrame([aware]).write_parquet(tmp_path / "t.parquet")
         cat = catalog_for(catalog_from, "t", "t.parquet", {"t": "datetime64[ns]"})
-        df = cat.read("t")
-        assert str(df["t"].dtype) == "datetime64[ns]"
-        assert df["t"].tolist() == [pd.Timestamp("2024-07-01 11:00")]
+        with pytest.raises(CastError) as info:
+            cat.read("t")
+        assert info.value.column == "t"
+        assert info.value.resource == "t"
+        assert len(info.value.values) == 1
 
     def test_aware_into_other_zone(self, tmp_path: Path, catalog_from: CatalogFrom) -> None:
         utc = pl.Series("t", [dt.datetime(2024, 7, 1, 12)]).dt.replace_time_zone("UTC")
@@ -756,16 +771,21 @@ class TestReads:
             None,
         ]
 
-    def test_iso_text_with_offsets_into_naive_datetime(
-        self, tmp_path: Path, catalog_from: CatalogFrom
+    @pytest.mark.parametrize("suffix", ["parquet", "csv"])
+    def test_iso_text_with_offsets_into_naive_datetime_fails(
+        self, tmp_path: Path, catalog_from: CatalogFrom, suffix: str
     ) -> None:
-        # the CSV reader gives UTC wall time for these; a parquet text column must do the same
-        pl.DataFrame(
-            {"t": ["2024-01-01T10:00:00+02:00", "2024-01-01T12:00:00+00:00"]}
-        ).write_parquet(tmp_path / "t.parquet")
-        cat = catalog_for(catalog_from, "t", "t.parquet", {"t": "datetime64[ns]"})
-        got = cat.read_polars("t")["t"]
-        assert got.to_list() == [dt.datetime(2024, 1, 1, 8), dt.datetime(2024, 1, 1, 12)]
+        frame = pl.DataFrame({"t": ["2024-01-01T10:00:00", "2024-01-01T10:00:00+02:00"]})
+        path = tmp_path / f"t.{suffix}"
+        frame.write_parquet(path) if suffix == "parquet" else frame.write_csv(path)
+        cat = catalog_for(catalog_from, "t", path.name, {"t": "datetime64[ns]"})
+        with pytest.raises(CastError) as info:
+            cat.read_polars("t")
+        assert info.value.values == ["2024-01-01T10:00:00+02:00"]
+        lossy = catalog_for(
+            catalog_from, "t", path.name, {"t": {"type": "datetime64[ns]", "cast": "lossy"}}
+        )
+        assert lossy.read_polars("t")["t"].to_list() == [dt.datetime(2024, 1, 1, 10), None]
 
     def test_csv_date_outside_ns_range(self, tmp_path: Path, catalog_from: CatalogFrom) -> None:
         # "9999-12-31" does not fit datetime64[ns]: a CastError, never a wrapped-around date

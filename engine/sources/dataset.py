@@ -254,10 +254,13 @@ def _reconcile(
     context: Mapping[str, Any],
     shown: Callable[[str], str],
     columns: Sequence[str] | None = None,
+    targets: Mapping[str, pl.DataType] | None = None,
 ) -> tuple[dict[str, pl.DataType], list[str]]:
     """The unified schema of differing files and the notes for the drift warning.
 
-    Only the ``columns`` the read needs (all when ``None``) are worth a note.
+    Only the ``columns`` the read needs (all when ``None``) are worth a note. A column whose
+    files disagree and that has a schema type in ``targets`` is that type: each file is cast to
+    it directly and safely, never through a type that loses values (int64 through float64).
 
     Raises:
         ReadError: A column's types do not reconcile; names the files of each type.
@@ -273,6 +276,8 @@ def _reconcile(
         present = [(f, s[col]) for f, s in zip(files, schemas, strict=True) if col in s]
         lacking = [shown(f) for f, s in zip(files, schemas, strict=True) if col not in s]
         target = _unify([d for _, d in present])
+        if targets and col in targets and len({str(d) for _, d in present}) > 1:
+            target = targets[col]
         if target is None and not needed:
             continue  # not read, so its disagreement does not matter
         if target is None:
@@ -309,12 +314,15 @@ def _stack(
     unified: Mapping[str, pl.DataType],
     schemas: Sequence[pl.Schema],
     scan_one: Callable[[str], pl.LazyFrame],
+    targets: Mapping[str, pl.DataType],
 ) -> pl.LazyFrame:
     parts = []
     for path, schema in zip(files, schemas, strict=True):
         frame = scan_one(path)
         casts = [
-            pl.col(c).cast(unified[c])
+            cast_expr(pl.col(c), d, unified[c], strict=True).alias(c)
+            if c in targets
+            else pl.col(c).cast(unified[c])
             for c, d in schema.items()
             if c in unified and needs_cast(d, unified[c])
         ]
@@ -359,15 +367,16 @@ def _eager(
     if fmt.footer_schema is not None and "://" not in files[0]:
         schemas = read_schemas(files, fmt, options, hints, **kwargs)  # with partition columns
     unified, notes = _reconcile(
-        files, schemas, label=label, context=context, shown=shown, columns=columns
-    )
+        files, schemas, label=label, context=context, shown=shown, columns=columns,
+        targets=hints.dtypes,
+    )  # fmt: skip
     if notes:
         warnings.warn(
             f"schema drift across the {len(files)} files under {label}: " + "; ".join(notes),
             SchemaDriftWarning,
             stacklevel=4,
         )
-    stacked = _stack(files, unified, schemas, lambda p: fmt.scan([p], options, hints))
+    stacked = _stack(files, unified, schemas, lambda p: fmt.scan([p], options, hints), hints.dtypes)
     return _guarded(stacked, guard, label)
 
 

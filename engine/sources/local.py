@@ -273,9 +273,27 @@ def _change_check(
 
     def modified_in_place() -> bool:
         now = _versions(names)[0]
+        if now == before and _mid_line(names[0], now):  # an appender may be half-way in a row
+            time.sleep(_SETTLE_S)
+            now = _versions(names)[0]
         return before is not None and now is not None and now[0] == before[0] and now != before
 
     return modified_in_place
+
+
+_SETTLE_S = 0.25  # how long a file just modified and ending mid-line is watched for more
+
+
+def _mid_line(name: str, version: tuple[int, int, int] | None) -> bool:
+    """Whether a file modified in the last seconds ends without a newline (a row may be cut)."""
+    if version is None or version[1] == 0 or time.time_ns() - version[2] > 2_000_000_000:
+        return False
+    try:
+        with open(name, "rb") as f:
+            f.seek(version[1] - 1)  # the last byte the read saw, whatever came since
+            return f.read(1) != b"\n"
+    except OSError:
+        return False
 
 
 def _versions(files: list[str]) -> list[tuple[int, int, int] | None]:

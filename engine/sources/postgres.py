@@ -49,8 +49,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
+from dynio.engine.casts_sql import check_parameters, check_table_types
 from dynio.engine.deadlines import DEFAULT_TIMEOUTS, with_libpq_limits
-from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, WriteError
+from dynio.engine.errors import (
+    ConfigError,
+    DynioError,
+    MissingDependencyError,
+    ReadError,
+    WriteError,
+)
 from dynio.engine.filter_sql import POSTGRES, SqlWhere, compile_sql
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.postgres_client import (
@@ -277,6 +284,12 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     scanned = relation_scan(
         relation, source, request, POSTGRES, session.fetch, location=location, select=select
     )
+    try:  # (nothing has run yet: the frame is lazy)
+        groups = request.filter.groups if request.filter is not None else request.filters
+        check_parameters(groups, scanned.where.params, {**context, "file": location})
+    except DynioError:
+        session.close()
+        raise
     path = "connectorx" if parallel and not scanned.where.where else "adbc"
     # the kept connection goes when the plan holding the frame goes, collected or not
     weakref.finalize(scanned.fetch, session.close)
@@ -550,6 +563,7 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
                 rows = cur.fetchall()
                 existing = {r[0]: r[1] for r in rows} if rows else None
                 missing_columns(frame.columns, existing, plan.mode, where)
+                check_table_types(frame, None if plan.mode == "replace" else existing, where)
                 binary = (
                     existing is None
                     or plan.mode == "replace"

@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 import polars as pl
+import polars.selectors as cs
 
+from dynio.engine.casts import finite
 from dynio.engine.io.formats.base import (
     PANDAS_NA_VALUES,
     Capabilities,
@@ -109,9 +111,10 @@ def _overrides(
             overrides[col] = pl.String()
     comma_ints: list[str] = []
     if decimal_comma:
-        # "8,0" is a number but not an integer literal: integer columns are read as text with
+        # "8,0" is a number but not an integer literal: number columns are read as text with
         # the comma made a point, and the safe cast then takes digits exactly and "8.0" as 8
-        comma_ints = [c for c, dt in overrides.items() if dt.is_integer()]
+        # (and refuses a float that overflows)
+        comma_ints = [c for c, dt in overrides.items() if dt.is_integer() or dt.is_float()]
         overrides = {c: pl.String() if c in comma_ints else dt for c, dt in overrides.items()}
     if "dtype" in options:
         overrides.update(dtype_option(options["dtype"], "dtype"))
@@ -154,6 +157,9 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
         frame = frame.with_columns(
             pl.col(c).str.replace_all(",", ".", literal=True) for c in comma_ints if c in present
         )
+    floats = [c for c, dt in overrides.items() if dt.is_float() and c not in comma_ints]
+    if floats:  # "1e309" parses as inf: re-read as text, where the cast table refuses it
+        frame = frame.with_columns(finite(cs.by_name(*floats, require_all=False)))
     return frame
 
 

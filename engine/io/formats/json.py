@@ -9,6 +9,7 @@ from typing import IO, Any, Literal
 
 import polars as pl
 
+from dynio.engine.casts import json_float
 from dynio.engine.io.formats.base import Capabilities, Format, ScanHints
 from dynio.engine.io.formats.ndjson import bad_json_line, scan_ndjson
 from dynio.engine.io.formats.text import undecodable
@@ -165,7 +166,7 @@ def _load_json(raw: bytes, encoding: str) -> Any:
     except UnicodeError as exc:  # e.g. UTF-16 without a byte-order mark
         raise ValueError(f"the file is not {encoding} text ({exc})") from exc
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=json_float)  # 1e309 is no float: refused
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
