@@ -55,6 +55,8 @@ from dynio.engine.errors import DynioError, ReadError, TemplateError, Validation
 
 __all__ = [
     "COLUMNS",
+    "REPLACING",
+    "SMALL_TIMEOUTS",
     "ENV",
     "Capabilities",
     "Place",
@@ -76,6 +78,9 @@ COLUMNS: Mapping[str, str] = {
     "b": "bool",
 }
 """The schema of the contract's frames (a kind may narrow it in :class:`Capabilities`)."""
+
+REPLACING = ("replace", "overwrite")
+"""The ``write_mode`` spellings of "replace what is there"."""
 
 SMALL_TIMEOUTS: Mapping[str, float] = {"connect": 1, "read": 0.5, "deadline": 2}
 """``timeouts`` a :meth:`Place.silent` environment may use, so that the test ends soon."""
@@ -103,10 +108,11 @@ class Capabilities:
     Attributes:
         writes: Resources of the kind can be written (``False``: read-only, data is put in
             place with :meth:`Place.put`).
-        modes: The ``write_mode`` option values it supports besides the default; ``append``
-            is tested as "a second write adds its rows".
-        replaces: A second plain write replaces the first (``False`` for append-only kinds
-            such as message topics).
+        modes: The ``write_mode`` option values it supports: ``append`` is tested as "a second
+            write adds its rows", ``replace``/``overwrite`` as "a second write replaces the
+            first" (when the default mode does not already).
+        replaces: A second write in the default mode replaces the first (``False`` for kinds
+            that append by default: table formats, message topics).
         templates: Locations may hold ``{placeholder}`` fields filled from call arguments.
         networked: It talks to a server: the unresponsive-server test runs.
         columns: The schema the kind round-trips exactly (a subset of :data:`COLUMNS`).
@@ -273,9 +279,7 @@ class SourceContract:
     def _name() -> str:
         return f"r{uuid.uuid4().hex[:10]}"
 
-    def _store(
-        self, cat: dynio.Catalog, place: Place, name: str, data: Any, **args: Any
-    ) -> None:
+    def _store(self, cat: dynio.Catalog, place: Place, name: str, data: Any, **args: Any) -> None:
         if self.capabilities.writes:
             cat.write(name, data, **args)
         else:
@@ -395,15 +399,22 @@ class SourceContract:
 
     # ------------------------------------------------------------------- write modes
 
+    def _with_mode(self, env: dict[str, Any], mode: str | None) -> dict[str, Any]:
+        if mode is None:
+            return env
+        return {**env, "options": {**env.get("options", {}), "write_mode": mode}}
+
     def test_a_second_write_replaces_the_first(self, place: Place, tmp_path: Path) -> None:
         caps = self.capabilities
+        mode = next((m for m in REPLACING if m in caps.modes), None)
         self._skip_unless(
             "a_second_write_replaces_the_first",
             (caps.writes, "read-only kind"),
-            (caps.replaces, "writes of this kind add to what is there"),
+            (caps.replaces or mode is not None, "writes of this kind add to what is there"),
         )
         name = self._name()
-        cat = self._catalog(tmp_path, {name: place.env(name)})
+        env = self._with_mode(place.env(name), None if caps.replaces else mode)
+        cat = self._catalog(tmp_path, {name: env})
         cat.write(name, self._frame(0, 5))
         cat.write(name, self._frame(100, 2))
         pd.testing.assert_frame_equal(_sorted(cat.read(name)), self._frame(100, 2))
@@ -416,9 +427,7 @@ class SourceContract:
             ("append" in caps.modes or not caps.replaces, "no append mode"),
         )
         name = self._name()
-        env = place.env(name)
-        if "append" in caps.modes:
-            env = {**env, "options": {**env.get("options", {}), "write_mode": "append"}}
+        env = self._with_mode(place.env(name), "append" if "append" in caps.modes else None)
         cat = self._catalog(tmp_path, {name: env})
         cat.write(name, self._frame(0, 3))
         cat.write(name, self._frame(3, 2))
@@ -502,10 +511,15 @@ class SourceContract:
             cat = self._catalog(tmp_path, {name: env})
             with pytest.raises(DynioError) as err:
                 cat.read(name)
-            self._names_context(err.value, name, place)
-            assert "did not answer within" in str(err.value), str(err.value)
+            self._said_silence(err.value, name, place, server)
             if self.capabilities.writes:
                 with pytest.raises(DynioError) as werr:
                     cat.write(name, self._frame(0, 2))
-                self._names_context(werr.value, name, place)
-                assert "did not answer within" in str(werr.value), str(werr.value)
+                self._said_silence(werr.value, name, place, server)
+
+    def _said_silence(self, err: DynioError, name: str, place: Place, server: SilentServer) -> None:
+        """The error names the server and the limit that ran out."""
+        self._names_context(err, name, place)
+        text = str(err)
+        assert f"{server.host}:{server.port}" in text, text
+        assert "within" in text, text

@@ -104,7 +104,9 @@ class BucketPlace(Place):
 
     def __init__(self, kind: str, bucket: Bucket, fmt: str, denied: Server | None = None) -> None:
         self.kind, self.bucket, self.fmt, self.denied = kind, bucket, fmt, denied
-        self.secrets = (bucket.storage_options["secret"],) if "secret" in bucket.storage_options else ()
+        self.secrets = (
+            (bucket.storage_options["secret"],) if "secret" in bucket.storage_options else ()
+        )
 
     def _env(self, name: str, options: dict[str, Any], template: bool = False) -> dict[str, Any]:
         path = f"{name}/{{day}}.{EXT[self.fmt]}" if template else f"{name}.{EXT[self.fmt]}"
@@ -117,7 +119,9 @@ class BucketPlace(Place):
     def bad_credentials(self, name: str) -> dict[str, Any] | None:
         if self.denied is None:  # fake-gcs-server takes any token
             return None
-        return self._env(name, {**self.bucket.storage_options, "endpoint_url": self.denied.endpoint})
+        return self._env(
+            name, {**self.bucket.storage_options, "endpoint_url": self.denied.endpoint}
+        )
 
     def refused(self, name: str, port: int) -> dict[str, Any] | None:
         opts = {**self.bucket.storage_options, "endpoint_url": f"http://127.0.0.1:{port}"}
