@@ -60,6 +60,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from dynio.engine.deadlines import Timeouts, is_timeout, parse_timeouts
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, UnsupportedError
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.sql import compile_filters, quote_ident
@@ -265,8 +266,11 @@ def _clients(s: Settings, context: Mapping[str, Any]) -> tuple[Any, Any]:
         profile_name=o.get("profile"),
         region_name=s.region,
     )
+    limits = _limits(s)
     config = config_type(
-        connect_timeout=10, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}
+        connect_timeout=limits.connect,
+        read_timeout=limits.read,
+        retries={"max_attempts": 3, "mode": "standard"},
     )
     endpoint = o.get("endpoint_url")
     return (
@@ -275,7 +279,19 @@ def _clients(s: Settings, context: Mapping[str, Any]) -> tuple[Any, Any]:
     )
 
 
+def _limits(s: Settings) -> Timeouts:
+    """The API calls' limits: ``storage_options.timeouts`` when given, else 10 s to connect and
+    60 s to answer."""
+    raw = s.storage.get("timeouts")
+    return Timeouts(connect=10, read=60) if raw is None else parse_timeouts(raw)
+
+
 def _aws_error(exc: BaseException, what: str, s: Settings, context: Mapping[str, Any]) -> ReadError:
+    if is_timeout(exc):  # a silent endpoint: say which, and the limit that ran out
+        server = s.storage.get("endpoint_url") or "Athena"
+        read = _limits(s).read
+        text = f"{server} did not answer within {read:g}s ({what}); the limit is 'timeouts'"
+        return ReadError(redact(text, s.secrets), **context)
     response = getattr(exc, "response", None) or {}
     error = response.get("Error", {}) if isinstance(response, Mapping) else {}
     code = error.get("Code") or type(exc).__name__

@@ -55,9 +55,9 @@ from dynio.engine.errors import DynioError, ReadError, TemplateError, Validation
 
 __all__ = [
     "COLUMNS",
+    "ENV",
     "REPLACING",
     "SMALL_TIMEOUTS",
-    "ENV",
     "Capabilities",
     "Place",
     "SilentServer",

@@ -11,6 +11,7 @@ import pytest
 from fixtures.objectstores import Bucket
 
 from dynio.testing.contract import (
+    SMALL_TIMEOUTS,
     Capabilities,
     Place,
     SilentServer,
@@ -114,3 +115,58 @@ class TestKafka(SourceContract):
     @pytest.fixture
     def place(self, kafka_broker: str) -> Place:
         return KafkaPlace(kafka_broker)
+
+
+class AthenaPlace(Place):
+    """``type: athena`` on moto's Athena: a query whose results land in the bucket."""
+
+    def __init__(self, bucket: Bucket) -> None:
+        self.bucket = bucket
+        self.secrets = (bucket.storage_options["secret"],)
+
+    def env(self, name: str, *, template: bool = False) -> dict[str, Any]:
+        return self._env(dict(self.bucket.storage_options))
+
+    def _env(self, storage: dict[str, Any]) -> dict[str, Any]:
+        section = {"s3_output": self.bucket.url("results/"), "database": "analytics"}
+        options = {"storage_options": storage, "poll_interval": 0.05, "sql_query": "SELECT 1"}
+        return {"type": "athena", "athena": section, "options": options}
+
+    def missing(self, name: str) -> dict[str, Any] | None:
+        return None  # moto answers any query
+
+    def refused(self, name: str, port: int) -> dict[str, Any] | None:
+        storage = {**self.bucket.storage_options, "endpoint_url": f"http://127.0.0.1:{port}"}
+        return self._env({**storage, "timeouts": dict(SMALL_TIMEOUTS)})
+
+    def silent(self, name: str, server: SilentServer) -> dict[str, Any] | None:
+        storage = {**self.bucket.storage_options, "endpoint_url": server.url}
+        return self._env({**storage, "timeouts": dict(SMALL_TIMEOUTS)})
+
+
+# moto's Athena returns results queued beforehand, whatever the SQL: the data promises need a
+# query engine behind it; the connection promises run
+_NEEDS_ENGINE = "moto's Athena answers queued results, not the query: no data to read back"
+
+
+class TestAthena(SourceContract):
+    capabilities = Capabilities(
+        writes=False,
+        networked=True,
+        skip=dict.fromkeys(
+            [
+                "round_trip_keeps_values_and_dtypes",
+                "reading_twice_gives_the_same_frame",
+                "projection",
+                "filters_and_their_record",
+                "filter_matching_nothing_keeps_dtypes",
+                "templates",
+            ],
+            _NEEDS_ENGINE,
+        ),
+    )
+
+    @pytest.fixture
+    def place(self, s3: Bucket) -> Place:
+        pytest.importorskip("boto3")
+        return AthenaPlace(s3)
