@@ -44,7 +44,7 @@ class LocalPlace(Place):
 
 
 class TestLocal(SourceContract):
-    capabilities = Capabilities()
+    capabilities = Capabilities(pushdown=True)
 
     @pytest.fixture(params=ALL_FORMATS)
     def place(self, request: pytest.FixtureRequest, tmp_path: Path) -> Place:
@@ -63,11 +63,20 @@ class BatchPlace(Place):
 
 
 class TestLocalBatch(SourceContract):
-    capabilities = Capabilities()
+    capabilities = Capabilities(pushdown=True)
 
     @pytest.fixture(params=SOME_FORMATS)
     def place(self, request: pytest.FixtureRequest, tmp_path: Path) -> Place:
         return BatchPlace(tmp_path, request.param)
+
+
+# the files of a store Polars cannot scan are fetched and read here, and the filter is applied
+# to them before the casts: a datetime column of a CSV is still text then
+CSV_FETCHED = (
+    "ioread's area: objectstore._read_local_copies filters fetched CSV files before the casts"
+    " (a datetime column compared with a string: 'cannot compare date/datetime/time to a"
+    " string value')"
+)
 
 
 class FileUriPlace(Place):
@@ -75,6 +84,8 @@ class FileUriPlace(Place):
 
     def __init__(self, base: str, fmt: str) -> None:
         self.base, self.fmt = base, fmt
+        if fmt == "csv" and base.startswith("memory://"):
+            self.defects = {"filters_and_their_record": CSV_FETCHED}
 
     def env(self, name: str, *, template: bool = False) -> dict[str, Any]:
         tail = f"{name}/{{day}}.{EXT[self.fmt]}" if template else f"{name}.{EXT[self.fmt]}"
@@ -82,7 +93,7 @@ class FileUriPlace(Place):
 
 
 class TestFileUri(SourceContract):
-    capabilities = Capabilities()
+    capabilities = Capabilities(pushdown=True)
 
     @pytest.fixture(params=SOME_FORMATS)
     def place(self, request: pytest.FixtureRequest, tmp_path: Path) -> Place:
@@ -92,7 +103,7 @@ class TestFileUri(SourceContract):
 class TestMemory(SourceContract):
     """``type: file`` on fsspec's memory store."""
 
-    capabilities = Capabilities()
+    capabilities = Capabilities(pushdown=True)
 
     @pytest.fixture(params=SOME_FORMATS)
     def place(self, request: pytest.FixtureRequest, memory_bucket: Bucket) -> Place:
@@ -133,7 +144,7 @@ class BucketPlace(Place):
 
 
 class TestS3(SourceContract):
-    capabilities = Capabilities(networked=True)
+    capabilities = Capabilities(networked=True, pushdown=True)
 
     @pytest.fixture(params=SOME_FORMATS)
     def place(self, request: pytest.FixtureRequest, s3: Bucket, s3_denied_server: Server) -> Place:
@@ -141,7 +152,7 @@ class TestS3(SourceContract):
 
 
 class TestGcs(SourceContract):
-    capabilities = Capabilities(networked=True)
+    capabilities = Capabilities(networked=True, pushdown=True)
 
     @pytest.fixture(params=SOME_FORMATS)
     def place(self, request: pytest.FixtureRequest, gcs: Bucket) -> Place:
@@ -153,6 +164,8 @@ class HttpPlace(Place):
 
     def __init__(self, server: HttpServer, folder: str, fmt: str) -> None:
         self.server, self.folder, self.fmt = server, folder, fmt
+        if fmt == "csv" and folder == "plain":  # no range requests: fetched
+            self.defects = {"filters_and_their_record": CSV_FETCHED}
 
     def _tail(self, name: str, template: bool, day: str = "{day}") -> str:
         ext = EXT[self.fmt]
@@ -186,7 +199,7 @@ class HttpPlace(Place):
 
 
 class TestHttp(SourceContract):
-    capabilities = Capabilities(writes=False, networked=True)
+    capabilities = Capabilities(writes=False, networked=True, pushdown=True)
 
     @pytest.fixture(params=[(f, d) for f in SOME_FORMATS for d in ("plain", "ranged")], ids=str)
     def place(self, request: pytest.FixtureRequest, http_server: HttpServer) -> Place:

@@ -48,6 +48,7 @@ class PostgresPlace(Place):
 class TestPostgres(SourceContract):
     capabilities = Capabilities(
         networked=True,
+        pushdown=True,
         modes=frozenset({"append", "replace"}),
         templates=False,
         skip={"templates": NO_TEMPLATES},
@@ -73,7 +74,7 @@ class DuckDbPlace(Place):
 
 
 class TestDuckDb(SourceContract):
-    capabilities = Capabilities(modes=frozenset({"append", "replace"}))
+    capabilities = Capabilities(pushdown=True, modes=frozenset({"append", "replace"}))
 
     @pytest.fixture
     def place(self, tmp_path: Path) -> Place:

@@ -42,7 +42,9 @@ class DeltaPlace(Place):
 
 
 class TestDelta(SourceContract):
-    capabilities = Capabilities(replaces=False, modes=frozenset({"append", "overwrite"}))
+    capabilities = Capabilities(
+        pushdown=True, replaces=False, modes=frozenset({"append", "overwrite"})
+    )
 
     @pytest.fixture(params=["local", "s3"])
     def place(self, request: pytest.FixtureRequest, tmp_path: Path) -> Place:
@@ -67,6 +69,7 @@ class IcebergPlace(Place):
 class TestIceberg(SourceContract):
     capabilities = Capabilities(
         replaces=False,
+        pushdown=True,
         modes=frozenset({"append", "overwrite"}),
         templates=False,
         skip={"templates": "an Iceberg table is named in its catalog, not by a path"},
