@@ -179,7 +179,6 @@ BEING_SPLIT: dict[str, str] = {
     "engine/formats.py:_scan_csv()": "formats",
     "engine/formats.py:_json_frame()": "formats",
     # being split in this session by contract
-    "facade/catalog.py": "contract",
     "engine/quality.py:evaluate()": "contract",
     "engine/schema_yaml.py:schema_problems()": "contract",
     "engine/sources/athena.py:parse()": "contract",
