@@ -58,11 +58,11 @@ __all__ = [
 if TYPE_CHECKING:
     from dynio import telemetry
     from dynio.catalog import Catalog
-    from dynio.resource import Resource
     from dynio.checks import measure, validate
     from dynio.engine.errors import DynioError
     from dynio.engine.quality import MetricValue, RuleFailure, ValidationReport
     from dynio.engine.rules import OptionDef, register_rule, unregister_rule
+    from dynio.resource import Resource
 
 
 def __getattr__(name: str) -> Any:
