@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,6 +273,59 @@ def active_checks(
     return active_rules, [(c, m) for c, m in metric_cols if c in present]
 
 
+def _failures(
+    active_rules: Sequence[RuleSpec],
+    failed: list[int],
+    details: dict[str, Any],
+    rows: int,
+    secrets: tuple[str, ...],
+) -> list[RuleFailure]:
+    """The failures of the rules ``failed`` (indices), from the failures-only select's row."""
+    failures = []
+    for i in failed:
+        rule = active_rules[i]
+        count = int(details[f"__f{i}"] or 0)
+        failures.append(
+            RuleFailure(
+                rule=rule.name,
+                column=rule.column,
+                severity=rule.severity,
+                failing_count=count,
+                failing_share=(count / rows) if rows else 0.0,
+                sample=_scrubbed(details.get(f"__s{i}") or (), secrets),
+                detail=_scrubbed(details.get(f"__d{i}") or (), secrets),
+                options=dict(rule.options),
+            )
+        )
+    return failures
+
+
+def _metric_values(
+    row: dict[str, Any],
+    metric_names: list[tuple[str, str, dict[str, str]]],
+    dataset: str | None,
+    label_cap: int,
+    secrets: tuple[str, ...],
+) -> list[MetricValue]:
+    """The metric values out of the one-row result of :func:`evaluate`'s select."""
+    values: list[MetricValue] = MetricValues()
+    for column, metric, names in metric_names:
+        if METRICS[metric].per_label:
+            counts = row[names[""]] or []
+            for item in counts[:label_cap]:
+                label = _scrubbed((item["label"],), secrets)[0]
+                values.append(MetricValue(dataset, column, metric, item["count"], label))
+            continue
+        for suffix, alias in names.items():
+            raw = row[alias]
+            if isinstance(raw, float) and not math.isfinite(raw):
+                raw = None  # NaN/inf: no defined value
+            elif isinstance(raw, str):
+                raw = _scrubbed((raw,), secrets)[0]  # Min/Max of a text column
+            values.append(MetricValue(dataset, column, metric, raw, suffix or None))
+    return values
+
+
 def evaluate(
     frame: pl.DataFrame | pl.LazyFrame,
     schema: SchemaSpec | None,
@@ -338,39 +391,10 @@ def evaluate(
     # data may hold a configured secret (a password pasted into a column): it must not reach
     # the messages, logs and metric attributes made of failing values and labels
     secrets = operation_secrets()
-    failures = []
-    for i in failed:
-        rule = active_rules[i]
-        count = int(details[f"__f{i}"] or 0)
-        failures.append(
-            RuleFailure(
-                rule=rule.name,
-                column=rule.column,
-                severity=rule.severity,
-                failing_count=count,
-                failing_share=(count / rows) if rows else 0.0,
-                sample=_scrubbed(details.get(f"__s{i}") or (), secrets),
-                detail=_scrubbed(details.get(f"__d{i}") or (), secrets),
-                options=dict(rule.options),
-            )
-        )
+    failures = _failures(active_rules, failed, details, rows, secrets)
     report = ValidationReport(resource, env, rows, len(active_rules), tuple(failures))
 
-    values: list[MetricValue] = MetricValues()
-    for column, metric, names in metric_names:
-        if METRICS[metric].per_label:
-            counts = row[names[""]] or []
-            for item in counts[:label_cap]:
-                label = _scrubbed((item["label"],), secrets)[0]
-                values.append(MetricValue(dataset, column, metric, item["count"], label))
-            continue
-        for suffix, alias in names.items():
-            raw = row[alias]
-            if isinstance(raw, float) and not math.isfinite(raw):
-                raw = None  # NaN/inf: no defined value
-            elif isinstance(raw, str):
-                raw = _scrubbed((raw,), secrets)[0]  # Min/Max of a text column
-            values.append(MetricValue(dataset, column, metric, raw, suffix or None))
+    values = _metric_values(row, metric_names, dataset, label_cap, secrets)
     return report, values
 
 

@@ -124,6 +124,26 @@ def parse_schema(
 _KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_. -]{0,63}")
 
 
+def _top_level_keys(
+    doc: dict[Any, Any], problems: Problems, key_path: str, ctx: dict[str, Any]
+) -> None:
+    """Unknown top-level keys of a schema. A key quoted back in an error looks like a name;
+    anything else may be a line of some other file (a password hash, a token): only counted."""
+    named = {k: v for k, v in doc.items() if _KEY_NAME.fullmatch(str(k))}
+    for problem in unknown_keys(named, SCHEMA_KEYS, "the schema", key_path, ctx):
+        problems.add(problem)
+    others = len(set(doc) - set(named))
+    if others:
+        problems.add(
+            ConfigError(
+                f"{others} top-level key(s) of the schema are not names (not shown); accepted:"
+                f" {sorted(SCHEMA_KEYS)}",
+                key_path=key_path or None,
+                **ctx,
+            )
+        )
+
+
 def schema_problems(
     doc: Any,
     problems: Problems,
@@ -156,21 +176,7 @@ def schema_problems(
             )
         )
         return None
-    # a key quoted back in an error looks like a name; anything else may be a line of some
-    # other file (a password hash, a token) and is only counted
-    named = {k: v for k, v in doc.items() if _KEY_NAME.fullmatch(str(k))}
-    for problem in unknown_keys(named, SCHEMA_KEYS, "the schema", key_path, ctx):
-        problems.add(problem)
-    others = len(set(doc) - set(named))
-    if others:
-        problems.add(
-            ConfigError(
-                f"{others} top-level key(s) of the schema are not names (not shown); accepted:"
-                f" {sorted(SCHEMA_KEYS)}",
-                key_path=key_path or None,
-                **ctx,
-            )
-        )
+    _top_level_keys(doc, problems, key_path, ctx)
     columns_doc = doc.get("columns")
     if not isinstance(columns_doc, dict) or not columns_doc:
         problems.add(

@@ -432,6 +432,35 @@ def _span_name(kind: str, system: str, operation: str, target: str | None) -> st
     return f"{service}.{operation}"
 
 
+def _client_attributes(
+    kind: str, system: str, operation: str, target: str | None, namespace: str | None, query: Any
+) -> dict[str, Any]:
+    """The convention's attributes of a :func:`client_span` of ``kind``."""
+    if kind == "db":
+        attrs = {
+            "db.system.name": system,
+            "db.namespace": namespace,
+            "db.collection.name": target,
+            "db.operation.name": operation,
+            "db.query.text": mask_sql(query) if query is not None else None,
+        }
+    elif kind == "storage":
+        rpc_system, service = _RPC.get(system, (system, system))
+        attrs = {"rpc.system": rpc_system, "rpc.service": service, "rpc.method": operation}
+        if system == "s3":
+            attrs["aws.s3.bucket"] = target
+    elif kind == "messaging":
+        attrs = {
+            "messaging.system": system,
+            "messaging.operation.name": operation,
+            "messaging.operation.type": "send" if operation in ("send", "publish") else "receive",
+            "messaging.destination.name": target,
+        }
+    else:
+        raise ValueError(f"client_span kind must be 'db', 'storage' or 'messaging', not {kind!r}")
+    return attrs
+
+
 @contextmanager
 def client_span(
     kind: str,
@@ -486,29 +515,7 @@ def client_span(
 
     ``attributes`` adds more (standard names only; see :mod:`dynio.engine.conventions`).
     """
-    attrs: dict[str, Any] = {}
-    if kind == "db":
-        attrs = {
-            "db.system.name": system,
-            "db.namespace": namespace,
-            "db.collection.name": target,
-            "db.operation.name": operation,
-            "db.query.text": mask_sql(query) if query is not None else None,
-        }
-    elif kind == "storage":
-        rpc_system, service = _RPC.get(system, (system, system))
-        attrs = {"rpc.system": rpc_system, "rpc.service": service, "rpc.method": operation}
-        if system == "s3":
-            attrs["aws.s3.bucket"] = target
-    elif kind == "messaging":
-        attrs = {
-            "messaging.system": system,
-            "messaging.operation.name": operation,
-            "messaging.operation.type": "send" if operation in ("send", "publish") else "receive",
-            "messaging.destination.name": target,
-        }
-    else:
-        raise ValueError(f"client_span kind must be 'db', 'storage' or 'messaging', not {kind!r}")
+    attrs = _client_attributes(kind, system, operation, target, namespace, query)
     attrs.update(_server(system, server, port, region))
     attrs.update(attributes or {})
     with tracer.start_as_current_span(

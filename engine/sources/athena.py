@@ -125,13 +125,8 @@ def _flag(options: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
     return bool(options.get("unload", options.get("ctas_approach", False)))
 
 
-def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
-    """The settings of an Athena environment.
-
-    Raises:
-        ConfigError: No query or several, a bad output location, parameters or timeout.
-    """
-    s, o = spec.settings, spec.options
+def _output(s: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    """The ``s3_output`` location (dynamicio 8's ``s3_staging_dir`` refused with its rename)."""
     if "s3_staging_dir" in s:
         raise _bad(
             "s3_staging_dir was removed in dynamicio 9.0: rename it to s3_output (same value)",
@@ -151,6 +146,13 @@ def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
             "athena.s3_output",
             context,
         )
+    return output
+
+
+def _query_given(
+    s: Mapping[str, Any], o: Mapping[str, Any], context: Mapping[str, Any]
+) -> list[tuple[str, Any]]:
+    """The one query or table given, as ``[(key path, value)]`` (empty: none)."""
     given = [
         (k, v)
         for k, v in (
@@ -171,6 +173,18 @@ def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
     for key, value in given:
         if not isinstance(value, str) or not value.strip():
             raise _bad(f"{key} must be non-empty text", key, context)
+    return given
+
+
+def parse(spec: SourceSpec, context: Mapping[str, Any]) -> Settings:
+    """The settings of an Athena environment.
+
+    Raises:
+        ConfigError: No query or several, a bad output location, parameters or timeout.
+    """
+    s, o = spec.settings, spec.options
+    output = _output(s, context)
+    given = _query_given(s, o, context)
     if o.get("chunksize"):
         raise _bad(
             "Athena reads return one frame; chunksize is not supported (dynamicio"
@@ -266,12 +280,8 @@ def _clients(s: Settings, context: Mapping[str, Any]) -> tuple[Any, Any]:
         profile_name=o.get("profile"),
         region_name=s.region,
     )
-    limits = _limits(s)
-    config = config_type(
-        connect_timeout=limits.connect,
-        read_timeout=limits.read,
-        retries={"max_attempts": 3, "mode": "standard"},
-    )
+    lim, retries = _limits(s), {"max_attempts": 3, "mode": "standard"}
+    config = config_type(connect_timeout=lim.connect, read_timeout=lim.read, retries=retries)
     endpoint = o.get("endpoint_url")
     return (
         session.client("athena", endpoint_url=endpoint, config=config),
@@ -280,16 +290,14 @@ def _clients(s: Settings, context: Mapping[str, Any]) -> tuple[Any, Any]:
 
 
 def _limits(s: Settings) -> Timeouts:
-    """The API calls' limits: ``storage_options.timeouts`` when given, else 10 s to connect and
-    60 s to answer."""
+    """The API calls' limits: ``storage_options.timeouts``, else 10 s / 60 s."""
     raw = s.storage.get("timeouts")
     return Timeouts(connect=10, read=60) if raw is None else parse_timeouts(raw)
 
 
 def _aws_error(exc: BaseException, what: str, s: Settings, context: Mapping[str, Any]) -> ReadError:
     if is_timeout(exc):  # a silent endpoint: say which, and the limit that ran out
-        server = s.storage.get("endpoint_url") or "Athena"
-        read = _limits(s).read
+        server, read = s.storage.get("endpoint_url") or "Athena", _limits(s).read
         text = f"{server} did not answer within {read:g}s ({what}); the limit is 'timeouts'"
         return ReadError(redact(text, s.secrets), **context)
     response = getattr(exc, "response", None) or {}
