@@ -160,7 +160,10 @@ class Place:
         return self.env(name)
 
     def bad_credentials(self, name: str) -> dict[str, Any] | None:
-        """An environment with credentials the server refuses, if the kind takes any."""
+        """An environment with credentials the server refuses, if the kind takes any.
+
+        The connection hooks may return ``None`` for all but one of a kind's parametrised
+        places: their promises do not depend on, say, the file format."""
         return None
 
     def refused(self, name: str, port: int) -> dict[str, Any] | None:
@@ -494,7 +497,9 @@ class SourceContract:
             cat.write(name, self._frame(0, 2))
         env = place.bad_credentials(name)
         if env is None:
-            pytest.skip("this kind takes no credentials")
+            pytest.skip(
+                "the place gives no environment with bad credentials (none taken, or run once)"
+            )
         bad = self._catalog(tmp_path, {name: env})
         with pytest.raises(DynioError) as err:
             bad.read(name)
@@ -509,7 +514,7 @@ class SourceContract:
         name = self._name()
         env = place.refused(name, refused_port())
         if env is None:
-            pytest.skip("this kind connects to no server")
+            pytest.skip("the place gives no environment on a closed port (no server, or run once)")
         cat = self._catalog(tmp_path, {name: env})
         with pytest.raises(DynioError) as err:
             cat.read(name)
@@ -530,7 +535,7 @@ class SourceContract:
         with silent_server() as server:
             env = place.silent(name, server)
             if env is None:
-                pytest.skip("the place gives no environment on a silent server")
+                pytest.skip("the place gives no environment on a silent server (run once?)")
             cat = self._catalog(tmp_path, {name: env})
             with pytest.raises(DynioError) as err:
                 cat.read(name)

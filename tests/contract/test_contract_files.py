@@ -27,6 +27,9 @@ from dynio.testing.contract import (
 EXT = {"parquet": "parquet", "csv": "csv", "json": "json", "ndjson": "ndjson", "ipc": "arrow"}
 ALL_FORMATS = sorted(EXT)
 SOME_FORMATS = ["csv", "parquet"]
+# the connection's promises (refused, silent, bad credentials) do not depend on the format:
+# they run with this one only (the other formats' places give no such environment: skipped)
+ONCE = "parquet"
 
 
 class LocalPlace(Place):
@@ -128,17 +131,21 @@ class BucketPlace(Place):
         return self._env(name, dict(self.bucket.storage_options), template)
 
     def bad_credentials(self, name: str) -> dict[str, Any] | None:
-        if self.denied is None:  # fake-gcs-server takes any token
+        if self.denied is None or self.fmt != ONCE:  # fake-gcs-server takes any token
             return None
         return self._env(
             name, {**self.bucket.storage_options, "endpoint_url": self.denied.endpoint}
         )
 
     def refused(self, name: str, port: int) -> dict[str, Any] | None:
+        if self.fmt != ONCE:
+            return None
         opts = {**self.bucket.storage_options, "endpoint_url": f"http://127.0.0.1:{port}"}
         return self._env(name, {**opts, "timeouts": dict(SMALL_TIMEOUTS)})
 
     def silent(self, name: str, server: SilentServer) -> dict[str, Any] | None:
+        if self.fmt != ONCE:
+            return None
         opts = {**self.bucket.storage_options, "endpoint_url": server.url}
         return self._env(name, {**opts, "timeouts": dict(SMALL_TIMEOUTS)})
 
@@ -188,11 +195,15 @@ class HttpPlace(Place):
             frame.to_parquet(target, index=False)
 
     def refused(self, name: str, port: int) -> dict[str, Any] | None:
+        if (self.fmt, self.folder) != (ONCE, "plain"):
+            return None
         env = self.env(name)
         env["file"]["uri"] = f"http://127.0.0.1:{port}/{self._tail(name, False)}"
         return env
 
     def silent(self, name: str, server: SilentServer) -> dict[str, Any] | None:
+        if (self.fmt, self.folder) != (ONCE, "plain"):
+            return None
         env = self.env(name)
         env["file"]["uri"] = f"{server.url}/{self._tail(name, False)}"
         return env
