@@ -1,6 +1,6 @@
 """The source contract (:mod:`dynio.testing.contract`) for the file kinds: local files, local
-datasets, ``file`` URIs (local and fsspec's memory store), S3 (moto), GCS (fake-gcs-server) and
-HTTP (read-only, a loopback file server).
+datasets, ``file`` URIs (local and fsspec's memory store), S3 (moto) and GCS (fake-gcs-server)
+objects and prefixes, and HTTP (read-only, a loopback file server).
 
 The file kinds run it once per format (every format on local disk, parquet and CSV on the other
 stores, whose format code is the same). What only file stores promise (datasets under a prefix,
@@ -164,6 +164,32 @@ class TestGcs(SourceContract):
     @pytest.fixture(params=SOME_FORMATS)
     def place(self, request: pytest.FixtureRequest, gcs: Bucket) -> Place:
         return BucketPlace("gcs", gcs, request.param)
+
+
+class PrefixPlace(BucketPlace):
+    """``type: s3_path_prefix`` / ``gcs_path_prefix``: a folder of objects under a prefix."""
+
+    def _env(self, name: str, options: dict[str, Any], template: bool = False) -> dict[str, Any]:
+        prefix = f"{name}/{{day}}/" if template else f"{name}/"
+        section = {"bucket": self.bucket.name, "path_prefix": prefix, "file_type": self.fmt}
+        kind = f"{self.kind}_path_prefix"
+        return {"type": kind, self.kind: section, "options": {"storage_options": options}}
+
+
+class TestS3Prefix(SourceContract):
+    capabilities = Capabilities(networked=True, pushdown=True)
+
+    @pytest.fixture
+    def place(self, s3: Bucket, s3_denied_server: Server) -> Place:
+        return PrefixPlace("s3", s3, ONCE, s3_denied_server)
+
+
+class TestGcsPrefix(SourceContract):
+    capabilities = Capabilities(networked=True, pushdown=True)
+
+    @pytest.fixture
+    def place(self, gcs: Bucket) -> Place:
+        return PrefixPlace("gcs", gcs, ONCE)
 
 
 class HttpPlace(Place):
