@@ -94,10 +94,6 @@ BEING_CUT: dict[tuple[str, str], str] = {
     # being split in this session by ioread: local.scan hands `engine: duckdb` reads to duckdb,
     # which imports local's path helpers (the registry is to be the only dispatch point)
     ("dynio.engine.sources.local", "dynio.engine.sources.duckdb"): "ioread",
-    # NOT being cut in this session (found by contract): instruments.record_quality's rule
-    # events go through telemetry.add_event, and telemetry re-exports instruments; the cut (the
-    # events moved into telemetry) waits for telemetry.py, at 599 lines, to be split first
-    ("dynio.engine.instruments", "dynio.engine.telemetry"): "nobody yet",
 }
 
 
