@@ -19,6 +19,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import Span
 
 from dynio.engine.conventions import METRICS
+from dynio.engine.telemetry_values import values_included
 
 if TYPE_CHECKING:
     from dynio.engine.quality import MetricValue, ValidationReport
@@ -27,7 +28,7 @@ __all__ = [
     "duration",
     "enabled",
     "file_bytes",
-    "record_quality",
+    "record_quality_metrics",
     "record_read",
     "record_write",
     "validation_outcome",
@@ -151,17 +152,16 @@ def record_write(resource: str, env: str, kind: str | None, rows: int, nbytes: i
         _size.add(nbytes, attrs)
 
 
-def record_quality(
+def record_quality_metrics(
     resource: str,
     env: str,
     operation: str,
     report: ValidationReport | None,
     values: Sequence[MetricValue],
-) -> None:
-    """Data-quality metric values as gauges (one per kind), failed rules as counts and events
-    (counts only: failing values may be personal data)."""
-    from dynio.engine.telemetry import add_event, values_included
-
+) -> list[dict[str, Any]]:
+    """Data-quality metric values as gauges (one per kind), failed rules as counts (counts only:
+    failing values may be personal data). Returns the attributes of a ``dynio.rule.failed``
+    event per failed rule, for :func:`dynio.engine.telemetry.record_quality` to add."""
     labels = values_included()
     for v in values:
         value = v.value
@@ -183,9 +183,8 @@ def record_quality(
         elif v.label is not None:
             continue  # a labelled kind this table does not know: its labels are unbounded
         _GAUGES[name].set(value, attrs)
-    if report is None or not report.failures:
-        return
-    for f in report.failures:
+    events: list[dict[str, Any]] = []
+    for f in report.failures if report is not None else ():
         attrs = {
             "dynio.resource": resource,
             "dynio.env": env,
@@ -196,7 +195,8 @@ def record_quality(
         if f.column is not None:
             attrs["dynio.column"] = f.column
         _rule_failures.add(1, attrs)
-        add_event("dynio.rule.failed", {**attrs, "dynio.rule.failing_count": int(f.failing_count)})
+        events.append({**attrs, "dynio.rule.failing_count": int(f.failing_count)})
+    return events
 
 
 def validation_outcome(report: ValidationReport) -> str:

@@ -28,21 +28,27 @@ import contextlib
 import contextvars
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from dynio.engine.client_conventions import (
+    client_attributes,
+    default_server,
+    server_attributes,
+    server_of,
+    span_name,
+)
 from dynio.engine.instruments import (
     VERSION,
     enabled,
     file_bytes,
-    record_quality,
+    record_quality_metrics,
     record_read,
     record_write,
     validation_outcome,
@@ -70,6 +76,7 @@ from dynio.engine.threads import ContextThreadPoolExecutor, run_in_threads
 
 if TYPE_CHECKING:
     from dynio.engine.sources import SourceKind
+    from dynio.engine.quality import MetricValue, ValidationReport
     from dynio.engine.spec import SourceSpec
 
 __all__ = [
@@ -82,6 +89,7 @@ __all__ = [
     "carrier",
     "client_span",
     "current_operation",
+    "default_server",
     "enabled",
     "error_type",
     "file_bytes",
@@ -384,6 +392,19 @@ def add_event(name: str, attrs: Mapping[str, Any]) -> None:
         current.add_event(name, _attributes(attrs))
 
 
+def record_quality(
+    resource: str,
+    env: str,
+    operation: str,
+    report: ValidationReport | None,
+    values: Sequence[MetricValue],
+) -> None:
+    """Data-quality metric values as gauges (one per kind), failed rules as counts and events
+    (counts only: failing values may be personal data)."""
+    for attrs in record_quality_metrics(resource, env, operation, report, values):
+        add_event("dynio.rule.failed", attrs)
+
+
 def annotate(attrs: Mapping[str, Any]) -> None:
     """Add attributes to the current span and to the running operation's span.
 
@@ -415,36 +436,6 @@ def reported(name: str) -> Any:
 
 # ---------------------------------------------------------------------------------------------
 # CLIENT spans: one per call to a database, object store, broker or catalog
-
-# where a cloud store is reached when no endpoint is configured
-_DEFAULT_SERVERS = {
-    "s3": ("s3.amazonaws.com", 443),
-    "gcs": ("storage.googleapis.com", 443),
-    "azure": ("blob.core.windows.net", 443),
-    "athena": ("athena.amazonaws.com", 443),
-}
-_RPC = {"s3": ("aws-api", "S3"), "gcs": ("gcp-api", "GCS"), "azure": ("azure-api", "AzureBlob")}
-
-
-def default_server(system: str, region: str | None = None) -> tuple[str, int] | None:
-    """``(server.address, server.port)`` of a cloud service reached without an endpoint URL
-    (``s3`` in ``eu-west-1`` -> ``("s3.eu-west-1.amazonaws.com", 443)``)."""
-    found = _DEFAULT_SERVERS.get(system)
-    if found is None:
-        return None
-    host, port = found
-    if region and system in ("s3", "athena"):
-        host = host.replace(".amazonaws.com", f".{region}.amazonaws.com")
-    return host, port
-
-
-def _span_name(kind: str, system: str, operation: str, target: str | None) -> str:
-    if kind == "db":
-        return f"{operation} {target}" if target else operation or system
-    if kind == "messaging":
-        return f"{operation} {target}" if target else operation
-    service = _RPC.get(system, ("", system))[1]
-    return f"{service}.{operation}"
 
 
 @contextmanager
@@ -501,11 +492,11 @@ def client_span(
 
     ``attributes`` adds more (standard names only; see :mod:`dynio.engine.conventions`).
     """
-    attrs = _client_attributes(kind, system, operation, target, namespace, query)
-    attrs.update(_server(system, server, port, region))
+    attrs = client_attributes(kind, system, operation, target, namespace, query)
+    attrs.update(server_of(system, server, port, region))
     attrs.update(attributes or {})
     with tracer.start_as_current_span(
-        _span_name(kind, system, operation, target),
+        span_name(kind, system, operation, target),
         kind=SpanKind.CLIENT,
         record_exception=False,
         set_status_on_exception=False,
@@ -516,76 +507,6 @@ def client_span(
         except BaseException as exc:
             _record_error(sp, exc, event=_OPERATION.get() is None)
             raise
-
-
-def _client_attributes(
-    kind: str,
-    system: str,
-    operation: str,
-    target: str | None,
-    namespace: str | None,
-    query: str | None,
-) -> dict[str, Any]:
-    """A client span's attributes under the convention ``kind`` picks (see client_span)."""
-    if kind == "db":
-        return {
-            "db.system.name": system,
-            "db.namespace": namespace,
-            "db.collection.name": target,
-            "db.operation.name": operation,
-            "db.query.text": mask_sql(query) if query is not None else None,
-        }
-    if kind == "storage":
-        rpc_system, service = _RPC.get(system, (system, system))
-        attrs: dict[str, Any] = {"rpc.system": rpc_system, "rpc.service": service}
-        attrs["rpc.method"] = operation
-        if system == "s3":
-            attrs["aws.s3.bucket"] = target
-        return attrs
-    if kind == "messaging":
-        return {
-            "messaging.system": system,
-            "messaging.operation.name": operation,
-            "messaging.operation.type": "send" if operation in ("send", "publish") else "receive",
-            "messaging.destination.name": target,
-        }
-    raise ValueError(f"client_span kind must be 'db', 'storage' or 'messaging', not {kind!r}")
-
-
-def _server(
-    system: str, server: str | None, port: int | None, region: str | None
-) -> dict[str, Any]:
-    attrs = server_attributes(server) if server else {}
-    if port is not None:
-        attrs["server.port"] = int(port)
-    if "server.address" not in attrs:
-        default = default_server(system, region)
-        if default is not None:
-            attrs["server.address"] = default[0]
-            attrs.setdefault("server.port", default[1])
-        elif system in ("duckdb", "sqlite", "memory"):  # in process
-            attrs["server.address"] = "localhost"
-    if "server.address" in attrs and "server.port" not in attrs and server and "://" in server:
-        scheme = urlsplit(server).scheme
-        if scheme in ("http", "https"):
-            attrs["server.port"] = 443 if scheme == "https" else 80
-    return attrs
-
-
-def server_attributes(url: str) -> dict[str, Any]:
-    """``server.address``/``server.port`` of an endpoint URL (an object store's, a broker's)."""
-    first = url.split(",", 1)[0].strip()  # a broker list: the first one
-    parts = urlsplit(first if "://" in first else f"//{first}")
-    attrs: dict[str, Any] = {}
-    if parts.hostname:
-        attrs["server.address"] = parts.hostname
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is not None:
-        attrs["server.port"] = port
-    return attrs
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY = {
     "Catalog": "dynio.catalog",
-    "Resource": "dynio.catalog",
+    "Resource": "dynio.resource",
     "DynioError": "dynio.engine.errors",
     "MetricValue": "dynio.engine.quality",
     "RuleFailure": "dynio.engine.quality",
@@ -57,11 +57,12 @@ __all__ = [
 
 if TYPE_CHECKING:
     from dynio import telemetry
-    from dynio.catalog import Catalog, Resource
+    from dynio.catalog import Catalog
     from dynio.checks import measure, validate
     from dynio.engine.errors import DynioError
     from dynio.engine.quality import MetricValue, RuleFailure, ValidationReport
     from dynio.engine.rules import OptionDef, register_rule, unregister_rule
+    from dynio.resource import Resource
 
 
 def __getattr__(name: str) -> Any:

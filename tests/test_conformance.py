@@ -4,9 +4,12 @@ Every test here runs once per store (the ``store`` fixture) through the same cat
 only the YAML of the environment differs. S3 runs against moto in server mode and GCS against
 fake-gcs-server, both on loopback (see ``tests/fixtures/objectstores.py``).
 
-Covers: round trips per format, replacing and failed writes, projection and filters, path
-templates, datasets under a prefix or a glob (markers and empty files skipped), hive-partitioned
-writes and pruned reads, schema drift across files, missing locations.
+Covers what only file stores promise: round trips per format with the object keys written,
+replacing an object, path templates (and their escapes), datasets under a prefix or a glob
+(markers and empty files skipped), hive-partitioned writes and pruned reads, schema drift across
+files, missing locations named. What every kind promises (failed writes keep the old data,
+projection and filters, pandas/Polars/Arrow input, errors) is the shared contract suite,
+``dynio.testing.contract``, run for these stores in ``tests/contract/test_contract_files.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -28,7 +30,7 @@ from fixtures.objectstores import Bucket
 
 import dynio
 from dynio.engine.sources.dataset import SchemaDriftWarning
-from dynio.errors import ReadError, SchemaError, TemplateError, ValidationError
+from dynio.errors import ReadError, SchemaError, TemplateError
 
 CatalogFrom = Callable[..., dynio.Catalog]
 
@@ -202,14 +204,6 @@ def test_round_trip(store: Store, catalog_from: CatalogFrom, file_type: str) -> 
     assert store.keys("data") == [f"data/r.{EXT[file_type]}"]
 
 
-def test_polars_round_trip_and_scan(store: Store, catalog_from: CatalogFrom) -> None:
-    cat = catalog(catalog_from, {"r": store.single("p.parquet", "parquet")}, COLUMNS)
-    cat.write("r", pl.from_pandas(frame(0, 6)))
-    lazy = cat.scan("r")
-    assert isinstance(lazy, pl.LazyFrame)
-    assert lazy.filter(pl.col("i") > 3).collect()["i"].to_list() == [4, 5]
-
-
 def test_write_replaces_the_object(store: Store, catalog_from: CatalogFrom) -> None:
     cat = catalog(catalog_from, {"r": store.single("x/r.parquet", "parquet")}, COLUMNS)
     cat.write("r", frame(0, 5))
@@ -218,41 +212,7 @@ def test_write_replaces_the_object(store: Store, catalog_from: CatalogFrom) -> N
     assert store.keys("x") == ["x/r.parquet"]
 
 
-def test_failed_write_keeps_the_old_object(store: Store, catalog_from: CatalogFrom) -> None:
-    cat = catalog(
-        catalog_from,
-        {"r": store.single("r.csv", "csv")},
-        COLUMNS,
-        rules={"i": {"is_greater_than_or_equal": {"options": {"threshold": 0}}}},
-    )
-    cat.write("r", frame(0, 3))
-    bad = frame(0, 3)
-    bad.loc[1, "i"] = -5
-    with pytest.raises(ValidationError):
-        cat.write("r", bad)
-    pd.testing.assert_frame_equal(cat.read("r"), frame(0, 3))
-
-
-# --------------------------------------------------------------------------- filters, templates
-
-
-def test_projection_and_filters(store: Store, catalog_from: CatalogFrom) -> None:
-    cat = catalog(catalog_from, {"r": store.single("r.parquet", "parquet")}, COLUMNS)
-    cat.write("r", frame(0, 10))
-    result = cat.read_result("r", columns=["s", "i"], filters=[("i", ">=", 7), ("b", "==", False)])
-    assert result.frame.columns == ["s", "i"]
-    assert result.frame["i"].to_list() == [7, 9]
-    assert result.info.filters_pushed is not None
-    by_time = cat.read("r", columns=["i"], filters=[("t", "<", "2024-01-03")])
-    assert by_time["i"].tolist() == [0, 1]
-
-
-def test_filter_matching_nothing_keeps_dtypes(store: Store, catalog_from: CatalogFrom) -> None:
-    cat = catalog(catalog_from, {"r": store.single("r.parquet", "parquet")}, COLUMNS)
-    cat.write("r", frame())
-    out = cat.read("r", filters=[("i", ">", 1000)])
-    assert len(out) == 0
-    assert out.dtypes.to_dict() == frame().dtypes.to_dict()
+# ---------------------------------------------------------------------------------- templates
 
 
 def test_template_path(store: Store, catalog_from: CatalogFrom) -> None:

@@ -60,6 +60,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from dynio.engine.deadlines import Timeouts, is_timeout, parse_timeouts
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, UnsupportedError
 from dynio.engine.filter_sql import ATHENA, SqlWhere, compile_sql, quote_ident
 from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
@@ -279,9 +280,8 @@ def _clients(s: Settings, context: Mapping[str, Any]) -> tuple[Any, Any]:
         profile_name=o.get("profile"),
         region_name=s.region,
     )
-    config = config_type(
-        connect_timeout=10, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}
-    )
+    lim, retries = _limits(s), {"max_attempts": 3, "mode": "standard"}
+    config = config_type(connect_timeout=lim.connect, read_timeout=lim.read, retries=retries)
     endpoint = o.get("endpoint_url")
     return (
         session.client("athena", endpoint_url=endpoint, config=config),
@@ -289,7 +289,17 @@ def _clients(s: Settings, context: Mapping[str, Any]) -> tuple[Any, Any]:
     )
 
 
+def _limits(s: Settings) -> Timeouts:
+    """The API calls' limits: ``storage_options.timeouts``, else 10 s / 60 s."""
+    raw = s.storage.get("timeouts")
+    return Timeouts(connect=10, read=60) if raw is None else parse_timeouts(raw)
+
+
 def _aws_error(exc: BaseException, what: str, s: Settings, context: Mapping[str, Any]) -> ReadError:
+    if is_timeout(exc):  # a silent endpoint: say which, and the limit that ran out
+        server, read = s.storage.get("endpoint_url") or "Athena", _limits(s).read
+        text = f"{server} did not answer within {read:g}s ({what}); the limit is 'timeouts'"
+        return ReadError(redact(text, s.secrets), **context)
     response = getattr(exc, "response", None) or {}
     error = response.get("Error", {}) if isinstance(response, Mapping) else {}
     code = error.get("Code") or type(exc).__name__

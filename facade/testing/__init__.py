@@ -6,6 +6,9 @@
   rules, so a pipeline runs in a unit test with no production data.
 - :func:`assert_valid`, :func:`assert_frame_matches_schema`: assertions on a step's output.
 
+:mod:`dynio.testing.contract` holds the tests every source kind passes (``SourceContract``),
+for a new kind's test module to subclass; it is imported only by such a module.
+
 The pytest plugin (registered under the ``pytest11`` entry point, so it is active wherever dynio
 is installed) adds the fixtures ``dynio_catalog`` and ``dynio_sample``; see
 :mod:`dynio.testing.plugin`.
