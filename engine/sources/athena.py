@@ -61,15 +61,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, UnsupportedError
-from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
-from dynio.engine.sources.sql import compile_filters, quote_ident
-from dynio.engine.sources.storage import (
+from dynio.engine.io.filesystems import (
     BACKENDS,
     filesystem,
     normalize_storage_options,
     parse_location,
     secret_values,
 )
+from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources.sql import compile_filters, quote_ident
 from dynio.engine.spec import SourceSpec
 from dynio.engine.telemetry import client_span, redact, set_attributes
 

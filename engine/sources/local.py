@@ -45,10 +45,10 @@ import polars as pl
 
 from dynio.engine.errors import ReadError, WriteError
 from dynio.engine.formats import Format, format_for
+from dynio.engine.io.filesystems import is_remote
 from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.dataset import prune_partitions, scan_files
-from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import SourceSpec, thaw
 
 __all__ = ["atomic_write_file", "resolve_files", "scan", "write"]

@@ -41,7 +41,7 @@ locally. A prefix or glob reads every object in parallel into one frame (see
 
 Every request (listing, size checks, schema reads, each fetched object, the native reading when
 the frame is collected, each upload) is retried on transient failures as the storage option
-``retries`` says (see :class:`~dynio.engine.sources.storage.RetryPolicy`); the error after the
+``retries`` says (see :class:`~dynio.engine.io.filesystems.RetryPolicy`); the error after the
 last attempt names the object and the number of attempts. For example::
 
     options:
@@ -83,11 +83,7 @@ from dynio.engine.errors import (
 )
 from dynio.engine.filters import columns_of
 from dynio.engine.formats import Format, format_for
-from dynio.engine.placeholders import fill_template
-from dynio.engine.progress import progress
-from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
-from dynio.engine.sources.dataset import prune_partitions, scan_files
-from dynio.engine.sources.storage import (
+from dynio.engine.io.filesystems import (
     GaveUp,
     Location,
     Retrier,
@@ -101,6 +97,10 @@ from dynio.engine.sources.storage import (
     retry_policy,
     secret_values,
 )
+from dynio.engine.placeholders import fill_template
+from dynio.engine.progress import progress
+from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources.dataset import prune_partitions, scan_files
 from dynio.engine.spec import SourceSpec, thaw
 from dynio.engine.telemetry import annotate, carrier, client_span, redact, run_in_threads
 

@@ -1,0 +1,1 @@
+"""Where file data lives and how it is laid out: filesystems, formats and layouts."""
