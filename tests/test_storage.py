@@ -30,8 +30,8 @@ from dynio.engine.io.filesystems import (
     polars_options,
     secret_values,
 )
+from dynio.engine.io.layout import hive_values, prune_partitions
 from dynio.engine.progress import progress
-from dynio.engine.sources.dataset import hive_values, prune_partitions
 
 S3 = BACKENDS["s3"]
 GCS = BACKENDS["gcs"]

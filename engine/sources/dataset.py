@@ -20,8 +20,9 @@ disk but a request per object on a remote store, so there :func:`scan_files` can
 to 256 files at a time (smaller under a visible progress bar); from the first step whose files
 disagree it reads their schemas and reconciles (with the warning).
 
-Hive-partitioned folders (``key=value/``) become columns; :func:`prune_partitions` drops files
-whose partition values a filter excludes before anything is opened.
+Hive-partitioned folders (``key=value/``) become columns;
+:func:`~dynio.engine.io.layout.hive.prune_partitions` drops files whose partition values a
+filter excludes before anything is opened.
 
 Remote reads pass a :class:`Retry`: each request made while planning (a schema) is retried on
 its own, and the reading itself, which Polars does when the frame is collected, is retried a
@@ -41,16 +42,14 @@ import polars as pl
 
 from dynio.engine.casts import cast_expr, needs_cast
 from dynio.engine.errors import CastError, DynioError, ReadError, SchemaError, first_line
-from dynio.engine.filters import to_expr
 from dynio.engine.formats import Format, ScanHints
+from dynio.engine.io.layout.hive import hive_values
 from dynio.engine.progress import progress
 from dynio.engine.telemetry import run_in_threads
 
 __all__ = [
     "Retry",
     "SchemaDriftWarning",
-    "hive_values",
-    "prune_partitions",
     "read_schemas",
     "scan_files",
 ]
@@ -84,81 +83,6 @@ def _names(files: Sequence[str]) -> str:
     shown = ", ".join(files[:_SHOWN])
     more = len(files) - _SHOWN
     return shown + (f", … {more} more" if more > 0 else "")
-
-
-# ------------------------------------------------------------------------------- hive partitions
-
-
-def hive_values(relative: str) -> dict[str, str]:
-    """The ``key=value`` folder segments of a path relative to its dataset root."""
-    parts = relative.replace("\\", "/").split("/")[:-1]
-    out: dict[str, str] = {}
-    for part in parts:
-        key, sep, value = part.partition("=")
-        if sep and key:
-            out[key] = value
-    return out
-
-
-def _partition_frame(
-    values: Sequence[Mapping[str, str]], keys: Sequence[str], dtypes: Mapping[str, pl.DataType]
-) -> pl.DataFrame | None:
-    frame = pl.DataFrame(
-        {k: [v.get(k) for v in values] for k in keys}, schema=dict.fromkeys(keys, pl.String)
-    )
-    casts = []
-    for key in keys:
-        target = dtypes.get(key)
-        if target is not None:
-            casts.append(cast_expr(pl.col(key), pl.String(), target, strict=True).alias(key))
-        else:
-            # as Polars reads hive values: numbers when they all are
-            as_int = frame[key].str.to_integer(strict=False)
-            if as_int.null_count() == frame[key].null_count():
-                casts.append(pl.col(key).str.to_integer(strict=False))
-    if casts:
-        try:
-            frame = frame.with_columns(casts)
-        except pl.exceptions.PolarsError:
-            return None
-    return frame
-
-
-def prune_partitions(
-    files: Sequence[str],
-    relatives: Sequence[str],
-    filters: tuple[tuple[tuple[str, str, Any], ...], ...] | None,
-    dtypes: Mapping[str, pl.DataType],
-) -> list[str]:
-    """The files a tuple-form filter can match, judged by their hive partition values alone.
-
-    Conditions on other columns are ignored (they cannot exclude a file here); a file is kept
-    when any OR-group of partition conditions holds for it. Nothing is dropped when the filter
-    has no partition condition or a value cannot be compared.
-    """
-    if not filters or not files:
-        return list(files)
-    values = [hive_values(r) for r in relatives]
-    keys = sorted({k for v in values for k in v})
-    if not keys:
-        return list(files)
-    groups = []
-    for group in filters:
-        conds = [c for c in group if c[0] in keys]
-        if not conds:
-            return list(files)  # this OR-branch may match any file
-        groups.append(conds)
-    frame = _partition_frame(values, keys, dtypes)
-    if frame is None:
-        return list(files)
-    try:
-        expr = to_expr([list(g) for g in groups], dict(frame.schema))
-        if expr is None:
-            return list(files)
-        keep = frame.select(expr.fill_null(True).alias("keep"))["keep"].to_list()
-    except (ValueError, TypeError, pl.exceptions.PolarsError):
-        return list(files)
-    return [f for f, k in zip(files, keep, strict=True) if k]
 
 
 # ------------------------------------------------------------------------------- schemas, drift
