@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -157,6 +157,10 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     # files not held (several, or text formats) are checked after the read: a file replaced or
     # appended to under it (CSV, NDJSON) changes identity, size or modification time
     seen = _versions(names) if len(names) > 1 or held is None else []
+    # several parquet files read whole: each is opened once, the first since planning
+    once = _once(fmt.name, names, options, request)
+    first = _open_first(names[0]) if once else None
+    release = held.close if held is not None else first.close if first is not None else None
     try:
         # many files: one parallel scan, or reconciled per-file scans when they disagree
         frame = scan_files(
@@ -167,10 +171,12 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             label=str(path),
             context=request.context,
             columns=request.columns,
+            optimistic=once,
+            held=first,
         )
     except BaseException as exc:
-        if held is not None:
-            held.close()  # nothing else will: the scan is not returned
+        if release is not None:
+            release()  # nothing else will: the scan is not returned
         if not isinstance(exc, OSError | ValueError | LookupError | pl.exceptions.PolarsError):
             raise
         raise ReadError(
@@ -186,8 +192,28 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         # Polars pushes the planner's projection and filter into its file scans
         pushed={"projection": True, "predicates": True},
         changed=_change_check(names, seen),
-        release=held.close if held is not None else None,
+        release=release,
     )
+
+
+def _once(fmt: str, files: list[str], options: Mapping[str, Any], request: ScanRequest) -> bool:
+    """Whether a read of several files can open each file once (see ``scan_files``'s
+    ``optimistic``): parquet read whole (a streaming scan keeps Polars' own, lazier scan)."""
+    return (
+        len(files) > 1
+        and fmt == "parquet"
+        and request.columns is not None
+        and not request.streaming
+        and "n_rows" not in options
+        and not options.get("include_file_paths")
+    )
+
+
+def _open_first(file: str) -> BinaryIO | None:
+    try:
+        return open(file, "rb")  # closed by the scan's release
+    except OSError:
+        return None  # the scan reports it
 
 
 _FD_PATHS = Path("/proc/self/fd")
