@@ -24,7 +24,8 @@ YAML examples::
 from __future__ import annotations
 
 import importlib
-from typing import cast
+from collections.abc import Mapping
+from typing import Any, cast
 
 import polars as pl
 
@@ -32,7 +33,14 @@ from dynio.engine.io.filesystems import is_remote
 from dynio.engine.sources import Scan, ScanRequest, SourceModule, WriteInfo, WriteRequest
 from dynio.engine.spec import SourceSpec
 
-__all__ = ["OBJECT_STORE_KINDS", "filesystem_module", "on_object_store", "scan", "write"]
+__all__ = [
+    "OBJECT_STORE_KINDS",
+    "filesystem_module",
+    "gc",
+    "on_object_store",
+    "scan",
+    "write",
+]
 
 # kinds whose data always lives in an object store (their YAML names a bucket)
 OBJECT_STORE_KINDS = frozenset({"s3", "s3_file", "s3_path_prefix", "gcs", "gcs_path_prefix"})
@@ -63,3 +71,18 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
 def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> WriteInfo:
     """Write a frame to the file (or dataset) of a resource, atomically, on its filesystem."""
     return filesystem_module(spec).write(frame, spec, request)
+
+
+def gc(
+    spec: SourceSpec, context: Mapping[str, Any], *, older_than: float, dry_run: bool = False
+) -> list[str]:
+    """Remove what killed writers of a file source left (older than ``older_than`` seconds):
+    hidden temporary files and folders on a disk; staging prefixes, unfinished commits and
+    multipart uploads on an object store. What was (``dry_run``: would be) removed."""
+    if on_object_store(spec):
+        from dynio.engine.sources import objectstore
+
+        return objectstore.gc(spec, context, older_than=older_than, dry_run=dry_run)
+    from dynio.engine.sources import local
+
+    return local.gc(spec, context, older_than=older_than, dry_run=dry_run)

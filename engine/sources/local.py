@@ -42,14 +42,14 @@ from dynio.engine.errors import ReadError, WriteError
 from dynio.engine.formats import Format, format_for
 from dynio.engine.io.filesystems import is_remote
 from dynio.engine.io.layout import prune_partitions, write_dataset
-from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file
+from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file, clean_leftovers
 from dynio.engine.io.layout.listing import local_files
 from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.dataset import scan_files
 from dynio.engine.spec import SourceSpec, thaw
 
-__all__ = ["location", "os_problem", "resolve_files", "scan", "write"]
+__all__ = ["gc", "location", "os_problem", "resolve_files", "scan", "write"]
 
 _GLOB_CHARS = ("*", "?", "[")
 _FILE_GLOB_CHARS = ("*", "?")  # a file kind: [ and ] are letters of the name
@@ -364,3 +364,14 @@ def os_problem(exc: OSError, path: Path) -> str:
         return "the file system is read-only"
     reason = exc.strerror or type(exc).__name__
     return f"{reason} ({str(exc.filename)!r})" if exc.filename else reason
+
+
+def gc(
+    spec: SourceSpec, context: Mapping[str, Any], *, older_than: float, dry_run: bool = False
+) -> list[str]:
+    """Remove what killed writers of the resource's file or folder left beside it (hidden
+    temporary files and folders older than ``older_than`` seconds); what was removed."""
+    path = location(spec, {}, context)
+    if any(c in str(path) for c in _GLOB_CHARS):
+        return []  # a glob is never written
+    return [str(p) for p in clean_leftovers(path, older_than, dry_run=dry_run)]

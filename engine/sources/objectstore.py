@@ -83,7 +83,9 @@ from dynio.engine.io.filesystems.store import (
     not_found,
     version_of,
 )
-from dynio.engine.io.layout import objects, prune_partitions, write_dataset
+from dynio.engine.io.layout import commits, prune_partitions, write_dataset
+from dynio.engine.io.layout import objects as object_layout
+from dynio.engine.io.layout.commits import pending_objects, read_record
 from dynio.engine.io.layout.listing import data_objects
 from dynio.engine.io.layout.objects import ObjectCommit, check_writable, write_object
 from dynio.engine.placeholders import fill_template
@@ -93,7 +95,15 @@ from dynio.engine.sources.dataset import scan_files
 from dynio.engine.spec import SourceSpec, thaw
 from dynio.engine.telemetry import redact, run_in_threads
 
-__all__ = ["commit_staged", "discard_staged", "scan", "stage_part", "target_of", "write"]
+__all__ = [
+    "commit_staged",
+    "discard_staged",
+    "gc",
+    "scan",
+    "stage_part",
+    "target_of",
+    "write",
+]
 
 _PREFIX_KINDS = frozenset({"s3_path_prefix", "gcs_path_prefix"})
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
@@ -172,8 +182,13 @@ def _listing(store: Store, target: Target, fmt: Format) -> list[ObjectInfo]:
             file=store.shown(loc.url),
             **store.context,
         )
-    listed, found = list_objects(store, loc)
-    objects = data_objects(listed, fmt, by_extension=not loc.is_glob)
+    record = None if loc.is_glob else read_record(store, loc)
+    if record is not None:  # a commit under way: the new dataset is the staged one
+        objects = pending_objects(store, loc, fmt, record)
+        found = True
+    else:
+        listed, found = list_objects(store, loc)
+        objects = data_objects(listed, fmt, by_extension=not loc.is_glob)
     if not objects:
         kind = "objects matching" if loc.is_glob else "objects under"
         raise ReadError(
@@ -481,7 +496,7 @@ def stage_part(
     the staging prefix ``staging_id`` beside the dataset; its relative keys and sizes."""
     store, root = _staged_root(spec, args, context)
     options = {k: v for k, v in thaw(spec.options).items() if k not in _PLAN_ONLY}
-    return objects.stage_part(store, root, frame, _format(spec), options, staging_id, name)
+    return object_layout.stage_part(store, root, frame, _format(spec), options, staging_id, name)
 
 
 def discard_staged(
@@ -489,7 +504,7 @@ def discard_staged(
 ) -> None:
     """Remove a staging prefix (a write that did not commit); best effort."""
     store, root = _staged_root(spec, args, context)
-    objects.discard_staged(store, root, staging_id)
+    object_layout.discard_staged(store, root, staging_id)
 
 
 def commit_staged(
@@ -500,8 +515,22 @@ def commit_staged(
     staged: Sequence[tuple[str, int]],
     rows: int,
 ) -> WriteInfo:
-    """Move the staged objects into the dataset, then remove the objects of the old dataset
-    the new one does not replace, and the staging prefix."""
+    """Commit the staged objects as the dataset, all at once (see
+    :mod:`dynio.engine.io.layout.commits`)."""
     store, root = _staged_root(spec, args, context)
-    size, files = objects.commit_staged(store, root, _format(spec), staging_id, staged)
+    size, files = commits.commit_staged(store, root, _format(spec), staging_id, staged)
     return WriteInfo(store.shown(root.url), rows, size, tuple(files))
+
+
+def gc(
+    spec: SourceSpec, context: Mapping[str, Any], *, older_than: float, dry_run: bool = False
+) -> list[str]:
+    """Clean what killed writers of the resource's dataset left (see
+    :func:`dynio.engine.io.layout.commits.clean`); what was removed or finished."""
+    target = target_of(spec, {}, context)
+    loc = target.location
+    if not target.dataset or loc.is_glob or loc.backend.name == "http":
+        return []  # a single object is put in one step: nothing is staged for it
+    root = loc if loc.path.endswith("/") else loc.child("")
+    store = _store(spec, root, context)
+    return commits.clean(store, root, _format(spec), older_than=older_than, dry_run=dry_run)

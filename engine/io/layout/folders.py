@@ -79,10 +79,20 @@ def atomic_write_file(
 LEFTOVER_AGE = 3600.0  # seconds: a temporary file this old belongs to no running writer
 
 
-def clean_leftovers(target: Path, older_than: float = LEFTOVER_AGE) -> list[Path]:
+def _remove(leftover: Path) -> None:
+    if leftover.is_dir() and not leftover.is_symlink():
+        shutil.rmtree(leftover)
+    else:
+        leftover.unlink()
+
+
+def clean_leftovers(
+    target: Path, older_than: float = LEFTOVER_AGE, *, dry_run: bool = False
+) -> list[Path]:
     """Remove what killed writers of ``target`` left beside it: hidden ``.NAME.*.tmp`` files or
     folders and ``.NAME.*.old`` folders not modified for ``older_than`` seconds (a running
-    writer's are younger). Returns what was removed; a leftover that cannot be removed stays.
+    writer's are younger). Returns what was (``dry_run``: would be) removed; a leftover that
+    cannot be removed stays.
     """
     removed: list[Path] = []
     if not target.parent.is_dir():
@@ -93,10 +103,8 @@ def clean_leftovers(target: Path, older_than: float = LEFTOVER_AGE) -> list[Path
             try:
                 if leftover.lstat().st_mtime > cutoff:
                     continue
-                if leftover.is_dir() and not leftover.is_symlink():
-                    shutil.rmtree(leftover)
-                else:
-                    leftover.unlink()
+                if not dry_run:
+                    _remove(leftover)
             except OSError:
                 continue
             removed.append(leftover)
