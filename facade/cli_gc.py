@@ -18,9 +18,7 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: Any, config_args: Any) -> None:
-    """The ``gc`` sub-command's arguments."""
-    from dynio.engine.io.layout.folders import LEFTOVER_AGE
-
+    """The ``gc`` sub-command's arguments (nothing heavy imported: ``dynio --help`` is quick)."""
     gc = sub.add_parser(
         "gc",
         help="remove leftovers of killed writers (temporary files, staged objects)",
@@ -30,9 +28,9 @@ def add_parser(sub: Any, config_args: Any) -> None:
     gc.add_argument(
         "--older-than",
         type=float,
-        default=LEFTOVER_AGE,
+        default=None,
         metavar="SECONDS",
-        help=f"only leftovers at least this old (default {LEFTOVER_AGE:g})",
+        help="only leftovers at least this old (default 3600: a running writer's are younger)",
     )
     gc.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
 
@@ -41,10 +39,12 @@ def run(args: argparse.Namespace, variables: dict[str, str]) -> int:
     """Clean every file resource of the catalog in ``args.env``; prints one line per leftover."""
     from dynio.engine import loader
     from dynio.engine.errors import TemplateError
+    from dynio.engine.io.layout.folders import LEFTOVER_AGE
     from dynio.engine.sources import files, kind_for
 
     spec = loader.load_catalog(args.config, variables=variables, env=args.env, strict=False)
     verb = "would remove" if args.dry_run else "removed"
+    older_than = LEFTOVER_AGE if args.older_than is None else args.older_than
     for name, res in spec.resources.items():
         env = res.envs.get(args.env)
         kind = kind_for(env.source.kind) if env is not None else None
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, variables: dict[str, str]) -> int:
             continue
         context = {"resource": name, "env": args.env}
         try:
-            done = files.gc(env.source, context, older_than=args.older_than, dry_run=args.dry_run)
+            done = files.gc(env.source, context, older_than=older_than, dry_run=args.dry_run)
         except TemplateError:
             print(f"{name}: skipped (its location has {{templates}} to fill)")
             continue

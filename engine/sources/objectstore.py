@@ -49,10 +49,9 @@ last attempt names the object and the number of attempts. For example::
 
 Writes never leave a half-written object: the frame is serialised to a local temporary file and
 uploaded as one PUT, or as a multipart (resumable) upload that only becomes the object when it
-completes and is aborted otherwise. A dataset write puts one object per partition (replacing the
-previous object of that partition in one step), then removes the objects of the old dataset that
-the new one does not have; when an upload fails, the error names the partitions that landed and
-those that did not (which keep their old data), and nothing old is removed.
+completes and is aborted otherwise. A dataset write is all or nothing: its objects are staged
+beside the dataset and committed at once (see :mod:`dynio.engine.io.layout.commits`); when an
+upload fails nothing is committed and the error names the partitions that did and did not land.
 """
 
 from __future__ import annotations
