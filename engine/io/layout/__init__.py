@@ -9,10 +9,14 @@ the filesystem:
 - :mod:`~dynio.engine.io.layout.write`: a dataset write (split, serialise, commit);
 - :mod:`~dynio.engine.io.layout.folders`: the commit on a local disk (atomic file replace,
   staged folder exchanged in);
-- :mod:`~dynio.engine.io.layout.objects`: the commit on an object store (atomic puts, old
-  objects removed after, staged parts from Dask).
+- :mod:`~dynio.engine.io.layout.objects`: writes to an object store (atomic puts, a dataset's
+  objects staged, Dask's parts staged);
+- :mod:`~dynio.engine.io.layout.commits`: a staged object-store dataset committed all at once
+  (a commit record readers honour), and the cleaning of killed writers' leftovers;
+- :mod:`~dynio.engine.io.layout.schemas`: the files' schemas (footers) read once, drift
+  reconciled.
 
-Reading the files (one scan, schema drift, footers read once) is
+Reading the files as one frame (one scan, each file opened once) is
 :mod:`dynio.engine.sources.dataset`.
 """
 
