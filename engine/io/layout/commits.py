@@ -24,9 +24,10 @@ and by :func:`clean`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -209,20 +210,29 @@ def _age(info: Mapping[str, Any]) -> float | None:
     return None
 
 
+def _listed(store: Store, root: Location, fn: Callable[[], Any]) -> Any:
+    """``fn()`` (a listing) retried and translated; nothing there is an empty listing."""
+
+    def attempt() -> Any:
+        try:
+            return fn()
+        except FileNotFoundError:
+            return []
+
+    return store.call(attempt, root, action="list", error=WriteError)
+
+
 def _old_staging(store: Store, root: Location, keep: str | None, older_than: float) -> list[str]:
     parent = root.url.rstrip("/").rsplit("/", 1)[0]
     name = root.url.rstrip("/").rsplit("/", 1)[1] + STAGING
-    try:
-        entries = store.fs.ls(parent, detail=False)
-    except FileNotFoundError:
-        return []
+    entries = _listed(store, root, lambda: store.fs.ls(parent, detail=False))
     out = []
     for entry in entries:
         base = bare(str(entry)).rstrip("/").rsplit("/", 1)[-1]
         if not base.startswith(name) or base[len(name) :] == keep:
             continue
         url = f"{parent}/{base}/"
-        found = store.fs.find(url, detail=True)
+        found = _listed(store, root, functools.partial(store.fs.find, url, detail=True))
         ages = [_age(info) for info in dict(found).values()]
         if all(a is not None and a > older_than for a in ages):
             out.append(url)
@@ -236,7 +246,7 @@ def _old_uploads(store: Store, root: Location, older_than: float) -> list[tuple[
         return []
     stem = root.path.rstrip("/")
     out = []
-    for upload in lister(root.bucket):
+    for upload in _listed(store, root, lambda: lister(root.bucket)):
         key = str(upload.get("Key", ""))
         if not (key.startswith(stem + "/") or key.startswith(stem + STAGING)):
             continue
