@@ -29,8 +29,12 @@ from dynio.engine.errors import (
     ValidationError,
 )
 from dynio.engine.filters import FilterLike
-from dynio.engine.formats import binary_mismatch, describe_read_failure, is_decode_failure
-from dynio.engine.io.formats import capabilities_of
+from dynio.engine.io.formats import (
+    binary_mismatch,
+    capabilities_of,
+    describe_read_failure,
+    is_decode_failure,
+)
 from dynio.engine.plan import (
     Bound,
     Plan,

@@ -24,10 +24,10 @@ import polars as pl
 from dynio.engine.errors import DynioError
 from dynio.engine.execute import collect
 from dynio.engine.filters import FilterLike, normalize
+from dynio.engine.io.filesystems import is_remote
 from dynio.engine.io.formats import RowGroups, registered
 from dynio.engine.plan import PlanInfo, check_template_args, plan_read, source_module
 from dynio.engine.sources import ScanRequest
-from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import ResourceSpec, freeze
 
 __all__ = [

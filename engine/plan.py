@@ -16,8 +16,13 @@ import polars as pl
 from dynio.engine.casts import CastStep, is_widening, plan_casts
 from dynio.engine.errors import DynioError, ReadError, SchemaError, TemplateError
 from dynio.engine.filters import Filter, FilterLike
-from dynio.engine.formats import ScanHints, describe_read_failure, text_encoding_problem
-from dynio.engine.io.formats import capabilities_of
+from dynio.engine.io.filesystems import is_remote
+from dynio.engine.io.formats import (
+    ScanHints,
+    capabilities_of,
+    describe_read_failure,
+    text_encoding_problem,
+)
 from dynio.engine.placeholders import (
     EscapeAllowed,
     check_template_root,
@@ -37,7 +42,6 @@ from dynio.engine.sources import (
     load_module,
     scan_function,
 )
-from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 
 __all__ = [

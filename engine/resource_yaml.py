@@ -19,6 +19,7 @@ from dynio.engine.errors import (
     DynioError,
     MissingVariableError,
 )
+from dynio.engine.io.filesystems import check_storage_options
 from dynio.engine.io.formats import PLAN_OPTIONS, format_for, format_names, infer_format
 from dynio.engine.placeholders import resolve_placeholders
 from dynio.engine.problems import Problems, did_you_mean, unknown_names
@@ -31,7 +32,6 @@ from dynio.engine.schema_yaml import (
 )
 from dynio.engine.secrets import Secret, mark_storage_options, secrets_of_body, storage_secrets
 from dynio.engine.sources import SourceKind, all_kinds, kind_for
-from dynio.engine.sources.storage import check_storage_options
 from dynio.engine.spec import (
     EnvSpec,
     ResourceSpec,

@@ -192,10 +192,10 @@ def _conform_lazy(
 def _sink_target(spec: EnvSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
     """``(path, format, options)`` when the destination is one local file Polars can stream
     into, else ``None``."""
-    from dynio.engine.sources import local
+    from dynio.engine.sources import files, local
 
     source = spec.source
-    if source.kind != "local" or local._remote(source):
+    if source.kind != "local" or files.on_object_store(source):
         return None
     fmt: Format | None = format_for(source.format or "")
     options = dict(source.options)

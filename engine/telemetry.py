@@ -75,8 +75,8 @@ from dynio.engine.telemetry_values import (
 from dynio.engine.threads import ContextThreadPoolExecutor, run_in_threads
 
 if TYPE_CHECKING:
-    from dynio.engine.sources import SourceKind
     from dynio.engine.quality import MetricValue, ValidationReport
+    from dynio.engine.sources import SourceKind
     from dynio.engine.spec import SourceSpec
 
 __all__ = [

@@ -218,6 +218,9 @@ def _parser() -> argparse.ArgumentParser:
     cli_pandera.add_parsers(ssub)
 
     _catalog_parser(sub)
+    from dynio import cli_gc
+
+    cli_gc.add_parser(sub, _config_args)
 
     completion = sub.add_parser(
         "completion",
@@ -359,6 +362,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_pandera.run(args)
     if args.command == "schema":
         return cli_commands.schema_infer(args)
+    if args.command == "gc":
+        from dynio import cli_gc
+
+        return cli_gc.run(args, cli_commands._vars(args.var))
     return cli_commands.catalog(args, args.catalog_command)
 
 

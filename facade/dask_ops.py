@@ -120,7 +120,8 @@ def _conformed(job: _Job, data: pd.DataFrame) -> pl.DataFrame:
 
 def _write_part(job: _Job, data: pd.DataFrame, index: int) -> Any:
     """Cast one partition, write it into the staging area, and give its partials."""
-    from dynio.engine.sources import local, objectstore
+    from dynio.engine.io.layout import write_parts
+    from dynio.engine.sources import objectstore
 
     with traced("dynio.partition", job.carrier, resource=job.resource, env=job.env) as sp:
         frame = _conformed(job, data)
@@ -136,8 +137,8 @@ def _write_part(job: _Job, data: pd.DataFrame, index: int) -> Any:
             )
         else:
             options = {k: v for k, v in spec.source.options.items() if k not in _PLAN_ONLY}
-            files = local.write_parts(Path(job.stage), frame, fmt, options, name)
-            staged = [(str(f), f.stat().st_size) for f in files]
+            sizes = write_parts(Path(job.stage), frame, fmt, options, name, durable=True)
+            staged = [(str(Path(job.stage) / rel), size) for rel, size in sizes.items()]
         nbytes = sum(size for _, size in staged)
         set_attributes(sp, {"rows": frame.height, "bytes": nbytes, "files": len(staged)})
     summary, pieces = _summarize(job, frame, index)
@@ -286,12 +287,12 @@ def _destination(res: Resource, args: Mapping[str, Any]) -> tuple[bool, str, Any
     """Where the partitions are staged: ``(objects, staging, target)``."""
     import uuid
 
-    from dynio.engine.sources import kind_for, local
+    from dynio.engine.io.layout.folders import staging_folder
+    from dynio.engine.sources import files, local
 
     source = res.spec.source
     context = {"resource": res.name, "env": res.env}
-    kind = kind_for(source.kind)
-    if local._remote(source) or (kind is not None and kind.module and "objectstore" in kind.module):
+    if files.on_object_store(source):
         return True, uuid.uuid4().hex[:16], None
     if source.kind != "local_batch":
         raise UnsupportedError(
@@ -300,7 +301,7 @@ def _destination(res: Resource, args: Mapping[str, Any]) -> tuple[bool, str, Any
             **context,
         )
     target = local.location(source, args, context)
-    return False, str(local.staging_folder(target)), target
+    return False, str(staging_folder(target)), target
 
 
 def write(
@@ -315,7 +316,8 @@ def write(
     _require_dask(res.name, res.env)
     from dask.delayed import delayed
 
-    from dynio.engine.sources import local, objectstore
+    from dynio.engine.io.layout.folders import commit_folder
+    from dynio.engine.sources import objectstore
 
     spec = res.spec
     context = {"resource": res.name, "env": res.env}
@@ -359,7 +361,7 @@ def write(
                         spec.source, args, context, staging, merged["staged"], report.rows
                     )
                 else:
-                    size, files = local.commit_folder(Path(staging), target)
+                    size, files = commit_folder(Path(staging), target)
                     info = WriteInfo(str(target), report.rows, size, tuple(map(str, files)))
         except BaseException:
             discard()

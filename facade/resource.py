@@ -15,7 +15,7 @@ import polars as pl
 from dynio import handoff
 from dynio.engine import execute, plan, quality, stream_io
 from dynio.engine.filters import FilterLike
-from dynio.engine.formats import format_for
+from dynio.engine.io.formats import format_for
 from dynio.engine.panics import quiet_panics
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
 from dynio.engine.sources import SourceKind, kind_for

@@ -276,6 +276,7 @@ def test_io_classes_use_the_catalogs_resource_api_not_engine_internals() -> None
         "dynio.engine.plan",
         "dynio.engine.quality.evaluate",
         "dynio.engine.formats",
+        "dynio.engine.io",
         "dynio.engine.sources",
     )
     assert not [name for name in imported if name.startswith(internals)]

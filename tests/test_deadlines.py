@@ -33,7 +33,7 @@ from dynio.engine.deadlines import (
     with_libpq_limits,
     within,
 )
-from dynio.engine.sources.storage import BACKENDS, polars_options, polars_timeouts
+from dynio.engine.io.filesystems import BACKENDS, polars_options, polars_timeouts
 from dynio.errors import ConfigError, DynioError, ReadError, WriteError
 
 CatalogFrom = Callable[..., dynio.Catalog]

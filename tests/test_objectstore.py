@@ -39,8 +39,8 @@ from fixtures.objectstores import (
 )
 
 import dynio
+from dynio.engine.io.filesystems import BACKENDS, duckdb_register, parse_location
 from dynio.engine.plan import plan_read
-from dynio.engine.sources.storage import BACKENDS, duckdb_register, parse_location
 from dynio.errors import (
     ConfigError,
     MissingDependencyError,

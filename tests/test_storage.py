@@ -17,9 +17,7 @@ import polars as pl
 import pytest
 
 from dynio.engine.errors import ReadError, WriteError
-from dynio.engine.progress import progress
-from dynio.engine.sources.dataset import hive_values, prune_partitions
-from dynio.engine.sources.storage import (
+from dynio.engine.io.filesystems import (
     BACKENDS,
     check_storage_options,
     duckdb_secret_sql,
@@ -32,6 +30,8 @@ from dynio.engine.sources.storage import (
     polars_options,
     secret_values,
 )
+from dynio.engine.io.layout import hive_values, prune_partitions
+from dynio.engine.progress import progress
 
 S3 = BACKENDS["s3"]
 GCS = BACKENDS["gcs"]

@@ -88,15 +88,6 @@ def import_graph(top: Path) -> dict[str, set[str]]:
     return graph
 
 
-# Imports closing a cycle at the start of this session, each being removed by another engineer:
-# the integrator empties this list at merge (the tests below fail when one is gone but listed).
-BEING_CUT: dict[tuple[str, str], str] = {
-    # being split in this session by ioread: local.scan hands `engine: duckdb` reads to duckdb,
-    # which imports local's path helpers (the registry is to be the only dispatch point)
-    ("dynio.engine.sources.local", "dynio.engine.sources.duckdb"): "ioread",
-}
-
-
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     try:
         tuple(graphlib.TopologicalSorter(graph).static_order())
@@ -108,18 +99,8 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_engine_has_no_import_cycles() -> None:
     graph = import_graph(ENGINE)
     assert sum(map(len, graph.values())) > 50  # the walk found the engine's imports
-    for a, b in BEING_CUT:
-        graph[a].discard(b)
     cycle = _cycle(graph)
     assert cycle is None, f"import cycle: {' -> '.join(cycle or [])}"
-
-
-@pytest.mark.parametrize("edge", sorted(BEING_CUT))
-def test_a_cut_import_leaves_the_list(edge: tuple[str, str]) -> None:
-    graph = import_graph(ENGINE)
-    a, b = edge
-    assert b in graph[a], f"{a} no longer imports {b}: remove it from BEING_CUT"
-    assert _cycle(graph) is not None, f"{a} -> {b} closes no cycle now: remove it from BEING_CUT"
 
 
 def test_the_graph_sees_deferred_imports_and_skips_type_checking(tmp_path: Path) -> None:
@@ -147,31 +128,6 @@ def test_the_graph_sees_deferred_imports_and_skips_type_checking(tmp_path: Path)
 
 # ------------------------------------------------------------------------------------- sizes
 
-# Violations at the start of this session, each being split by another engineer: the integrator
-# empties this list at merge. An entry whose module or function is now within the limits must be
-# removed (the test says so), and no new entry may appear.
-BEING_SPLIT: dict[str, str] = {
-    # being split in this session by ioread
-    "engine/execute.py:read()": "ioread",
-    "engine/plan.py:plan_read()": "ioread",
-    "engine/sources/dataset.py": "ioread/iowrite",
-    "engine/sources/dataset.py:_optimistic()": "iowrite",
-    "engine/sources/duckdb.py": "ioread",
-    "engine/sources/duckdb.py:write()": "ioread",
-    "engine/sources/objectstore.py": "ioread/iowrite",
-    "engine/sources/postgres.py": "ioread",
-    "facade/pandas.py": "ioread",
-    "facade/pandas.py:_csv_fast()": "ioread",
-    "facade/pandas.py:read_json()": "ioread",
-    # being split in this session by iowrite
-    "engine/sources/storage.py": "iowrite",
-    "engine/sources/storage.py:error_for()": "iowrite",
-    # being split in this session by formats
-    "engine/formats.py": "formats",
-    "engine/formats.py:_scan_csv()": "formats",
-    "engine/formats.py:_json_frame()": "formats",
-}
-
 
 @functools.cache
 def oversized() -> dict[str, int]:
@@ -193,13 +149,8 @@ def oversized() -> dict[str, int]:
     return found
 
 
-def test_no_new_oversized_module_or_function() -> None:
-    new = {k: v for k, v in oversized().items() if k not in BEING_SPLIT}
-    assert new == {}, (
+def test_no_oversized_module_or_function() -> None:
+    found = oversized()
+    assert found == {}, (
         f"over {MAX_MODULE_LINES} lines per module / {MAX_FUNCTION_LINES} per function: split them"
     )
-
-
-@pytest.mark.parametrize("entry", sorted(BEING_SPLIT))
-def test_a_split_leaves_the_list(entry: str) -> None:
-    assert entry in oversized(), f"{entry} is within the limits now: remove it from BEING_SPLIT"

@@ -63,14 +63,14 @@ import pyarrow.csv as pacsv
 from dynio.engine.deadlines import Timeouts, is_timeout, parse_timeouts
 from dynio.engine.errors import ConfigError, MissingDependencyError, ReadError, UnsupportedError
 from dynio.engine.filter_sql import ATHENA, SqlWhere, compile_sql, quote_ident
-from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
-from dynio.engine.sources.storage import (
+from dynio.engine.io.filesystems import (
     BACKENDS,
     filesystem,
     normalize_storage_options,
     parse_location,
     secret_values,
 )
+from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.spec import SourceSpec
 from dynio.engine.telemetry import client_span, redact, set_attributes
 

@@ -20,8 +20,9 @@ disk but a request per object on a remote store, so there :func:`scan_files` can
 to 256 files at a time (smaller under a visible progress bar); from the first step whose files
 disagree it reads their schemas and reconciles (with the warning).
 
-Hive-partitioned folders (``key=value/``) become columns; :func:`prune_partitions` drops files
-whose partition values a filter excludes before anything is opened.
+Hive-partitioned folders (``key=value/``) become columns;
+:func:`~dynio.engine.io.layout.hive.prune_partitions` drops files whose partition values a
+filter excludes before anything is opened.
 
 Remote reads pass a :class:`Retry`: each request made while planning (a schema) is retried on
 its own, and the reading itself, which Polars does when the frame is collected, is retried a
@@ -35,27 +36,27 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import polars as pl
 
 from dynio.engine.casts import cast_expr, needs_cast
-from dynio.engine.errors import CastError, DynioError, ReadError, SchemaError, first_line
-from dynio.engine.filters import to_expr
-from dynio.engine.formats import Format, ScanHints
+from dynio.engine.errors import CastError, DynioError, SchemaError
+from dynio.engine.io.formats import Format, ScanHints
+from dynio.engine.io.layout.hive import hive_values
+from dynio.engine.io.layout.schemas import Retry, read_schemas
+from dynio.engine.io.layout.schemas import names as _names
+from dynio.engine.io.layout.schemas import once as _once
+from dynio.engine.io.layout.schemas import reconcile as _reconcile
 from dynio.engine.progress import progress
-from dynio.engine.telemetry import run_in_threads
 
 __all__ = [
     "Retry",
     "SchemaDriftWarning",
-    "hive_values",
-    "prune_partitions",
     "read_schemas",
     "scan_files",
 ]
 
-_SHOWN = 5  # file names listed in a message before "… N more"
 _CHUNKS = 20  # a visible progress bar moves in about this many steps
 _STEP = 256  # at most this many files are read (and held) at once by an optimistic scan
 
@@ -63,250 +64,11 @@ _STEP = 256  # at most this many files are read (and held) at once by an optimis
 T = TypeVar("T")
 
 
-class Retry(Protocol):
-    """Runs one remote request (``fn``), trying again on transient failures; ``what`` names the
-    file or dataset for messages. It raises what ``fn`` raised when that is not transient."""
-
-    def __call__(self, fn: Callable[[], T], what: str) -> T:
-        """``fn()``, retried."""
-        ...
-
-
-def _once(fn: Callable[[], T], what: str) -> T:
-    return fn()
-
-
 class SchemaDriftWarning(UserWarning):
     """Files of one dataset disagree on columns or types; they were reconciled (see the text)."""
 
 
-def _names(files: Sequence[str]) -> str:
-    shown = ", ".join(files[:_SHOWN])
-    more = len(files) - _SHOWN
-    return shown + (f", … {more} more" if more > 0 else "")
-
-
-# ------------------------------------------------------------------------------- hive partitions
-
-
-def hive_values(relative: str) -> dict[str, str]:
-    """The ``key=value`` folder segments of a path relative to its dataset root."""
-    parts = relative.replace("\\", "/").split("/")[:-1]
-    out: dict[str, str] = {}
-    for part in parts:
-        key, sep, value = part.partition("=")
-        if sep and key:
-            out[key] = value
-    return out
-
-
-def _partition_frame(
-    values: Sequence[Mapping[str, str]], keys: Sequence[str], dtypes: Mapping[str, pl.DataType]
-) -> pl.DataFrame | None:
-    frame = pl.DataFrame(
-        {k: [v.get(k) for v in values] for k in keys}, schema=dict.fromkeys(keys, pl.String)
-    )
-    casts = []
-    for key in keys:
-        target = dtypes.get(key)
-        if target is not None:
-            casts.append(cast_expr(pl.col(key), pl.String(), target, strict=True).alias(key))
-        else:
-            # as Polars reads hive values: numbers when they all are
-            as_int = frame[key].str.to_integer(strict=False)
-            if as_int.null_count() == frame[key].null_count():
-                casts.append(pl.col(key).str.to_integer(strict=False))
-    if casts:
-        try:
-            frame = frame.with_columns(casts)
-        except pl.exceptions.PolarsError:
-            return None
-    return frame
-
-
-def prune_partitions(
-    files: Sequence[str],
-    relatives: Sequence[str],
-    filters: tuple[tuple[tuple[str, str, Any], ...], ...] | None,
-    dtypes: Mapping[str, pl.DataType],
-) -> list[str]:
-    """The files a tuple-form filter can match, judged by their hive partition values alone.
-
-    Conditions on other columns are ignored (they cannot exclude a file here); a file is kept
-    when any OR-group of partition conditions holds for it. Nothing is dropped when the filter
-    has no partition condition or a value cannot be compared.
-    """
-    if not filters or not files:
-        return list(files)
-    values = [hive_values(r) for r in relatives]
-    keys = sorted({k for v in values for k in v})
-    if not keys:
-        return list(files)
-    groups = []
-    for group in filters:
-        conds = [c for c in group if c[0] in keys]
-        if not conds:
-            return list(files)  # this OR-branch may match any file
-        groups.append(conds)
-    frame = _partition_frame(values, keys, dtypes)
-    if frame is None:
-        return list(files)
-    try:
-        expr = to_expr([list(g) for g in groups], dict(frame.schema))
-        if expr is None:
-            return list(files)
-        keep = frame.select(expr.fill_null(True).alias("keep"))["keep"].to_list()
-    except (ValueError, TypeError, pl.exceptions.PolarsError):
-        return list(files)
-    return [f for f, k in zip(files, keep, strict=True) if k]
-
-
 # ------------------------------------------------------------------------------- schemas, drift
-
-
-def read_schemas(
-    files: Sequence[str],
-    fmt: Format,
-    options: Mapping[str, Any],
-    hints: ScanHints,
-    *,
-    label: str,
-    context: Mapping[str, Any],
-    shown: Callable[[str], str] = str,
-    footers: bool = False,
-    retry: Retry = _once,
-) -> list[pl.Schema]:
-    """Each file's schema (a progress bar on a terminal).
-
-    Remote files are asked in parallel (each is a request); local ones in turn, which is faster
-    than threads for reads this small. With ``footers``, local parquet schemas come from the file
-    footers alone (no hive partition columns): enough to tell whether the files agree.
-
-    Raises:
-        ReadError: A file cannot be read; names it.
-    """
-    remote = any("://" in f for f in files[:1])
-    with progress(len(files), f"checking {len(files)} files under {label}") as bar:
-
-        def one(path: str) -> pl.Schema:
-            try:
-                if footers and not remote and fmt.footer_schema is not None:
-                    schema = fmt.footer_schema(path)
-                else:
-                    lazy = fmt.scan([path], options, hints)
-                    schema = retry(lazy.collect_schema, path)
-            except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-                text = first_line(exc)
-                raise ReadError(
-                    f"cannot read {fmt.name}: {text}", file=shown(path), **context
-                ) from exc
-            bar.update()
-            return pl.Schema(schema)
-
-        if not remote:
-            return [one(f) for f in files]
-        return run_in_threads(one, files, max_workers=16)
-
-
-def _family(dtype: pl.DataType) -> str:
-    if dtype.is_numeric():
-        return "number"
-    if isinstance(dtype, pl.String | pl.Categorical | pl.Enum):
-        return "text"
-    if isinstance(dtype, pl.Datetime):
-        return f"datetime[{dtype.time_zone}]"
-    return str(dtype)
-
-
-_UNITS = {"ms": 0, "us": 1, "ns": 2}
-
-
-def _unify(dtypes: Sequence[pl.DataType]) -> pl.DataType | None:
-    """The type every one of ``dtypes`` widens to without loss, or ``None`` if there is none."""
-    known = [d for d in dtypes if not isinstance(d, pl.Null)]
-    if not known:
-        return pl.Null()
-    families = {_family(d) for d in known}
-    if len(families) > 1:
-        return None
-    family = families.pop()
-    first = known[0]
-    if all(d == first for d in known):
-        return first
-    if family == "number":
-        if any(d.is_float() or d.is_decimal() for d in known):
-            return pl.Float64()
-        if any(isinstance(d, pl.UInt64) for d in known):
-            return None  # no integer type holds both every uint64 and negative values
-        return pl.Int64()
-    if family == "text":
-        return pl.String()
-    if family.startswith("datetime"):
-        return max(known, key=lambda d: _UNITS[getattr(d, "time_unit", None) or "us"])
-    return None
-
-
-def _reconcile(
-    files: Sequence[str],
-    schemas: Sequence[pl.Schema],
-    *,
-    label: str,
-    context: Mapping[str, Any],
-    shown: Callable[[str], str],
-    columns: Sequence[str] | None = None,
-    targets: Mapping[str, pl.DataType] | None = None,
-) -> tuple[dict[str, pl.DataType], list[str]]:
-    """The unified schema of differing files and the notes for the drift warning.
-
-    Only the ``columns`` the read needs (all when ``None``) are worth a note. A column whose
-    files disagree and that has a schema type in ``targets`` is that type: each file is cast to
-    it directly and safely, never through a type that loses values (int64 through float64).
-
-    Raises:
-        ReadError: A column's types do not reconcile; names the files of each type.
-    """
-    order: list[str] = []
-    for schema in schemas:
-        order.extend(c for c in schema if c not in order)
-    unified: dict[str, pl.DataType] = {}
-    notes: list[str] = []
-    wanted = None if columns is None else set(columns)
-    for col in order:
-        needed = wanted is None or col in wanted
-        present = [(f, s[col]) for f, s in zip(files, schemas, strict=True) if col in s]
-        lacking = [shown(f) for f, s in zip(files, schemas, strict=True) if col not in s]
-        target = _unify([d for _, d in present])
-        if targets and col in targets and len({str(d) for _, d in present}) > 1:
-            target = targets[col]
-        if target is None and not needed:
-            continue  # not read, so its disagreement does not matter
-        if target is None:
-            by_type: dict[str, list[str]] = {}
-            for f, d in present:
-                by_type.setdefault(str(d), []).append(shown(f))
-            detail = "; ".join(f"{t} in {_names(fs)}" for t, fs in by_type.items())
-            raise ReadError(
-                f"column {col!r} has types that do not reconcile across the files under"
-                f" {label}: {detail}",
-                column=col,
-                file=label,
-                **context,
-            )
-        unified[col] = target
-        if not needed:
-            continue
-        if lacking:
-            notes.append(
-                f"column {col!r} is missing from {len(lacking)} of {len(files)} files"
-                f" (read as null there): {_names(lacking)}"
-            )
-        ints = [shown(f) for f, d in present if d.is_integer()]
-        if target.is_float() and ints:
-            notes.append(
-                f"column {col!r} holds integers in {len(ints)} files and floats in the others"
-                f" (read as {target}): integers in {_names(ints)}"
-            )
-    return unified, notes
 
 
 def _stack(
@@ -416,6 +178,7 @@ def scan_files(
     shown: Callable[[str], str] = str,
     retry: Retry | None = None,
     stream: bool = False,
+    held: BinaryIO | None = None,
 ) -> pl.LazyFrame:
     """One LazyFrame over many files of one format, drift reconciled (see the module notes).
 
@@ -427,19 +190,22 @@ def scan_files(
         label: The dataset's location, for messages and the progress bar.
         context: ``resource``/``env`` for errors.
         columns: The columns the plan needs (``None``: all).
-        optimistic: Read one schema and scan strictly; reconcile only when files disagree (for
-            remote stores, where each schema read is a request). Needs ``columns``.
+        optimistic: Read one schema and scan strictly; reconcile only when files disagree, so
+            that each file is opened once (remote stores: each schema read is a request).
+            Needs ``columns`` and parquet files.
         shown: How a file is named in messages (redacted, relative).
         retry: For remote files: how requests are retried (see :class:`Retry`); ``None``: once.
         stream: The caller may stream the frame: schema reads are retried, but the reading is
             left to the scan as it is (not collected whole under ``retry``).
+        held: The first file, open (a local file the caller closes after the read): an
+            optimistic scan reads its footer and its data through it, never opening it again.
     """
     if len(files) == 1:
         return _guarded(fmt.scan(files, options, hints), None if stream else retry, files[0])
     if optimistic and columns is not None and fmt.capabilities.statistics:
         frame = _optimistic(
             files, fmt, options, hints, label=label, context=context, columns=columns,
-            shown=shown, retry=retry,
+            shown=shown, retry=retry, held=held,
         )  # fmt: skip
         if frame is not None:
             return frame
@@ -486,31 +252,11 @@ def _scan_cast_options() -> pl.ScanCastOptions:
         return _CAST_OPTIONS[0]
 
 
-def _optimistic(
-    files: Sequence[str],
-    fmt: Format,
-    options: Mapping[str, Any],
-    hints: ScanHints,
-    *,
-    label: str,
-    context: Mapping[str, Any],
-    columns: Sequence[str],
-    shown: Callable[[str], str],
-    retry: Retry | None = None,
-) -> pl.LazyFrame | None:
-    """A scan promising ``columns`` from the first file's schema, checked when collected.
-
-    Returns ``None`` when the promise cannot be made (a needed column is not in the first file
-    and the schema gives no type for it); the caller then reads every schema up front.
-    """
-    from polars.io.plugins import register_io_source
-
-    kwargs = _strict_kwargs(files, options, hints)
-    attempt: Retry = retry if retry is not None else _once
-    first = attempt(fmt.scan([files[0]], options, hints).collect_schema, files[0])
-    hive_keys = (
-        list(hive_values(files[0].split("://", 1)[-1])) if kwargs["hive_partitioning"] else []
-    )
+def _declared(
+    first: pl.Schema, columns: Sequence[str], hints: ScanHints
+) -> dict[str, pl.DataType] | None:
+    """The types a scan promises for ``columns`` from the first file's schema, or ``None``
+    when a needed column is not in it and the schema gives no type for it."""
     declared: dict[str, pl.DataType] = {}
     for col in columns:
         found, target = first.get(col), hints.dtypes.get(col)
@@ -522,20 +268,166 @@ def _optimistic(
             declared[col] = target  # the schema wants floats anyway: other files may hold them
         else:
             declared[col] = found
-    file_schema = {c: first[c] for c in first if c not in hive_keys}
-    hive_schema = {k: first[k] for k in hive_keys if k in first}
+    return declared
 
-    def strict(paths: Sequence[str]) -> pl.LazyFrame:
+
+class _Optimist:
+    """The reading of an optimistic scan: strict steps of files, reconciled from the first step
+    whose files disagree. With ``held`` (a local first file open since planning, whose footer
+    gave the promised schema) that file is read through the same open file."""
+
+    def __init__(
+        self,
+        files: Sequence[str],
+        fmt: Format,
+        options: Mapping[str, Any],
+        hints: ScanHints,
+        first: pl.Schema,
+        *,
+        label: str,
+        context: Mapping[str, Any],
+        shown: Callable[[str], str],
+        retry: Retry | None,
+        held: BinaryIO | None,
+    ) -> None:
+        self.files, self.fmt, self.options, self.hints = files, fmt, options, hints
+        self.label, self.context, self.shown, self.retry = label, context, shown, retry
+        self.held = held
+        self.kwargs = _strict_kwargs(files, options, hints)
+        hive = self.kwargs["hive_partitioning"]
+        hive_keys = list(hive_values(files[0].split("://", 1)[-1])) if hive else []
+        self.file_schema = {c: first[c] for c in first if c not in hive_keys}
+        self.hive_schema = {k: first[k] for k in hive_keys if k in first}
+
+    def strict(self, paths: Sequence[str | BinaryIO]) -> pl.LazyFrame:
         return pl.scan_parquet(
-            list(paths),
-            schema=file_schema,
-            hive_schema=hive_schema or None,
+            list(paths),  # type: ignore[arg-type]
+            schema=self.file_schema,
+            hive_schema=self.hive_schema or None,
             missing_columns="raise",
             extra_columns="ignore",
             cast_options=_scan_cast_options(),
             glob=False,  # the paths were listed: each names one file, brackets and all
-            **kwargs,
+            **self.kwargs,
         )
+
+    def step(self, start: int, chunk: Sequence[str]) -> pl.LazyFrame:
+        if start > 0 or self.held is None:
+            return self.strict(chunk)
+        self.held.seek(0)
+        first = self.strict([self.held])
+        return pl.concat([first, self.strict(chunk[1:])]) if len(chunk) > 1 else first
+
+    def read(
+        self, wanted: list[str], promised: Mapping[str, pl.DataType], predicate: pl.Expr | None,
+        n_rows: int | None,
+    ) -> Iterator[pl.DataFrame]:  # fmt: skip
+        files, attempt = self.files, self.retry or _once
+        left = n_rows
+        with progress(len(files), f"reading {len(files)} files under {self.label}") as bar:
+            # a few files at a time, so a streaming collect holds one step in memory and a
+            # visible bar moves; files that disagree are reconciled from there on
+            step = min(_STEP, max(16, math.ceil(len(files) / _CHUNKS))) if bar.enabled else _STEP
+            start = 0
+            while start < len(files) and (left is None or left > 0):
+                chunk = files[start : start + step]
+                try:
+                    lazy = _narrow(self.step(start, chunk).select(wanted), predicate, left)
+                    frame = attempt(lazy.collect, self.label)
+                except (pl.exceptions.SchemaError, pl.exceptions.ColumnNotFoundError):
+                    chunk = files[start:]
+                    frame = self.reconciled(chunk, start == 0, wanted, promised, predicate, left)
+                yield _conform(frame, promised, self.label, self.context)
+                bar.update(len(chunk))
+                start += len(chunk)
+                left = None if left is None else left - frame.height
+
+    def reconciled(
+        self, rest: Sequence[str], first_step: bool, wanted: Sequence[str],
+        promised: Mapping[str, pl.DataType], predicate: pl.Expr | None, n_rows: int | None,
+    ) -> pl.DataFrame:  # fmt: skip
+        lazy = _eager(
+            rest, self.fmt, self.options, self.hints, label=self.label, context=self.context,
+            shown=self.shown, columns=wanted, retry=self.retry,
+        )  # fmt: skip
+        have = lazy.collect_schema()
+        absent = [c for c in wanted if c not in have]
+        if absent and first_step:
+            raise SchemaError(
+                f"column(s) {absent} missing from every file under {self.label}; they have"
+                f" {have.names()}",
+                column=absent[0],
+                file=self.label,
+                **self.context,
+            )
+        if absent:  # earlier files had them: null here, as for any column some files lack
+            names = [self.shown(f) for f in rest]
+            warnings.warn(
+                f"schema drift across the files under {self.label}: column(s) {absent} are"
+                f" missing from {len(rest)} files (read as null there): {_names(names)}",
+                SchemaDriftWarning,
+                stacklevel=2,
+            )
+            lazy = lazy.with_columns(pl.lit(None, dtype=promised[c]).alias(c) for c in absent)
+        return _narrow(lazy.select(wanted), predicate, n_rows).collect()
+
+
+def _first_schema(
+    files: Sequence[str],
+    fmt: Format,
+    options: Mapping[str, Any],
+    hints: ScanHints,
+    *,
+    hive: bool,
+    retry: Retry | None,
+    held: BinaryIO | None,
+) -> pl.Schema:
+    """The first file's schema, partition columns included, from one read of its footer."""
+    if held is not None:
+        held.seek(0)
+        return pl.Schema(pl.read_parquet_schema(held))
+    if "://" in files[0]:
+        return (retry or _once)(fmt.scan([files[0]], options, hints).collect_schema, files[0])
+    # Polars' own scan would open the file twice to plan; given the footer's schema it opens
+    # nothing, and adds the partition columns from the path
+    footer = pl.read_parquet_schema(files[0])
+    lazy = pl.scan_parquet([files[0]], schema=footer, hive_partitioning=hive, glob=False)
+    return lazy.collect_schema()
+
+
+def _optimistic(
+    files: Sequence[str],
+    fmt: Format,
+    options: Mapping[str, Any],
+    hints: ScanHints,
+    *,
+    label: str,
+    context: Mapping[str, Any],
+    columns: Sequence[str],
+    shown: Callable[[str], str],
+    retry: Retry | None = None,
+    held: BinaryIO | None = None,
+) -> pl.LazyFrame | None:
+    """A scan promising ``columns`` from the first file's schema, checked when collected.
+
+    The first file's footer is the only one read while planning (from ``held`` when given, so
+    that the file is opened once for the whole read); each file is opened once when reading.
+    Returns ``None`` when the promise cannot be made (a needed column is not in the first file
+    and the schema gives no type for it); the caller then reads every schema up front.
+    """
+    from polars.io.plugins import register_io_source
+
+    hive = _strict_kwargs(files, options, hints)["hive_partitioning"]
+    if hive:
+        held = None  # a file read through a handle has no path to take partition values from
+    first = _first_schema(files, fmt, options, hints, hive=hive, retry=retry, held=held)
+    declared = _declared(first, columns, hints)
+    if declared is None:
+        return None
+    reader = _Optimist(
+        files, fmt, options, hints, first, label=label, context=context, shown=shown,
+        retry=retry, held=held,
+    )  # fmt: skip
 
     def source(
         with_columns: list[str] | None,
@@ -544,60 +436,7 @@ def _optimistic(
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
         wanted = list(with_columns) if with_columns is not None else list(declared)
-        promised = {c: declared[c] for c in wanted}
-        left = n_rows
-        with progress(len(files), f"reading {len(files)} files under {label}") as bar:
-            # a few files at a time, so a streaming collect holds one step in memory and a
-            # visible bar moves; files that disagree are reconciled from there on
-            step = min(_STEP, max(16, math.ceil(len(files) / _CHUNKS))) if bar.enabled else _STEP
-            start = 0
-            while start < len(files) and (left is None or left > 0):
-                chunk = files[start : start + step]
-                try:
-                    step_frame = _narrow(strict(chunk).select(wanted), predicate, left)
-                    frame = attempt(step_frame.collect, label)
-                except (pl.exceptions.SchemaError, pl.exceptions.ColumnNotFoundError):
-                    rest = files[start:]
-                    frame = _reconciled_rest(rest, first_step=start == 0, wanted=wanted,
-                                             predicate=predicate, n_rows=left)  # fmt: skip
-                    chunk = rest
-                yield _conform(frame, promised, label, context)
-                bar.update(len(chunk))
-                start += len(chunk)
-                left = None if left is None else left - frame.height
-
-    def _reconciled_rest(
-        rest: Sequence[str],
-        *,
-        first_step: bool,
-        wanted: Sequence[str],
-        predicate: pl.Expr | None,
-        n_rows: int | None,
-    ) -> pl.DataFrame:
-        lazy = _eager(
-            rest, fmt, options, hints, label=label, context=context, shown=shown, columns=wanted,
-            retry=retry,
-        )  # fmt: skip
-        have = lazy.collect_schema()
-        absent = [c for c in wanted if c not in have]
-        if absent and first_step:
-            raise SchemaError(
-                f"column(s) {absent} missing from every file under {label}; they have"
-                f" {have.names()}",
-                column=absent[0],
-                file=label,
-                **context,
-            )
-        if absent:  # earlier files had them: null here, as for any column some files lack
-            names = [shown(f) for f in rest]
-            warnings.warn(
-                f"schema drift across the files under {label}: column(s) {absent} are missing"
-                f" from {len(rest)} files (read as null there): {_names(names)}",
-                SchemaDriftWarning,
-                stacklevel=2,
-            )
-            lazy = lazy.with_columns(pl.lit(None, dtype=declared[c]).alias(c) for c in absent)
-        return _narrow(lazy.select(wanted), predicate, n_rows).collect()
+        yield from reader.read(wanted, {c: declared[c] for c in wanted}, predicate, n_rows)
 
     return register_io_source(
         source,

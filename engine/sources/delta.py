@@ -55,10 +55,7 @@ from dynio.engine.errors import (
     WriteError,
     first_line,
 )
-from dynio.engine.placeholders import fill_template
-from dynio.engine.sources import Pushdown, Scan, ScanRequest, TimeTravel, WriteInfo, WriteRequest
-from dynio.engine.sources.sql import check_key
-from dynio.engine.sources.storage import (
+from dynio.engine.io.filesystems import (
     error_for,
     is_remote,
     normalize_storage_options,
@@ -66,6 +63,9 @@ from dynio.engine.sources.storage import (
     polars_options,
     secret_values,
 )
+from dynio.engine.placeholders import fill_template
+from dynio.engine.sources import Pushdown, Scan, ScanRequest, TimeTravel, WriteInfo, WriteRequest
+from dynio.engine.sources.sql import check_key
 from dynio.engine.sources.tableformat import (
     WriteOptions,
     drift,

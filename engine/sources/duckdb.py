@@ -44,8 +44,8 @@ from dynio.engine.errors import (
     first_line,
 )
 from dynio.engine.filter_sql import DUCKDB
-from dynio.engine.formats import NO_EFFECT, PANDAS_NA_VALUES, PLAN_OPTIONS
-from dynio.engine.io.formats import capabilities_of
+from dynio.engine.io.filesystems import is_remote
+from dynio.engine.io.formats import NO_EFFECT, PANDAS_NA_VALUES, PLAN_OPTIONS, capabilities_of
 from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import (
     Scan,
@@ -72,7 +72,6 @@ from dynio.engine.sources.sql_base import (
     query_relation,
     relation_scan,
 )
-from dynio.engine.sources.storage import is_remote
 from dynio.engine.spec import SourceSpec
 from dynio.engine.telemetry import client_span
 

@@ -15,44 +15,42 @@ YAML examples::
         local_batch: {dynamic_file_path: "data/{year}/**/*.parquet", file_type: parquet}
       native:
         type: file
-        file: {uri: "file:///srv/data/trips.parquet"}   # s3://, gs://, https:// … go to
-                                                       # dynio.engine.sources.objectstore
+        file: {uri: "file:///srv/data/trips.parquet"}   # s3://, gs://, https:// … are
+                                                       # object stores (see sources.files)
 
 Relative paths resolve against the folder of the YAML file that declares them. Reads scan lazily
 through Polars (parallel over many files; files that disagree on columns or types are reconciled
 with a warning, see :mod:`dynio.engine.sources.dataset`); writes go to a temporary file in the
-destination folder and are renamed into place, so a failed write leaves the old file untouched.
+destination folder and are renamed into place, and a dataset folder is built aside and swapped
+in (see :mod:`dynio.engine.io.layout`), so a failed write leaves the old data untouched.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import errno
 import glob
 import os
 import re
-import shutil
-import sys
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
 from dynio.engine.errors import ReadError, WriteError
-from dynio.engine.formats import Format, format_for
-from dynio.engine.io.formats import capabilities_of
+from dynio.engine.io.filesystems import is_remote
+from dynio.engine.io.formats import Format, capabilities_of, format_for
+from dynio.engine.io.layout import prune_partitions, write_dataset
+from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file, clean_leftovers
+from dynio.engine.io.layout.listing import local_files
 from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
-from dynio.engine.sources.dataset import prune_partitions, scan_files
-from dynio.engine.sources.storage import is_remote
+from dynio.engine.sources.dataset import scan_files
 from dynio.engine.spec import SourceSpec, thaw
 
-__all__ = ["atomic_write_file", "resolve_files", "scan", "write"]
+__all__ = ["gc", "location", "os_problem", "resolve_files", "scan", "write"]
 
 _GLOB_CHARS = ("*", "?", "[")
 _FILE_GLOB_CHARS = ("*", "?")  # a file kind: [ and ] are letters of the name
@@ -84,24 +82,6 @@ def location(spec: SourceSpec, args: Mapping[str, Any], context: Mapping[str, An
     return path
 
 
-def _data_files(root: Path, fmt: Format) -> list[tuple[Path, int]]:
-    """The format's files under a folder with their sizes, sorted (one directory pass, one stat
-    per file); hidden and ``_``-prefixed files and folders are left out (markers, temporaries,
-    other writers' staging folders such as ``_temporary/``)."""
-    found: list[tuple[Path, int]] = []
-    pending = [str(root)]
-    while pending:
-        with os.scandir(pending.pop()) as entries:
-            for entry in entries:
-                if entry.name.startswith((".", "_")):
-                    continue
-                if entry.is_dir():
-                    pending.append(entry.path)
-                elif entry.is_file() and entry.name.lower().endswith(fmt.extensions):
-                    found.append((Path(entry.path), entry.stat().st_size))
-    return sorted(found)
-
-
 def resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> list[Path]:
     """The data files a location names: one file, a folder's files of the format, or a glob.
 
@@ -131,7 +111,7 @@ def _resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> 
         files = sorted(p for p in map(Path, glob.glob(text, recursive=True)) if p.is_file())
         sized = [(p, p.stat().st_size) for p in files if not p.name.startswith((".", "_"))]
     elif path.is_dir():
-        sized = _data_files(path, fmt)
+        sized = local_files(path, fmt)
     else:
         raise ReadError("folder does not exist", file=text, **context)
     nonempty = [p for p, size in sized if size > 0]
@@ -152,10 +132,6 @@ def _remote(spec: SourceSpec) -> bool:
 def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     """A LazyFrame over the local file(s) of a resource (``options: {engine: duckdb}`` is
     :func:`dynio.engine.sources.duckdb.scan_files`, chosen by the registry)."""
-    if _remote(spec):
-        from dynio.engine.sources import objectstore
-
-        return objectstore.scan(spec, request)
     fmt = _format(spec)
     path = location(spec, request.template_args, request.context)
     files = resolve_files(spec, path, request.context)
@@ -179,6 +155,10 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     # files not held (several, or text formats) are checked after the read: a file replaced or
     # appended to under it (CSV, NDJSON) changes identity, size or modification time
     seen = _versions(names) if len(names) > 1 or held is None else []
+    # several parquet files read whole: each is opened once, the first since planning
+    once = _once(fmt, names, options, request)
+    first = _open_first(names[0]) if once else None
+    release = held.close if held is not None else first.close if first is not None else None
     try:
         # many files: one parallel scan, or reconciled per-file scans when they disagree
         frame = scan_files(
@@ -189,10 +169,12 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             label=str(path),
             context=request.context,
             columns=request.columns,
+            optimistic=once,
+            held=first,
         )
     except BaseException as exc:
-        if held is not None:
-            held.close()  # nothing else will: the scan is not returned
+        if release is not None:
+            release()  # nothing else will: the scan is not returned
         if not isinstance(exc, OSError | ValueError | LookupError | pl.exceptions.PolarsError):
             raise
         raise ReadError(
@@ -208,8 +190,29 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         # Polars pushes the planner's projection and filter into its file scans
         pushed={"projection": True, "predicates": True},
         changed=_change_check(names, seen),
-        release=held.close if held is not None else None,
+        release=release,
     )
+
+
+def _once(fmt: Format, files: list[str], options: Mapping[str, Any], request: ScanRequest) -> bool:
+    """Whether a read of several files can open each file once (see ``scan_files``'s
+    ``optimistic``): a format with statistics in its footers, read whole (a streaming scan keeps
+    Polars' own, lazier scan)."""
+    return (
+        len(files) > 1
+        and capabilities_of(fmt).statistics
+        and request.columns is not None
+        and not request.streaming
+        and "n_rows" not in options
+        and not options.get("include_file_paths")
+    )
+
+
+def _open_first(file: str) -> BinaryIO | None:
+    try:
+        return open(file, "rb")  # closed by the scan's release
+    except OSError:
+        return None  # the scan reports it
 
 
 _FD_PATHS = Path("/proc/self/fd")
@@ -313,190 +316,8 @@ def _versions(files: list[str]) -> list[tuple[int, int, int] | None]:
     return out
 
 
-def _fsync_dir(path: Path) -> None:
-    # make the rename durable; not every platform lets a folder be opened
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_file(
-    target: Path, frame: pl.DataFrame, fmt: Format, options: Mapping[str, Any]
-) -> int:
-    """Write a frame to ``target`` through a temporary file in the same folder, then rename.
-
-    Returns:
-        The number of bytes written.
-    """
-    if target.is_dir():
-        raise WriteError(
-            "the file is a folder: a write would replace a folder with a file; remove or rename"
-            " the folder first"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(target)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        if fmt.write_path is not None:
-            fmt.write_path(frame, str(tmp), options)
-        else:
-            if fmt.write is None:
-                raise WriteError(f"format {fmt.name!r} cannot be written")
-            with open(tmp, "wb") as fh:
-                fmt.write(frame, fh, options)
-                fh.flush()
-                os.fsync(fh.fileno())
-        size = tmp.stat().st_size
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(target.parent)
-    return size
-
-
-LEFTOVER_AGE = 3600.0  # seconds: a temporary file this old belongs to no running writer
-
-
-def clean_leftovers(target: Path, older_than: float = LEFTOVER_AGE) -> list[Path]:
-    """Remove what killed writers of ``target`` left beside it: hidden ``.NAME.*.tmp`` files or
-    folders and ``.NAME.*.old`` folders not modified for ``older_than`` seconds (a running
-    writer's are younger). Returns what was removed; a leftover that cannot be removed stays.
-    """
-    removed: list[Path] = []
-    if not target.parent.is_dir():
-        return removed
-    cutoff = time.time() - older_than
-    for pattern in (f".{glob.escape(target.name)}.*.tmp", f".{glob.escape(target.name)}.*.old"):
-        for leftover in target.parent.glob(pattern):
-            try:
-                if leftover.lstat().st_mtime > cutoff:
-                    continue
-                if leftover.is_dir() and not leftover.is_symlink():
-                    shutil.rmtree(leftover)
-                else:
-                    leftover.unlink()
-            except OSError:
-                continue
-            removed.append(leftover)
-    return removed
-
-
-def write_parts(
-    folder: Path, frame: pl.DataFrame, fmt: Format, options: Mapping[str, Any], name: str
-) -> list[Path]:
-    """Write a frame into a dataset folder as file ``name`` (``part-00000``), in hive
-    sub-folders when ``options`` has ``partition_cols``; returns the files written."""
-    partition_cols = options.get("partition_cols")
-    options = {k: v for k, v in options.items() if k != "partition_cols"}
-    ext = fmt.extensions[0]
-    if not partition_cols:
-        atomic_write_file(folder / f"{name}{ext}", frame, fmt, options)
-        return [folder / f"{name}{ext}"]
-    cols = [partition_cols] if isinstance(partition_cols, str) else list(partition_cols)
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise WriteError(f"partition_cols {missing} are not columns of the frame")
-    written = []
-    for key, part in frame.partition_by(cols, as_dict=True, include_key=False).items():
-        sub = folder.joinpath(*(f"{c}={_part_value(v)}" for c, v in zip(cols, key, strict=True)))
-        sub.mkdir(parents=True, exist_ok=True)
-        atomic_write_file(sub / f"{name}{ext}", part, fmt, options)
-        written.append(sub / f"{name}{ext}")
-    return written
-
-
-def staging_folder(target: Path) -> Path:
-    """A new empty folder beside ``target`` to build its next version in (killed writers'
-    old leftovers beside it are cleaned first).
-
-    Raises:
-        WriteError: ``target`` is a file: a dataset write never turns a file into a folder.
-    """
-    if target.exists() and not target.is_dir():
-        raise WriteError(
-            "the dataset folder is a file: a write would turn it into a folder; remove or"
-            " rename the file first"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(target)
-    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    staging.mkdir()
-    return staging
-
-
-def commit_folder(staging: Path, target: Path) -> tuple[int, list[Path]]:
-    """Swap a staged folder in as ``target`` (one exchange where the system has it); on any
-    failure the old dataset stays (or goes back) and the staging folder is removed."""
-    old: Path | None = None
-    try:
-        if target.exists() and _exchange(staging, target):
-            shutil.rmtree(staging, ignore_errors=True)  # it holds the old dataset now
-        else:
-            if target.exists():
-                # without an atomic exchange the folder is missing between these two renames
-                old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-                os.replace(target, old)
-            os.replace(staging, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        if old is not None and not target.exists():
-            os.replace(old, target)  # the swap failed half-way: the old dataset goes back
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    files = sorted(p for p in target.rglob("*") if p.is_file())
-    return sum(p.stat().st_size for p in files), files
-
-
-def _write_dataset(
-    target: Path, frame: pl.DataFrame, fmt: Format, options: dict[str, Any]
-) -> tuple[int, list[Path]]:
-    """Replace a folder with a new dataset, built aside and swapped in with renames."""
-    staging = staging_folder(target)
-    try:
-        write_parts(staging, frame, fmt, options, "part-00000")
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return commit_folder(staging, target)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two folders in one step (Linux ``renameat2(RENAME_EXCHANGE)``), so a reader or a
-    killed writer never sees the destination missing; ``False`` where the system cannot."""
-    if sys.platform != "linux":
-        return False
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-        return False  # an old kernel or a file system without it
-    raise OSError(code, os.strerror(code), str(b))
-
-
-def _part_value(value: Any) -> str:
-    text = "__HIVE_DEFAULT_PARTITION__" if value is None else str(value)
-    if "/" in text or "\\" in text or text in (".", ".."):
-        raise WriteError(f"partition value {text!r} cannot be a folder name")
-    return text
-
-
 def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> WriteInfo:
     """Write a frame to the local file (or dataset folder) of a resource, atomically."""
-    if _remote(spec):
-        from dynio.engine.sources import objectstore
-
-        return objectstore.write(frame, spec, request)
     fmt = _format(spec)
     path = location(spec, request.template_args, request.context)
     options = thaw(spec.options)
@@ -507,8 +328,8 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
         raise WriteError("cannot write to a glob pattern", file=str(path), **request.context)
     try:
         if spec.kind == "local_batch":
-            size, files = _write_dataset(path, frame, fmt, options)
-            return WriteInfo(str(path), frame.height, size, tuple(str(f) for f in files))
+            size, files = write_dataset(frame, fmt, options, FolderCommit(path), "part-00000")
+            return WriteInfo(str(path), frame.height, size, tuple(files))
         if options.get("partition_cols"):
             raise WriteError(
                 "partition_cols needs a folder: use type local_batch with a path_prefix",
@@ -560,3 +381,14 @@ def os_problem(exc: OSError, path: Path) -> str:
         return "the file system is read-only"
     reason = exc.strerror or type(exc).__name__
     return f"{reason} ({str(exc.filename)!r})" if exc.filename else reason
+
+
+def gc(
+    spec: SourceSpec, context: Mapping[str, Any], *, older_than: float, dry_run: bool = False
+) -> list[str]:
+    """Remove what killed writers of the resource's file or folder left beside it (hidden
+    temporary files and folders older than ``older_than`` seconds); what was removed."""
+    path = location(spec, {}, context)
+    if any(c in str(path) for c in _GLOB_CHARS):
+        return []  # a glob is never written
+    return [str(p) for p in clean_leftovers(path, older_than, dry_run=dry_run)]

@@ -12,7 +12,7 @@ import pandas as pd
 import polars as pl
 
 from dynio import handoff
-from dynio.engine.formats import PANDAS_NA_VALUES
+from dynio.engine.io.formats import PANDAS_NA_VALUES
 from dynio.pandas._common import (
     _CSV_FLOATS_ROUND_TRIP,
     _NO,

@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 
 from dynio import handoff
-from dynio.engine.formats import FORMATS, ScanHints
+from dynio.engine.io.formats import FORMATS, ScanHints
 from dynio.pandas._common import (
     _NO,
     _Bytes,

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dynio.engine.filters import COMPARISONS, to_expr
-from dynio.engine.formats import FORMATS, ScanHints
+from dynio.engine.io.formats import FORMATS, ScanHints
 from dynio.pandas._common import (
     _NO,
     _NULLABLE_TEXT_WIDTHS_ALIKE,
