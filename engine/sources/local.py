@@ -200,7 +200,7 @@ def _once(fmt: Format, files: list[str], options: Mapping[str, Any], request: Sc
     Polars' own, lazier scan)."""
     return (
         len(files) > 1
-        and capabilities_of(fmt).statistics
+        and fmt.capabilities.statistics
         and request.columns is not None
         and not request.streaming
         and "n_rows" not in options
