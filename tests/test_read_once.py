@@ -22,6 +22,7 @@ import pytest
 
 import dynio
 from dynio import catalog as facade_catalog
+from dynio import resource as facade_resource
 from dynio.engine import execute, filters, placeholders, plan, telemetry
 from dynio.engine import sources as registry
 from dynio.engine.spec import ResourceSpec
@@ -60,7 +61,7 @@ def counted(monkeypatch: pytest.MonkeyPatch, otel: Any) -> Counter[str]:
 
     monkeypatch.setattr(ResourceSpec, "env", counting("env", ResourceSpec.env))
     kind_for = counting("kind", registry.kind_for)
-    for module in (execute, plan, registry, facade_catalog):
+    for module in (execute, plan, registry, facade_resource):
         monkeypatch.setattr(module, "kind_for", kind_for)
     parse = filters.Filter.parse.__func__  # type: ignore[attr-defined]
     monkeypatch.setattr(filters.Filter, "parse", classmethod(counting("filter", parse)))
@@ -79,7 +80,7 @@ def counted(monkeypatch: pytest.MonkeyPatch, otel: Any) -> Counter[str]:
 
         return wrapper
 
-    for module in (execute, facade_catalog):
+    for module in (execute, facade_catalog, facade_resource):
         monkeypatch.setattr(module, "operation", opening(telemetry.operation))
     return calls
 
@@ -102,7 +103,9 @@ def test_a_local_read_resolves_each_part_once(
     assert counted["kind"] == 1
     assert counted["filter"] == 1
     assert counted["to_expr"] == 1  # the filter's one parse; nothing parses it again
-    assert counted["fill"] == 1  # the source fills its path template once
+    # the path is filled once, by the planner's check; the source takes it from there
+    assert counted["check_fill"] == 1
+    assert counted["fill"] == 0
     assert counted["open dynio.read"] == 1
 
 

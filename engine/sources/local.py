@@ -63,19 +63,34 @@ def _format(spec: SourceSpec) -> Format:
     return fmt
 
 
-def _raw_location(spec: SourceSpec) -> str:
-    settings = spec.settings
+def _location_key(spec: SourceSpec) -> str:
+    """The setting naming a local source's location."""
     if spec.kind == "file":
-        uri = str(settings["uri"])
-        return uri[len("file://") :] if uri.startswith("file://") else uri
+        return "uri"
     if spec.kind == "local_batch":
-        return str(settings.get("path_prefix") or settings["dynamic_file_path"])
-    return str(settings["file_path"])
+        return "path_prefix" if spec.settings.get("path_prefix") else "dynamic_file_path"
+    return "file_path"
 
 
-def location(spec: SourceSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> Path:
-    """The filled, absolute location of a local source."""
-    text = fill_template(_raw_location(spec), args, {**context, "key_path": spec.kind})
+def _raw_location(spec: SourceSpec) -> str:
+    raw = str(spec.settings[_location_key(spec)])
+    return raw[len("file://") :] if raw.startswith("file://") else raw
+
+
+def location(
+    spec: SourceSpec,
+    args: Mapping[str, Any],
+    context: Mapping[str, Any],
+    filled: Mapping[str, str] | None = None,
+) -> Path:
+    """The filled, absolute location of a local source (``filled``: the settings the planner
+    filled already, so a read fills its template once)."""
+    done = (filled or {}).get(_location_key(spec))
+    text = (
+        done
+        if done is not None
+        else fill_template(_raw_location(spec), args, {**context, "key_path": spec.kind})
+    )
     path = Path(os.path.expanduser(text))
     if not path.is_absolute() and spec.base_dir is not None:
         path = Path(spec.base_dir) / path
@@ -133,7 +148,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     """A LazyFrame over the local file(s) of a resource (``options: {engine: duckdb}`` is
     :func:`dynio.engine.sources.duckdb.scan_files`, chosen by the registry)."""
     fmt = _format(spec)
-    path = location(spec, request.template_args, request.context)
+    path = location(spec, request.template_args, request.context, request.filled)
     files = resolve_files(spec, path, request.context)
     if spec.kind == "local_batch" and len(files) > 1 and path.is_dir():
         kept = prune_partitions(
