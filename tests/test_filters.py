@@ -19,7 +19,7 @@ import dynio
 from dynio.engine.errors import DynioError, ReadError
 from dynio.engine.filter_sql import ATHENA, DUCKDB, POSTGRES
 from dynio.engine.filters import Filter, columns_of, describe, to_expr
-from dynio.engine.sources.dataset import hive_values, prune_partitions
+from dynio.engine.io.layout.hive import hive_values, prune_partitions
 
 CatalogFrom = Callable[..., dynio.Catalog]
 
