@@ -220,6 +220,8 @@ def _once(fmt: Format, files: list[str], options: Mapping[str, Any], request: Sc
         and not request.streaming
         and "n_rows" not in options
         and not options.get("include_file_paths")
+        # options only the format's own reader honours (page checksum verification)
+        and not any(options.get(o) for o in fmt.capabilities.local_only_options)
     )
 
 
