@@ -31,6 +31,7 @@ __all__ = [
     "columns_of",
     "describe",
     "normalize",
+    "prune_groups",
     "to_expr",
 ]
 
@@ -318,33 +319,43 @@ class Filter:
     def prune(
         self, partitions: Sequence[Mapping[str, str]], dtypes: Mapping[str, pl.DataType]
     ) -> list[bool]:
-        """Which hive partitions (``{key: value}`` of their folders) the filter can match.
+        """Which hive partitions (``{key: value}`` of their folders) the filter can match (see
+        :func:`prune_groups`)."""
+        return prune_groups(self.groups, partitions, dtypes)
 
-        Conditions on other columns are ignored (they cannot exclude a partition); a partition
-        is kept when any OR group of partition conditions holds for it, or when the filter has
-        none or a value cannot be compared. Values convert to ``dtypes`` (else integers when
-        they all are, as Polars reads hive values).
-        """
-        if self.groups is None or not partitions:
+
+def prune_groups(
+    groups: Groups | None,
+    partitions: Sequence[Mapping[str, str]],
+    dtypes: Mapping[str, pl.DataType],
+) -> list[bool]:
+    """Which hive partitions (``{key: value}`` of their folders) a tuple-form filter can match.
+
+    Conditions on other columns are ignored (they cannot exclude a partition); a partition is
+    kept when any OR group of partition conditions holds for it, or when the filter has none or
+    a value cannot be compared. Values convert to ``dtypes`` (else integers when they all are,
+    as Polars reads hive values).
+    """
+    if groups is None or not partitions:
+        return [True] * len(partitions)
+    keys = sorted({k for p in partitions for k in p})
+    kept = []
+    for group in groups:
+        conds = [c for c in group if c[0] in keys]
+        if not conds:
+            return [True] * len(partitions)  # this OR branch may match any partition
+        kept.append(conds)
+    frame = _partition_frame(partitions, keys, dtypes)
+    if frame is None:
+        return [True] * len(partitions)
+    try:
+        expr = to_expr(kept, dict(frame.schema))
+        if expr is None:
             return [True] * len(partitions)
-        keys = sorted({k for p in partitions for k in p})
-        groups = []
-        for group in self.groups:
-            conds = [c for c in group if c[0] in keys]
-            if not conds:
-                return [True] * len(partitions)  # this OR branch may match any partition
-            groups.append(conds)
-        frame = _partition_frame(partitions, keys, dtypes)
-        if frame is None:
-            return [True] * len(partitions)
-        try:
-            expr = to_expr(groups, dict(frame.schema))
-            if expr is None:
-                return [True] * len(partitions)
-            keep: list[bool] = frame.select(expr.fill_null(True).alias("k"))["k"].to_list()
-        except (ValueError, TypeError, pl.exceptions.PolarsError):
-            return [True] * len(partitions)
-        return keep
+        keep: list[bool] = frame.select(expr.fill_null(True).alias("k"))["k"].to_list()
+    except (ValueError, TypeError, pl.exceptions.PolarsError):
+        return [True] * len(partitions)
+    return keep
 
 
 def _partition_frame(

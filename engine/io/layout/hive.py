@@ -8,9 +8,8 @@ from typing import Any
 
 import polars as pl
 
-from dynio.engine.casts import cast_expr
 from dynio.engine.errors import WriteError
-from dynio.engine.filters import to_expr
+from dynio.engine.filters import prune_groups
 
 __all__ = ["hive_values", "part_value", "prune_partitions", "split_partitions"]
 
@@ -28,30 +27,6 @@ def hive_values(relative: str) -> dict[str, str]:
     return out
 
 
-def _partition_frame(
-    values: Sequence[Mapping[str, str]], keys: Sequence[str], dtypes: Mapping[str, pl.DataType]
-) -> pl.DataFrame | None:
-    frame = pl.DataFrame(
-        {k: [v.get(k) for v in values] for k in keys}, schema=dict.fromkeys(keys, pl.String)
-    )
-    casts = []
-    for key in keys:
-        target = dtypes.get(key)
-        if target is not None:
-            casts.append(cast_expr(pl.col(key), pl.String(), target, strict=True).alias(key))
-        else:
-            # as Polars reads hive values: numbers when they all are
-            as_int = frame[key].str.to_integer(strict=False)
-            if as_int.null_count() == frame[key].null_count():
-                casts.append(pl.col(key).str.to_integer(strict=False))
-    if casts:
-        try:
-            frame = frame.with_columns(casts)
-        except pl.exceptions.PolarsError:
-            return None
-    return frame
-
-
 def prune_partitions(
     files: Sequence[str],
     relatives: Sequence[str],
@@ -66,26 +41,7 @@ def prune_partitions(
     """
     if not filters or not files:
         return list(files)
-    values = [hive_values(r) for r in relatives]
-    keys = sorted({k for v in values for k in v})
-    if not keys:
-        return list(files)
-    groups = []
-    for group in filters:
-        conds = [c for c in group if c[0] in keys]
-        if not conds:
-            return list(files)  # this OR-branch may match any file
-        groups.append(conds)
-    frame = _partition_frame(values, keys, dtypes)
-    if frame is None:
-        return list(files)
-    try:
-        expr = to_expr([list(g) for g in groups], dict(frame.schema))
-        if expr is None:
-            return list(files)
-        keep = frame.select(expr.fill_null(True).alias("keep"))["keep"].to_list()
-    except (ValueError, TypeError, pl.exceptions.PolarsError):
-        return list(files)
+    keep = prune_groups(filters, [hive_values(r) for r in relatives], dtypes)
     return [f for f, k in zip(files, keep, strict=True) if k]
 
 
