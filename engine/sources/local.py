@@ -40,7 +40,6 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from dynio.engine.errors import ReadError, WriteError
-from dynio.engine.io.filesystems import is_remote
 from dynio.engine.io.formats import Format, capabilities_of, format_for
 from dynio.engine.io.layout import prune_partitions, write_dataset
 from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file, clean_leftovers
@@ -137,11 +136,6 @@ def _resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> 
             **context,
         )
     return nonempty
-
-
-def _remote(spec: SourceSpec) -> bool:
-    """A ``file`` URI of an object store (``s3://``, ``gs://``, ``http(s)://`` …)."""
-    return spec.kind == "file" and is_remote(str(spec.settings["uri"]))
 
 
 def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
