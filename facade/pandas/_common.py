@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from dynio import handoff
+from dynio.engine import api
+from dynio.engine.spec import ResourceSpec
 
 logger = logging.getLogger("dynio.pandas")
 
@@ -86,6 +88,15 @@ def _local_file(source: Any) -> Path:
     if not path.is_file():
         raise _Fallback("not an existing file")
     return path
+
+
+def _located(file: Path, format: str, options: dict[str, Any] | None = None) -> ResourceSpec:
+    """A local file as a resource of the engine's read contract (:mod:`dynio.engine.api`):
+    read with ``api.load(api.bind(resource, request=...))``, by the registry's local source."""
+    try:
+        return api.located(file, format, options=options)
+    except ValueError as exc:  # a name the local source would read as a template or pattern
+        raise _Fallback(str(exc)) from exc
 
 
 def _compression(path: Path, compression: Any) -> str | None:

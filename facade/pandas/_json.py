@@ -16,7 +16,8 @@ import polars as pl
 import pyarrow as pa
 
 from dynio import handoff
-from dynio.engine.io.formats import FORMATS, ScanHints
+from dynio.engine import api
+from dynio.engine.errors import DynioError
 from dynio.pandas._common import (
     _NO,
     _Bytes,
@@ -26,6 +27,7 @@ from dynio.pandas._common import (
     _fallback,
     _given,
     _local_file,
+    _located,
     _polars_source,
     _utf8,
 )
@@ -220,9 +222,10 @@ def _json_fast(
     if lines and isinstance(content, Path):
         frame = _ndjson_sampled(content)
         if frame is None:
-            frame = (
-                FORMATS["ndjson"].scan([str(file)], {"infer_schema_length": None}, ScanHints())
-            ).collect()
+            # every record read to infer the types, through the engine's read contract (the
+            # registry's local source, the ndjson format)
+            options = {"infer_schema_length": None}
+            frame = api.load(api.bind(_located(file, "ndjson", options))).frame
     elif lines and isinstance(content, bytes):
         frame = pl.read_ndjson(io.BytesIO(content), infer_schema_length=None)
     else:
@@ -323,7 +326,7 @@ def read_json(
             dtype_backend=dtype_backend,
             rest=rest,
         )
-    except (_Fallback, pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as why:
+    except (_Fallback, DynioError, pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as why:
         result: pd.DataFrame = _fallback(
             "read_json", path_or_buf, why, lambda: _pandas_json(path_or_buf, given, kwargs)
         )

@@ -12,8 +12,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dynio.engine import api
+from dynio.engine.errors import DynioError
 from dynio.engine.filters import COMPARISONS, to_expr
-from dynio.engine.io.formats import FORMATS, ScanHints
 from dynio.pandas._common import (
     _NO,
     _NULLABLE_TEXT_WIDTHS_ALIKE,
@@ -22,6 +23,7 @@ from dynio.pandas._common import (
     _fallback,
     _given,
     _local_file,
+    _located,
 )
 
 # ------------------------------------------------------------------------------------ parquet
@@ -170,11 +172,10 @@ def _parquet_fast(
     if unsafe:
         raise _Fallback(f"column types Polars would not give back as they are: {unsafe}")
     predicate = _filters_expr(None if filters is _NO else filters, schema)
-    lazy = FORMATS["parquet"].scan([str(file)], {}, ScanHints())
-    lazy = lazy.select(names)
-    if predicate is not None:
-        lazy = lazy.filter(predicate)
-    table = lazy.collect().to_arrow()
+    # read through the engine's read contract: the registry's local source (the parquet
+    # format, one file), projection and filter pushed into its scan
+    request = api.ReadRequest(columns=names, filters=predicate)
+    table = api.load(api.bind(_located(file, "parquet"), request=request), request).frame.to_arrow()
     # Polars gives text and binary in its own widths; pandas' own dtypes are the same for all
     # widths, so only other differences are cast back to the file's types (a copy). Arrow
     # dtypes show the width: then every difference is cast back.
@@ -232,7 +233,7 @@ def read_parquet(
             rest[name] = given[name]
     try:
         return _parquet_fast(path, engine, columns, filters, dtype_backend, rest)
-    except (_Fallback, pl.exceptions.PolarsError, pa.ArrowException, OSError) as why:
+    except (_Fallback, DynioError, pl.exceptions.PolarsError, pa.ArrowException, OSError) as why:
         result: pd.DataFrame = _fallback(
             "read_parquet", path, why, lambda: pd.read_parquet(path, **given, **kwargs)
         )

@@ -28,9 +28,10 @@ from typing import Any, ClassVar
 import polars as pl
 
 from dynio.compat.dynamicio.errors import ColumnsDataTypeError
+from dynio.engine.api import evaluate
 from dynio.engine.dtypes import DType
 from dynio.engine.metrics import METRICS
-from dynio.engine.quality import METRICS_LOGGER, MetricValue, evaluate
+from dynio.engine.quality import METRICS_LOGGER, MetricValue
 from dynio.engine.spec import ColumnSpec, SchemaSpec
 from dynio.handoff import from_any
 

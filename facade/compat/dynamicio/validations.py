@@ -27,8 +27,9 @@ from typing import Any, NamedTuple
 import polars as pl
 
 from dynio.compat.dynamicio.errors import ColumnsDataTypeError
+from dynio.engine.api import evaluate
 from dynio.engine.dtypes import DType
-from dynio.engine.quality import RuleFailure, evaluate
+from dynio.engine.quality import RuleFailure
 from dynio.engine.rules import RULES, option_error
 from dynio.engine.spec import ColumnSpec, RuleSpec, SchemaSpec, freeze
 from dynio.handoff import from_any

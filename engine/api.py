@@ -1,0 +1,193 @@
+"""The engine's read contract: what the facade calls to read, whoever names the data.
+
+A read takes the same three steps whether a catalog's YAML names the data (``Catalog``) or a
+call names a file (``dynio.pandas``):
+
+1. **A resource**: a :class:`~dynio.engine.spec.ResourceSpec` loaded from YAML, or one made by
+   :func:`located` for a path and a format a call names (a one-environment resource of the
+   ``local`` kind, or ``file`` for a URI; its options are the format's read options, and an
+   optional schema gives the dtypes a text reader parses to).
+2. **Bind** (:func:`bind`): the environment, the source kind (from the registry, the only
+   dispatch point), its scan function, the ``{placeholder}`` values and the filter resolved
+   once, into a :data:`BoundResource`.
+3. **Read**: :func:`read` for a catalog (plan, collect, rules and metrics, the ``dynio.read``
+   span; a :class:`Result`), or :func:`load` for a drop-in reader that runs no rules, metrics
+   or spans (plan and collect; a :class:`Loaded`). Both plan through
+   :func:`dynio.engine.plan.plan_read`: the source (for files: a filesystem × a format × a
+   layout, :mod:`dynio.engine.sources.files`) scans with the projection and the filter pushed
+   down, says what it took in a :class:`~dynio.engine.sources.Pushdown`, and the plan applies
+   the rest.
+
+Example (what ``dynio.pandas.read_parquet`` does with a local file)::
+
+    from dynio.engine import api
+
+    resource = api.located("/data/orders.parquet", "parquet")
+    request = api.ReadRequest(columns=("order_id", "amount"), filters=[("amount", ">", 10)])
+    loaded = api.load(api.bind(resource, request=request), request)
+    loaded.frame        # a Polars DataFrame, the file's own dtypes (no schema: no casts)
+    loaded.pushdown     # Pushdown(projection=True, pushed=<the filter>, residual=None, ...)
+
+A CSV reader passes the format's read options (``separator``, ``encoding``, ...; see
+:attr:`~dynio.engine.io.formats.Capabilities.read_options`) as ``options`` and, to parse columns
+to given dtypes, a :class:`~dynio.engine.spec.SchemaSpec` as ``schema``. Errors are
+:class:`~dynio.engine.errors.DynioError`\\ s naming the resource (the path) and the environment.
+
+``dynio.compat.dynamicio``'s single validators and metrics check a frame the caller already
+holds (no read): :func:`evaluate` is the engine's one-pass check of rules and metrics, the same
+function a read runs after collecting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from dynio.engine.errors import ReadError
+from dynio.engine.execute import Result, collect, read
+from dynio.engine.filters import Filter, FilterLike
+from dynio.engine.io.filesystems import is_remote
+from dynio.engine.io.formats import format_for
+from dynio.engine.plan import Bound, PlanInfo, plan_read
+from dynio.engine.plan import bind as _bind
+from dynio.engine.quality import evaluate
+from dynio.engine.sources import Pushdown
+from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec, SourceSpec, freeze
+
+__all__ = [
+    "LOCATED_ENV",
+    "BoundResource",
+    "Loaded",
+    "ReadRequest",
+    "Result",
+    "bind",
+    "evaluate",
+    "load",
+    "located",
+    "read",
+]
+
+BoundResource = Bound
+"""A read's resolved parts: environment, kind, scan function, template values, filter."""
+
+LOCATED_ENV = "located"
+"""The environment name of a resource made by :func:`located`."""
+
+# characters a literal path cannot hold in a ``local`` source: template braces and glob patterns
+_NOT_LITERAL = ("{", "}", "*", "?")
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What a read asks for.
+
+    Attributes:
+        columns: The columns to return, in this order (``None``: all, or the schema's).
+        filters: The row filter (the pyarrow DNF tuples, or a Polars expression, or a
+            :class:`~dynio.engine.filters.Filter` parsed already).
+        template_args: Values for the source's ``{placeholder}`` fields.
+    """
+
+    columns: Sequence[str] | None = None
+    filters: FilterLike | Filter = None
+    template_args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A read without rules or metrics: the frame and what the plan did.
+
+    Attributes:
+        frame: The data, in the schema's dtypes when the resource has one.
+        info: What the plan did (location, files, projection, filters, casts).
+    """
+
+    frame: pl.DataFrame
+    info: PlanInfo
+
+    @property
+    def pushdown(self) -> Pushdown:
+        """What the source took over of the read."""
+        return self.info.pushdown
+
+
+def located(
+    location: str | os.PathLike[str],
+    format: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    schema: SchemaSpec | None = None,
+    name: str | None = None,
+) -> ResourceSpec:
+    """A one-environment resource (:data:`LOCATED_ENV`) for data a call names by its location.
+
+    A local path is a ``local`` source (one file); a URI (``s3://``, ``file://``, ...) is a
+    ``file`` source, a file or, ending in ``/``, a dataset.
+
+    Args:
+        location: A local path (absolute, or relative to the working directory) or a URI.
+        format: A registered format's name (``parquet``, ``csv``, ``ndjson``, ...).
+        options: The format's read options, as a YAML ``options:`` section holds them.
+        schema: Columns and dtypes to read to (text formats parse to them); ``None``: the
+            data's own.
+        name: The resource's name in errors (default: the location).
+
+    Raises:
+        ValueError: An unknown format, or a local path holding ``{``, ``}``, ``*`` or ``?``
+            (which a ``local`` source reads as a template or a pattern).
+    """
+    text = os.fspath(location)
+    fmt = format_for(format)
+    if fmt is None:
+        raise ValueError(f"unknown format {format!r}")
+    if is_remote(text):
+        kind, settings = "file", {"uri": text, "format": fmt.name}
+    else:
+        if any(c in text for c in _NOT_LITERAL):
+            raise ValueError(f"a path with template or pattern characters: {text!r}")
+        kind, settings = "local", {"file_path": text, "file_type": fmt.name}
+    source = SourceSpec(kind, freeze(settings), freeze(dict(options or {})), fmt.name)
+    env = EnvSpec(LOCATED_ENV, source, schema)
+    return ResourceSpec(name or text, text, {LOCATED_ENV: env}, schema)
+
+
+def bind(
+    resource: ResourceSpec,
+    env: str | EnvSpec = LOCATED_ENV,
+    *,
+    request: ReadRequest | None = None,
+) -> BoundResource:
+    """Resolve a read's environment, kind, scan function, template values and filter once.
+
+    Raises:
+        TemplateError: A path template lacks a value or an argument fills none.
+        DynioError: The filter is malformed.
+    """
+    asked = request if request is not None else ReadRequest()
+    return _bind(resource, env, filters=asked.filters, template_args=asked.template_args)
+
+
+def load(bound: BoundResource, request: ReadRequest | None = None) -> Loaded:
+    """Plan and collect a bound read, with no rules, metrics or spans (a drop-in reader's).
+
+    ``request`` gives the columns (its filter and template values were bound already).
+
+    Raises:
+        SchemaError: Columns asked for are not in the data.
+        ReadError, CastError: The data cannot be read, or does not fit the schema.
+    """
+    columns = request.columns if request is not None else None
+    plan = plan_read(bound.resource, bound.env.name, columns=columns, streaming=False, bound=bound)
+    try:
+        frame = collect(plan)
+    finally:
+        if plan.release is not None:
+            plan.release()
+    if plan.changed is not None and plan.changed():
+        where = plan.info.files[0] if len(plan.info.files) == 1 else plan.info.location
+        raise ReadError("the data was replaced during the read", file=where, **bound.context)
+    return Loaded(frame, plan.info)
