@@ -22,9 +22,10 @@ from test_postgres import ALL_TYPES, all_types_frame, schema_yaml
 
 import dynio
 from dynio.engine.errors import ConfigError, ReadError, UnsupportedError, WriteError
-from dynio.engine.sources import ScanRequest
+from dynio.engine.filter_sql import DUCKDB, compile_sql
+from dynio.engine.filters import Filter
+from dynio.engine.sources import Pushdown, ScanRequest
 from dynio.engine.sources import duckdb as duckdb_source
-from dynio.engine.sources.sql import compile_filters
 
 CatalogFrom = Callable[..., dynio.Catalog]
 
@@ -287,14 +288,16 @@ def _condition(draw: Any) -> tuple[str, str, Any]:
 def test_sql_pushdown_keeps_every_row_polars_keeps(
     rows: list[dict[str, Any]], filters: list[list[tuple[str, str, Any]]]
 ) -> None:
-    from dynio.engine.filters import normalize, to_expr
+    from dynio.engine.filters import to_expr
 
     schema = {"i": pl.Int64(), "s": pl.String(), "f": pl.Float64(), "d": pl.Date()}
     frame = pl.DataFrame(rows, schema=schema).with_row_index("rid")
     predicate = to_expr(filters, schema)
     assert predicate is not None
     wanted = set(frame.filter(predicate)["rid"].to_list())
-    compiled = compile_filters(normalize(filters), frame.schema, schema)
+    parsed = Filter.parse(filters, schema)
+    assert parsed is not None
+    compiled = parsed.to_sql(DUCKDB, frame.schema)
     con = duckdb.connect()
     try:
         con.register("t", frame.to_arrow())
@@ -313,10 +316,11 @@ def test_sql_pushdown_keeps_every_row_polars_keeps(
         assert found == wanted
 
 
-def test_compile_filters_binds_every_value() -> None:
+def test_sql_filters_bind_every_value() -> None:
     schema = {"a": pl.String(), "n": pl.Int64()}
-    compiled = compile_filters(
+    compiled = compile_sql(
         ((("a", "==", "x' OR '1'='1"), ("n", "in", [1, 2])), (("a", "is null", None),)),
+        DUCKDB,
         schema,
         schema,
     )
@@ -328,8 +332,8 @@ def test_compile_filters_binds_every_value() -> None:
 def test_uncomparable_conditions_are_left_to_the_planner() -> None:
     source = {"t": pl.String(), "c": pl.String()}
     targets = {"t": pl.Int64(), "c": pl.Categorical()}
-    compiled = compile_filters(
-        ((("t", ">", 5), ("c", "<", "m"), ("c", "==", "x")),), source, targets
+    compiled = compile_sql(
+        ((("t", ">", 5), ("c", "<", "m"), ("c", "==", "x")),), DUCKDB, source, targets
     )
     assert compiled.where == '"c" = $1'
     assert not compiled.exact
@@ -404,7 +408,8 @@ def test_engine_duckdb_is_chosen_through_the_registry(
     res = cat.read_result("d", filters=[("id", ">", 2)])
     assert res.pushdown.details == {"engine": "duckdb"}
     assert res.frame["id"].to_list() == [3, 4]
-    # the Polars scan of the local kind hands nothing on: it reads the file itself
-    plain = local.scan(spec, ScanRequest("d", "duck"))
-    assert plain.pushdown is None
-    assert plain.pushed == {"projection": True, "predicates": True}
+    # the Polars scan of the local kind hands nothing on: it reads the file itself, the
+    # projection and the whole filter pushed into Polars' scan
+    parsed = Filter.parse([("id", ">", 2)])
+    plain = local.scan(spec, ScanRequest("d", "duck", filter=parsed))
+    assert plain.pushdown == Pushdown.whole(parsed, projection=True)

@@ -544,13 +544,9 @@ def test_the_pushdown_record_and_its_mapping_form() -> None:
     none = Pushdown.sql(parsed, SqlWhere(exact=False))
     assert none.pushed is None
     assert none.residual is parsed
-    # a source answering with the flags of the mapping form gets its record made from them
-    legacy = Scan(pl.LazyFrame(), "x", pushed={"projection": True, "predicates": True, "k": 1})
-    made = legacy.pushdown_for(parsed)
-    assert made.pushed is parsed
-    assert made.residual is None
-    assert made.details == {"k": 1}
-    # and a source answering with the record has the mapping form made for it
+    # a source that gives no record took nothing; one that gives it has it used as it is
+    silent = Scan(pl.LazyFrame(), "x").pushdown_for(parsed)
+    assert silent == Pushdown.nothing(parsed, projection=False)
+    assert silent.residual is parsed
     typed = Scan(pl.LazyFrame(), "x", pushdown=part)
-    assert typed.pushed == part.as_dict()
     assert typed.pushdown_for(None) is part

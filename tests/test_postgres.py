@@ -636,7 +636,9 @@ def test_partitioned_read_through_connectorx(filtered: dynio.Catalog, pg_catalog
     from dynio.engine.sources import postgres
 
     source = cat.resource("filtered").spec.source
-    assert postgres.scan(source, ScanRequest("filtered", "pg")).pushed["path"] == "connectorx"
+    scanned = postgres.scan(source, ScanRequest("filtered", "pg"))
+    assert scanned.pushdown is not None
+    assert scanned.pushdown.details["path"] == "connectorx"
     parted = cat.read_polars("filtered", columns=["cat", "x"]).sort("cat", "x")
     plain = filtered.read_polars("filtered", columns=["cat", "x"]).sort("cat", "x")
     assert parted.equals(plain)

@@ -118,9 +118,8 @@ class Scan:
         files: The files matched (empty for non-file sources).
         format: The data format name, if any.
         pushdown: What the source took over (:class:`Pushdown`: projection, the part of the
-            filter pushed and the part left to the engine, the source's details).
-        pushed: The mapping form of the same (:meth:`Pushdown.as_dict`); a source that gives
-            only this (``projection`` and ``predicates`` flags) has its record made from it.
+            filter pushed and the part left to the engine, the source's details); ``None``:
+            nothing (the engine applies the projection and the whole filter).
         changed: Whether the data was replaced since the scan was made (``None``: the source
             cannot tell). A reader holds on to a file's footer between planning and reading, so
             a file replaced in between is read inconsistently; the engine reads again when this
@@ -135,19 +134,14 @@ class Scan:
     files: tuple[str, ...] = ()
     format: str | None = None
     pushdown: Pushdown | None = None
-    pushed: Mapping[str, Any] = field(default_factory=dict)
     changed: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
     release: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.pushdown is not None and not self.pushed:
-            object.__setattr__(self, "pushed", self.pushdown.as_dict())
-
     def pushdown_for(self, filter: Filter | None) -> Pushdown:
-        """The source's record, made from :attr:`pushed` when it gave only that."""
+        """The source's record; a source that gave none took nothing of the read."""
         if self.pushdown is not None:
             return self.pushdown
-        return Pushdown.from_flags(self.pushed, filter)
+        return Pushdown.nothing(filter, projection=False)
 
 
 @dataclass(frozen=True)

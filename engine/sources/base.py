@@ -65,14 +65,6 @@ class Pushdown:
         pushed, residual = filter.split(where.pushed if where.where else ())
         return cls(projection, pushed, residual, details)
 
-    @classmethod
-    def from_flags(cls, flags: Mapping[str, Any], filter: Filter | None) -> Pushdown:
-        """The record of a source that answers with the mapping form of older sources
-        (``projection`` and ``predicates`` flags, the rest details)."""
-        details = {k: v for k, v in flags.items() if k not in ("projection", "predicates")}
-        made = cls.whole if flags.get("predicates") else cls.nothing
-        return made(filter, projection=bool(flags.get("projection")), **details)
-
     @property
     def partial(self) -> bool:
         """Part of the filter was pushed and part was not."""

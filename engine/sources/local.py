@@ -45,7 +45,7 @@ from dynio.engine.io.layout import prune_partitions, write_dataset
 from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file, clean_leftovers
 from dynio.engine.io.layout.listing import local_files
 from dynio.engine.placeholders import fill_template
-from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.dataset import scan_files
 from dynio.engine.spec import SourceSpec, thaw
 
@@ -196,8 +196,9 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         location=str(path),
         files=tuple(str(f) for f in files),
         format=fmt.name,
-        # Polars pushes the planner's projection and filter into its file scans
-        pushed={"projection": True, "predicates": True},
+        # Polars pushes the planner's projection and filter into its file scans (the filter
+        # also pruned the hive partitions of a dataset)
+        pushdown=Pushdown.whole(request.filter, projection=True),
         changed=_change_check(names, seen),
         release=release,
     )

@@ -89,7 +89,7 @@ from dynio.engine.io.layout.listing import data_objects
 from dynio.engine.io.layout.objects import ObjectCommit, check_writable, write_object
 from dynio.engine.placeholders import fill_template
 from dynio.engine.progress import progress
-from dynio.engine.sources import Scan, ScanRequest, WriteInfo, WriteRequest
+from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.dataset import scan_files
 from dynio.engine.spec import SourceSpec, thaw
 from dynio.engine.telemetry import redact, run_in_threads
@@ -373,7 +373,9 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         location=label,
         files=tuple(shown[o.url] for o in objects),
         format=fmt.name,
-        pushed={"projection": True, "predicates": True},
+        # the listing was pruned by the filter; Polars pushes the projection and the filter into
+        # its scan of the objects (or of their local copies)
+        pushdown=Pushdown.whole(request.filter, projection=True),
         changed=changed,
     )
 

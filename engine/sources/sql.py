@@ -2,7 +2,7 @@
 
 Filters become ``WHERE`` clauses through :meth:`dynio.engine.filters.Filter.to_sql` (see
 :mod:`dynio.engine.filter_sql`: values bound as parameters, identifiers always quoted, only the
-conditions SQL computes exactly); :func:`compile_filters` is its shorthand for tuple-form filters.
+conditions SQL computes exactly).
 """
 
 from __future__ import annotations
@@ -17,17 +17,15 @@ import pyarrow as pa
 from polars.io.plugins import register_io_source
 
 from dynio.engine.errors import ConfigError, WriteError
-from dynio.engine.filter_sql import Dialect, SqlWhere, compile_sql, quote_ident
+from dynio.engine.filter_sql import quote_ident
 from dynio.engine.sources import ScanRequest, WriteRequest
 from dynio.engine.spec import SourceSpec
 from dynio.engine.telemetry import carrier
 
 __all__ = [
     "WRITE_MODES",
-    "Compiled",
     "WritePlan",
     "check_key",
-    "compile_filters",
     "deferred_frame",
     "empty_columns",
     "normalize_arrow",
@@ -52,27 +50,6 @@ def table_name(spec: SourceSpec, request: ScanRequest | WriteRequest) -> str:
 
 
 # ------------------------------------------------------------------------------------- filters
-
-
-Compiled = SqlWhere  # the name it had here
-
-
-def compile_filters(
-    filters: Sequence[Sequence[tuple[str, str, Any]]] | None,
-    source: Mapping[str, pl.DataType],
-    targets: Mapping[str, pl.DataType],
-    *,
-    text_collation: str = "",
-    column_sql: Callable[[str], str] = quote_ident,
-    first_param: int = 1,
-) -> SqlWhere:
-    """Tuple-form filters as a ``WHERE`` clause with ``$n`` placeholders: a shorthand for
-    :func:`dynio.engine.filter_sql.compile_sql` in a dialect of these settings (sources use
-    :meth:`dynio.engine.filters.Filter.to_sql`)."""
-    dialect = Dialect("sql", text_collation=text_collation, column_sql=column_sql)
-    if not filters:
-        return SqlWhere()
-    return compile_sql(filters, dialect, source, targets, first_param=first_param)
 
 
 # ----------------------------------------------------------------------------------- deferred
