@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="strace is Linux
 _OPEN = re.compile(r'open(?:at|at2)?\((?:AT_FDCWD, )?"([^"]+)"[^)]*\)\s*=\s*(\d+)')
 
 
-def _dataset(root: Path, *, hive: bool) -> Path:
+def _dataset(root: Path, *, hive: bool, schema: bool = True) -> Path:
     data = root / "data"
     for i in range(FILES):
         folder = data / f"day={i % 5}" if hive else data
@@ -39,15 +39,20 @@ def _dataset(root: Path, *, hive: bool) -> Path:
               local:
                 type: local_batch
                 local_batch: {{path_prefix: "{data}/", file_type: parquet}}
-              schema:
-                columns:
-                  a: {{type: int64}}
-                  b: {{type: object}}
             """
-        ),
+        )
+        + (_SCHEMA if schema else ""),
         encoding="utf-8",
     )
     return data
+
+
+_SCHEMA = """
+  schema:
+    columns:
+      a: {type: int64}
+      b: {type: object}
+"""
 
 
 def _opens(root: Path, data: Path) -> Counter[str]:
@@ -91,13 +96,66 @@ def test_a_dataset_read_opens_each_file_once(tmp_path: Path) -> None:
     assert sorted(set(opened.values())) == [1], opened.most_common(3)
 
 
-def test_a_hive_dataset_read_opens_every_file_but_the_first_once(tmp_path: Path) -> None:
-    # a hive file is read by its path (its folders give the partition values), so the first
-    # file's footer is read once to plan and again to read; Polars' hive scan itself opens its
-    # first file once more (Polars 2.1)
+def test_a_read_without_a_schema_opens_each_file_once(tmp_path: Path) -> None:
+    # every column is read: each file's footer and data through one open handle
+    data = _dataset(tmp_path, hive=False, schema=False)
+    opened = _opens(tmp_path, data)
+    assert len(opened) == FILES
+    assert sorted(set(opened.values())) == [1], opened.most_common(3)
+
+
+def test_a_hive_dataset_read_opens_each_file_once(tmp_path: Path) -> None:
+    # the first file is read through the handle its footer was read from, its partition
+    # values added from its folders
     data = _dataset(tmp_path, hive=True)
     opened = _opens(tmp_path, data)
     assert len(opened) == FILES
-    first = str(data / "day=0" / "part-000.parquet")
-    assert opened.pop(first) <= 3
     assert sorted(set(opened.values())) == [1], opened.most_common(3)
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["day=1/city=oslo/at=2024-01-02", "day=1/city=new%20york/at=2024-01-02"],
+    ids=["plain", "percent-encoded"],
+)
+def test_a_hive_file_read_by_its_handle_has_the_partition_values_of_its_path(
+    tmp_path: Path, first: str
+) -> None:
+    import dynio
+
+    data = tmp_path / "data"
+    folders = [first, "day=4/city=rome/at=2024-02-03", "day=12/city=lima/at=2025-12-31"]
+    for i, folder in enumerate(folders):
+        (data / folder).mkdir(parents=True)
+        pl.DataFrame({"a": [i, i + 10], "x": [0.5 * i, None]}).write_parquet(
+            data / folder / "part.parquet"
+        )
+    (tmp_path / "r.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            things:
+              local:
+                type: local_batch
+                local_batch: {{path_prefix: "{data}/", file_type: parquet}}
+              schema:
+                columns:
+                  a: {{type: int64}}
+                  x: {{type: float64}}
+                  day: {{type: int64}}
+                  city: {{type: object}}
+                  at: {{type: "datetime64[ns]"}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    # the file read first is the first of the sorted listing
+    assert sorted(folders)[0] == first
+    cat = dynio.Catalog.from_yaml(tmp_path / "r.yaml", env="local")
+    got = cat.read_polars("things").sort("a")
+    polars_own = (
+        pl.scan_parquet(data / "**" / "*.parquet", hive_partitioning=True)
+        .select("a", "x", "day", "city", pl.col("at").cast(pl.Datetime("ns")))
+        .collect()
+        .sort("a")
+    )
+    assert got.equals(polars_own), (got, polars_own)

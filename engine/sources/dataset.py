@@ -33,6 +33,7 @@ read does not read them twice.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -179,6 +180,7 @@ def scan_files(
     retry: Retry | None = None,
     stream: bool = False,
     held: BinaryIO | None = None,
+    handles: Sequence[BinaryIO] | None = None,
 ) -> pl.LazyFrame:
     """One LazyFrame over many files of one format, drift reconciled (see the module notes).
 
@@ -199,9 +201,17 @@ def scan_files(
             left to the scan as it is (not collected whole under ``retry``).
         held: The first file, open (a local file the caller closes after the read): an
             optimistic scan reads its footer and its data through it, never opening it again.
+        handles: Every file, open (local parquet files without partition folders, which the
+            caller closes after the read), for a read of all columns: their footers are read
+            through them and, when the files agree, their data too, so each file is opened
+            once. Files that disagree are read by their paths, reconciled.
     """
     if len(files) == 1:
         return _guarded(fmt.scan(files, options, hints), None if stream else retry, files[0])
+    if handles is not None:
+        frame = _through_handles(handles, options)
+        if frame is not None:
+            return frame
     if optimistic and columns is not None and fmt.capabilities.statistics:
         frame = _optimistic(
             files, fmt, options, hints, label=label, context=context, columns=columns,
@@ -213,6 +223,32 @@ def scan_files(
         files, fmt, options, hints, label=label, context=context, shown=shown, columns=columns,
         retry=retry, stream=stream,
     )  # fmt: skip
+
+
+def _through_handles(
+    handles: Sequence[BinaryIO], options: Mapping[str, Any]
+) -> pl.LazyFrame | None:
+    """A scan of open parquet files through their handles when their footers (read through the
+    same handles) agree exactly; ``None`` when they do not, or one cannot be read (the caller
+    reads the files by their paths, reconciling them or naming the broken one)."""
+    schemas = []
+    try:
+        for handle in handles:
+            handle.seek(0)
+            schemas.append(pl.Schema(pl.read_parquet_schema(handle)))
+            handle.seek(0)
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+    if not _same(schemas, True, None):
+        return None
+    kwargs = {k: options[k] for k in ("use_statistics", "parallel") if k in options}
+    return pl.scan_parquet(
+        list(handles),  # type: ignore[arg-type]
+        schema=schemas[0],
+        hive_partitioning=False,
+        glob=False,
+        **kwargs,
+    )
 
 
 # ------------------------------------------------------------------------------ optimistic scans
@@ -300,15 +336,17 @@ class _Optimist:
         self.hive_schema = {k: first[k] for k in hive_keys if k in first}
 
     def strict(self, paths: Sequence[str | BinaryIO]) -> pl.LazyFrame:
+        by_handle = not isinstance(paths[0], str)
+        kwargs = {**self.kwargs, "hive_partitioning": False} if by_handle else self.kwargs
         return pl.scan_parquet(
             list(paths),  # type: ignore[arg-type]
             schema=self.file_schema,
-            hive_schema=self.hive_schema or None,
+            hive_schema=None if by_handle else self.hive_schema or None,
             missing_columns="raise",
             extra_columns="ignore",
             cast_options=_scan_cast_options(),
             glob=False,  # the paths were listed: each names one file, brackets and all
-            **self.kwargs,
+            **kwargs,
         )
 
     def step(self, start: int, chunk: Sequence[str]) -> pl.LazyFrame:
@@ -316,7 +354,18 @@ class _Optimist:
             return self.strict(chunk)
         self.held.seek(0)
         first = self.strict([self.held])
-        return pl.concat([first, self.strict(chunk[1:])]) if len(chunk) > 1 else first
+        if self.hive_schema:
+            # a file read through its handle has no path: its partition values are added from
+            # its folders (of the plain spellings :func:`_held_partitions` admits)
+            values = hive_values(self.files[0].split("://", 1)[-1])
+            order = [*self.file_schema, *self.hive_schema]
+            first = first.with_columns(
+                _partition_value(values[k], t).alias(k) for k, t in self.hive_schema.items()
+            ).select(order)
+            rest = self.strict(chunk[1:]).select(order) if len(chunk) > 1 else None
+        else:
+            rest = self.strict(chunk[1:]) if len(chunk) > 1 else None
+        return pl.concat([first, rest]) if rest is not None else first
 
     def read(
         self, wanted: list[str], promised: Mapping[str, pl.DataType], predicate: pl.Expr | None,
@@ -385,7 +434,12 @@ def _first_schema(
     """The first file's schema, partition columns included, from one read of its footer."""
     if held is not None:
         held.seek(0)
-        return pl.Schema(pl.read_parquet_schema(held))
+        footer = pl.read_parquet_schema(held)
+        if not hive:
+            return pl.Schema(footer)
+        # the partition columns' types as Polars infers them from the path, opening nothing
+        scan = pl.scan_parquet([files[0]], schema=footer, hive_partitioning=True, glob=False)
+        return scan.collect_schema()
     if "://" in files[0]:
         return (retry or _once)(fmt.scan([files[0]], options, hints).collect_schema, files[0])
     # Polars' own scan would open the file twice to plan; given the footer's schema it opens
@@ -393,6 +447,33 @@ def _first_schema(
     footer = pl.read_parquet_schema(files[0])
     lazy = pl.scan_parquet([files[0]], schema=footer, hive_partitioning=hive, glob=False)
     return lazy.collect_schema()
+
+
+# partition values whose spelling Polars' hive scan and a cast of the text read alike (no
+# percent-encoding, no null partition); of the types below
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.\-]+")
+_HELD_TYPES = (pl.Int64, pl.Float64, pl.String, pl.Date)
+
+
+def _held_partitions(file: str) -> bool:
+    """Whether a file read through its handle can have its partition values added from its
+    path (see :meth:`_Optimist.step`)."""
+    values = hive_values(file.split("://", 1)[-1])
+    return all(
+        _PLAIN_VALUE.fullmatch(v) and v != "__HIVE_DEFAULT_PARTITION__" for v in values.values()
+    )
+
+
+def _partition_value(text: str, dtype: pl.DataType) -> pl.Expr:
+    """A partition value of a path, as the type Polars' hive scan gives it."""
+    if isinstance(dtype, pl.Date):
+        return pl.lit(text).str.to_date("%Y-%m-%d")
+    return pl.lit(text).cast(dtype)
+
+
+def _held_types(first: pl.Schema, file: str) -> bool:
+    keys = hive_values(file.split("://", 1)[-1])
+    return all(isinstance(first.get(k), _HELD_TYPES) for k in keys)
 
 
 def _optimistic(
@@ -418,9 +499,11 @@ def _optimistic(
     from polars.io.plugins import register_io_source
 
     hive = _strict_kwargs(files, options, hints)["hive_partitioning"]
-    if hive:
-        held = None  # a file read through a handle has no path to take partition values from
+    if hive and not _held_partitions(files[0]):
+        held = None  # its partition values are read from its path by Polars' own hive scan
     first = _first_schema(files, fmt, options, hints, hive=hive, retry=retry, held=held)
+    if held is not None and hive and not _held_types(first, files[0]):
+        held = None
     declared = _declared(first, columns, hints)
     if declared is None:
         return None

@@ -41,6 +41,7 @@ import polars as pl
 
 from dynio.engine.errors import ReadError, WriteError
 from dynio.engine.io.formats import Format, capabilities_of, format_for
+from dynio.engine.io.formats.base import hive_paths
 from dynio.engine.io.layout import prune_partitions, write_dataset
 from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file, clean_leftovers
 from dynio.engine.io.layout.listing import local_files
@@ -164,10 +165,12 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
     # files not held (several, or text formats) are checked after the read: a file replaced or
     # appended to under it (CSV, NDJSON) changes identity, size or modification time
     seen = _versions(names) if len(names) > 1 or held is None else []
-    # several parquet files read whole: each is opened once, the first since planning
+    # several parquet files read whole: each is opened once, the first since planning (all of
+    # them, for a read of every column)
     once = _once(fmt, names, options, request)
     first = _open_first(names[0]) if once else None
-    release = held.close if held is not None else first.close if first is not None else None
+    handles = _open_all(names) if _all_held(fmt, names, options, request) else None
+    release = _closer([h for h in (held, first) if h is not None] + (handles or []))
     try:
         # many files: one parallel scan, or reconciled per-file scans when they disagree
         frame = scan_files(
@@ -180,6 +183,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
             columns=request.columns,
             optimistic=once,
             held=first,
+            handles=handles or None,
         )
     except BaseException as exc:
         if release is not None:
@@ -218,6 +222,54 @@ def _once(fmt: Format, files: list[str], options: Mapping[str, Any], request: Sc
         # options only the format's own reader honours (page checksum verification)
         and not any(options.get(o) for o in fmt.capabilities.local_only_options)
     )
+
+
+# at most this many files are held open at once by a read of every column
+_HOLD_MAX = 256
+
+
+def _all_held(
+    fmt: Format, files: list[str], options: Mapping[str, Any], request: ScanRequest
+) -> bool:
+    """Whether a read of every column of several parquet files opens each once, reading its
+    footer and its data through one handle (``scan_files``' ``handles``): not for partition
+    folders, whose values Polars takes from the paths."""
+    return (
+        1 < len(files) <= _HOLD_MAX
+        and fmt.capabilities.statistics
+        and request.columns is None
+        and not request.streaming
+        and not options.get("hive_partitioning")
+        and not hive_paths(files)
+        and "n_rows" not in options
+        and not options.get("include_file_paths")
+        and not any(options.get(o) for o in fmt.capabilities.local_only_options)
+    )
+
+
+def _open_all(files: list[str]) -> list[BinaryIO]:
+    """The files open, or none when one cannot be (the scan by paths reports it)."""
+    opened: list[BinaryIO] = []
+    try:
+        for file in files:
+            opened.append(open(file, "rb"))  # noqa: SIM115 (closed by the scan's release)
+    except OSError:
+        for handle in opened:
+            handle.close()
+        return []
+    return opened
+
+
+def _closer(handles: list[Any]) -> Callable[[], None] | None:
+    """What closes these open files (and held ones) once the read is done; ``None``: none."""
+    if not handles:
+        return None
+
+    def close() -> None:
+        for handle in handles:
+            handle.close()
+
+    return close
 
 
 def _open_first(file: str) -> BinaryIO | None:
