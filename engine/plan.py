@@ -43,6 +43,7 @@ from dynio.engine.sources import (
     scan_function,
 )
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
+from dynio.engine.spec_settings import FILE_KINDS, file_settings
 
 __all__ = [
     "Bound",
@@ -186,12 +187,10 @@ def template_fields_of(env: EnvSpec, context: Mapping[str, Any]) -> set[str]:
     return {name for names in _templates(env, context).values() for name in names}
 
 
-# Settings of each kind holding a local path, whose filled templates must stay under their
-# fixed leading folder once symlinks are resolved (object-store keys have no symlinks)
+# Settings of the other kinds holding a local path, whose filled templates must stay under
+# their fixed leading folder once symlinks are resolved (object-store keys have no symlinks);
+# the file kinds' settings say theirs (FileSettings.local_keys)
 _LOCAL_PATHS: dict[str, tuple[str, ...]] = {
-    "local": ("file_path",),
-    "local_batch": ("path_prefix", "dynamic_file_path"),
-    "file": ("uri",),
     "duckdb": ("database",),
     "delta": ("uri",),
 }
@@ -239,7 +238,12 @@ def check_template_args(
         check_template_value(name, value, where, allow_escape=escape)
     if escape:
         return {name: EscapeAllowed(value) for name, value in args.items()}
-    for key in _LOCAL_PATHS.get(source.kind, ()):
+    local_keys = (
+        file_settings(source).local_keys
+        if source.kind in FILE_KINDS
+        else _LOCAL_PATHS.get(source.kind, ())
+    )
+    for key in local_keys:
         if key not in templates or any(f not in args for f in templates[key]):
             continue  # no template, or the source says which value is missing
         text = str(source.settings[key])

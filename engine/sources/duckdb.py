@@ -73,6 +73,7 @@ from dynio.engine.sources.sql_base import (
     relation_scan,
 )
 from dynio.engine.spec import SourceSpec
+from dynio.engine.spec_settings import file_settings
 from dynio.engine.telemetry import client_span
 
 __all__ = ["query", "query_batches", "scan", "scan_files", "write"]
@@ -487,7 +488,7 @@ def scan_files(spec: SourceSpec, request: ScanRequest) -> Scan:
     (:attr:`~dynio.engine.sources.SourceKind.engines`). DuckDB reads local files: a ``file``
     URI of a remote store is read by the kind's own module, as without the option.
     """
-    if spec.kind == "file" and is_remote(str(spec.settings["uri"])):
+    if spec.kind == "file" and is_remote(file_settings(spec).location()):
         kind = kind_for(spec.kind)
         if kind is not None:
             return load_module(kind, request.context).scan(spec, request)

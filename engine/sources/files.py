@@ -32,6 +32,7 @@ import polars as pl
 from dynio.engine.io.filesystems import is_remote
 from dynio.engine.sources import Scan, ScanRequest, SourceModule, WriteInfo, WriteRequest
 from dynio.engine.spec import SourceSpec
+from dynio.engine.spec_settings import file_settings
 
 __all__ = [
     "OBJECT_STORE_KINDS",
@@ -53,7 +54,7 @@ def on_object_store(spec: SourceSpec) -> bool:
     """Whether a file source's data lives in an object store (else on the local disk)."""
     if spec.kind in OBJECT_STORE_KINDS:
         return True
-    return spec.kind == "file" and is_remote(str(spec.settings["uri"]))
+    return spec.kind == "file" and is_remote(file_settings(spec).location())
 
 
 def filesystem_module(spec: SourceSpec) -> SourceModule:

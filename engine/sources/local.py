@@ -49,6 +49,7 @@ from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.dataset import scan_files
 from dynio.engine.spec import SourceSpec, thaw
+from dynio.engine.spec_settings import file_settings
 
 __all__ = ["gc", "location", "os_problem", "resolve_files", "scan", "write"]
 
@@ -63,20 +64,6 @@ def _format(spec: SourceSpec) -> Format:
     return fmt
 
 
-def _location_key(spec: SourceSpec) -> str:
-    """The setting naming a local source's location."""
-    if spec.kind == "file":
-        return "uri"
-    if spec.kind == "local_batch":
-        return "path_prefix" if spec.settings.get("path_prefix") else "dynamic_file_path"
-    return "file_path"
-
-
-def _raw_location(spec: SourceSpec) -> str:
-    raw = str(spec.settings[_location_key(spec)])
-    return raw[len("file://") :] if raw.startswith("file://") else raw
-
-
 def location(
     spec: SourceSpec,
     args: Mapping[str, Any],
@@ -85,11 +72,12 @@ def location(
 ) -> Path:
     """The filled, absolute location of a local source (``filled``: the settings the planner
     filled already, so a read fills its template once)."""
-    done = (filled or {}).get(_location_key(spec))
+    settings = file_settings(spec)
+    done = (filled or {}).get(settings.key)
     text = (
         done
         if done is not None
-        else fill_template(_raw_location(spec), args, {**context, "key_path": spec.kind})
+        else fill_template(settings.local_path(), args, {**context, "key_path": spec.kind})
     )
     path = Path(os.path.expanduser(text))
     if not path.is_absolute() and spec.base_dir is not None:

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import shutil
 import tempfile
 import uuid
@@ -92,6 +91,7 @@ from dynio.engine.progress import progress
 from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.dataset import scan_files
 from dynio.engine.spec import SourceSpec, thaw
+from dynio.engine.spec_settings import file_settings
 from dynio.engine.telemetry import redact, run_in_threads
 
 __all__ = [
@@ -104,8 +104,6 @@ __all__ = [
     "write",
 ]
 
-_PREFIX_KINDS = frozenset({"s3_path_prefix", "gcs_path_prefix"})
-_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _UTF8 = ("utf8", "utf-8", "utf-8-sig", "utf8-lossy")
 _PLAN_ONLY = ("columns", "filters", "usecols", "storage_options")
 
@@ -128,37 +126,21 @@ class Target:
     dataset: bool
 
 
-def _raw_url(spec: SourceSpec) -> str:
-    s = spec.settings
-    if spec.kind == "file":
-        return str(s["uri"])
-    scheme = "gs" if spec.kind.startswith("gcs") else "s3"
-    bucket = _SCHEME_RE.sub("", str(s["bucket"]).strip()).strip("/")
-    if spec.kind in _PREFIX_KINDS:
-        # dynamicio's legacy form puts the prefix inside the bucket ("lake/data/in/"); joining
-        # bucket and path covers it and the usual form alike
-        path = str(s.get("dynamic_file_path") or s.get("path_prefix") or "").lstrip("/")
-        url = f"{scheme}://{bucket}/{path}"
-        if not s.get("dynamic_file_path") and not url.endswith("/"):
-            url += "/"
-        return url
-    return f"{scheme}://{bucket}/{str(s['file_path']).lstrip('/')}"
-
-
 def target_of(spec: SourceSpec, args: Mapping[str, Any], context: Mapping[str, Any]) -> Target:
     """The filled location of an object-store source and whether it names many objects."""
-    if spec.settings.get("path_prefix") and spec.settings.get("dynamic_file_path"):
+    settings = file_settings(spec)
+    if settings.both_given:
         raise ConfigError(
             "give either path_prefix or dynamic_file_path, not both",
             key_path=f"{spec.kind}.dynamic_file_path",
             **context,
         )
-    text = fill_template(_raw_url(spec), args, {**context, "key_path": spec.kind})
+    text = fill_template(settings.location(), args, {**context, "key_path": spec.kind})
     try:
         location = parse_location(text)
     except ValueError as exc:
         raise ConfigError(str(exc), key_path=spec.kind, **context) from exc
-    dataset = spec.kind in _PREFIX_KINDS or location.is_glob or location.is_prefix
+    dataset = settings.prefix or location.is_glob or location.is_prefix
     return Target(location, dataset)
 
 
