@@ -289,13 +289,15 @@ def location_of(source: SourceSpec, secrets: tuple[str, ...] | None = None) -> s
     The source's own :attr:`Scan.location` replaces it once planned; this one names the location
     of operations that fail before (a refused connection, a missing dependency).
     """
+    from dynio.engine.spec_settings import FILE_KINDS, file_settings
+
     s = source.settings
-    if isinstance(s.get("uri"), str):
+    if source.kind in FILE_KINDS:  # the file kinds' settings know their keys
+        text = file_settings(source).location()
+        if source.base_dir and "://" not in text and not os.path.isabs(text):
+            text = os.path.join(source.base_dir, text)
+    elif isinstance(s.get("uri"), str):
         text = str.__str__(s["uri"])
-    elif "bucket" in s:
-        scheme = "gs" if source.kind.startswith("gcs") else "s3"
-        path = s.get("file_path") or s.get("path_prefix") or s.get("dynamic_file_path") or ""
-        text = f"{scheme}://{s['bucket']}/{str(path).lstrip('/')}"
     elif "db_host" in s or "db_name" in s:
         user = f"{s['db_user']}@" if s.get("db_user") else ""
         port = f":{s['db_port']}" if s.get("db_port") else ""
