@@ -21,7 +21,7 @@ from pandas.io import _util as _pandas_io_util  # type: ignore[attr-defined,unus
 from dynio.engine.errors import DynioError, SchemaError
 from dynio.engine.spec import SchemaSpec
 
-__all__ = ["DtypeBackend", "check_dtype_backend", "from_any", "to_pandas"]
+__all__ = ["DtypeBackend", "check_dtype_backend", "from_any", "to_arrow", "to_pandas"]
 
 DtypeBackend = Literal["numpy", "pyarrow", "numpy_nullable"]
 
@@ -95,9 +95,19 @@ def to_pandas(
             nullable dtypes everywhere) or ``"pyarrow"`` (``ArrowDtype`` columns, no copies).
     """
     check_dtype_backend(dtype_backend)
+    if any(dtype == pl.Object for dtype in frame.schema.values()):
+        if dtype_backend == "pyarrow":  # Polars converts its Python objects itself
+            return frame.to_pandas(use_pyarrow_extension_array=True)
+        table = frame.to_arrow()
+    else:
+        table = to_arrow(frame)
     if dtype_backend == "pyarrow":
-        return frame.to_pandas(use_pyarrow_extension_array=True)
-    table = _signed_dictionaries(frame.to_arrow())
+        # as polars.DataFrame.to_pandas(use_pyarrow_extension_array=True) converts
+        arrow_out: pd.DataFrame = table.to_pandas(
+            self_destruct=True, split_blocks=True, types_mapper=pd.ArrowDtype
+        )
+        return arrow_out
+    table = _signed_dictionaries(table)
     mapper = _NUMPY_NULLABLE_MAPPER.get if dtype_backend == "numpy_nullable" else None
     wanted = _requested(schema, frame.columns)
     if not wanted:
@@ -116,6 +126,31 @@ def to_pandas(
     if source_format in _NAN_TEXT_FORMATS:
         _nan_for_missing_text(out, table)
     return _sorted_categories(out, schema)
+
+
+def to_arrow(frame: pl.DataFrame) -> pa.Table:
+    """The frame as ``polars.DataFrame.to_arrow()`` gives it, made faster.
+
+    Polars keeps text as Arrow string views; its own export to the ``large_string`` pandas
+    converts copies every string one at a time (~0.15 s for 20 M strings). The views are
+    exported as they are (no copy) and cast by pyarrow instead, several times faster, to the
+    very types Polars' export gives (taken from the empty frame's export); a column pyarrow
+    cannot cast goes through Polars' export.
+    """
+    table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
+    target = frame.clear().to_arrow().schema
+    if table.schema.equals(target):
+        return table
+    columns = []
+    for i, field in enumerate(target):
+        column = table.column(i)
+        if column.type != field.type:
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+                column = pa.chunked_array([frame.to_series(i).to_arrow()], field.type)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=target)
 
 
 def _nan_for_missing_text(out: pd.DataFrame, table: pa.Table) -> None:
