@@ -21,7 +21,14 @@ from pandas.io import _util as _pandas_io_util  # type: ignore[attr-defined,unus
 from dynio.engine.errors import DynioError, SchemaError
 from dynio.engine.spec import SchemaSpec
 
-__all__ = ["DtypeBackend", "check_dtype_backend", "from_any", "to_arrow", "to_pandas"]
+__all__ = [
+    "DtypeBackend",
+    "arrow_to_pandas",
+    "check_dtype_backend",
+    "from_any",
+    "to_arrow",
+    "to_pandas",
+]
 
 DtypeBackend = Literal["numpy", "pyarrow", "numpy_nullable"]
 
@@ -101,28 +108,50 @@ def to_pandas(
         table = frame.to_arrow()
     else:
         table = to_arrow(frame)
+    return arrow_to_pandas(
+        table, schema, dtype_backend, source_format=source_format, self_destruct=True
+    )
+
+
+def arrow_to_pandas(
+    table: pa.Table,
+    schema: SchemaSpec | None = None,
+    dtype_backend: DtypeBackend = "numpy",
+    *,
+    source_format: str | None = None,
+    self_destruct: bool = False,
+) -> pd.DataFrame:
+    """Hand an Arrow table with the types Polars' export gives (:func:`to_arrow`: text as
+    ``large_string``) to pandas, as :func:`to_pandas` hands the frame: the engine's arrow read
+    path gives such a table, so both paths give the same pandas frame.
+
+    ``self_destruct``: the table is the caller's to give away (its buffers are freed as they
+    are converted, as Polars' own ``to_pandas`` does).
+    """
+    check_dtype_backend(dtype_backend)
     if dtype_backend == "pyarrow":
         # as polars.DataFrame.to_pandas(use_pyarrow_extension_array=True) converts
         arrow_out: pd.DataFrame = table.to_pandas(
-            self_destruct=True, split_blocks=True, types_mapper=pd.ArrowDtype
+            self_destruct=self_destruct, split_blocks=True, types_mapper=pd.ArrowDtype
         )
         return arrow_out
     table = _signed_dictionaries(table)
     mapper = _NUMPY_NULLABLE_MAPPER.get if dtype_backend == "numpy_nullable" else None
-    wanted = _requested(schema, frame.columns)
+    names = table.column_names
+    wanted = _requested(schema, names)
     if not wanted:
         out: pd.DataFrame = table.to_pandas(types_mapper=mapper)
     else:
-        plain = [c for c in frame.columns if c not in wanted]
+        plain = [c for c in names if c not in wanted]
         out = (
             table.select(plain).to_pandas(types_mapper=mapper)
             if plain
-            else pd.DataFrame(index=pd.RangeIndex(frame.height))
+            else pd.DataFrame(index=pd.RangeIndex(table.num_rows))
         )
         for name, dtype in wanted.items():
             arr = table.column(name)
             out[name] = arr.to_pandas(types_mapper={arr.type: dtype}.get)
-        out = out[frame.columns]
+        out = out[names]
     if source_format in _NAN_TEXT_FORMATS:
         _nan_for_missing_text(out, table)
     return _sorted_categories(out, schema)
