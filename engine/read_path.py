@@ -17,6 +17,7 @@ A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -116,6 +117,12 @@ def _tall_groups(path: str) -> bool:
     return groups > 0 and meta.num_rows / groups >= ARROW_MIN_GROUP_ROWS
 
 
+@functools.lru_cache(maxsize=256)
+def _export_schema(columns: tuple[tuple[str, pl.DataType], ...]) -> Any:
+    """The Arrow schema Polars' export gives a frame of these (plain) columns, made once."""
+    return pl.DataFrame(schema=dict(columns)).to_arrow().schema
+
+
 def read_arrow(plan: Plan) -> Any:
     """The plan's file through pyarrow's reader, as a ``pyarrow.Table`` with the types Polars'
     export gives (text as ``large_string``); ``None`` when the file no longer has the columns
@@ -135,7 +142,7 @@ def read_arrow(plan: Plan) -> Any:
     table = pq.read_table(info.files[0], columns=columns, use_pandas_metadata=False)
     source = info.source_schema
     names = columns if columns is not None else list(source)
-    target = pl.DataFrame(schema={n: source[n] for n in names if n in source}).to_arrow().schema
+    target = _export_schema(tuple((n, source[n]) for n in names if n in source))
     if table.column_names != target.names:
         return None
     out = []

@@ -10,6 +10,7 @@ without copies.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import numpy as np
@@ -167,7 +168,11 @@ def to_arrow(frame: pl.DataFrame) -> pa.Table:
     cannot cast goes through Polars' export.
     """
     table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
-    target = frame.clear().to_arrow().schema
+    columns = tuple(frame.schema.items())
+    try:
+        target = export_schema(columns)
+    except TypeError:  # a dtype that cannot be hashed: made for this frame only
+        target = frame.clear().to_arrow().schema
     if table.schema.equals(target):
         return table
     columns = []
@@ -180,6 +185,13 @@ def to_arrow(frame: pl.DataFrame) -> pa.Table:
                 column = pa.chunked_array([frame.to_series(i).to_arrow()], field.type)
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=target)
+
+
+@functools.lru_cache(maxsize=256)
+def export_schema(columns: tuple[tuple[str, pl.DataType], ...]) -> pa.Schema:
+    """The Arrow schema ``polars.DataFrame.to_arrow()`` gives a frame of these columns (made
+    once per schema: an export costs a fraction of a millisecond, which small reads notice)."""
+    return pl.DataFrame(schema=dict(columns)).to_arrow().schema
 
 
 def _nan_for_missing_text(out: pd.DataFrame, table: pa.Table) -> None:
