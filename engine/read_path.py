@@ -18,6 +18,8 @@ A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the
 from __future__ import annotations
 
 import functools
+import os
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -105,16 +107,44 @@ def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
     return ARROW if _tall_groups(plan.info.files[0]) else POLARS
 
 
+# files smaller than this read through Polars without a look at their footer: the reader
+# costs little either way, and Polars' fixed cost per read is the smaller
+SMALL_FILE_BYTES = 8 * 1024 * 1024
+_GROUPS_SEEN = 256  # files whose row-group shape is remembered (by identity)
+_groups: dict[str, tuple[tuple[int, int, int, int], bool]] = {}
+_groups_lock = threading.Lock()
+
+
 def _tall_groups(path: str) -> bool:
-    """Whether a file's row groups are tall (see :data:`ARROW_MIN_GROUP_ROWS`)."""
+    """Whether a file's row groups are tall (see :data:`ARROW_MIN_GROUP_ROWS`).
+
+    The answer is remembered per file with the file's identity (device, inode, size,
+    modification time): a file replaced or rewritten since is looked at again.
+    """
     import pyarrow.parquet as pq
 
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False  # the polars path reports it
+    if st.st_size < SMALL_FILE_BYTES:
+        return False
+    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _groups_lock:
+        known = _groups.get(path)
+    if known is not None and known[0] == identity:
+        return known[1]
     try:
         meta = pq.read_metadata(path)
     except (OSError, ValueError):
         return False  # the polars path reports it
     groups = meta.num_row_groups
-    return groups > 0 and meta.num_rows / groups >= ARROW_MIN_GROUP_ROWS
+    tall = groups > 0 and meta.num_rows / groups >= ARROW_MIN_GROUP_ROWS
+    with _groups_lock:
+        if len(_groups) >= _GROUPS_SEEN:
+            _groups.pop(next(iter(_groups)))
+        _groups[path] = (identity, tall)
+    return tall
 
 
 @functools.lru_cache(maxsize=256)
