@@ -236,7 +236,7 @@ READ_ATTEMPTS = 5
 
 def _read_consistently(
     planned: Callable[[], Plan], arrow_wanted: bool = False
-) -> tuple[Plan, pl.DataFrame | Any]:
+) -> tuple[Plan, Any]:
     """Plan and collect, again when the source says its files were replaced under the read.
 
     A reader keeps a file's footer from planning to reading: a file replaced in between (a
@@ -264,7 +264,7 @@ def _read_consistently(
             filters_residual=info.filters_residual,
             pushdown_projection=info.pushdown.projection,
         ) as sp:
-            data: pl.DataFrame | Any = None
+            data: Any = None
             try:
                 data = _arrow(plan) if path == read_path.ARROW else None
                 if data is None:

@@ -138,13 +138,13 @@ def _start() -> None:
     except OSError:  # no standard error to protect
         return
     if _idle is not None:
-        writer, target = _idle
+        parked, where = _idle
         _idle = None
-        if target == real:  # the parked forwarder still writes where standard error goes
-            os.dup2(writer, 2)
-            _saved, _writer = saved, writer
+        if where == real:  # the parked forwarder still writes where standard error goes
+            os.dup2(parked, 2)
+            _saved, _writer = saved, parked
             return
-        os.close(writer)  # standard error was moved since: that forwarder ends
+        os.close(parked)  # standard error was moved since: that forwarder ends
     reader, writer = os.pipe()
     os.set_inheritable(writer, False)
     os.dup2(writer, 2)

@@ -139,7 +139,7 @@ def _tall_groups(path: str) -> bool:
     except (OSError, ValueError):
         return False  # the polars path reports it
     groups = meta.num_row_groups
-    tall = groups > 0 and meta.num_rows / groups >= ARROW_MIN_GROUP_ROWS
+    tall = bool(groups > 0 and meta.num_rows / groups >= ARROW_MIN_GROUP_ROWS)
     with _groups_lock:
         if len(_groups) >= _GROUPS_SEEN:
             _groups.pop(next(iter(_groups)))

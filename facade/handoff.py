@@ -131,7 +131,9 @@ def arrow_to_pandas(
     """
     check_dtype_backend(dtype_backend)
     if dtype_backend == "pyarrow":
-        # as polars.DataFrame.to_pandas(use_pyarrow_extension_array=True) converts
+        # as polars.DataFrame.to_pandas(use_pyarrow_extension_array=True) converts (with
+        # categoricals' codes as int64)
+        table = _int64_dictionaries(table)
         arrow_out: pd.DataFrame = table.to_pandas(
             self_destruct=self_destruct, split_blocks=True, types_mapper=pd.ArrowDtype
         )
@@ -168,9 +170,9 @@ def to_arrow(frame: pl.DataFrame) -> pa.Table:
     cannot cast goes through Polars' export.
     """
     table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
-    columns = tuple(frame.schema.items())
+    names = tuple(frame.schema.items())
     try:
-        target = export_schema(columns)
+        target = export_schema(names)
     except TypeError:  # a dtype that cannot be hashed: made for this frame only
         target = frame.clear().to_arrow().schema
     if table.schema.equals(target):
@@ -223,6 +225,16 @@ def _signed_dictionaries(table: pa.Table) -> pa.Table:
         if pa.types.is_dictionary(kind) and pa.types.is_unsigned_integer(kind.index_type):
             signed = pa.dictionary(pa.int64(), kind.value_type, kind.ordered)
             table = table.set_column(i, field.with_type(signed), table.column(i).cast(signed))
+    return table
+
+
+def _int64_dictionaries(table: pa.Table) -> pa.Table:
+    """Dictionary columns with ``int64`` indices, as Polars' ``to_pandas`` gives them."""
+    for i, field in enumerate(table.schema):
+        kind = field.type
+        if pa.types.is_dictionary(kind) and kind.index_type != pa.int64():
+            wide = pa.dictionary(pa.int64(), kind.value_type, kind.ordered)
+            table = table.set_column(i, field.with_type(wide), table.column(i).cast(wide))
     return table
 
 
