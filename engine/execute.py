@@ -39,7 +39,6 @@ from dynio.engine.io.formats import (
 from dynio.engine.plan import (
     Bound,
     Plan,
-    PlanInfo,
     bind,
     check_template_args,
     plan_read,
@@ -53,7 +52,8 @@ from dynio.engine.quality import (
     evaluate,
     log_metric_lines,
 )
-from dynio.engine.sources import Pushdown, SourceKind, WriteInfo, WriteRequest, kind_for
+from dynio.engine.result import Result
+from dynio.engine.sources import SourceKind, WriteInfo, WriteRequest, kind_for
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 from dynio.engine.telemetry import (
     bind_source,
@@ -77,75 +77,6 @@ from dynio.engine.telemetry import (
 __all__ = ["Result", "WriteResult", "collect", "conform", "read", "write"]
 
 logger = logging.getLogger("dynio")
-
-
-class Result:
-    """The outcome of a read.
-
-    Attributes:
-        frame: The data, cast to the schema (made on first use from :attr:`table` when the read
-            took the arrow path).
-        report: The validation report (empty when validation was not asked for).
-        metrics: The metric values (empty when metrics were not asked for).
-        info: What the plan did (location, files, projection, filters, casts, the read path).
-        converted: The hand-off's output (e.g. the pandas frame), when one was asked for.
-        table: The ``pyarrow.Table`` the read gave when it took the arrow path (else ``None``).
-        rows: The number of rows read.
-        pushdown: What the source took over (:class:`~dynio.engine.sources.Pushdown`):
-            ``projection``, ``pushed`` (the part of the filter the source applied, e.g. the
-            conditions of a SQL ``WHERE``) and ``residual`` (the part only the engine applied
-            after the scan); a filter partly pushed has both.
-    """
-
-    __slots__ = ("_frame", "_lock", "converted", "info", "metrics", "report", "table")
-
-    def __init__(
-        self,
-        frame: pl.DataFrame | None = None,
-        report: ValidationReport | None = None,
-        info: PlanInfo | None = None,
-        metrics: list[MetricValue] | None = None,
-        converted: Any = None,
-        *,
-        table: Any = None,
-    ) -> None:
-        if (frame is None) == (table is None) or report is None or info is None:
-            raise TypeError("Result takes a report, an info and either a frame or a table")
-        self._frame = frame
-        self._lock = threading.Lock()
-        self.report = report
-        self.info = info
-        self.metrics = metrics if metrics is not None else []
-        self.converted = converted
-        self.table = table
-
-    @property
-    def frame(self) -> pl.DataFrame:
-        """The data as a Polars frame (see the class docs)."""
-        with self._lock:
-            if self._frame is None:
-                self._frame = pl.DataFrame(self.table)
-            return self._frame
-
-    @property
-    def rows(self) -> int:
-        """The number of rows read."""
-        if self._frame is None:
-            return int(self.table.num_rows)
-        return self._frame.height
-
-    @property
-    def pushdown(self) -> Pushdown:
-        """What the source took over of the read (see the class docs)."""
-        return self.info.pushdown
-
-    def __repr__(self) -> str:
-        return f"Result({self.info.resource!r}, rows={self.rows}, path={self.info.read_path!r})"
-
-    def _repr_html_(self) -> str:
-        from dynio.engine.display import result_html
-
-        return result_html("read", self.info.location, self.rows, self.report, self.metrics)
 
 
 # the hand-off (e.g. to pandas) of frames at least this tall runs beside the rules and metrics
@@ -234,9 +165,7 @@ def _cast_error(
 READ_ATTEMPTS = 5
 
 
-def _read_consistently(
-    planned: Callable[[], Plan], arrow_wanted: bool = False
-) -> tuple[Plan, Any]:
+def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) -> tuple[Plan, Any]:
     """Plan and collect, again when the source says its files were replaced under the read.
 
     A reader keeps a file's footer from planning to reading: a file replaced in between (a
