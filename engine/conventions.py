@@ -112,6 +112,11 @@ ATTRIBUTES: dict[str, Attribute] = {
         _A("dynio.retries", "operations", "requests to an object store tried again"),
         _A("dynio.read.attempts", "`dynio.read`", "reads made because a writer replaced the data"),
         _A("dynio.read.replaced", "`dynio.scan`", "this scan's data was replaced while read"),
+        _A(
+            "dynio.read.path",
+            "`dynio.read`, `dynio.scan`",
+            "the reader that ran: `polars` (lazy scan) or `arrow` (pyarrow's, plain parquet reads)",
+        ),
         _A("dynio.scan.lazy", "`dynio.scan` operation", "`true`: planning only, collected later"),
         _A("dynio.io.direction", "`dynio.io.*` metrics", "`read` or `write`"),
         _A("dynio.column", "quality metrics, rule events", "column name"),

@@ -20,6 +20,7 @@ import polars as pl
 from opentelemetry.trace import Span
 from polars._typing import EngineType
 
+from dynio.engine import read_path
 from dynio.engine.casts import CastFailure, diagnose, plan_casts
 from dynio.engine.errors import (
     CastError,
@@ -38,7 +39,6 @@ from dynio.engine.io.formats import (
 from dynio.engine.plan import (
     Bound,
     Plan,
-    PlanInfo,
     bind,
     check_template_args,
     plan_read,
@@ -52,7 +52,8 @@ from dynio.engine.quality import (
     evaluate,
     log_metric_lines,
 )
-from dynio.engine.sources import Pushdown, SourceKind, WriteInfo, WriteRequest, kind_for
+from dynio.engine.result import Result
+from dynio.engine.sources import SourceKind, WriteInfo, WriteRequest, kind_for
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 from dynio.engine.telemetry import (
     bind_source,
@@ -76,38 +77,6 @@ from dynio.engine.telemetry import (
 __all__ = ["Result", "WriteResult", "collect", "conform", "read", "write"]
 
 logger = logging.getLogger("dynio")
-
-
-@dataclass(frozen=True)
-class Result:
-    """The outcome of a read.
-
-    Attributes:
-        frame: The data, cast to the schema.
-        report: The validation report (empty when validation was not asked for).
-        metrics: The metric values (empty when metrics were not asked for).
-        info: What the plan did (location, files, projection, filters, casts).
-        pushdown: What the source took over (:class:`~dynio.engine.sources.Pushdown`):
-            ``projection``, ``pushed`` (the part of the filter the source applied, e.g. the
-            conditions of a SQL ``WHERE``) and ``residual`` (the part only the engine applied
-            after the scan); a filter partly pushed has both.
-    """
-
-    frame: pl.DataFrame
-    report: ValidationReport
-    info: PlanInfo
-    metrics: list[MetricValue] = field(default_factory=list)
-    converted: Any = None
-
-    @property
-    def pushdown(self) -> Pushdown:
-        """What the source took over of the read (see the class docs)."""
-        return self.info.pushdown
-
-    def _repr_html_(self) -> str:
-        from dynio.engine.display import result_html
-
-        return result_html("read", self.info.location, self.frame.height, self.report, self.metrics)
 
 
 # the hand-off (e.g. to pandas) of frames at least this tall runs beside the rules and metrics
@@ -196,7 +165,7 @@ def _cast_error(
 READ_ATTEMPTS = 5
 
 
-def _read_consistently(planned: Callable[[], Plan]) -> tuple[Plan, pl.DataFrame]:
+def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) -> tuple[Plan, Any]:
     """Plan and collect, again when the source says its files were replaced under the read.
 
     A reader keeps a file's footer from planning to reading: a file replaced in between (a
@@ -204,12 +173,17 @@ def _read_consistently(planned: Callable[[], Plan]) -> tuple[Plan, pl.DataFrame]
     worse, does not. The source's :attr:`Plan.changed` tells; such a read is planned and made
     again, and data is only returned from a read the files did not change under.
 
+    With ``arrow_wanted`` a plain parquet read may take the arrow path
+    (:mod:`dynio.engine.read_path`): the data is then a ``pyarrow.Table``. The plan returned
+    records the path that ran (:attr:`PlanInfo.read_path`).
+
     Raises:
         ReadError: The files were replaced during every one of :data:`READ_ATTEMPTS` reads.
     """
     for attempt in range(1, READ_ATTEMPTS + 1):
         plan = planned()
         info = plan.info
+        path = read_path.choose(plan, arrow_wanted=arrow_wanted)
         with span(
             "scan",
             format=info.format,
@@ -219,20 +193,25 @@ def _read_consistently(planned: Callable[[], Plan]) -> tuple[Plan, pl.DataFrame]
             filters_residual=info.filters_residual,
             pushdown_projection=info.pushdown.projection,
         ) as sp:
+            data: Any = None
             try:
-                frame = collect(plan)
+                data = _arrow(plan) if path == read_path.ARROW else None
+                if data is None:
+                    path = read_path.POLARS
+                    data = collect(plan)
             except DynioError:
                 if plan.changed is None or not plan.changed():
                     raise
-                frame = None
+                data = None
             finally:
                 if plan.release is not None:
                     plan.release()
-            if frame is not None and (plan.changed is None or not plan.changed()):
-                set_attributes(sp, {"rows": frame.height})
+            set_attributes(sp, {"read_path": path})
+            if data is not None and (plan.changed is None or not plan.changed()):
+                set_attributes(sp, {"rows": data.num_rows if path == "arrow" else data.height})
                 if attempt > 1:
                     set_operation_attributes({"dynio.read.attempts": attempt})
-                return plan, frame
+                return replace(plan, info=replace(info, read_path=path)), data
             set_attributes(sp, {"dynio.read.replaced": True})
         logger.debug("read %s again: its files were replaced during the read", info.resource)
     where = info.files[0] if len(info.files) == 1 else info.location
@@ -243,6 +222,19 @@ def _read_consistently(planned: Callable[[], Plan]) -> tuple[Plan, pl.DataFrame]
         resource=info.resource,
         env=info.env,
     )
+
+
+def _arrow(plan: Plan) -> Any:
+    """The arrow path's read (``None``: the file changed shape, read it through Polars)."""
+    import pyarrow as pa
+
+    info = plan.info
+    try:
+        return read_path.read_arrow(plan)
+    except (OSError, pa.ArrowException) as exc:
+        raise _read_error(
+            exc, info.format, info.files[0], {"resource": info.resource, "env": info.env}
+        ) from exc
 
 
 def collect(
@@ -408,6 +400,7 @@ def read(
     convert: Callable[[pl.DataFrame], Any] | None = None,
     env_spec: EnvSpec | None = None,
     kind: SourceKind | None = None,
+    convert_arrow: Callable[[Any], Any] | None = None,
 ) -> Result:
     """Read a resource: plan, collect, then rules and metrics in one pass.
 
@@ -416,7 +409,10 @@ def read(
     ``convert`` (the facade's hand-off, e.g. to pandas) is applied to the collected frame and its
     output returned as ``Result.converted``. Both only read the frame, so on a tall frame with
     rules or metrics to run the conversion runs on a worker thread beside them (Polars and Arrow
-    release the GIL); when a rule fails the converted frame is dropped.
+    release the GIL); when a rule fails the converted frame is dropped. ``convert_arrow`` is the
+    same hand-off from a ``pyarrow.Table`` with the types Polars' export gives; given, a plain
+    parquet read with no rules or metrics to run may take the arrow path
+    (:mod:`dynio.engine.read_path`), whose table it converts (``Result.table``).
 
     The environment, the source kind, the template values and the filter are resolved once
     (:func:`~dynio.engine.plan.bind`; ``env_spec`` and ``kind`` are the environment and its
@@ -449,9 +445,16 @@ def read(
                 # collected at once, then released (_read_consistently)
                 return plan_read(resource, env, columns=columns, streaming=False, bound=bound[0])
 
-        plan, frame = _read_consistently(planned)
-        _record_plan(top, plan, frame)
-        return _checked(plan, frame, convert, validate, metrics, label_cap, raise_on_error)
+        checks = _has_checks(spec.schema, validate=validate, metrics=metrics)
+        arrow_wanted = convert_arrow is not None and not checks
+        plan, data = _read_consistently(planned, arrow_wanted)
+        if plan.info.read_path == read_path.ARROW and convert_arrow is not None:
+            # no rules nor metrics to run (else the read takes the polars path)
+            _record_plan(top, plan, data.num_rows)
+            report = ValidationReport(resource.name, spec.name, data.num_rows, 0)
+            return Result(report=report, info=plan.info, converted=convert_arrow(data), table=data)
+        _record_plan(top, plan, data.height)
+        return _checked(plan, data, convert, validate, metrics, label_cap, raise_on_error)
 
 
 def _checked(
@@ -496,7 +499,7 @@ def _checked(
     return Result(frame=frame, report=report, metrics=values, info=info, converted=converted)
 
 
-def _record_plan(top: Span, plan: Plan, frame: pl.DataFrame) -> None:
+def _record_plan(top: Span, plan: Plan, rows: int) -> None:
     """What the read did, on its operation's span and in the I/O metrics."""
     info = plan.info
     # resource, env and kind are on the span already; the plan knows the real location
@@ -507,8 +510,8 @@ def _record_plan(top: Span, plan: Plan, frame: pl.DataFrame) -> None:
     nbytes = reported("bytes")
     if nbytes is None and enabled(top):
         nbytes = file_bytes(info.files)
-    set_attributes(top, {"rows": frame.height, "bytes": nbytes})
-    record_read(info.resource, plan.env.name, info.kind, frame.height, nbytes)
+    set_attributes(top, {"rows": rows, "bytes": nbytes})
+    record_read(info.resource, plan.env.name, info.kind, rows, nbytes)
 
 
 def conform(frame: pl.DataFrame, schema: SchemaSpec, context: Mapping[str, Any]) -> pl.DataFrame:

@@ -10,7 +10,8 @@ logging setting reaches it. Reads in a loop racing writes flooded logs with them
 :func:`quiet_panics` sends file descriptor 2 through a pipe while a read runs; a thread
 forwards every line to the real standard error as it comes, except the panic reports. Nothing
 global is left changed: descriptor 2 is restored when the last concurrent read ends (the
-forwarder drains the pipe and exits), and ``RUST_BACKTRACE`` is never touched. Only on POSIX
+forwarder drains the pipe and waits on it for the next read, or ends when standard error was
+moved elsewhere since), and ``RUST_BACKTRACE`` is never touched. Only on POSIX
 systems; elsewhere, and when descriptor 2 is closed, it does nothing.
 """
 
@@ -118,12 +119,32 @@ def _forward(reader: int, target: int) -> None:
         os.close(target)
 
 
+# the forwarder between reads: the pipe's write end, and the identity (device, inode) of the
+# standard error it forwards to; it waits on the pipe for the next read instead of being
+# started again for every read (a thread per read costs small reads a fraction of a ms)
+_idle: tuple[int, tuple[int, int]] | None = None
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
 def _start() -> None:
-    global _saved, _writer
+    global _saved, _writer, _idle
     try:
         saved = os.dup(2)
+        real = _identity(saved)
     except OSError:  # no standard error to protect
         return
+    if _idle is not None:
+        parked, where = _idle
+        _idle = None
+        if where == real:  # the parked forwarder still writes where standard error goes
+            os.dup2(parked, 2)
+            _saved, _writer = saved, parked
+            return
+        os.close(parked)  # standard error was moved since: that forwarder ends
     reader, writer = os.pipe()
     os.set_inheritable(writer, False)
     os.dup2(writer, 2)
@@ -135,12 +156,15 @@ def _start() -> None:
 
 
 def _stop() -> None:
-    global _saved, _writer
+    global _saved, _writer, _idle
     if _saved is None or _writer is None:
         return
-    os.dup2(_saved, 2)  # the real standard error again; the pipe's last writer goes next
+    os.dup2(_saved, 2)  # the real standard error again; the forwarder waits for the next read
+    try:
+        _idle = (_writer, _identity(_saved))
+    except OSError:
+        os.close(_writer)
     os.close(_saved)
-    os.close(_writer)
     _saved = _writer = None
 
 

@@ -79,6 +79,9 @@ class PlanInfo:
             projection, the part of the filter pushed and the part the engine applied.
         source_schema: The data's columns and dtypes as the source gives them, in the source's
             order (the frame has the schema's order and dtypes).
+        read_path: The reader the read ran (:mod:`dynio.engine.read_path`): ``polars`` (the
+            lazy scan) or ``arrow`` (pyarrow's reader, for a plain parquet read into pandas);
+            ``None`` until the read ran (a plan not yet collected, a lazy scan).
     """
 
     resource: str
@@ -94,6 +97,7 @@ class PlanInfo:
     pushed: Mapping[str, Any] = field(default_factory=dict)
     pushdown: Pushdown = field(default_factory=Pushdown)
     source_schema: Mapping[str, pl.DataType] = field(default_factory=dict)
+    read_path: str | None = None
 
     def attributes(self) -> dict[str, Any]:
         """Span attributes by short name (see :data:`dynio.engine.telemetry.ATTR`)."""
@@ -109,6 +113,7 @@ class PlanInfo:
             "filters_residual": self.filters_residual,
             "pushdown_projection": self.pushdown.projection,
             "casts": list(self.casts) if self.casts else None,
+            "read_path": self.read_path,
         }
 
 

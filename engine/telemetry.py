@@ -142,6 +142,7 @@ ATTR = {
     "filters_residual": "dynio.filters.residual",
     "pushdown_projection": "dynio.pushdown.projection",
     "casts": "dynio.casts",
+    "read_path": "dynio.read.path",
     "validation": "dynio.validation.outcome",
     "failed_rules": "dynio.validation.failed_rules",
     "rules": "dynio.validation.rules_checked",

@@ -66,6 +66,7 @@ class Catalog:
         self._telemetry = _telemetry_settings(telemetry)
         self._include_values = bool(self._telemetry.get("include_values", False))
         self._local = threading.local()
+        self._resources: dict[str, Resource] = {}
 
     @classmethod
     def from_yaml(
@@ -150,7 +151,13 @@ class Catalog:
                 resource=name,
                 env=self._env,
             )
-        return Resource(spec, self._env, self._label_cap, include_values=self._include_values)
+        # one Resource per name: it resolves its environment and source kind once, and is
+        # immutable (the catalog's spec is frozen), so repeated reads pay that once
+        res = self._resources.get(name)
+        if res is None or res._spec is not spec:
+            res = Resource(spec, self._env, self._label_cap, include_values=self._include_values)
+            self._resources[name] = res
+        return res
 
     @property
     def last_report(self) -> ValidationReport | None:

@@ -206,11 +206,12 @@ class _Run:
         nbytes: int | None = None,
     ) -> None:
         """Record the outcome (called by the operation once it has its result): the frame
-        read (its columns and rows), or for a write the schema's columns and the rows written."""
+        read (its columns, and rows unless ``rows`` says them: a frame of the columns only), or
+        for a write the schema's columns and the rows written."""
         self.location, self.schema = location, schema
         if frame is not None:
             self.columns = [(n, str(t)) for n, t in frame.schema.items()]
-            self.rows = frame.height
+            self.rows = frame.height if rows is None else rows
         else:
             cols = schema.columns if schema is not None else ()
             self.columns = [(c.name, str(c.dtype)) for c in cols]

@@ -125,12 +125,15 @@ class Resource:
     ) -> execute.Result:
         # with a dtype backend the pandas hand-off runs inside the read (beside the checks) and
         # lands on ``Result.converted``
-        convert = None
+        convert = convert_arrow = None
         if dtype_backend is not None:
             backend = dtype_backend
 
             def convert(frame: pl.DataFrame) -> pd.DataFrame:
                 return self._to_pandas(frame, backend)
+
+            def convert_arrow(table: Any) -> pd.DataFrame:  # the arrow read path's table
+                return self._arrow_to_pandas(table, backend)
 
         with (
             include_values(self._include_values),
@@ -138,10 +141,22 @@ class Resource:
             lineage_run("read", self.name, self._env, self._location) as run,
         ):
             result = self._execute_read(
-                columns, filters, validate, metrics, raise_on_error, template_args, convert
+                columns,
+                filters,
+                validate,
+                metrics,
+                raise_on_error,
+                template_args,
+                convert,
+                convert_arrow,
             )
             run.done(
-                result.info.location, result.frame, self.spec.schema, result.report, result.metrics
+                result.info.location,
+                result.frame if result.table is None else pl.DataFrame(result.table.slice(0, 0)),
+                self.spec.schema,
+                result.report,
+                result.metrics,
+                rows=result.rows,
             )
             return result
 
@@ -154,6 +169,7 @@ class Resource:
         raise_on_error: bool,
         template_args: Mapping[str, Any] | None,
         convert: Any,
+        convert_arrow: Any = None,
     ) -> execute.Result:
         return execute.read(
             self._spec,
@@ -168,6 +184,7 @@ class Resource:
             label_cap=self._label_cap,
             raise_on_error=raise_on_error,
             convert=convert,
+            convert_arrow=convert_arrow,
         )
 
     def read(
@@ -213,6 +230,17 @@ class Resource:
         ):
             return handoff.to_pandas(
                 frame, self.spec.schema, dtype_backend, source_format=self.spec.source.format
+            )
+
+    def _arrow_to_pandas(self, table: Any, dtype_backend: handoff.DtypeBackend) -> pd.DataFrame:
+        with span(
+            "to_pandas",
+            rows=table.num_rows,
+            dtype_backend=dtype_backend,
+            **{"dynio.columns": table.num_columns},
+        ):
+            return handoff.arrow_to_pandas(
+                table, self.spec.schema, dtype_backend, source_format=self.spec.source.format
             )
 
     def read_polars(

@@ -99,7 +99,8 @@ def test_a_local_read_resolves_each_part_once(
     counted.clear()
     got = getattr(cat, how)("trips", filters=[("fare", ">", 2)], day="d1")
     assert len(got.frame if how == "read_result" else got) == 2
-    assert counted["env"] == 1
+    # at most once: the catalog keeps its Resource (which resolved it) from the write above
+    assert counted["env"] <= 1
     assert counted["kind"] == 1
     assert counted["filter"] == 1
     assert counted["to_expr"] == 1  # the filter's one parse; nothing parses it again
@@ -118,7 +119,8 @@ def test_a_database_read_resolves_each_part_once(
     assert res.frame["id"].to_list() == [2, 3]
     assert res.pushdown.pushed is not None
     assert res.pushdown.residual is None
-    assert counted["env"] == 1
+    # at most once: the catalog keeps its Resource (which resolved it) from the write above
+    assert counted["env"] <= 1
     assert counted["kind"] == 1
     assert counted["filter"] == 1
     assert counted["to_expr"] == 1
@@ -136,5 +138,6 @@ def test_a_filter_given_as_an_expression_is_taken_as_it_is(
     res = cat.read_result("trips", filters=pl.col("id") >= 2, day="d1")
     assert res.frame["id"].to_list() == [2, 3]
     assert counted["filter"] == 1
-    assert counted["env"] == 1
+    # at most once: the catalog keeps its Resource (which resolved it) from the write above
+    assert counted["env"] <= 1
     assert counted["kind"] == 1

@@ -237,8 +237,10 @@ PARQUET = Format(
         columns_by_name=True,
         native_remote=True,
         layouts=frozenset({"file", "dataset", "hive"}),
+        # read_path: the reader a read into pandas takes (dynio.engine.read_path)
         read_options=frozenset(
             {"hive_partitioning", "use_statistics", "n_rows", "parallel", VERIFY_CHECKSUM}
+            | {"read_path"}
         ),
         write_options=frozenset(
             {

@@ -1,0 +1,189 @@
+"""Which reader a read runs: Polars' lazy scan, or pyarrow's reader for a plain parquet read.
+
+A read into pandas of one local parquet file, whole or some of its columns, with no filter, no
+cast and no rule or metric to run, needs nothing of the engine but the reader. pandas'
+``read_parquet`` is pyarrow's reader followed by pandas' own conversion; Polars' reader is
+faster on some files, but its text then has to be copied from Polars' string views into the
+``large_string`` buffers pandas takes, and on files of a few large row groups (pyarrow's and
+pandas' writers by default) that costs more than the reader saves. Such a read takes the
+**arrow** path: pyarrow reads the columns into the very types Polars' export gives (text as
+``large_string``), so the hand-off gives the same pandas frame either way. Every other read
+takes the **polars** path. Which one ran is on :attr:`PlanInfo.read_path` and on the
+``dynio.read`` and ``dynio.scan`` spans (``dynio.read.path``).
+
+A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the choice
+(``arrow`` still only where the read is plain as above; otherwise it reads through Polars).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import polars as pl
+
+from dynio.engine.errors import DynioError
+from dynio.engine.io.filesystems import is_remote
+from dynio.engine.plan import Plan
+
+__all__ = ["ARROW", "POLARS", "READ_PATH_OPTION", "ReadPath", "choose", "read_arrow"]
+
+ReadPath = Literal["polars", "arrow"]
+POLARS: ReadPath = "polars"
+ARROW: ReadPath = "arrow"
+READ_PATH_OPTION = "read_path"
+_CHOICES = ("auto", POLARS, ARROW)
+
+# Polars dtypes pyarrow reads into the same Arrow types Polars exports (text aside, which is
+# cast from string to large_string); categoricals, decimals and nested types read through Polars
+_PLAIN = (
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+    pl.Float32,
+    pl.Float64,
+    pl.Boolean,
+    pl.String,
+    pl.Datetime,
+    pl.Date,
+)
+# parquet options only Polars' scan (or the checksum-verifying dataset scan) honours
+_SCAN_ONLY = ("hive_partitioning", "use_statistics", "n_rows", "parallel")
+# row groups at least this tall on average: a file pyarrow's reader hands to pandas faster
+ARROW_MIN_GROUP_ROWS = 512 * 1024
+
+
+def requested(options: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    """The source's ``read_path`` option (``auto`` when absent).
+
+    Raises:
+        DynioError: Not ``auto``, ``polars`` or ``arrow``.
+    """
+    value = options.get(READ_PATH_OPTION, "auto")
+    if value not in _CHOICES:
+        raise DynioError(
+            f"options.{READ_PATH_OPTION} must be one of {list(_CHOICES)}, got {value!r}",
+            key_path=f"options.{READ_PATH_OPTION}",
+            **context,
+        )
+    return str(value)
+
+
+def _plain(plan: Plan) -> bool:
+    """Whether the arrow path can give exactly what the polars path gives for this plan."""
+    info, options = plan.info, plan.env.source.options
+    return (
+        info.format == "parquet"
+        and plan.env.source.kind == "local"
+        and len(info.files) == 1
+        and not is_remote(info.files[0])
+        and info.filters_pushed is None
+        and info.filters_residual is None
+        and not plan.casts
+        and not any(options.get(o) for o in (*_SCAN_ONLY, "page_checksum_verification"))
+        and bool(info.source_schema)
+        and all(isinstance(t, _PLAIN) for t in info.source_schema.values())
+    )
+
+
+def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
+    """The path a read takes (see the module docs). ``arrow_wanted``: the caller takes an
+    Arrow table (the pandas hand-off with no rules or metrics to run beside it)."""
+    choice = requested(
+        plan.env.source.options, {"resource": plan.info.resource, "env": plan.env.name}
+    )
+    if choice == POLARS or not arrow_wanted or not _plain(plan):
+        return POLARS
+    if choice == ARROW:
+        return ARROW
+    return ARROW if _tall_groups(plan.info.files[0]) else POLARS
+
+
+# files smaller than this read through Polars without a look at their footer: the reader
+# costs little either way, and Polars' fixed cost per read is the smaller
+SMALL_FILE_BYTES = 8 * 1024 * 1024
+_GROUPS_SEEN = 256  # files whose row-group shape is remembered (by identity)
+_groups: dict[str, tuple[tuple[int, int, int, int], bool]] = {}
+_groups_lock = threading.Lock()
+
+
+def _tall_groups(path: str) -> bool:
+    """Whether a file's row groups are tall (see :data:`ARROW_MIN_GROUP_ROWS`).
+
+    The answer is remembered per file with the file's identity (device, inode, size,
+    modification time): a file replaced or rewritten since is looked at again.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False  # the polars path reports it
+    if st.st_size < SMALL_FILE_BYTES:
+        return False
+    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _groups_lock:
+        known = _groups.get(path)
+    if known is not None and known[0] == identity:
+        return known[1]
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, ValueError):
+        return False  # the polars path reports it
+    groups = meta.num_row_groups
+    tall = bool(groups > 0 and meta.num_rows / groups >= ARROW_MIN_GROUP_ROWS)
+    with _groups_lock:
+        if len(_groups) >= _GROUPS_SEEN:
+            _groups.pop(next(iter(_groups)))
+        _groups[path] = (identity, tall)
+    return tall
+
+
+@functools.lru_cache(maxsize=256)
+def _export_schema(columns: tuple[tuple[str, pl.DataType], ...]) -> Any:
+    """The Arrow schema Polars' export gives a frame of these (plain) columns, made once."""
+    return pl.DataFrame(schema=dict(columns)).to_arrow().schema
+
+
+def read_arrow(plan: Plan) -> Any:
+    """The plan's file through pyarrow's reader, as a ``pyarrow.Table`` with the types Polars'
+    export gives (text as ``large_string``); ``None`` when the file no longer has the columns
+    and types the plan was made for (replaced since: the caller reads it through Polars).
+
+    The file is opened once, footer and data: a writer renaming a new version over it is read
+    whole, old or new.
+
+    Raises:
+        OSError, pyarrow.ArrowException: As pyarrow's reader raises them.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    info = plan.info
+    columns = list(info.columns) if info.columns is not None else None
+    table = pq.read_table(info.files[0], columns=columns, use_pandas_metadata=False)
+    source = info.source_schema
+    names = columns if columns is not None else list(source)
+    target = _export_schema(tuple((n, source[n]) for n in names if n in source))
+    if table.column_names != target.names:
+        return None
+    out = []
+    for field, column in zip(target, table.columns, strict=True):
+        kind = column.type
+        if kind != field.type:
+            if not (
+                (pa.types.is_string(kind) and pa.types.is_large_string(field.type))
+                or (pa.types.is_binary(kind) and pa.types.is_large_binary(field.type))
+            ):
+                return None
+            column = column.cast(field.type)
+        out.append(column)
+    return pa.Table.from_arrays(out, schema=target)

@@ -1,0 +1,251 @@
+"""The two read paths of a parquet read into pandas give the same frame, for every writer.
+
+A plain read of one local parquet file into pandas may take pyarrow's reader (the ``arrow``
+path, :mod:`dynio.engine.read_path`) instead of Polars' scan (the ``polars`` path). Files
+written by pandas, pyarrow, Polars and DuckDB are read by both paths (``options.read_path``
+forces one) in each ``dtype_backend``; the frames must be equal to each other, and with the
+default backend to ``pd.read_parquet``'s, values, dtypes, index and column order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fixtures.otel import OtelCapture
+
+import dynio
+from dynio import handoff
+from dynio.engine import read_path
+from dynio.engine.errors import DynioError
+
+CatalogFrom = Callable[..., dynio.Catalog]
+ROWS = 3_000
+BACKENDS = ("numpy", "numpy_nullable", "pyarrow")
+
+
+def _orders(rows: int = ROWS) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    amount = rng.normal(100, 30, rows)
+    amount[rng.random(rows) < 0.05] = np.nan
+    note = pd.array([None if i % 7 == 0 else f"note {i}" for i in range(rows)], dtype="str")
+    return pd.DataFrame(
+        {
+            "order_id": np.arange(rows, dtype="int64"),
+            "qty": rng.integers(0, 9, rows).astype("int32"),
+            "ts": pd.date_range("2024-01-01", periods=rows, freq="min"),
+            "amount": amount,
+            "country": rng.choice(["GB", "FR", "DE", "ünï"], rows),
+            "email": [f"user{i}@example.com" for i in rng.integers(0, 10**6, rows)],
+            "note": note,
+            "is_priority": rng.random(rows) < 0.3,
+        }
+    )
+
+
+def _write(writer: str, path: Path) -> None:
+    df = _orders()
+    if writer == "pandas":
+        df.to_parquet(path)
+    elif writer == "pyarrow":  # tall row groups, no pandas metadata
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=ROWS)
+    elif writer == "polars":
+        pl.from_pandas(df).write_parquet(path, row_group_size=500)
+    else:
+        con = duckdb.connect()
+        con.register("orders", pa.Table.from_pandas(df, preserve_index=False))
+        con.execute(f"COPY orders TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1000)")
+        con.close()
+
+
+def _catalog(catalog_from: CatalogFrom, path: Path, extra: str = "") -> dynio.Catalog:
+    entries = "".join(
+        f"""{name}:
+  local:
+    type: local
+    local: {{file_path: "{path}", file_type: parquet}}
+    options: {{read_path: {name}}}
+{extra}"""
+        for name in ("auto", "polars", "arrow")
+    )
+    return catalog_from(entries)
+
+
+@pytest.fixture(params=["pandas", "pyarrow", "polars", "duckdb"])
+def written(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    path = tmp_path / f"{request.param}.parquet"
+    _write(str(request.param), path)
+    return path
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_both_paths_give_the_same_frame_for_every_writer(
+    catalog_from: CatalogFrom, written: Path, backend: Any
+) -> None:
+    cat = _catalog(catalog_from, written)
+    by_polars = cat.read("polars", dtype_backend=backend)
+    by_arrow = cat.read("arrow", dtype_backend=backend)
+    pd.testing.assert_frame_equal(by_arrow, by_polars, check_exact=True)
+    assert cat.read_result("polars").info.read_path == "polars"
+    if backend == "numpy":
+        pd.testing.assert_frame_equal(by_arrow, pd.read_parquet(written), check_exact=True)
+    else:
+        reference = pd.read_parquet(written, dtype_backend=backend)
+        # pandas keeps the file's ``string`` where Polars' export (and dynio) gives large_string
+        pd.testing.assert_frame_equal(by_arrow, reference, check_dtype=False, check_exact=True)
+
+
+def test_columns_keep_the_requested_order_on_both_paths(
+    catalog_from: CatalogFrom, written: Path
+) -> None:
+    cat = _catalog(catalog_from, written)
+    cols = ["email", "order_id", "ts"]
+    by_arrow = cat.read("arrow", columns=cols)
+    pd.testing.assert_frame_equal(by_arrow, cat.read("polars", columns=cols))
+    pd.testing.assert_frame_equal(by_arrow, pd.read_parquet(written, columns=cols))
+
+
+def _path_of(cat: dynio.Catalog, name: str, otel: OtelCapture, **kwargs: Any) -> Any:
+    otel.clear()
+    cat.read(name, **kwargs)
+    top = dict(otel.span("dynio.read").attributes or {})
+    scan = dict(otel.span("dynio.scan").attributes or {})
+    assert top["dynio.read.path"] == scan["dynio.read.path"]
+    return top["dynio.read.path"]
+
+
+def test_the_path_is_on_the_result_and_the_spans(
+    catalog_from: CatalogFrom, tmp_path: Path, otel: OtelCapture
+) -> None:
+    path = tmp_path / "o.parquet"
+    _write("pyarrow", path)
+    cat = _catalog(catalog_from, path)
+    assert _path_of(cat, "arrow", otel) == "arrow"
+    assert _path_of(cat, "polars", otel) == "polars"
+    # a filter needs the engine: the polars path, whatever the option says
+    assert _path_of(cat, "arrow", otel, filters=[("qty", ">", 3)]) == "polars"
+    res = cat.resource("arrow")._read_result(dtype_backend="numpy")
+    assert res.info.read_path == "arrow"
+    assert res.table is not None
+    # the engine's frame is made from the table on demand, the same as the polars path's
+    assert res.frame.equals(cat.read_result("polars").frame)
+    assert res.rows == ROWS
+
+
+def test_checks_and_casts_take_the_polars_path(catalog_from: CatalogFrom, tmp_path: Path) -> None:
+    path = tmp_path / "o.parquet"
+    _write("pyarrow", path)
+    schema = """    schema:
+      columns:
+        order_id: {type: int64, validations: {has_unique_values: {apply: true, options: {}}}}
+        qty: {type: int64}
+"""
+    cat = _catalog(catalog_from, path, schema)
+    res = cat.resource("arrow")._read_result(dtype_backend="numpy")
+    assert res.info.read_path == "polars"  # a rule to run (and qty is cast int32 -> int64)
+    res = cat.resource("arrow")._read_result(dtype_backend="numpy", validate=False)
+    assert res.info.read_path == "polars"  # the cast alone needs the engine
+    assert res.converted["qty"].dtype == np.int64
+
+
+def test_auto_takes_the_arrow_path_for_tall_row_groups_only(
+    catalog_from: CatalogFrom, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the thresholds scaled down to the test's file: tall groups are ROWS, short ones 500
+    monkeypatch.setattr(read_path, "SMALL_FILE_BYTES", 0)
+    monkeypatch.setattr(read_path, "ARROW_MIN_GROUP_ROWS", ROWS)
+    path = tmp_path / "o.parquet"
+    _write("pyarrow", path)
+    cat = _catalog(catalog_from, path)
+
+    def auto() -> Any:
+        return cat.resource("auto")._read_result(dtype_backend="numpy").info.read_path
+
+    assert auto() == "arrow"
+    # the file rewritten with short row groups: the remembered shape is not used again
+    pq.write_table(pq.read_table(path), str(path) + ".new", row_group_size=500)
+    os.replace(str(path) + ".new", path)
+    assert auto() == "polars"
+    monkeypatch.setattr(read_path, "SMALL_FILE_BYTES", 10**12)  # small files: no footer look
+    pq.write_table(pq.read_table(path), str(path) + ".new", row_group_size=ROWS)
+    os.replace(str(path) + ".new", path)
+    assert auto() == "polars"
+
+
+def test_an_unknown_read_path_is_refused(catalog_from: CatalogFrom, tmp_path: Path) -> None:
+    path = tmp_path / "o.parquet"
+    _write("pyarrow", path)
+    cat = catalog_from(
+        f"""o:
+  local:
+    type: local
+    local: {{file_path: "{path}", file_type: parquet}}
+    options: {{read_path: fast}}
+"""
+    )
+    with pytest.raises(DynioError, match="read_path"):
+        cat.read("o")
+
+
+def test_repeated_reads_resolve_the_resource_once(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.parquet"
+    _write("polars", path)
+    cat = _catalog(catalog_from, path)
+    assert cat.resource("auto") is cat.resource("auto")
+    first = cat.read("auto")
+    # the file replaced by one of other columns: the next read sees it
+    pl.DataFrame({"x": [1, 2]}).write_parquet(str(path) + ".new")
+    os.replace(str(path) + ".new", path)
+    second = cat.read("auto")
+    assert list(first.columns) != list(second.columns)
+    pd.testing.assert_frame_equal(second, pd.read_parquet(path))
+    # and template values are not kept from one read to the next
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d2").mkdir()
+    pl.DataFrame({"v": [1]}).write_parquet(tmp_path / "d1" / "f.parquet")
+    pl.DataFrame({"v": [2, 3]}).write_parquet(tmp_path / "d2" / "f.parquet")
+    cat = catalog_from(
+        f"""t:
+  local:
+    type: local
+    local: {{file_path: "{tmp_path}/{{day}}/f.parquet", file_type: parquet}}
+"""
+    )
+    assert cat.read("t", day="d1")["v"].tolist() == [1]
+    assert cat.read("t", day="d2")["v"].tolist() == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        pl.Series("s", ["a", None, "a long text of more than twelve bytes"]),
+        pl.Series("c", ["x", "y", None], dtype=pl.Categorical),
+        pl.Series("e", ["x", "y", None], dtype=pl.Enum(["y", "x"])),
+        pl.Series("l", [["a"], None, ["b", "c"]]),
+        pl.Series("b", [b"x", None, b"y"]),
+        pl.Series("st", [{"a": "x"}, None, {"a": "z"}]),
+        pl.Series("n", [None, None, None], dtype=pl.Null),
+        pl.Series("i", [1, None, 3]),
+    ],
+    ids=lambda s: s.name,
+)
+def test_the_fast_export_equals_polars_own(series: pl.Series) -> None:
+    frame = series.to_frame()
+    ours = handoff.to_arrow(frame)
+    assert ours.equals(frame.to_arrow())
+    assert ours.schema.equals(frame.to_arrow().schema)
+    pd.testing.assert_frame_equal(
+        handoff.to_pandas(frame, dtype_backend="pyarrow"),
+        frame.to_pandas(use_pyarrow_extension_array=True),
+    )
