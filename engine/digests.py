@@ -8,7 +8,9 @@
   the ``select``). ``CountsPerLabel`` is read from it, and an ``is_in`` rule on the same column
   (or on a categorical column, whose grouping is over its codes) is decided on the distinct
   values alone: a value outside the categories fails some row exactly when it is a distinct
-  value. Without the digest, ``CountsPerLabel`` and ``is_in`` each hash every row again.
+  value. Without the digest, ``CountsPerLabel`` and ``is_in`` each hash every row again. A text
+  column with ``is_in`` of a few categories is counted per category by equality in the
+  ``select`` instead; only when some value is none of them is it grouped after all.
 - **distinct**: the number of distinct non-null values of an integer or temporal column, for
   ``has_unique_values`` and ``UniqueCounts``. A sorted column is counted by Polars' own run
   count; values within a range up to a few times the row count are counted by marking them in
@@ -20,12 +22,13 @@ for rules that failed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
+from dynio.engine import rules as rules_module
 from dynio.engine.rules import RuleExprs
 from dynio.engine.spec import RuleSpec
 
@@ -66,6 +69,7 @@ class Digests:
     """
 
     label_columns: list[str] = field(default_factory=list)
+    counted: dict[str, tuple[str, ...]] = field(default_factory=dict)
     distinct_columns: list[str] = field(default_factory=list)
     rules: dict[int, tuple[str, str]] = field(default_factory=dict)
     metrics: dict[int, str] = field(default_factory=dict)
@@ -74,9 +78,38 @@ class Digests:
         """One ``group_by`` per label column (null is a group of its own)."""
         return [lazy.group_by(c).agg(pl.len().alias(_COUNT)) for c in self.label_columns]
 
+    def exprs(self) -> list[pl.Expr]:
+        """For the select: each counted column's rows per category, and its nulls."""
+        out: list[pl.Expr] = []
+        for k, (column, cats) in enumerate(self.counted.items()):
+            c = pl.col(column)
+            out += [(c == v).sum().alias(f"__dl{k}_{n}") for n, v in enumerate(cats)]
+            out.append(c.null_count().alias(f"__dl{k}_nulls"))
+        return out
+
+    def _counted_labels(
+        self, data: pl.DataFrame, row: Mapping[str, Any]
+    ) -> dict[str, pl.DataFrame]:
+        """The counted columns' labels with counts; grouped after all when a value is not one
+        of the categories (the ``is_in`` rule fails then, and every label is wanted)."""
+        out: dict[str, pl.DataFrame] = {}
+        for k, (column, cats) in enumerate(self.counted.items()):
+            counts = [int(row[f"__dl{k}_{n}"]) for n in range(len(cats))]
+            if sum(counts) + int(row[f"__dl{k}_nulls"]) != int(row["__rows"]):
+                grouped = data.lazy().group_by(column).agg(pl.len().alias(_COUNT))
+                out[column] = grouped.collect(engine="in-memory")
+                continue
+            present = [(v, n) for v, n in zip(cats, counts, strict=True) if n]
+            out[column] = pl.DataFrame(
+                {column: [v for v, _ in present], _COUNT: [n for _, n in present]},
+                schema={column: data.schema[column], _COUNT: pl.get_index_type()},
+            )
+        return out
+
     def answer(
         self,
         data: pl.DataFrame,
+        row: Mapping[str, Any],
         labels: Sequence[pl.DataFrame],
         built: Sequence[RuleExprs],
         metric_cols: Sequence[tuple[str, str]],
@@ -84,6 +117,7 @@ class Digests:
     ) -> tuple[dict[int, bool], dict[int, Any]]:
         """Rule verdicts and metric values (in the form the fused select gives them)."""
         by_column = dict(zip(self.label_columns, labels, strict=True))
+        by_column.update(self._counted_labels(data, row))
         distinct = {c: distinct_count(data.get_column(c)) for c in self.distinct_columns}
         verdicts: dict[int, bool] = {}
         for i, (name, column) in self.rules.items():
@@ -129,7 +163,9 @@ def plan_digests(
         for r in rules
         if r.name == "has_unique_values" and r.column is not None and _countable(schema[r.column])
     }
-    plan.label_columns = [c for c in schema.names() if c in labels]
+    counted = _counted(rules, labels, schema)
+    plan.counted = {c: counted[c] for c in schema.names() if c in counted}
+    plan.label_columns = [c for c in schema.names() if c in labels and c not in counted]
     plan.distinct_columns = [c for c in schema.names() if c in distinct]
     for i, r in enumerate(rules):
         if r.column is None:
@@ -142,6 +178,28 @@ def plan_digests(
         if (m == "CountsPerLabel" and c in labels) or (m == "UniqueCounts" and c in distinct):
             plan.metrics[j] = c
     return plan
+
+
+def _counted(
+    rules: Sequence[RuleSpec], labels: set[str], schema: pl.Schema
+) -> dict[str, tuple[str, ...]]:
+    """Text label columns with an ``is_in`` rule of a few categories: counted by equality.
+
+    When every non-null value is one of the categories (the rule holds), the counts per
+    category are the labels' counts, for a few comparisons where grouping hashes every row.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for r in rules:
+        if r.name != "is_in" or r.column not in labels:
+            continue
+        if not isinstance(schema[r.column], pl.String):
+            continue
+        values = list(r.options.get("categorical_values", ()))
+        # compared as text, as the rule does (YAML 1 is "1"); a null category never matches
+        cats = tuple(dict.fromkeys(str(v) for v in values if v is not None))
+        if None not in values and 0 < len(cats) <= rules_module.EQUALITY_CHAIN_MAX:
+            out[r.column] = cats
+    return out
 
 
 def distinct_count(series: pl.Series) -> int:

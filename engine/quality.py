@@ -343,9 +343,10 @@ def evaluate(
             exprs += [expr.alias(names[s]) for s, expr in parts.items()]
         metric_names.append((column, metric, names))
 
+    exprs += digests.exprs()
     row, labels = _collect_with(lazy, exprs, digests.queries(lazy), resource, env)
     try:
-        verdicts, digested = digests.answer(data, labels, built, metric_cols, label_cap)
+        verdicts, digested = digests.answer(data, row, labels, built, metric_cols, label_cap)
     except pl.exceptions.PolarsError as exc:
         raise _evaluation_error(exc, resource, env) from exc
     row.update({f"__r{i}": ok for i, ok in verdicts.items()})

@@ -291,3 +291,26 @@ def test_is_in_equality_chain_equals_hash_lookup() -> None:
     hashed = frame.select(pl.col("s").is_in(cats.implode())).to_series()
     assert chained.to_list() == [False, None, True, True, True, False, True]
     assert hashed.fill_null(False).to_list() == chained.fill_null(False).to_list()
+
+
+@pytest.mark.parametrize(
+    ("values", "cats", "match_all"),
+    [
+        (["1", "2", None, "2"], [1, 2], False),  # YAML numbers compare as text
+        (["1", "2", None, "2"], [1, 2, 3], True),  # a category absent from the data
+        (["1", "2", "x", "2"], [1, 2], False),  # a value outside: grouped after all
+        (["a", None], ["a", None], True),  # a null category is never present
+        ([], ["a"], True),  # an empty frame
+        ([None, None], ["a", "b"], False),  # no value at all
+    ],
+)
+def test_counted_categories_equal_the_plain_path(
+    values: list[str | None], cats: list[Any], match_all: bool
+) -> None:
+    frame = pl.DataFrame({"s": values, "t": values}, schema={"s": pl.String, "t": pl.String})
+    schema = parse_schema(text_doc("str", cats, match_all), resource="res")
+    active, metric_cols = quality.active_checks(schema, frame.schema, rules=True, metrics=True)
+    plan = plan_digests(active, metric_cols, frame.schema)
+    assert ("s" in plan.counted) is (None not in cats)
+    fast, plain = both(frame, text_doc("str", cats, match_all))
+    assert_same(fast, plain)
