@@ -174,13 +174,25 @@ def _categories(values: list[Any], dtype: pl.DataType | None) -> tuple[pl.Series
     return pl.Series(values, strict=False).cast(dtype, strict=False), False
 
 
+# a text column is compared with up to this many categories one by one rather than hashed:
+# Polars compares short strings inline, where a hash lookup that finds its value costs more
+EQUALITY_CHAIN_MAX = 8
+
+
+def _found(value: pl.Expr, cats: pl.Series, dtype: pl.DataType | None) -> pl.Expr:
+    """True where ``value`` is one of ``cats`` (null where ``value`` is null)."""
+    if isinstance(dtype, pl.String) and 0 < cats.len() <= EQUALITY_CHAIN_MAX:
+        return pl.any_horizontal([value == v for v in cats.unique(maintain_order=True)])
+    return value.is_in(cats.implode())
+
+
 def _is_in(
     col: pl.Expr | None, opts: Mapping[str, Any], dtype: pl.DataType | None = None
 ) -> RuleExprs:
     c = _col(col)
     cats, as_text = _categories(list(opts["categorical_values"]), dtype)
     value = c.cast(pl.String) if as_text else c
-    rows = _row_rule(c, value.is_not_null() & ~value.is_in(cats.drop_nulls().implode()))
+    rows = _row_rule(c, value.is_not_null() & ~_found(value, cats.drop_nulls(), dtype))
     if not opts.get("match_all"):  # omitted or false: a subset is enough (dynamicio's default)
         return rows
     # every category must be present (a category the dtype cannot hold never is)
