@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import polars as pl
 
 from dynio import handoff
 from dynio.engine.io.formats import PANDAS_NA_VALUES
+from dynio.engine.io.formats.csv import scan_exact
 from dynio.pandas._common import (
     _CSV_FLOATS_ROUND_TRIP,
     _NO,
@@ -23,7 +27,6 @@ from dynio.pandas._common import (
     _fallback,
     _given,
     _local_file,
-    _polars_source,
     _utf8,
 )
 
@@ -204,6 +207,24 @@ def _parse_date_column(frame: pl.DataFrame, name: str) -> pl.Expr | None:
     return (seconds + pl.duration(microseconds=micros, time_unit="us")).alias(name)
 
 
+_RETRIES = 4  # columns re-read as text, one per parse that a late value breaks, before all are
+_FAILED_COLUMN = re.compile(r"at column '(.*)' \(column number \d+\)")
+
+
+def _failed_column(exc: pl.exceptions.PolarsError, keys: Sequence[str]) -> str | None:
+    """The column a value broke the proposed type of, as Polars' parse error names it."""
+    found = _FAILED_COLUMN.search(str(exc))
+    return found.group(1) if found and found.group(1) in keys else None
+
+
+def _read(
+    content: Path | bytes, read: Mapping[str, Any], columns: list[str] | None, **options: Any
+) -> pl.DataFrame:
+    """One read through the engine's CSV format (``scan_exact``), projected to ``columns``."""
+    scan = scan_exact(content, **read, **options)
+    return (scan if columns is None else scan.select(columns)).collect()
+
+
 def _read_typed(
     content: Path | bytes,
     read: dict[str, Any],
@@ -215,28 +236,34 @@ def _read_typed(
 
     Polars' inference over the first rows proposes integer and float columns; everything else
     (booleans, whose spellings Polars accepts more widely than pandas, and text) is read as text
-    and typed by :func:`_csv_types`. When a later row breaks a proposed type, all is text. NA
-    markers become nulls in text columns afterwards (matching a list of markers while parsing
-    costs Polars more than the whole number parse).
+    and typed by :func:`_csv_types`. When a later row breaks a proposed type (an ``NA`` or a
+    decimal after the first rows of an integer column), only that column is read again as text
+    (and typed by :func:`_csv_types`); past a few such columns, all are. NA markers become nulls
+    in text columns afterwards (matching a list of markers while parsing costs Polars more than
+    the whole number parse).
     """
-    columns = chosen if len(chosen) != len(read["new_columns"]) else None
+    keys: list[str] = read["new_columns"]
+    columns = chosen if len(chosen) != len(keys) else None
     strings = dict.fromkeys(text, pl.String())
+    frame: pl.DataFrame | None = None
     try:
-        inferred = pl.scan_csv(_polars_source(content), **read, schema_overrides=strings)
-        overrides = {
-            c: pl.String()
-            for c, t in inferred.collect_schema().items()
-            if t not in (pl.Int64, pl.Float64)
+        inferred = scan_exact(content, **read, schema_overrides=strings).collect_schema()
+        overrides: dict[str, pl.DataType] = {
+            c: pl.String() for c, t in inferred.items() if t not in (pl.Int64, pl.Float64)
         }
-        frame = pl.read_csv(
-            _polars_source(content),
-            **read,
-            columns=columns,
-            schema_overrides={**overrides, **strings},
-            raise_if_empty=True,
-        )
+        for _ in range(_RETRIES):
+            try:
+                frame = _read(content, read, columns, schema_overrides={**overrides, **strings})
+                break
+            except pl.exceptions.ComputeError as exc:
+                failed = _failed_column(exc, keys)
+                if failed is None or failed in overrides or failed in strings:
+                    break
+                overrides[failed] = pl.String()
     except pl.exceptions.PolarsError:
-        frame = pl.read_csv(_polars_source(content), **read, columns=columns, infer_schema_length=0)
+        frame = None
+    if frame is None:
+        frame = _read(content, read, columns, infer_schema_length=0)
     floats = [c for c, t in frame.schema.items() if t == pl.Float64]
     if floats and frame.select(pl.any_horizontal(pl.col(floats).is_nan().any())).item():
         # a NaN spelling: pandas reads it as NA or keeps the column as text, by spelling
@@ -310,9 +337,7 @@ def _csv_labels(
     content: Path | bytes, base: Mapping[str, Any], names: Any, header: int | None
 ) -> tuple[list[Any], set[Any]]:
     """The column labels pandas gives, and those of nameless header fields."""
-    first = pl.read_csv(
-        _polars_source(content), has_header=False, n_rows=1, infer_schema_length=0, **base
-    )
+    first = scan_exact(content, has_header=False, n_rows=1, infer_schema_length=0, **base).collect()
     width = first.width
     if names not in (_NO, None):
         labels: list[Any] = list(names)
@@ -525,8 +550,11 @@ def read_csv(
     dtype_backend: Any = _NO,
     **kwargs: Any,
 ) -> pd.DataFrame:
-    """``pandas.read_csv``, parsed by Polars in parallel when the result is the same.
+    """``pandas.read_csv``, parsed by Polars in parallel where that is faster and the result is
+    the same.
 
+    Which calls Polars reads is set by :func:`csv_route` (by default: large local files with
+    ``parse_dates``, where it wins); :func:`last_read` says which reader served the last call.
     The fast path honours ``sep``/``delimiter``, ``header`` (0, ``None``), ``names``,
     ``index_col``, ``usecols`` (names or positions), ``dtype`` (text, ``float64``, ``int64``,
     ``Int64``, ``Float64``), ``parse_dates`` (ISO 8601 columns), ``skiprows`` (a count),
@@ -569,6 +597,90 @@ _CSV_ARGS = ("sep", "delimiter", "header", "names", "index_col", "usecols", "dty
              "encoding", "compression", "storage_options", "dtype_backend")  # fmt: skip
 
 
+# ------------------------------------------------------------------------------ which reader
+
+
+@dataclass(frozen=True)
+class ReadPath:
+    """Which reader served a ``read_csv``/``read_table`` call (see :func:`last_read`).
+
+    Attributes:
+        function: ``"read_csv"`` or ``"read_table"``.
+        reader: ``"polars"`` (the fast path: Polars parsed the file, handed to pandas) or
+            ``"pandas"`` (pandas' own reader, with pandas' own arguments).
+        reason: Why pandas read it (an argument the fast path does not implement, a file
+            shape it would read differently, or the route: pandas is expected to be faster);
+            ``None`` when Polars did. Never holds values from the file.
+    """
+
+    function: str
+    reader: Literal["polars", "pandas"]
+    reason: str | None = None
+
+
+Route = Literal["auto", "polars", "pandas"]
+_ROUTES: tuple[Route, ...] = ("auto", "polars", "pandas")
+_ROUTE: ContextVar[Route] = ContextVar("dynio_pandas_csv_route", default="auto")
+_LAST: ContextVar[ReadPath | None] = ContextVar("dynio_pandas_csv_last", default=None)
+# Under "auto", files smaller than this go straight to pandas: below it the fixed costs of a
+# Polars read and hand-off (~1-3 ms) outweigh what parallel parsing saves (benchmarks C1)
+POLARS_MIN_BYTES = 1 << 20
+
+
+def last_read() -> ReadPath | None:
+    """The reader that served this thread's (or task's) last ``read_csv``/``read_table`` call.
+
+    ``None`` before the first call. Also logged at DEBUG level on the ``dynio.pandas`` logger
+    when pandas reads the call.
+    """
+    return _LAST.get()
+
+
+@contextmanager
+def csv_route(route: Route) -> Iterator[None]:
+    """Choose how ``read_csv``/``read_table`` calls in this block are read.
+
+    ``"auto"`` (the default): Polars reads a call only where it is expected to beat pandas'
+    own C parser: a local file of at least :data:`POLARS_MIN_BYTES` with ``parse_dates`` (on a
+    small file, or without date parsing, pandas' parser is as fast as Polars plus the
+    hand-off, so pandas reads it directly, at no cost but a ``stat``). ``"polars"``: the fast
+    path is tried for every call it can serve exactly (on machines with many cores, where
+    Polars' parallel parse wins more, and in tests). ``"pandas"``: pandas reads every call.
+    Whatever the route, the result is what pandas returns.
+    """
+    if route not in _ROUTES:
+        raise ValueError(f"csv_route must be one of {_ROUTES}, got {route!r}")
+    token = _ROUTE.set(route)
+    try:
+        yield
+    finally:
+        _ROUTE.reset(token)
+
+
+def _auto_reason(source: Any, parse_dates: Any) -> str | None:
+    """Why pandas should read a call under the ``auto`` route (``None``: try Polars)."""
+    if parse_dates in (_NO, None, False) or (
+        isinstance(parse_dates, list | tuple) and not parse_dates
+    ):
+        return "no parse_dates: pandas' own parser is as fast"
+    if not isinstance(source, str | os.PathLike):
+        return "not a file path"
+    try:
+        size = os.stat(source).st_size
+    except (OSError, TypeError, ValueError):
+        return "not a local file"
+    if size < POLARS_MIN_BYTES:
+        return f"a file under {POLARS_MIN_BYTES >> 20} MiB"
+    return None
+
+
+def _why(exc: BaseException) -> str:
+    """A fallback's reason, without the file's values that Polars' messages may quote."""
+    if isinstance(exc, pl.exceptions.PolarsError | UnicodeDecodeError):
+        return f"Polars could not read it exactly ({type(exc).__name__})"
+    return str(exc)
+
+
 def _read_delimited(
     what: str,
     reader: Callable[..., Any],
@@ -578,18 +690,27 @@ def _read_delimited(
     kwargs: dict[str, Any],
 ) -> pd.DataFrame:
     given = _given(**{k: args[k] for k in _CSV_ARGS})
-    rest = dict(kwargs)
-    if given.get("storage_options") is not None:
-        rest["storage_options"] = given["storage_options"]
-    try:
-        return _csv_fast(
-            source,
-            **{k: args[k] for k in _CSV_ARGS if k != "storage_options"},
-            default_sep=default_sep,
-            rest=rest,
-        )
-    except (_Fallback, pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as why:
-        result: pd.DataFrame = _fallback(
-            what, source, why, lambda: reader(source, **given, **kwargs)
-        )
-        return result
+    route = _ROUTE.get()
+    reason = "route 'pandas'" if route == "pandas" else None
+    if route == "auto":
+        reason = _auto_reason(source, args["parse_dates"])
+    if reason is None:
+        rest = dict(kwargs)
+        if given.get("storage_options") is not None:
+            rest["storage_options"] = given["storage_options"]
+        try:
+            out = _csv_fast(
+                source,
+                **{k: args[k] for k in _CSV_ARGS if k != "storage_options"},
+                default_sep=default_sep,
+                rest=rest,
+            )
+            _LAST.set(ReadPath(what, "polars"))
+            return out
+        except (_Fallback, pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as why:
+            reason = _why(why)
+    _LAST.set(ReadPath(what, "pandas", reason))
+    result: pd.DataFrame = _fallback(
+        what, source, reason, lambda: reader(source, **given, **kwargs)
+    )
+    return result
