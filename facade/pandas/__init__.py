@@ -32,7 +32,8 @@ get pandas' default parser (pandas then reads the call).
 ``read_sql`` is :func:`dynio.pandas_sql.read_sql` (SQL through Arrow; drivers load on first use).
 """
 
-from dynio.pandas._csv import POLARS_MIN_BYTES, ReadPath, csv_route, last_read, read_csv, read_table
+from dynio.pandas._csv import read_csv, read_table
+from dynio.pandas._csv_route import POLARS_MIN_BYTES, ReadPath, csv_route, last_read
 from dynio.pandas._json import read_json
 from dynio.pandas._parquet import read_parquet
 from dynio.pandas_sql import read_sql

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import polars as pl
@@ -29,16 +26,19 @@ from dynio.pandas._common import (
     _local_file,
     _utf8,
 )
+from dynio.pandas._csv_route import _LAST, _ROUTE, ReadPath, _auto_reason, _why
+from dynio.pandas._csv_typing import _HEAD_ROWS as _HEAD_ROWS  # dynio.pandas._json uses it
+from dynio.pandas._csv_typing import (
+    _STRICT_FLOAT,
+    _STRICT_INT,
+    _csv_types,
+    _dates_worth_it,
+    _parse_date_column,
+    _read_typed,
+)
 
 # ---------------------------------------------------------------------------------------- csv
 
-_STRICT_INT = r"^[+-]?\d+$"
-_STRICT_FLOAT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^(?i:[+-]?(inf|infinity))$"
-# what pandas' number parsers accept (blanks around a number too); anything else is text
-_LOOSE_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$|^(?i:[+-]?(inf|infinity))$"
-_TRUE = ("True", "TRUE", "true")
-_FALSE = ("False", "FALSE", "false")
-_HEAD_ROWS = 1000
 _TEXT_DTYPES = {"str": "str", "object": "object", "string": "string"}
 _NUMBER_DTYPES = {"float64": pl.Float64, "int64": pl.Int64, "Int64": pl.Int64, "float": pl.Float64,
                   "int": pl.Int64, "Float64": pl.Float64}  # fmt: skip
@@ -89,192 +89,6 @@ def _labels(raw: Sequence[Any]) -> list[str]:
     if len(set(out)) != len(out):
         raise _Fallback("duplicate column names")
     return out
-
-
-def _csv_types(frame: pl.DataFrame, text: set[str]) -> tuple[pl.DataFrame, list[str]]:
-    """Type text columns as pandas' C parser does (int, float, bool, else text).
-
-    One value that no number or boolean spelling matches makes a column text for pandas, so
-    the first rows settle most text columns; the others are checked whole. Returns the
-    converted frame and the boolean columns with missing values (pandas gives those as object
-    columns holding ``nan``).
-    """
-    candidates = [c for c, t in frame.schema.items() if t == pl.String and c not in text]
-    if not candidates:
-        return frame, []
-
-    def is_text(c: str) -> pl.Expr:
-        present = pl.col(c).drop_nulls()
-        return (~present.str.contains(_LOOSE_NUMBER) & ~present.is_in([*_TRUE, *_FALSE])).any()
-
-    head = frame.head(_HEAD_ROWS).select([is_text(c).alias(c) for c in candidates]).row(0)
-    undecided = [c for c, found in zip(candidates, head, strict=True) if not found]
-    if not undecided:
-        return frame, []
-    # booleans first (cheap), then the number patterns for what is left
-    bools = frame.select(
-        pl.col(c).drop_nulls().is_in([*_TRUE, *_FALSE]).all().alias(c) for c in undecided
-    ).row(0, named=True)
-    casts: list[pl.Expr] = []
-    nullable_bool: list[str] = []
-    counts = frame.select(pl.col(c).drop_nulls().len().alias(c) for c in undecided).row(
-        0, named=True
-    )
-    for name in undecided:
-        col = pl.col(name)
-        if counts[name] and bools[name]:
-            truth = col.is_in(list(_TRUE))
-            casts.append(pl.when(col.is_null()).then(None).otherwise(truth).alias(name))
-            if frame.get_column(name).null_count():
-                nullable_bool.append(name)
-    rest = [c for c in undecided if not (counts[c] and bools[c])]
-    checks: list[pl.Expr] = []
-    for i, name in enumerate(rest):
-        present = pl.col(name).drop_nulls()
-        checks += [
-            present.str.contains(_STRICT_INT).all().alias(f"int{i}"),
-            present.str.len_chars().max().alias(f"len{i}"),
-            present.str.contains(_STRICT_FLOAT).all().alias(f"float{i}"),
-            is_text(name).alias(f"text{i}"),
-        ]
-    facts = frame.select(checks).row(0, named=True) if checks else {}
-    for i, name in enumerate(rest):
-        col = pl.col(name)
-        if counts[name] == 0:
-            casts.append(col.cast(pl.Float64))  # all missing: float NaN, as pandas
-        elif facts[f"int{i}"]:
-            if (facts[f"len{i}"] or 0) >= 19:
-                raise _Fallback(f"column {name!r} may hold integers beyond int64")
-            casts.append(col.cast(pl.Int64, strict=True))
-        elif facts[f"float{i}"]:
-            casts.append(col.cast(pl.Float64, strict=True))
-        elif not facts[f"text{i}"]:
-            raise _Fallback(f"column {name!r} may hold numbers pandas parses differently")
-    return (frame.with_columns(casts) if casts else frame), nullable_bool
-
-
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-_ISO_TIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
-
-
-def _parse_date_column(frame: pl.DataFrame, name: str) -> pl.Expr | None:
-    """An ISO 8601 text column as pandas' ``parse_dates`` gives it (microseconds, naive).
-
-    pandas infers a format from the first value and parses the column with it, or leaves the
-    column as text when a value does not fit. The fast path takes columns whose values all have
-    the first value's shape (date, or date and time with one separator, all with or all without
-    1-6 fractional digits) and parses them strictly; when the other values differ from it only
-    by a part pandas' format cannot skip or add (a time, a fraction, the separator), the column
-    stays text as in pandas (``None``). Anything else is read by pandas.
-    """
-    col = frame.get_column(name)
-    if col.dtype != pl.String:
-        raise _Fallback(f"parse_dates column {name!r} is not text")
-    values = col.drop_nulls()
-    if values.len() == 0:
-        raise _Fallback(f"parse_dates column {name!r} is empty")
-    first = values[0]
-    c = pl.col(name)
-    day = r"^\d{4}-\d{2}-\d{2}"
-    if re.match(_ISO_DATE, first):
-        shape = _ISO_DATE
-        others = rf"{day}[ T]\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,9}})?$"
-    elif re.match(_ISO_TIME, first):
-        sep = first[10]
-        fraction = len(first) > 19
-        whole = rf"{day}{sep}\d{{2}}:\d{{2}}:\d{{2}}"
-        shape = whole + (r"\.\d{1,6}$" if fraction else "$")
-        other_sep = "T" if sep == " " else " "
-        others = rf"{_ISO_DATE}|{day}{other_sep}\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,9}})?$|" + (
-            whole + "$" if fraction else whole + r"\.\d{1,9}$"
-        )
-    else:
-        raise _Fallback(f"parse_dates column {name!r} is not plain ISO 8601")
-    fits = values.str.contains(shape)
-    if not fits.all():
-        if values.filter(~fits).str.contains(others).all():
-            return None
-        raise _Fallback(f"parse_dates column {name!r} mixes formats")
-    if shape == _ISO_DATE:
-        return c.str.to_datetime("%Y-%m-%d", time_unit="us", strict=True)
-    # whole seconds parsed strictly, the fraction added as microseconds (faster than %.f)
-    seconds = c.str.slice(0, 19).str.to_datetime(
-        f"%Y-%m-%d{sep}%H:%M:%S", time_unit="us", strict=True
-    )
-    if not fraction:
-        return seconds.alias(name)
-    micros = c.str.slice(20).str.pad_end(6, "0").cast(pl.Int64)
-    return (seconds + pl.duration(microseconds=micros, time_unit="us")).alias(name)
-
-
-_RETRIES = 4  # columns re-read as text, one per parse that a late value breaks, before all are
-_FAILED_COLUMN = re.compile(r"at column '(.*)' \(column number \d+\)")
-
-
-def _failed_column(exc: pl.exceptions.PolarsError, keys: Sequence[str]) -> str | None:
-    """The column a value broke the proposed type of, as Polars' parse error names it."""
-    found = _FAILED_COLUMN.search(str(exc))
-    return found.group(1) if found and found.group(1) in keys else None
-
-
-def _read(
-    content: Path | bytes, read: Mapping[str, Any], columns: list[str] | None, **options: Any
-) -> pl.DataFrame:
-    """One read through the engine's CSV format (``scan_exact``), projected to ``columns``."""
-    scan = scan_exact(content, **read, **options)
-    return (scan if columns is None else scan.select(columns)).collect()
-
-
-def _read_typed(
-    content: Path | bytes,
-    read: dict[str, Any],
-    chosen: list[str],
-    text: set[str],
-    markers: list[str],
-) -> pl.DataFrame:
-    """Read the chosen columns, numbers parsed by Polars where pandas parses them the same.
-
-    Polars' inference over the first rows proposes integer and float columns; everything else
-    (booleans, whose spellings Polars accepts more widely than pandas, and text) is read as text
-    and typed by :func:`_csv_types`. When a later row breaks a proposed type (an ``NA`` or a
-    decimal after the first rows of an integer column), only that column is read again as text
-    (and typed by :func:`_csv_types`); past a few such columns, all are. NA markers become nulls
-    in text columns afterwards (matching a list of markers while parsing costs Polars more than
-    the whole number parse).
-    """
-    keys: list[str] = read["new_columns"]
-    columns = chosen if len(chosen) != len(keys) else None
-    strings = dict.fromkeys(text, pl.String())
-    frame: pl.DataFrame | None = None
-    try:
-        inferred = scan_exact(content, **read, schema_overrides=strings).collect_schema()
-        overrides: dict[str, pl.DataType] = {
-            c: pl.String() for c, t in inferred.items() if t not in (pl.Int64, pl.Float64)
-        }
-        for _ in range(_RETRIES):
-            try:
-                frame = _read(content, read, columns, schema_overrides={**overrides, **strings})
-                break
-            except pl.exceptions.ComputeError as exc:
-                failed = _failed_column(exc, keys)
-                if failed is None or failed in overrides or failed in strings:
-                    break
-                overrides[failed] = pl.String()
-    except pl.exceptions.PolarsError:
-        frame = None
-    if frame is None:
-        frame = _read(content, read, columns, infer_schema_length=0)
-    floats = [c for c, t in frame.schema.items() if t == pl.Float64]
-    if floats and frame.select(pl.any_horizontal(pl.col(floats).is_nan().any())).item():
-        # a NaN spelling: pandas reads it as NA or keeps the column as text, by spelling
-        raise _Fallback("NaN spelled in a number column")
-    texts = [c for c, t in frame.schema.items() if t == pl.String]
-    if markers and texts:
-        frame = frame.with_columns(
-            pl.when(pl.col(c).is_in(markers)).then(None).otherwise(pl.col(c)).alias(c)
-            for c in texts
-        )
-    return frame
 
 
 @dataclass(frozen=True)
@@ -498,6 +312,7 @@ def _csv_fast(
     dtype_backend: Any,
     default_sep: str,
     rest: Mapping[str, Any],
+    auto: bool = False,
 ) -> pd.DataFrame:
     harmless = {"low_memory", "memory_map", "cache_dates", "encoding_errors", "engine"}
     unknown = sorted(k for k in rest if k not in harmless)
@@ -512,7 +327,6 @@ def _csv_fast(
     _utf8(encoding)
     file = _local_file(source)
     content = _content(file, _compression(file, compression))
-    _check_lines(content)
     base: dict[str, Any] = {"separator": args.separator, "quote_char": args.quote,
                             "skip_rows": args.skip, "encoding": "utf8"}  # fmt: skip
     labels, unnamed = _csv_labels(content, base, names, args.header)
@@ -521,6 +335,9 @@ def _csv_fast(
     dates, wanted_dtypes = _csv_dates_and_dtypes(parse_dates, dtype, keys, chosen)
     read = {**base, "has_header": args.header is not None, "new_columns": keys,
             "n_rows": args.limit}  # fmt: skip
+    if auto:
+        _dates_worth_it(content, read, dates, args.nulls, bool(rest.get("cache_dates", True)))
+    _check_lines(content)
     frame, nullable_bool = _csv_frame(content, read, chosen, dates, wanted_dtypes, args.nulls)
     out = _csv_pandas(frame, nullable_bool, wanted_dtypes)
     out.columns = pd.Index([labels[keys.index(c)] for c in out.columns])
@@ -597,90 +414,6 @@ _CSV_ARGS = ("sep", "delimiter", "header", "names", "index_col", "usecols", "dty
              "encoding", "compression", "storage_options", "dtype_backend")  # fmt: skip
 
 
-# ------------------------------------------------------------------------------ which reader
-
-
-@dataclass(frozen=True)
-class ReadPath:
-    """Which reader served a ``read_csv``/``read_table`` call (see :func:`last_read`).
-
-    Attributes:
-        function: ``"read_csv"`` or ``"read_table"``.
-        reader: ``"polars"`` (the fast path: Polars parsed the file, handed to pandas) or
-            ``"pandas"`` (pandas' own reader, with pandas' own arguments).
-        reason: Why pandas read it (an argument the fast path does not implement, a file
-            shape it would read differently, or the route: pandas is expected to be faster);
-            ``None`` when Polars did. Never holds values from the file.
-    """
-
-    function: str
-    reader: Literal["polars", "pandas"]
-    reason: str | None = None
-
-
-Route = Literal["auto", "polars", "pandas"]
-_ROUTES: tuple[Route, ...] = ("auto", "polars", "pandas")
-_ROUTE: ContextVar[Route] = ContextVar("dynio_pandas_csv_route", default="auto")
-_LAST: ContextVar[ReadPath | None] = ContextVar("dynio_pandas_csv_last", default=None)
-# Under "auto", files smaller than this go straight to pandas: below it the fixed costs of a
-# Polars read and hand-off (~1-3 ms) outweigh what parallel parsing saves (benchmarks C1)
-POLARS_MIN_BYTES = 1 << 20
-
-
-def last_read() -> ReadPath | None:
-    """The reader that served this thread's (or task's) last ``read_csv``/``read_table`` call.
-
-    ``None`` before the first call. Also logged at DEBUG level on the ``dynio.pandas`` logger
-    when pandas reads the call.
-    """
-    return _LAST.get()
-
-
-@contextmanager
-def csv_route(route: Route) -> Iterator[None]:
-    """Choose how ``read_csv``/``read_table`` calls in this block are read.
-
-    ``"auto"`` (the default): Polars reads a call only where it is expected to beat pandas'
-    own C parser: a local file of at least :data:`POLARS_MIN_BYTES` with ``parse_dates`` (on a
-    small file, or without date parsing, pandas' parser is as fast as Polars plus the
-    hand-off, so pandas reads it directly, at no cost but a ``stat``). ``"polars"``: the fast
-    path is tried for every call it can serve exactly (on machines with many cores, where
-    Polars' parallel parse wins more, and in tests). ``"pandas"``: pandas reads every call.
-    Whatever the route, the result is what pandas returns.
-    """
-    if route not in _ROUTES:
-        raise ValueError(f"csv_route must be one of {_ROUTES}, got {route!r}")
-    token = _ROUTE.set(route)
-    try:
-        yield
-    finally:
-        _ROUTE.reset(token)
-
-
-def _auto_reason(source: Any, parse_dates: Any) -> str | None:
-    """Why pandas should read a call under the ``auto`` route (``None``: try Polars)."""
-    if parse_dates in (_NO, None, False) or (
-        isinstance(parse_dates, list | tuple) and not parse_dates
-    ):
-        return "no parse_dates: pandas' own parser is as fast"
-    if not isinstance(source, str | os.PathLike):
-        return "not a file path"
-    try:
-        size = os.stat(source).st_size
-    except (OSError, TypeError, ValueError):
-        return "not a local file"
-    if size < POLARS_MIN_BYTES:
-        return f"a file under {POLARS_MIN_BYTES >> 20} MiB"
-    return None
-
-
-def _why(exc: BaseException) -> str:
-    """A fallback's reason, without the file's values that Polars' messages may quote."""
-    if isinstance(exc, pl.exceptions.PolarsError | UnicodeDecodeError):
-        return f"Polars could not read it exactly ({type(exc).__name__})"
-    return str(exc)
-
-
 def _read_delimited(
     what: str,
     reader: Callable[..., Any],
@@ -704,6 +437,7 @@ def _read_delimited(
                 **{k: args[k] for k in _CSV_ARGS if k != "storage_options"},
                 default_sep=default_sep,
                 rest=rest,
+                auto=route == "auto",
             )
             _LAST.set(ReadPath(what, "polars"))
             return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import polars as pl
@@ -163,7 +164,7 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
     return frame
 
 
-def scan_exact(source: str | bytes, **polars_options: Any) -> pl.LazyFrame:
+def scan_exact(source: str | Path | bytes, **polars_options: Any) -> pl.LazyFrame:
     """One CSV file (a local path, or its decompressed bytes) under Polars' own option names,
     nothing added: no NA markers, no casts, no encoding translation.
 
