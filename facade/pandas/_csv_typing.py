@@ -138,7 +138,7 @@ def _parse_date_column(frame: pl.DataFrame, name: str) -> pl.Expr | None:
     return (seconds + pl.duration(microseconds=micros, time_unit="us")).alias(name)
 
 
-_RETRIES = 4  # columns re-read as text, one per parse that a late value breaks, before all are
+_RETRIES = 8  # columns re-read as text, one per parse that a late value breaks, before all are
 _FAILED_COLUMN = re.compile(r"at column '(.*)' \(column number \d+\)")
 
 
