@@ -160,3 +160,21 @@ def test_fallback_reasons_quote_no_values(tmp_path: Path) -> None:
     with dp.csv_route("polars"):
         read = _same(path)
     assert read.reader == "polars" or (read.reason is not None and "secret" not in read.reason)
+
+
+def test_the_reader_is_set_on_the_callers_span(tmp_path: Path, otel: Any) -> None:
+    from opentelemetry import trace
+
+    path = tmp_path / "small.csv"
+    path.write_text("a,b\n1,x\n")
+    tracer = trace.get_tracer("tests")
+    with tracer.start_as_current_span("load"):
+        dp.read_csv(path)
+    with tracer.start_as_current_span("load-polars"), dp.csv_route("polars"):
+        dp.read_table(path, sep=",")
+    attrs = dict(otel.span("load").attributes)
+    assert attrs["dynio.pandas.function"] == "read_csv"
+    assert attrs["dynio.pandas.reader"] == "pandas"
+    assert attrs["dynio.pandas.reason"] == "no parse_dates: pandas' own parser is as fast"
+    attrs = dict(otel.span("load-polars").attributes)
+    assert attrs["dynio.pandas.reader"] == "polars" and "dynio.pandas.reason" not in attrs

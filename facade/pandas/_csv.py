@@ -26,7 +26,7 @@ from dynio.pandas._common import (
     _local_file,
     _utf8,
 )
-from dynio.pandas._csv_route import _LAST, _ROUTE, ReadPath, _auto_reason, _why
+from dynio.pandas._csv_route import _ROUTE, ReadPath, _auto_reason, _record, _why
 from dynio.pandas._csv_typing import _HEAD_ROWS as _HEAD_ROWS  # dynio.pandas._json uses it
 from dynio.pandas._csv_typing import (
     _STRICT_FLOAT,
@@ -439,11 +439,11 @@ def _read_delimited(
                 rest=rest,
                 auto=route == "auto",
             )
-            _LAST.set(ReadPath(what, "polars"))
+            _record(ReadPath(what, "polars"))
             return out
         except (_Fallback, pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as why:
             reason = _why(why)
-    _LAST.set(ReadPath(what, "pandas", reason))
+    _record(ReadPath(what, "pandas", reason))
     result: pd.DataFrame = _fallback(
         what, source, reason, lambda: reader(source, **given, **kwargs)
     )

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
+from opentelemetry import trace
 
+from dynio.engine import telemetry
 from dynio.pandas._common import _NO
 
 
@@ -45,8 +47,9 @@ POLARS_MIN_BYTES = 8 << 20
 def last_read() -> ReadPath | None:
     """The reader that served this thread's (or task's) last ``read_csv``/``read_table`` call.
 
-    ``None`` before the first call. Also logged at DEBUG level on the ``dynio.pandas`` logger
-    when pandas reads the call.
+    ``None`` before the first call. The same is set on the caller's current OpenTelemetry span
+    (attributes ``dynio.pandas.function``, ``dynio.pandas.reader``, ``dynio.pandas.reason``)
+    and, when pandas reads the call, logged at DEBUG level on the ``dynio.pandas`` logger.
     """
     return _LAST.get()
 
@@ -87,6 +90,17 @@ def _auto_reason(source: Any, parse_dates: Any) -> str | None:
     if size < POLARS_MIN_BYTES:
         return f"a file under {POLARS_MIN_BYTES >> 20} MiB"
     return None
+
+
+def _record(read: ReadPath) -> None:
+    """Keep ``read`` for :func:`last_read` and set it on the caller's current span, if any
+    (``dynio.pandas.reader``, ``dynio.pandas.reason``)."""
+    _LAST.set(read)
+    telemetry.set_attributes(
+        trace.get_current_span(),
+        {"dynio.pandas.function": read.function, "dynio.pandas.reader": read.reader,
+         "dynio.pandas.reason": read.reason},
+    )  # fmt: skip
 
 
 def _why(exc: BaseException) -> str:
