@@ -36,6 +36,7 @@ import pandas as pd
 import warnings
 warnings.simplefilter("ignore")
 _path, _kw = CORPUS + "/{file}", {kwargs}
+pd.read_csv(_path, **_kw)  # warmed up as the dynio side is by its check
 """
 _REPORT = """
 _last = dpd.last_read()
