@@ -3,8 +3,9 @@
 Every case reads one generated file with ``dynio.pandas`` and with pandas, and compares them
 with ``pandas.testing.assert_frame_equal`` (dtypes, index and labels included; floats exactly).
 Each case also says which path must serve it: the fast path (Polars/Arrow, no fallback logged;
-CSV calls here use ``csv_route("polars")``, so that small files take it too) or pandas itself (a DEBUG record on the ``dynio.pandas`` logger says why), so a fast path that
-silently stopped working would fail here.
+CSV calls here use ``csv_route("polars")``, so that small files take it too) or pandas itself
+(a DEBUG record on the ``dynio.pandas`` logger says why), so a fast path that silently stopped
+working would fail here.
 """
 
 from __future__ import annotations
