@@ -326,7 +326,16 @@ def _csv_fast(
                      keep_default_na, quotechar, default_sep)  # fmt: skip
     _utf8(encoding)
     file = _local_file(source)
-    content = _content(file, _compression(file, compression))
+    compressed = _compression(file, compression)
+    if auto:
+        if compressed is not None:
+            raise _Fallback("compressed: pandas decompresses and parses as fast")
+        dated = list(parse_dates) if isinstance(parse_dates, list | tuple) else []
+        given_names = None if names in (_NO, None) else [str(n) for n in names]
+        layout = (args.separator, args.quote, args.skip)
+        cache = bool(rest.get("cache_dates", True))
+        _dates_worth_it(file, layout, given_names, dated, args.nulls, cache)
+    content = _content(file, compressed)
     base: dict[str, Any] = {"separator": args.separator, "quote_char": args.quote,
                             "skip_rows": args.skip, "encoding": "utf8"}  # fmt: skip
     labels, unnamed = _csv_labels(content, base, names, args.header)
@@ -335,8 +344,6 @@ def _csv_fast(
     dates, wanted_dtypes = _csv_dates_and_dtypes(parse_dates, dtype, keys, chosen)
     read = {**base, "has_header": args.header is not None, "new_columns": keys,
             "n_rows": args.limit}  # fmt: skip
-    if auto:
-        _dates_worth_it(content, read, dates, args.nulls, bool(rest.get("cache_dates", True)))
     _check_lines(content)
     frame, nullable_bool = _csv_frame(content, read, chosen, dates, wanted_dtypes, args.nulls)
     out = _csv_pandas(frame, nullable_bool, wanted_dtypes)
