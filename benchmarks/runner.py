@@ -59,7 +59,8 @@ _t0 = time.perf_counter()
 _seconds = time.perf_counter() - _t0
 _peak = _rss_kb("VmHWM")
 with open({result!r}, "w") as fh:
-    json.dump({{"seconds": _seconds, "peak_kb": _peak, "growth_kb": max(_peak - _before, 0)}}, fh)
+    json.dump({{"seconds": _seconds, "peak_kb": _peak, "growth_kb": max(_peak - _before, 0),
+               "report": globals().get("REPORT")}}, fh)
 """
 
 
@@ -79,13 +80,14 @@ class Outcome:
     baseline_peak_mb: float | None = None
     status: str = "ok"  # ok | missed | guard | skipped | error
     note: str = ""
+    report: str = ""  # what the dynio side's run set as REPORT (e.g. which reader served it)
 
 
 def _python_for(side: Side, pythons: dict[str, str | None]) -> str | None:
     return pythons.get(side.python)
 
 
-def _run_side(side: Side, python: str, scenario: Scenario, ctx: dict[str, Any]) -> dict[str, float]:
+def _run_side(side: Side, python: str, scenario: Scenario, ctx: dict[str, Any]) -> dict[str, Any]:
     if scenario.process:
         t0 = time.perf_counter()
         subprocess.run([python, "-c", side.run], check=True, capture_output=True, cwd=ROOT)
@@ -101,7 +103,7 @@ def _run_side(side: Side, python: str, scenario: Scenario, ctx: dict[str, Any]) 
             tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
             raise RuntimeError(f"{scenario.id} ({side.python}) failed:\n{tail}")
         with open(result) as fh:
-            out: dict[str, float] = json.load(fh)
+            out: dict[str, Any] = json.load(fh)
         return out
     finally:
         os.unlink(result)
@@ -113,7 +115,7 @@ def _measure(
     ctx: dict[str, Any],
     py_d: str,
     py_b: str,
-    samples: dict[str, list[dict[str, float]]],
+    samples: dict[str, list[dict[str, Any]]],
 ) -> None:
     for i in range(rounds):
         order = [("dynio", scenario.dynio, py_d), ("baseline", scenario.baseline, py_b)]
@@ -122,7 +124,7 @@ def _measure(
 
 
 def _summarise(
-    outcome: Outcome, scenario: Scenario, samples: dict[str, list[dict[str, float]]]
+    outcome: Outcome, scenario: Scenario, samples: dict[str, list[dict[str, Any]]]
 ) -> None:
     key = "growth_kb" if scenario.metric == "memory" else "seconds"
     d = statistics.median(s[key] for s in samples["dynio"])
@@ -133,6 +135,8 @@ def _summarise(
     outcome.ratio = d / b if b > 0 else None
     outcome.dynio_peak_mb = statistics.median(s["peak_kb"] for s in samples["dynio"]) / 1024
     outcome.baseline_peak_mb = statistics.median(s["peak_kb"] for s in samples["baseline"]) / 1024
+    reports = dict.fromkeys(str(s["report"]) for s in samples["dynio"] if s.get("report"))
+    outcome.report = "; ".join(reports)
 
 
 def run_scenario(
@@ -156,7 +160,7 @@ def run_scenario(
     if py_d is None or py_b is None:
         outcome.status, outcome.note = "skipped", "dynamicio environment not available"
         return outcome
-    samples: dict[str, list[dict[str, float]]] = {"dynio": [], "baseline": []}
+    samples: dict[str, list[dict[str, Any]]] = {"dynio": [], "baseline": []}
     try:
         _measure(scenario, rounds, ctx, py_d, py_b, samples)
         _summarise(outcome, scenario, samples)
@@ -312,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
                     ratio = "-" if outcome.ratio is None else f"{outcome.ratio:.2f}"
                     print(
                         f"{scenario.id:<7} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
-                        f" {scenario.guard}) {outcome.status} {outcome.note}",
+                        f" {scenario.guard}) {outcome.status} {outcome.note}"
+                        + (f" [{outcome.report}]" if outcome.report else ""),
                         flush=True,
                     )
     checks = []

@@ -2,9 +2,10 @@
 
 Every case reads one generated file with ``dynio.pandas`` and with pandas, and compares them
 with ``pandas.testing.assert_frame_equal`` (dtypes, index and labels included; floats exactly).
-Each case also says which path must serve it: the fast path (Polars/Arrow, no fallback logged)
-or pandas itself (a DEBUG record on the ``dynio.pandas`` logger says why), so a fast path that
-silently stopped working would fail here.
+Each case also says which path must serve it: the fast path (Polars/Arrow, no fallback logged;
+CSV calls here use ``csv_route("polars")``, so that small files take it too) or pandas itself
+(a DEBUG record on the ``dynio.pandas`` logger says why), so a fast path that silently stopped
+working would fail here.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ import dynio.pandas as dp
 from dynio.engine.io.formats import PANDAS_NA_VALUES
 
 LOGGER = "dynio.pandas"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _csv_fast_path_everywhere() -> Any:
+    """These cases pin the fast path's exactness on small files: try it on every CSV call (the
+    default route sends small files straight to pandas, see test_pandas_csv_route.py)."""
+    with dp.csv_route("polars"):
+        yield
 
 
 def _read(

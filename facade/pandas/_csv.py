@@ -13,6 +13,7 @@ import polars as pl
 
 from dynio import handoff
 from dynio.engine.io.formats import PANDAS_NA_VALUES
+from dynio.engine.io.formats.csv import scan_exact
 from dynio.pandas._common import (
     _CSV_FLOATS_ROUND_TRIP,
     _NO,
@@ -23,19 +24,21 @@ from dynio.pandas._common import (
     _fallback,
     _given,
     _local_file,
-    _polars_source,
     _utf8,
+)
+from dynio.pandas._csv_route import _ROUTE, ReadPath, _auto_reason, _record, _why
+from dynio.pandas._csv_typing import _HEAD_ROWS as _HEAD_ROWS  # dynio.pandas._json uses it
+from dynio.pandas._csv_typing import (
+    _STRICT_FLOAT,
+    _STRICT_INT,
+    _csv_types,
+    _dates_worth_it,
+    _parse_date_column,
+    _read_typed,
 )
 
 # ---------------------------------------------------------------------------------------- csv
 
-_STRICT_INT = r"^[+-]?\d+$"
-_STRICT_FLOAT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^(?i:[+-]?(inf|infinity))$"
-# what pandas' number parsers accept (blanks around a number too); anything else is text
-_LOOSE_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$|^(?i:[+-]?(inf|infinity))$"
-_TRUE = ("True", "TRUE", "true")
-_FALSE = ("False", "FALSE", "false")
-_HEAD_ROWS = 1000
 _TEXT_DTYPES = {"str": "str", "object": "object", "string": "string"}
 _NUMBER_DTYPES = {"float64": pl.Float64, "int64": pl.Int64, "Int64": pl.Int64, "float": pl.Float64,
                   "int": pl.Int64, "Float64": pl.Float64}  # fmt: skip
@@ -86,168 +89,6 @@ def _labels(raw: Sequence[Any]) -> list[str]:
     if len(set(out)) != len(out):
         raise _Fallback("duplicate column names")
     return out
-
-
-def _csv_types(frame: pl.DataFrame, text: set[str]) -> tuple[pl.DataFrame, list[str]]:
-    """Type text columns as pandas' C parser does (int, float, bool, else text).
-
-    One value that no number or boolean spelling matches makes a column text for pandas, so
-    the first rows settle most text columns; the others are checked whole. Returns the
-    converted frame and the boolean columns with missing values (pandas gives those as object
-    columns holding ``nan``).
-    """
-    candidates = [c for c, t in frame.schema.items() if t == pl.String and c not in text]
-    if not candidates:
-        return frame, []
-
-    def is_text(c: str) -> pl.Expr:
-        present = pl.col(c).drop_nulls()
-        return (~present.str.contains(_LOOSE_NUMBER) & ~present.is_in([*_TRUE, *_FALSE])).any()
-
-    head = frame.head(_HEAD_ROWS).select([is_text(c).alias(c) for c in candidates]).row(0)
-    undecided = [c for c, found in zip(candidates, head, strict=True) if not found]
-    if not undecided:
-        return frame, []
-    # booleans first (cheap), then the number patterns for what is left
-    bools = frame.select(
-        pl.col(c).drop_nulls().is_in([*_TRUE, *_FALSE]).all().alias(c) for c in undecided
-    ).row(0, named=True)
-    casts: list[pl.Expr] = []
-    nullable_bool: list[str] = []
-    counts = frame.select(pl.col(c).drop_nulls().len().alias(c) for c in undecided).row(
-        0, named=True
-    )
-    for name in undecided:
-        col = pl.col(name)
-        if counts[name] and bools[name]:
-            truth = col.is_in(list(_TRUE))
-            casts.append(pl.when(col.is_null()).then(None).otherwise(truth).alias(name))
-            if frame.get_column(name).null_count():
-                nullable_bool.append(name)
-    rest = [c for c in undecided if not (counts[c] and bools[c])]
-    checks: list[pl.Expr] = []
-    for i, name in enumerate(rest):
-        present = pl.col(name).drop_nulls()
-        checks += [
-            present.str.contains(_STRICT_INT).all().alias(f"int{i}"),
-            present.str.len_chars().max().alias(f"len{i}"),
-            present.str.contains(_STRICT_FLOAT).all().alias(f"float{i}"),
-            is_text(name).alias(f"text{i}"),
-        ]
-    facts = frame.select(checks).row(0, named=True) if checks else {}
-    for i, name in enumerate(rest):
-        col = pl.col(name)
-        if counts[name] == 0:
-            casts.append(col.cast(pl.Float64))  # all missing: float NaN, as pandas
-        elif facts[f"int{i}"]:
-            if (facts[f"len{i}"] or 0) >= 19:
-                raise _Fallback(f"column {name!r} may hold integers beyond int64")
-            casts.append(col.cast(pl.Int64, strict=True))
-        elif facts[f"float{i}"]:
-            casts.append(col.cast(pl.Float64, strict=True))
-        elif not facts[f"text{i}"]:
-            raise _Fallback(f"column {name!r} may hold numbers pandas parses differently")
-    return (frame.with_columns(casts) if casts else frame), nullable_bool
-
-
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-_ISO_TIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
-
-
-def _parse_date_column(frame: pl.DataFrame, name: str) -> pl.Expr | None:
-    """An ISO 8601 text column as pandas' ``parse_dates`` gives it (microseconds, naive).
-
-    pandas infers a format from the first value and parses the column with it, or leaves the
-    column as text when a value does not fit. The fast path takes columns whose values all have
-    the first value's shape (date, or date and time with one separator, all with or all without
-    1-6 fractional digits) and parses them strictly; when the other values differ from it only
-    by a part pandas' format cannot skip or add (a time, a fraction, the separator), the column
-    stays text as in pandas (``None``). Anything else is read by pandas.
-    """
-    col = frame.get_column(name)
-    if col.dtype != pl.String:
-        raise _Fallback(f"parse_dates column {name!r} is not text")
-    values = col.drop_nulls()
-    if values.len() == 0:
-        raise _Fallback(f"parse_dates column {name!r} is empty")
-    first = values[0]
-    c = pl.col(name)
-    day = r"^\d{4}-\d{2}-\d{2}"
-    if re.match(_ISO_DATE, first):
-        shape = _ISO_DATE
-        others = rf"{day}[ T]\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,9}})?$"
-    elif re.match(_ISO_TIME, first):
-        sep = first[10]
-        fraction = len(first) > 19
-        whole = rf"{day}{sep}\d{{2}}:\d{{2}}:\d{{2}}"
-        shape = whole + (r"\.\d{1,6}$" if fraction else "$")
-        other_sep = "T" if sep == " " else " "
-        others = rf"{_ISO_DATE}|{day}{other_sep}\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,9}})?$|" + (
-            whole + "$" if fraction else whole + r"\.\d{1,9}$"
-        )
-    else:
-        raise _Fallback(f"parse_dates column {name!r} is not plain ISO 8601")
-    fits = values.str.contains(shape)
-    if not fits.all():
-        if values.filter(~fits).str.contains(others).all():
-            return None
-        raise _Fallback(f"parse_dates column {name!r} mixes formats")
-    if shape == _ISO_DATE:
-        return c.str.to_datetime("%Y-%m-%d", time_unit="us", strict=True)
-    # whole seconds parsed strictly, the fraction added as microseconds (faster than %.f)
-    seconds = c.str.slice(0, 19).str.to_datetime(
-        f"%Y-%m-%d{sep}%H:%M:%S", time_unit="us", strict=True
-    )
-    if not fraction:
-        return seconds.alias(name)
-    micros = c.str.slice(20).str.pad_end(6, "0").cast(pl.Int64)
-    return (seconds + pl.duration(microseconds=micros, time_unit="us")).alias(name)
-
-
-def _read_typed(
-    content: Path | bytes,
-    read: dict[str, Any],
-    chosen: list[str],
-    text: set[str],
-    markers: list[str],
-) -> pl.DataFrame:
-    """Read the chosen columns, numbers parsed by Polars where pandas parses them the same.
-
-    Polars' inference over the first rows proposes integer and float columns; everything else
-    (booleans, whose spellings Polars accepts more widely than pandas, and text) is read as text
-    and typed by :func:`_csv_types`. When a later row breaks a proposed type, all is text. NA
-    markers become nulls in text columns afterwards (matching a list of markers while parsing
-    costs Polars more than the whole number parse).
-    """
-    columns = chosen if len(chosen) != len(read["new_columns"]) else None
-    strings = dict.fromkeys(text, pl.String())
-    try:
-        inferred = pl.scan_csv(_polars_source(content), **read, schema_overrides=strings)
-        overrides = {
-            c: pl.String()
-            for c, t in inferred.collect_schema().items()
-            if t not in (pl.Int64, pl.Float64)
-        }
-        frame = pl.read_csv(
-            _polars_source(content),
-            **read,
-            columns=columns,
-            schema_overrides={**overrides, **strings},
-            raise_if_empty=True,
-        )
-    except pl.exceptions.PolarsError:
-        frame = pl.read_csv(_polars_source(content), **read, columns=columns, infer_schema_length=0)
-    floats = [c for c, t in frame.schema.items() if t == pl.Float64]
-    if floats and frame.select(pl.any_horizontal(pl.col(floats).is_nan().any())).item():
-        # a NaN spelling: pandas reads it as NA or keeps the column as text, by spelling
-        raise _Fallback("NaN spelled in a number column")
-    texts = [c for c, t in frame.schema.items() if t == pl.String]
-    if markers and texts:
-        frame = frame.with_columns(
-            pl.when(pl.col(c).is_in(markers)).then(None).otherwise(pl.col(c)).alias(c)
-            for c in texts
-        )
-    return frame
 
 
 @dataclass(frozen=True)
@@ -310,9 +151,7 @@ def _csv_labels(
     content: Path | bytes, base: Mapping[str, Any], names: Any, header: int | None
 ) -> tuple[list[Any], set[Any]]:
     """The column labels pandas gives, and those of nameless header fields."""
-    first = pl.read_csv(
-        _polars_source(content), has_header=False, n_rows=1, infer_schema_length=0, **base
-    )
+    first = scan_exact(content, has_header=False, n_rows=1, infer_schema_length=0, **base).collect()
     width = first.width
     if names not in (_NO, None):
         labels: list[Any] = list(names)
@@ -473,6 +312,7 @@ def _csv_fast(
     dtype_backend: Any,
     default_sep: str,
     rest: Mapping[str, Any],
+    auto: bool = False,
 ) -> pd.DataFrame:
     harmless = {"low_memory", "memory_map", "cache_dates", "encoding_errors", "engine"}
     unknown = sorted(k for k in rest if k not in harmless)
@@ -486,8 +326,16 @@ def _csv_fast(
                      keep_default_na, quotechar, default_sep)  # fmt: skip
     _utf8(encoding)
     file = _local_file(source)
-    content = _content(file, _compression(file, compression))
-    _check_lines(content)
+    compressed = _compression(file, compression)
+    if auto:
+        if compressed is not None:
+            raise _Fallback("compressed: pandas decompresses and parses as fast")
+        dated = list(parse_dates) if isinstance(parse_dates, list | tuple) else []
+        given_names = None if names in (_NO, None) else [str(n) for n in names]
+        layout = (args.separator, args.quote, args.skip)
+        cache = bool(rest.get("cache_dates", True))
+        _dates_worth_it(file, layout, given_names, dated, args.nulls, cache)
+    content = _content(file, compressed)
     base: dict[str, Any] = {"separator": args.separator, "quote_char": args.quote,
                             "skip_rows": args.skip, "encoding": "utf8"}  # fmt: skip
     labels, unnamed = _csv_labels(content, base, names, args.header)
@@ -496,6 +344,7 @@ def _csv_fast(
     dates, wanted_dtypes = _csv_dates_and_dtypes(parse_dates, dtype, keys, chosen)
     read = {**base, "has_header": args.header is not None, "new_columns": keys,
             "n_rows": args.limit}  # fmt: skip
+    _check_lines(content)
     frame, nullable_bool = _csv_frame(content, read, chosen, dates, wanted_dtypes, args.nulls)
     out = _csv_pandas(frame, nullable_bool, wanted_dtypes)
     out.columns = pd.Index([labels[keys.index(c)] for c in out.columns])
@@ -525,8 +374,11 @@ def read_csv(
     dtype_backend: Any = _NO,
     **kwargs: Any,
 ) -> pd.DataFrame:
-    """``pandas.read_csv``, parsed by Polars in parallel when the result is the same.
+    """``pandas.read_csv``, parsed by Polars in parallel where that is faster and the result is
+    the same.
 
+    Which calls Polars reads is set by :func:`csv_route` (by default: large local files with
+    ``parse_dates``, where it wins); :func:`last_read` says which reader served the last call.
     The fast path honours ``sep``/``delimiter``, ``header`` (0, ``None``), ``names``,
     ``index_col``, ``usecols`` (names or positions), ``dtype`` (text, ``float64``, ``int64``,
     ``Int64``, ``Float64``), ``parse_dates`` (ISO 8601 columns), ``skiprows`` (a count),
@@ -578,18 +430,28 @@ def _read_delimited(
     kwargs: dict[str, Any],
 ) -> pd.DataFrame:
     given = _given(**{k: args[k] for k in _CSV_ARGS})
-    rest = dict(kwargs)
-    if given.get("storage_options") is not None:
-        rest["storage_options"] = given["storage_options"]
-    try:
-        return _csv_fast(
-            source,
-            **{k: args[k] for k in _CSV_ARGS if k != "storage_options"},
-            default_sep=default_sep,
-            rest=rest,
-        )
-    except (_Fallback, pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as why:
-        result: pd.DataFrame = _fallback(
-            what, source, why, lambda: reader(source, **given, **kwargs)
-        )
-        return result
+    route = _ROUTE.get()
+    reason = "route 'pandas'" if route == "pandas" else None
+    if route == "auto":
+        reason = _auto_reason(source, args["parse_dates"])
+    if reason is None:
+        rest = dict(kwargs)
+        if given.get("storage_options") is not None:
+            rest["storage_options"] = given["storage_options"]
+        try:
+            out = _csv_fast(
+                source,
+                **{k: args[k] for k in _CSV_ARGS if k != "storage_options"},
+                default_sep=default_sep,
+                rest=rest,
+                auto=route == "auto",
+            )
+            _record(ReadPath(what, "polars"))
+            return out
+        except (_Fallback, pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as why:
+            reason = _why(why)
+    _record(ReadPath(what, "pandas", reason))
+    result: pd.DataFrame = _fallback(
+        what, source, reason, lambda: reader(source, **given, **kwargs)
+    )
+    return result

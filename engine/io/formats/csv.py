@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import polars as pl
@@ -21,7 +22,7 @@ from dynio.engine.io.formats.base import (
 )
 from dynio.engine.io.formats.text import head, transcode
 
-__all__ = ["CSV", "csv_write_kwargs"]
+__all__ = ["CSV", "csv_write_kwargs", "scan_exact"]
 
 
 def _layout_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,6 +162,17 @@ def _scan_csv(paths: Sequence[str], options: Mapping[str, Any], hints: ScanHints
     if floats:  # "1e309" parses as inf: re-read as text, where the cast table refuses it
         frame = frame.with_columns(finite(cs.by_name(*floats, require_all=False)))
     return frame
+
+
+def scan_exact(source: str | Path | bytes, **polars_options: Any) -> pl.LazyFrame:
+    """One CSV file (a local path, or its decompressed bytes) under Polars' own option names,
+    nothing added: no NA markers, no casts, no encoding translation.
+
+    The scan the drop-in ``dynio.pandas.read_csv`` builds its exact reads on: it decides every
+    option itself (which markers are missing, which columns are read as text) to give what
+    pandas gives, where :data:`CSV`'s scanner applies a resource's options and schema.
+    """
+    return pl.scan_csv(source, **polars_options)
 
 
 def _write_csv(df: pl.DataFrame, out: IO[bytes], options: Mapping[str, Any]) -> None:
