@@ -66,7 +66,7 @@ SCENARIOS: list[Scenario] = [
         Side(_DYNIO_QUALITY + _DYNIO_METRIC_LOG, 'df = cat.read("orders_checked")'),
         Side(_PANDAS, 'df = pd.read_parquet(DATA + "/orders.parquet")'),
         target=1.3,
-        guard=2.5,  # quick-mode ratios seen: 1.3-1.5 (not met today)
+        guard=2.5,  # quick-mode ratios seen: 0.89-2.41 on a loaded machine (1.38 in CI)
     ),
     Scenario(
         "V2-pandas",
@@ -74,7 +74,7 @@ SCENARIOS: list[Scenario] = [
         Side(_DYNIO_QUALITY + _DYNIO_METRIC_LOG, 'df = cat.read("orders_checked_pandas")'),
         Side(_PANDAS, 'df = pd.read_parquet(DATA + "/orders_pandas.parquet")'),
         target=1.3,
-        guard=2.5,  # quick-mode ratios seen: 1.6-1.9 (not met today)
+        guard=3.0,  # quick-mode ratios seen: 1.63-2.25 on a loaded machine (not met today)
     ),
     Scenario(
         "V3",
@@ -82,7 +82,7 @@ SCENARIOS: list[Scenario] = [
         Side(_DYNIO_QUALITY + _DYNIO_METRIC_LOG, 'df = cat.read("narrow_checked")'),
         Side(_PANDAS, 'df = pd.read_parquet(DATA + "/narrow.parquet")'),
         target=1.3,
-        guard=3.0,  # quick-mode ratios seen: 2.0-2.3 (not met today)
+        guard=2.5,  # quick-mode ratios seen: 1.29-1.67 on a loaded machine (not met today)
     ),
     Scenario(
         "W1",
@@ -133,7 +133,9 @@ SCENARIOS: list[Scenario] = [
         Side(_DYNIO, _F1 + 'cat.read("orders_1k")'),
         Side(_PANDAS, _F1 + 'pd.read_parquet(DATA + "/orders_1k.parquet")'),
         target=1.1,
-        guard=2.5,  # quick-mode ratios seen: 1.7-1.9 (not met today)
+        # quick and full read the same 1,000-row file; ratios seen 1.51-1.98 (~1 ms per call
+        # over pandas' ~1.4 ms; not met today)
+        guard=3.0,
     ),
     Scenario(
         "I1",
