@@ -25,7 +25,9 @@ from benchmarks.sides import (
 
 __all__ = ["SCENARIOS", "Scenario", "Side", "all_scenarios", "topic_modules"]
 
-_F1 = "for _ in range(200):\n    df = "
+_F1 = "for _ in range(200):\n    "
+_F1_DYNIO = 'df = cat.read("orders_1k")\n'
+_F1_PANDAS = 'df = pd.read_parquet(DATA + "/orders_1k.parquet")\n'
 
 SCENARIOS: list[Scenario] = [
     *read_scenarios(),
@@ -130,8 +132,9 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "F1",
         "a 1,000-row parquet file read 200 times (fixed cost per call)",
-        Side(_DYNIO, _F1 + 'cat.read("orders_1k")'),
-        Side(_PANDAS, _F1 + 'pd.read_parquet(DATA + "/orders_1k.parquet")'),
+        # one untimed read first on each side: the per-call cost, not the first call's imports
+        Side(_DYNIO + _F1_DYNIO, _F1 + _F1_DYNIO),
+        Side(_PANDAS + _F1_PANDAS, _F1 + _F1_PANDAS),
         target=1.1,
         # quick and full read the same 1,000-row file; ratios seen 1.51-1.98 (~1 ms per call
         # over pandas' ~1.4 ms; not met today)
