@@ -11,6 +11,7 @@ import argparse
 import compileall
 import contextlib
 import datetime as dt
+import fnmatch
 import importlib.metadata
 import json
 import os
@@ -58,9 +59,11 @@ _t0 = time.perf_counter()
 {run}
 _seconds = time.perf_counter() - _t0
 _peak = _rss_kb("VmHWM")
+{after}
+_path = globals().get("PATH_TAKEN")
 with open({result!r}, "w") as fh:
     json.dump({{"seconds": _seconds, "peak_kb": _peak, "growth_kb": max(_peak - _before, 0),
-               "report": globals().get("REPORT")}}, fh)
+               "path": None if _path is None else str(_path)}}, fh)
 """
 
 
@@ -80,7 +83,9 @@ class Outcome:
     baseline_peak_mb: float | None = None
     status: str = "ok"  # ok | missed | guard | skipped | error
     note: str = ""
-    report: str = ""  # what the dynio side's run set as REPORT (e.g. which reader served it)
+    # which path the dynio side took (its ``PATH_TAKEN``, see benchmarks.sides), "" when it
+    # records none; rounds that disagree are joined with " | "
+    path: str = ""
 
 
 def _python_for(side: Side, pythons: dict[str, str | None]) -> str | None:
@@ -94,7 +99,7 @@ def _run_side(side: Side, python: str, scenario: Scenario, ctx: dict[str, Any]) 
         return {"seconds": time.perf_counter() - t0, "peak_kb": 0.0, "growth_kb": 0.0}
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         result = fh.name
-    code = _CHILD.format(setup=side.setup, run=side.run, result=result, ctx=ctx)
+    code = _CHILD.format(setup=side.setup, run=side.run, after=side.after, result=result, ctx=ctx)
     try:
         proc = subprocess.run(
             [python, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=1800
@@ -135,8 +140,8 @@ def _summarise(
     outcome.ratio = d / b if b > 0 else None
     outcome.dynio_peak_mb = statistics.median(s["peak_kb"] for s in samples["dynio"]) / 1024
     outcome.baseline_peak_mb = statistics.median(s["peak_kb"] for s in samples["baseline"]) / 1024
-    reports = dict.fromkeys(str(s["report"]) for s in samples["dynio"] if s.get("report"))
-    outcome.report = "; ".join(reports)
+    paths = dict.fromkeys(s["path"] for s in samples["dynio"] if s.get("path"))
+    outcome.path = " | ".join(paths)
 
 
 def run_scenario(
@@ -196,10 +201,12 @@ def _versions() -> dict[str, str]:
 
 
 def table(outcomes: list[Outcome]) -> str:
-    """A Markdown table of outcomes."""
+    """A Markdown table of outcomes; a ``path`` column when a dynio side recorded its path."""
+    with_path = any(o.path for o in outcomes)
     lines = [
-        "| id | scenario | dynio | baseline | ratio | target | status |",
-        "|---|---|---|---|---|---|---|",
+        "| id | scenario | dynio | baseline | ratio | target | status |"
+        + (" path |" if with_path else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if with_path else ""),
     ]
 
     def fmt(value: float | None, memory: bool) -> str:
@@ -213,9 +220,32 @@ def table(outcomes: list[Outcome]) -> str:
         lines.append(
             f"| {o.id} | {o.title} | {fmt(o.dynio, o.metric == 'memory')}"
             f" | {fmt(o.baseline, o.metric == 'memory')} | {ratio} |"
-            f" ≤ {o.target} | {status} |"
+            f" ≤ {o.target} | {status} |" + (f" {o.path or '-'} |" if with_path else "")
         )
     return "\n".join(lines)
+
+
+def select(
+    everything: list[Scenario], only: str | None, mode: str
+) -> tuple[list[Scenario], set[str]]:
+    """The scenarios a run measures, and the checks (L1, L2, D2) ``--only`` names.
+
+    ``only`` is a comma-separated list of ids or shell patterns, case-insensitive (``R1*`` is
+    R1 on every writer's file); without it, every scenario of the mode. A pattern that matches
+    nothing is an error (``ValueError``).
+    """
+    if not only:
+        return [s for s in everything if s.quick or mode == "full"], {"L1", "L2", "D2"}
+    patterns = [p.strip().upper() for p in only.split(",") if p.strip()]
+    checks = {"L1", "L2", "D2"}
+    chosen = [s for s in everything if any(fnmatch.fnmatchcase(s.id.upper(), p) for p in patterns)]
+    named = {c for c in checks if any(fnmatch.fnmatchcase(c, p) for p in patterns)}
+    for p in patterns:
+        if not any(fnmatch.fnmatchcase(s.id.upper(), p) for s in everything) and not any(
+            fnmatch.fnmatchcase(c, p) for c in checks
+        ):
+            raise ValueError(p)
+    return chosen, named
 
 
 def _ltm_line(check: dict[str, Any]) -> str:
@@ -259,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help=f"{SIZES['quick']:,} rows (CI)")
     size.add_argument("--full", action="store_true", help=f"{SIZES['full']:,} rows (default)")
-    parser.add_argument("--only", help="comma-separated scenario ids (e.g. R1,R3,V1)")
+    parser.add_argument(
+        "--only", help="comma-separated scenario ids or patterns (e.g. R1,R3,V1 or 'R*-pandas')"
+    )
     parser.add_argument("--rounds", type=int, help="rounds per scenario (default 5)")
     parser.add_argument(
         "--no-dynamicio", action="store_true", help="skip scenarios whose baseline is dynamicio"
@@ -272,17 +304,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
-    wanted = {s.strip().upper() for s in args.only.split(",")} if args.only else None
     everything = all_scenarios()
-    scenarios = [
-        s for s in everything if (s.id.upper() in wanted if wanted else s.quick or mode == "full")
-    ]
-    run_ltm = wanted is None or "L1" in wanted
-    run_ltm_checks = wanted is None or "L2" in wanted
-    run_d2_check = mode == "full" and (wanted is None or "D2" in wanted)
-    if wanted and len(scenarios) + len(wanted & {"L1", "L2", "D2"}) != len(wanted):
+    try:
+        scenarios, named = select(everything, args.only, mode)
+    except ValueError as exc:
         known = ", ".join(s.id for s in everything)
-        parser.error(f"unknown scenario id in {args.only!r}; known: {known}")
+        parser.error(f"no scenario matches {exc} in {args.only!r}; known: {known}")
+    run_ltm = "L1" in named
+    run_ltm_checks = "L2" in named
+    run_d2_check = mode == "full" and "D2" in named
 
     # dynio is measured as installed: pip writes bytecode at install time, an editable checkout
     # on a machine with PYTHONDONTWRITEBYTECODE=1 would compile every module in every process
@@ -314,10 +344,10 @@ def main(argv: list[str] | None = None) -> int:
                     outcome = run_scenario(scenario, rounds, ctx, pythons)
                     outcomes.append(outcome)
                     ratio = "-" if outcome.ratio is None else f"{outcome.ratio:.2f}"
+                    path = f" [path: {outcome.path}]" if outcome.path else ""
                     print(
                         f"{scenario.id:<7} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
-                        f" {scenario.guard}) {outcome.status} {outcome.note}"
-                        + (f" [{outcome.report}]" if outcome.report else ""),
+                        f" {scenario.guard}) {outcome.status}{path} {outcome.note}",
                         flush=True,
                     )
     checks = []

@@ -40,7 +40,7 @@ pd.read_csv(_path, **_kw)  # warmed up as the dynio side is by its check
 """
 _REPORT = """
 _last = dpd.last_read()
-REPORT = _last.reader if _last.reason is None else f"{_last.reader}: {_last.reason}"
+PATH_TAKEN = _last.reader if _last.reason is None else f"{_last.reader}: {_last.reason}"
 """
 
 

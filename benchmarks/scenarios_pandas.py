@@ -25,7 +25,7 @@ SCENARIOS: list[Scenario] = [
         "read_parquet, all columns",
         Side(_DPD, 'df = dpd.read_parquet(DATA + "/orders.parquet")'),
         Side(_PD, 'df = pd.read_parquet(DATA + "/orders.parquet")'),
-        target=0.7,
+        target=0.75,
         guard=1.3,
     ),
     Scenario(
