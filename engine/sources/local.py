@@ -28,6 +28,7 @@ in (see :mod:`dynio.engine.io.layout`), so a failed write leaves the old data un
 from __future__ import annotations
 
 import errno
+import functools
 import glob
 import os
 import re
@@ -270,6 +271,12 @@ def _open_first(file: str) -> BinaryIO | None:
 _FD_PATHS = Path("/proc/self/fd")
 
 
+@functools.cache
+def _fd_paths() -> bool:
+    """Whether this system names open files by ``/proc/self/fd/N`` (it does not change)."""
+    return _FD_PATHS.is_dir()
+
+
 @dataclass
 class _Held:
     """A file held open; ``path`` opens the very same file (inode) while it is."""
@@ -298,7 +305,7 @@ def _holdable(
         and capabilities_of(fmt).footer
         and not request.streaming
         and not options.get("include_file_paths")
-        and _FD_PATHS.is_dir()
+        and _fd_paths()
     )
 
 
