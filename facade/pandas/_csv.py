@@ -22,7 +22,6 @@ from dynio.pandas._common import (
     _content,
     _Fallback,
     _fallback,
-    _given,
     _local_file,
     _utf8,
 )
@@ -429,7 +428,7 @@ def _read_delimited(
     args: Mapping[str, Any],
     kwargs: dict[str, Any],
 ) -> pd.DataFrame:
-    given = _given(**{k: args[k] for k in _CSV_ARGS})
+    given = {k: args[k] for k in _CSV_ARGS if args[k] is not _NO}  # what pandas gets
     route = _ROUTE.get()
     reason = "route 'pandas'" if route == "pandas" else None
     if route == "auto":
