@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                     ratio = "-" if outcome.ratio is None else f"{outcome.ratio:.2f}"
                     path = f" [path: {outcome.path}]" if outcome.path else ""
                     print(
-                        f"{scenario.id:<7} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
+                        f"{scenario.id:<13} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
                         f" {scenario.guard}) {outcome.status}{path} {outcome.note}",
                         flush=True,
                     )
