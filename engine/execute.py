@@ -208,7 +208,8 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) 
                     plan.release()
             set_attributes(sp, {"read_path": path})
             if data is not None and (plan.changed is None or not plan.changed()):
-                set_attributes(sp, {"rows": data.num_rows if path == "arrow" else data.height})
+                rows = data.num_rows if path == read_path.ARROW else data.height
+                set_attributes(sp, {"rows": rows})
                 if attempt > 1:
                     set_operation_attributes({"dynio.read.attempts": attempt})
                 return replace(plan, info=replace(info, read_path=path)), data

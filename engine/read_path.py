@@ -27,6 +27,7 @@ import polars as pl
 
 from dynio.engine.errors import DynioError
 from dynio.engine.io.filesystems import is_remote
+from dynio.engine.io.formats import capabilities_of
 from dynio.engine.plan import Plan
 
 __all__ = ["ARROW", "POLARS", "READ_PATH_OPTION", "ReadPath", "choose", "read_arrow"]
@@ -81,7 +82,9 @@ def _plain(plan: Plan) -> bool:
     """Whether the arrow path can give exactly what the polars path gives for this plan."""
     info, options = plan.info, plan.env.source.options
     return (
-        info.format == "parquet"
+        # the format declaring the option is the one pyarrow's parquet reader reads
+        info.format is not None
+        and READ_PATH_OPTION in capabilities_of(info.format).read_options
         and plan.env.source.kind == "local"
         and len(info.files) == 1
         and not is_remote(info.files[0])

@@ -26,6 +26,7 @@ from dynio.engine.display import MetricValues
 from dynio.engine.errors import ConfigError, ResourceNotFoundError, ValidationError
 from dynio.engine.filters import FilterLike
 from dynio.engine.placeholders import VarSource
+from dynio.engine.plan import PlanInfo
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
 from dynio.engine.spec import CatalogSpec
 from dynio.engine.telemetry import include_values, operation
@@ -170,6 +171,12 @@ class Catalog:
         in notebooks, with ``to_pandas()``)."""
         return MetricValues(getattr(self._local, "metrics", []))
 
+    @property
+    def last_info(self) -> PlanInfo | None:
+        """What this thread's last read did (:class:`~dynio.engine.plan.PlanInfo`: location,
+        files, pushdown, casts, and ``read_path``, the reader that ran)."""
+        return getattr(self._local, "info", None)
+
     def _remember(self, report: ValidationReport, metrics: list[MetricValue]) -> None:
         self._local.report = report
         self._local.metrics = metrics
@@ -227,6 +234,7 @@ class Catalog:
             self._remember(exc.report, [])
             raise
         self._remember(result.report, result.metrics)
+        self._local.info = result.info
         return result
 
     def read_result(
@@ -420,6 +428,7 @@ class Catalog:
             self._remember(exc.report, [])
             raise
         self._remember(result.report, result.metrics)
+        self._local.info = result.info
         return result
 
     def write(
@@ -453,6 +462,7 @@ class Catalog:
             data, validate=validate, metrics=metrics, **template_args
         )
         self._remember(result.report, result.metrics)
+        self._local.info = result.info
         return result
 
     async def read_async(

@@ -103,7 +103,7 @@ def to_pandas(
             nullable dtypes everywhere) or ``"pyarrow"`` (``ArrowDtype`` columns, no copies).
     """
     check_dtype_backend(dtype_backend)
-    if any(dtype == pl.Object for dtype in frame.schema.values()):
+    if pl.Object in frame.dtypes:
         if dtype_backend == "pyarrow":  # Polars converts its Python objects itself
             return frame.to_pandas(use_pyarrow_extension_array=True)
         table = frame.to_arrow()

@@ -47,7 +47,10 @@ def _configured() -> tuple[Any, ...] | None:
     """What configures the client (a cache key), or ``None`` when nothing does."""
     if os.environ.get("DYNIO_OPENLINEAGE", "").strip().lower() in ("0", "false", "no", "off"):
         return None
-    settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("OPENLINEAGE")))
+    # the names first, then only their values (every read asks: decoding every value of the
+    # environment cost a small read a tenth of a millisecond)
+    names = [k for k in os.environ if k.startswith("OPENLINEAGE")]
+    settings = tuple(sorted((k, os.environ[k]) for k in names))
     found = [k for k, _ in settings if k in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG")]
     found += [k for k, _ in settings if k.startswith("OPENLINEAGE__TRANSPORT")]
     yaml_file = os.path.join(os.getcwd(), "openlineage.yml")

@@ -130,6 +130,8 @@ def test_the_path_is_on_the_result_and_the_spans(
     _write("pyarrow", path)
     cat = _catalog(catalog_from, path)
     assert _path_of(cat, "arrow", otel) == "arrow"
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "arrow"
     assert _path_of(cat, "polars", otel) == "polars"
     # a filter needs the engine: the polars path, whatever the option says
     assert _path_of(cat, "arrow", otel, filters=[("qty", ">", 3)]) == "polars"
