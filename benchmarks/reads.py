@@ -102,10 +102,18 @@ _GUARDS = {"R1": 1.3, "R2": 1.6, "R3": 1.2, "R4": 1.0}
 _WRITER_GUARDS = {"R1": 1.8, "R2": 1.8, "R3": 1.6, "R4": 1.3}
 
 
+# which reader served the read (``PlanInfo.read_path``: polars or arrow)
+_PATH_TAKEN = "PATH_TAKEN = cat.last_info.read_path if cat.last_info else None"
+
+
 def _sides(layout: Layout, read: str) -> tuple[Side, Side]:
     r = _READS[read]
     setup = _R3_CUTOFF if read == "R3" else ""
-    dynio = Side(_DYNIO + setup, f'df = cat.read("{layout.resource}"{r.dynio_args})')
+    dynio = Side(
+        _DYNIO + setup,
+        f'df = cat.read("{layout.resource}"{r.dynio_args})',
+        after=_PATH_TAKEN,
+    )
     pandas = Side(
         _PANDAS + setup,
         f'df = pd.read_parquet(DATA + "/{layout.path}"{r.pandas_args}){r.pandas_after}',
