@@ -217,7 +217,8 @@ def distinct_count(series: pl.Series) -> int:
     span = hi - lo + 1
     if span > min(max(DIRECT_SPAN_FACTOR * s.len(), _MIN_SPAN), _MAX_SPAN):
         return int(s.n_unique())
-    # offsets from the minimum in a type wide enough for them (UInt64 stays unsigned)
-    wide = s if s.dtype == pl.UInt64 else s.cast(pl.Int64)
-    seen = pl.zeros(span, dtype=pl.Boolean, eager=True).scatter(wide - lo, True)
+    # offsets from the minimum, in a type that holds every value (the narrow ones overflow)
+    own = s.dtype in (pl.UInt64, pl.Int128, pl.UInt128)
+    offsets = (s - pl.Series([lo], dtype=s.dtype)) if own else s.cast(pl.Int64) - lo
+    seen = pl.zeros(span, dtype=pl.Boolean, eager=True).scatter(offsets, True)
     return int(seen.sum())
