@@ -117,6 +117,21 @@ ATTRIBUTES: dict[str, Attribute] = {
             "`dynio.read`, `dynio.scan`",
             "the reader that ran: `polars` (lazy scan) or `arrow` (pyarrow's, plain parquet reads)",
         ),
+        _A(
+            "dynio.pandas.function",
+            "the caller's span (`dynio.pandas` readers)",
+            "the drop-in reader called (`read_csv`…)",
+        ),
+        _A(
+            "dynio.pandas.reader",
+            "the caller's span (`dynio.pandas` readers)",
+            "which reader served the call: `polars` or `pandas`",
+        ),
+        _A(
+            "dynio.pandas.reason",
+            "the caller's span (`dynio.pandas` readers)",
+            "why pandas read the call (no file values)",
+        ),
         _A("dynio.scan.lazy", "`dynio.scan` operation", "`true`: planning only, collected later"),
         _A("dynio.io.direction", "`dynio.io.*` metrics", "`read` or `write`"),
         _A("dynio.column", "quality metrics, rule events", "column name"),

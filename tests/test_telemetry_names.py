@@ -16,8 +16,10 @@ import polars as pl
 import pytest
 from conftest import write_text
 from fixtures.otel import OtelCapture
+from opentelemetry import trace
 
 import dynio
+import dynio.pandas
 from dynio.engine import conventions
 from dynio.engine.errors import ValidationError
 
@@ -112,6 +114,10 @@ def _run(tmp_path: Path, personal: list[str], **catalog_kwargs: Any) -> None:
     cat.read("people", validate=False)
     cat.scan("people", filters=[("email", "=", personal[0])])
     cat.write("people_out", frame.fill_null("n/a"))
+    # the drop-in readers name the reader that served a call on the caller's span
+    frame.write_csv(tmp_path / "data" / "people.csv")
+    with trace.get_tracer("caller").start_as_current_span("caller", kind=trace.SpanKind.SERVER):
+        dynio.pandas.read_csv(tmp_path / "data" / "people.csv")
 
 
 def _dump(otel: OtelCapture, records: list[Any]) -> tuple[str, list[tuple[str, str]]]:
@@ -152,7 +158,9 @@ def test_every_emitted_name_is_in_the_table(
     for p in points:
         assert set(p.attributes) <= set(conventions.METRICS[p.name].attributes), p.name
     # the run did emit the value-carrying names (so the check above saw them)
-    assert {"dynio.metric.label", "dynio.filters.pushed"} <= {n for _, n in names}
+    assert {"dynio.metric.label", "dynio.filters.pushed", "dynio.pandas.reader"} <= {
+        n for _, n in names
+    }
 
 
 def test_no_personal_data_in_any_exported_telemetry_by_default(
