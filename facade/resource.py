@@ -6,7 +6,7 @@ importable as ``dynio.Resource`` and ``dynio.catalog.Resource``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -222,25 +222,27 @@ class Resource:
         return self._to_pandas(result.frame, dtype_backend)
 
     def _to_pandas(self, frame: pl.DataFrame, dtype_backend: handoff.DtypeBackend) -> pd.DataFrame:
-        with span(
-            "to_pandas",
-            rows=frame.height,
-            dtype_backend=dtype_backend,
-            **{"dynio.columns": len(frame.columns)},
-        ):
-            return handoff.to_pandas(
-                frame, self.spec.schema, dtype_backend, source_format=self.spec.source.format
-            )
+        return self._handed(handoff.to_pandas, frame, frame.height, frame.width, dtype_backend)
 
     def _arrow_to_pandas(self, table: Any, dtype_backend: handoff.DtypeBackend) -> pd.DataFrame:
+        return self._handed(
+            handoff.arrow_to_pandas, table, table.num_rows, table.num_columns, dtype_backend
+        )
+
+    def _handed(
+        self,
+        convert: Callable[..., pd.DataFrame],
+        data: Any,
+        rows: int,
+        columns: int,
+        dtype_backend: handoff.DtypeBackend,
+    ) -> pd.DataFrame:
+        """One ``to_pandas`` span around a hand-off (from Polars or from Arrow)."""
         with span(
-            "to_pandas",
-            rows=table.num_rows,
-            dtype_backend=dtype_backend,
-            **{"dynio.columns": table.num_columns},
+            "to_pandas", rows=rows, dtype_backend=dtype_backend, **{"dynio.columns": columns}
         ):
-            return handoff.arrow_to_pandas(
-                table, self.spec.schema, dtype_backend, source_format=self.spec.source.format
+            return convert(
+                data, self.spec.schema, dtype_backend, source_format=self.spec.source.format
             )
 
     def read_polars(
