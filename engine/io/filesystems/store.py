@@ -9,12 +9,10 @@ plain HTTP servers through the standard library.
 from __future__ import annotations
 
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dynio.engine.deadlines import parse_timeouts
 from dynio.engine.errors import ConfigError, DynioError, ReadError
@@ -29,6 +27,9 @@ from dynio.engine.io.filesystems.options import (
 )
 from dynio.engine.io.filesystems.retries import GaveUp, Retrier, retry_policy
 from dynio.engine.telemetry import annotate, carrier, client_span, redact
+
+if TYPE_CHECKING:  # the HTTP client is imported on first use: local reads never need it
+    import urllib.request
 
 __all__ = [
     "ObjectInfo",
@@ -215,12 +216,16 @@ def version_of(info: Mapping[str, Any]) -> str | None:
 
 
 def _http_request(store: Store, url: str, method: str) -> urllib.request.Request:
+    import urllib.request
+
     headers = {str(k): str(v) for k, v in dict(store.options.get("headers") or {}).items()}
     return urllib.request.Request(url, method=method, headers=headers)
 
 
 def http_head(store: Store, location: Location) -> tuple[int | None, bool]:
     """Size and whether the server answers range requests (what Polars' native reader needs)."""
+    import urllib.error
+    import urllib.request
 
     def head() -> tuple[int | None, bool]:
         try:
@@ -254,6 +259,9 @@ def http_head(store: Store, location: Location) -> tuple[int | None, bool]:
 
 
 def http_get(store: Store, url: str, dest: Path) -> int:
+    import urllib.error
+    import urllib.request
+
     request = _http_request(store, url, "GET")
     try:
         with (
