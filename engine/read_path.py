@@ -19,7 +19,9 @@ the 5 M-row orders table in fresh processes, interleaved (issue 18, round three)
 - a projection (R2: 3 of 11 columns, one of them text): the Polars path took 0.49-0.98 of
   pandas' CPU time against the arrow path's 0.54-1.52, with 3-5 % less memory (with two long
   text columns of the three: 0.76 against 1.01, but 1.20x pandas' memory against 1.01x); the
-  arrow path adds its planning to pyarrow's read, so it cannot be under 1.0 there;
+  arrow path adds its planning to pyarrow's read, so it cannot be under 1.0 there (wall-time
+  ratios of either path swung 0.6-1.9 between runs on the shared 2-core machine; CPU time and
+  memory are the steadier evidence);
 - a filter: pyarrow prunes row groups by their statistics as Polars does, but decodes every
   column of the row groups kept and filters after; Polars decodes the predicate's column first
   and the other columns only for the rows that pass. Warm, R3 (1 % of rows, prunable) took
