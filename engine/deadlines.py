@@ -198,14 +198,20 @@ def with_libpq_limits(uri: str, limits: Timeouts) -> str:
     """A ``postgresql://`` URI that carries the limits, for libpq (ADBC, psycopg) and
     connectorx alike: ``connect_timeout`` (whole seconds, at least 2 as libpq requires) for the
     connection and its start-up exchange, and ``statement_timeout`` (the deadline) for each
-    statement. Parameters the URI already sets stand."""
+    statement. Parameters the URI already sets stand.
+
+    The server option is spelled ``--statement_timeout=N``, the form without a space, which every
+    connectorx we allow passes on intact: before 0.4.6 connectorx form-encoded the query string
+    (a space became ``+``, sfu-db/connector-x#933), so ``-c statement_timeout=N`` reached the
+    server as ``-c+statement_timeout=N`` and it refused the connection (``unrecognized
+    configuration parameter "+statement_timeout"``)."""
     parts = urlsplit(uri)
     given = {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
     extra: list[tuple[str, str]] = []
     if "connect_timeout" not in given:
         extra.append(("connect_timeout", str(max(2, math.ceil(limits.connect)))))
     if "options" not in given:
-        extra.append(("options", f"-c statement_timeout={round(limits.deadline * 1000)}"))
+        extra.append(("options", f"--statement_timeout={round(limits.deadline * 1000)}"))
     if not extra:
         return uri
     # joined as text: urlunsplit would drop the empty host of postgresql:///db?host=/socket

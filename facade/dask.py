@@ -115,8 +115,11 @@ class PartReader:
 
     def __call__(self, part: partitions.Part) -> pd.DataFrame:
         frame = self.polars(part)
-        env_schema = partitions.load_spec(self.spec).env(self.env).schema
-        out = handoff.to_pandas(frame, env_schema, self.dtype_backend)
+        env_spec = partitions.load_spec(self.spec).env(self.env)
+        # the source format too: CSV's missing text is NaN under pandas 2, as ``read`` gives it
+        out = handoff.to_pandas(
+            frame, env_spec.schema, self.dtype_backend, source_format=env_spec.source.format
+        )
         return out.set_index(self.index) if self.index is not None else out
 
 

@@ -138,9 +138,7 @@ def test_deadline_counts_down() -> None:
 def test_libpq_limits_join_the_uri() -> None:
     limits = Timeouts(connect=0.5, read=1, deadline=2.5)
     plain = with_libpq_limits("postgresql://u:p@h:5/db", limits)
-    assert (
-        plain == "postgresql://u:p@h:5/db?connect_timeout=2&options=-c%20statement_timeout%3D2500"
-    )
+    assert plain == "postgresql://u:p@h:5/db?connect_timeout=2&options=--statement_timeout%3D2500"
     socketed = with_libpq_limits("postgresql:///db?host=%2Ftmp&port=5", Timeouts(connect=7))
     assert socketed.startswith("postgresql:///db?host=%2Ftmp&port=5&connect_timeout=7&")
     mine = "postgresql://h/db?connect_timeout=30&options=-c%20search_path%3Dx"
@@ -309,19 +307,46 @@ def test_postgres_write_gives_up(
     said_silence(err.value, silent_server)
 
 
-def test_postgres_statement_deadline(postgres: PostgresServer, catalog_from: CatalogFrom) -> None:
-    """A statement that runs past the deadline is stopped by the server and said so."""
+@pytest.mark.parametrize(
+    ("options", "driver"),
+    [({}, "PostgreSQL:"), ({"partition_on": "id", "partition_num": 2}, "PostgreSQL (connectorx):")],
+)
+def test_postgres_statement_deadline(
+    postgres: PostgresServer, catalog_from: CatalogFrom, options: dict[str, Any], driver: str
+) -> None:
+    """A statement that runs past the deadline is stopped by the server and said so, through
+    ADBC and through connectorx (whose versions before 0.4.6 mangled a space in the URI)."""
     body = {
         "r": {
             "env": {
                 "type": "postgres",
                 "postgres": dict(postgres.settings),
-                "options": {"sql_query": "SELECT 1 AS id FROM pg_sleep(5)", "timeouts": 1},
+                "options": {
+                    "sql_query": "SELECT 1 AS id FROM pg_sleep(5)",
+                    "timeouts": {"deadline": 1},
+                    **options,
+                },
             },
         }
     }
-    body["r"]["env"]["options"]["timeouts"] = {"deadline": 1}
     cat = catalog_from(yaml.safe_dump(body), env="env")
     with pytest.raises(ReadError) as err:
         cat.read("r")
-    assert "ran past the 1s deadline" in str(err.value)
+    said = "the statement ran past the 1s deadline (canceling statement due to statement timeout)"
+    assert f"cannot read from {driver} {said}" in str(err.value)
+
+
+def test_a_server_error_naming_a_timeout_is_not_a_timeout(
+    postgres: PostgresServer, catalog_from: CatalogFrom
+) -> None:
+    """Only the server's own cancellation (or no answer at all) is reported as a limit that ran
+    out; a refusal that merely names a timeout setting is passed on as the server said it."""
+    uri = f"{postgres.uri}?options=-c%20no_such_timeout%3D5"
+    body = {"r": {"env": {"type": "postgres", "postgres": {"uri": uri}}}}
+    cat = catalog_from(yaml.safe_dump(body), env="env")
+    with pytest.raises(ReadError) as err:
+        cat.read("r")
+    text = str(err.value)
+    assert 'unrecognized configuration parameter "no_such_timeout"' in text, text
+    assert "deadline" not in text, text
+    assert "did not answer" not in text, text

@@ -556,6 +556,53 @@ def test_million_row_read(pg: psycopg.Connection[Any], pg_catalog: Any) -> None:
     assert frame.filter(pl.col("id") == 777)["label"].item() == "row 777"
 
 
+def test_database_types_arrive_as_plain_text(pg: psycopg.Connection[Any], pg_catalog: Any) -> None:
+    """numeric, uuid, json and jsonb come out of ADBC as Arrow extension types; they reach Polars
+    as text on every pyarrow we allow (before 18/19 pyarrow leaves them as metadata only)."""
+    uid = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+    pg.execute(
+        "DROP TABLE IF EXISTS ext_types; CREATE TABLE ext_types AS"
+        f" SELECT 1 AS id, 1.25::numeric AS n, '{uid}'::uuid AS u, '{{\"a\": 1}}'::json AS j,"
+        " '[1]'::jsonb AS jb UNION ALL SELECT 2, NULL, NULL, NULL, NULL"
+    )
+    cat = pg_catalog(pg_yaml("ext_types", None))
+    back = cat.read_polars("ext_types").sort("id")
+    assert back.schema == pl.Schema(
+        {"id": pl.Int32, "n": pl.String, "u": pl.String, "j": pl.String, "jb": pl.String}
+    )
+    assert back.row(0) == (1, "1.25", uid, '{"a": 1}', "[1]")
+    assert back.row(1) == (2, None, None, None, None)
+
+
+def test_extension_types_given_as_field_metadata_become_plain() -> None:
+    """What ADBC hands a pyarrow older than 18: the storage type, the extension in metadata."""
+    import uuid
+
+    import pyarrow as pa
+
+    from dynio.engine.sources.sql import normalize_arrow, polars_schema
+
+    def ext(name: str) -> dict[bytes, bytes]:
+        return {b"ARROW:extension:name": name.encode(), b"POSTGRESQL:type": b"x"}
+
+    uid = uuid.uuid4()
+    schema = pa.schema(
+        [
+            pa.field("n", pa.string(), metadata=ext("arrow.opaque")),
+            pa.field("u", pa.binary(16), metadata=ext("arrow.uuid")),
+        ]
+    )
+    table = pa.table(
+        [pa.array(["1.5", None]), pa.array([uid.bytes, None], pa.binary(16))], schema=schema
+    )
+    plain = normalize_arrow(table)
+    assert all(f.metadata == {b"POSTGRESQL:type": b"x"} for f in plain.schema)
+    frame = pl.from_arrow(plain)
+    assert isinstance(frame, pl.DataFrame)
+    assert frame.rows() == [("1.5", str(uid)), (None, None)]
+    assert polars_schema(schema) == frame.schema
+
+
 # ---------------------------------------------------------------------------------- pushdown
 
 

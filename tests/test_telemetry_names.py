@@ -15,15 +15,16 @@ from typing import Any
 import polars as pl
 import pytest
 from conftest import write_text
-from fixtures.otel import OtelCapture
+from fixtures.otel import OtelCapture, Point
 from opentelemetry import trace
 
 import dynio
 import dynio.pandas
-from dynio.engine import conventions
+from dynio.engine import conventions, instruments
 from dynio.engine.errors import ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent
+DYNIO_METER = instruments.meter.name
 
 
 def _personal() -> list[str]:
@@ -120,8 +121,11 @@ def _run(tmp_path: Path, personal: list[str], **catalog_kwargs: Any) -> None:
         dynio.pandas.read_csv(tmp_path / "data" / "people.csv")
 
 
-def _dump(otel: OtelCapture, records: list[Any]) -> tuple[str, list[tuple[str, str]]]:
-    """Everything exported, as text, and every (where, attribute name) pair."""
+def _dump(
+    otel: OtelCapture, records: list[Any], points: list[Point] | None = None
+) -> tuple[str, list[tuple[str, str]]]:
+    """Everything exported (the metric points given, else all points so far), as text, and
+    every (where, attribute name) pair."""
     names: list[tuple[str, str]] = []
     parts: list[str] = []
     for s in otel.spans():
@@ -129,7 +133,7 @@ def _dump(otel: OtelCapture, records: list[Any]) -> tuple[str, list[tuple[str, s
         names += [(f"span {s.name}", k) for k in s.attributes or {}]
         for e in s.events:
             names += [(f"event {e.name}", k) for k in e.attributes or {}]
-    for p in otel.points():
+    for p in otel.points() if points is None else points:
         parts.append(json.dumps([p.name, p.attributes, str(p.value)]))
         names += [(f"metric {p.name}", k) for k in p.attributes]
     for r in records:
@@ -143,8 +147,14 @@ def test_every_emitted_name_is_in_the_table(
 ) -> None:
     _run(tmp_path, _personal(), telemetry={"include_values": True})  # the optional names too
     spans = otel.spans()
-    points = otel.points()
-    _, names = _dump(otel, log_records())
+    every_point = otel.points()
+    # dynio's instruments are its meter's; an SDK may add its own (1.40 counts spans as
+    # otel.sdk.span.started and otel.sdk.span.live under the meter "opentelemetry-sdk")
+    points = [p for p in every_point if p.scope == DYNIO_METER]
+    assert {p.scope for p in every_point} - {DYNIO_METER} <= {"opentelemetry-sdk"}
+    assert {p.name for p in every_point if p.name.startswith("dynio.")} <= {p.name for p in points}
+    assert points
+    _, names = _dump(otel, log_records(), points)
     assert ("log record", "logger.name") in names
     unknown = sorted({(w, n) for w, n in names if n not in conventions.ATTRIBUTES})
     assert not unknown, unknown

@@ -23,7 +23,6 @@ import pyarrow as pa
 from dynio.engine.deadlines import (
     DEFAULT_TIMEOUTS,
     Timeouts,
-    is_timeout,
     parse_timeouts,
     with_libpq_limits,
 )
@@ -49,6 +48,11 @@ _FIELDS = ("db_host", "db_port", "db_name", "db_user", "db_password")
 
 # how the server's own messages start inside a driver's text
 _SERVER_MSG = re.compile(r"(ERROR|FATAL):\s+(.*)$", re.DOTALL)
+# the server's words when statement_timeout stops a statement (SQLSTATE 57014)
+_STATEMENT_CANCELLED = "canceling statement due to statement timeout"
+# no server answered: libpq at connect_timeout ("timeout expired", psycopg's "connection
+# timeout expired"), connectorx's pool waiting for a connection
+_NO_ANSWER = ("timeout expired", "timed out waiting for connection")
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,31 @@ def message(exc: BaseException, secrets: tuple[str, ...]) -> str:
     return redact(re.sub(r"\s+", " ", line), secrets)
 
 
+def _ran_out(exc: BaseException) -> str | None:
+    """Which limit a driver failure is: ``"deadline"`` when the server cancelled the statement
+    at ``statement_timeout``, ``"connect"`` when no server answered in time, else ``None``.
+
+    Only those words count: a server that answered with an error of its own did answer, even
+    when its message names a timeout setting (``unrecognized configuration parameter
+    "statement_timeout"``).
+    """
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    text = " | ".join(str(e) for e in chain)
+    if _STATEMENT_CANCELLED in text:
+        return "deadline"
+    if _SERVER_MSG.search(text):
+        return None
+    if any(words in text for words in _NO_ANSWER) or any(
+        isinstance(e, TimeoutError) for e in chain
+    ):
+        return "connect"
+    return None
+
+
 def fail(
     cls: type[ReadError] | type[WriteError],
     what: str,
@@ -235,13 +264,14 @@ def fail(
     context: Mapping[str, Any],
 ) -> NoReturn:
     said = message(exc, conn.secrets)
-    if is_timeout(exc) or "canceling statement due to statement timeout" in str(exc):
-        limits = conn.timeouts
+    limits = conn.timeouts
+    ran_out = _ran_out(exc)
+    if ran_out == "deadline":
+        said = f"the statement ran past the {limits.deadline:g}s deadline ({said})"
+    elif ran_out == "connect":
         said = (
             f"the PostgreSQL server {_server(conn.location)} did not answer within the"
             f" {limits.connect:g}s connect timeout ({said})"
-            if "statement" not in said
-            else f"the statement ran past the {limits.deadline:g}s deadline ({said})"
         )
     err = cls(f"{what}: {said}", file=location, **context)
     if redact(str(exc), conn.secrets) != str(exc):

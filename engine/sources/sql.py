@@ -8,6 +8,7 @@ conditions SQL computes exactly).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,33 +66,61 @@ def _interval_to_duration(arr: pa.Array) -> pa.Array:
     return pa.array(values, type=pa.duration("us"))
 
 
-def _arrow_type(typ: pa.DataType) -> pa.DataType:
+# how Arrow's C interface (and so Polars) marks an extension type: field metadata
+_EXTENSION_KEYS = (b"ARROW:extension:name", b"ARROW:extension:metadata")
+
+
+def _extension_name(fld: pa.Field) -> str | None:
+    """The Arrow extension a column carries, registered with pyarrow or not.
+
+    pyarrow registers ``arrow.uuid`` and ``arrow.opaque`` from 18 and ``arrow.json`` from 19;
+    an older pyarrow hands such a column over as its storage type with the extension in the
+    field's metadata, which Polars still reads as an extension type it cannot cast.
+    """
+    if isinstance(fld.type, pa.BaseExtensionType):
+        return str(fld.type.extension_name)
+    name = (fld.metadata or {}).get(b"ARROW:extension:name")
+    return name.decode() if name else None
+
+
+def _arrow_type(fld: pa.Field) -> pa.DataType:
     """The Arrow type a column is handed to Polars as."""
-    if isinstance(typ, pa.BaseExtensionType):
-        if typ.extension_name == "arrow.uuid":
-            return pa.string()
+    ext = _extension_name(fld)
+    typ = fld.type
+    if ext == "arrow.uuid":
+        return pa.string()
+    if ext is not None:
         # numerics, JSON and other database-specific values: their storage (text as a rule)
-        storage: pa.DataType = typ.storage_type
+        storage: pa.DataType = typ.storage_type if isinstance(typ, pa.BaseExtensionType) else typ
         return pa.string() if pa.types.is_large_string(storage) else storage
     if pa.types.is_interval(typ):
         return pa.duration("us")
     return typ
 
 
-def _arrow_column(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+def _plain_metadata(fld: pa.Field) -> dict[bytes, bytes] | None:
+    """The field's metadata without the extension keys (the database's own type name stays)."""
+    if not fld.metadata:
+        return None
+    return {k: v for k, v in fld.metadata.items() if k not in _EXTENSION_KEYS} or None
+
+
+def _uuid_text(chunk: pa.Array) -> pa.Array:
+    return pa.array(
+        [None if v is None else str(uuid.UUID(bytes=v)) for v in chunk.to_pylist()], pa.string()
+    )
+
+
+def _arrow_column(arr: pa.ChunkedArray, fld: pa.Field) -> pa.ChunkedArray:
     typ = arr.type
+    ext = _extension_name(fld)
     if isinstance(typ, pa.BaseExtensionType):
-        if typ.extension_name == "arrow.uuid":
-            return pa.chunked_array(
-                [
-                    pa.array([None if v is None else str(v) for v in c.to_pylist()], pa.string())
-                    for c in arr.chunks
-                ],
-                type=pa.string(),
-            )
-        storage = pa.chunked_array([c.storage for c in arr.chunks], type=typ.storage_type)
-        target = _arrow_type(typ)
-        return storage if storage.type == target else storage.cast(target)
+        arr = pa.chunked_array([c.storage for c in arr.chunks], type=typ.storage_type)
+    if ext == "arrow.uuid":  # 16 bytes each, as the canonical extension stores them
+        return pa.chunked_array([_uuid_text(c) for c in arr.chunks], type=pa.string())
+    if ext is not None:
+        target = _arrow_type(fld)
+        return arr if arr.type == target else arr.cast(target)
     if pa.types.is_interval(typ):
         return pa.chunked_array(
             [_interval_to_duration(c) for c in arr.chunks], type=pa.duration("us")
@@ -102,15 +131,16 @@ def _arrow_column(arr: pa.ChunkedArray) -> pa.ChunkedArray:
 def normalize_arrow(table: pa.Table) -> pa.Table:
     """Database results with types Polars cannot take, converted: extension types (UUIDs,
     numerics, JSON) to text, intervals to microsecond durations."""
-    if all(_arrow_type(f.type) == f.type for f in table.schema):
+    fields = list(table.schema)
+    if all(_arrow_type(f) == f.type and _extension_name(f) is None for f in fields):
         return table
-    columns = [_arrow_column(table.column(i)) for i in range(table.num_columns)]
+    columns = [_arrow_column(table.column(i), f) for i, f in enumerate(fields)]
     # field metadata (the database's own type name) stays for callers that look at it
-    fields = [
-        pa.field(f.name, c.type, metadata=f.metadata)
-        for f, c in zip(table.schema, columns, strict=True)
+    plain = [
+        pa.field(f.name, c.type, metadata=_plain_metadata(f))
+        for f, c in zip(fields, columns, strict=True)
     ]
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+    return pa.Table.from_arrays(columns, schema=pa.schema(plain))
 
 
 def polars_schema(schema: pa.Schema) -> pl.Schema:
@@ -121,7 +151,7 @@ def polars_schema(schema: pa.Schema) -> pl.Schema:
     """
     out: list[tuple[str, pl.DataType]] = []
     for f in schema:
-        typ = _arrow_type(f.type)
+        typ = _arrow_type(f)
         try:
             empty = pl.from_arrow(pa.table([pa.array([], type=typ)], names=[f.name]))
         except (pl.exceptions.PolarsError, pa.ArrowException, TypeError, ValueError) as exc:

@@ -11,7 +11,7 @@ import mmap
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -37,6 +37,8 @@ _NULLABLE_TEXT_WIDTHS_ALIKE = pa.large_string() in handoff._NUMPY_NULLABLE_MAPPE
 # pandas >= 3.1 parses CSV decimals correctly rounded, as Polars does; the default ("high"
 # precision) parser of older pandas can be an ulp off, so there pandas reads files with decimals
 _CSV_FLOATS_ROUND_TRIP = tuple(int(x) for x in pd.__version__.split(".")[:2]) >= (3, 1)
+# the unit of pandas' parse_dates columns: microseconds from pandas 3, nanoseconds before
+_CSV_DATES_UNIT: Literal["us", "ns"] = "us" if int(pd.__version__.split(".")[0]) >= 3 else "ns"
 
 
 class _Fallback(Exception):

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from dynio.engine.io.formats.csv import scan_exact
-from dynio.pandas._common import _Fallback
+from dynio.pandas._common import _CSV_DATES_UNIT, _Fallback
 
 _STRICT_INT = r"^[+-]?\d+$"
 _STRICT_FLOAT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^(?i:[+-]?(inf|infinity))$"
@@ -92,7 +92,9 @@ _ISO_TIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 
 
 def _parse_date_column(frame: pl.DataFrame, name: str) -> pl.Expr | None:
-    """An ISO 8601 text column as pandas' ``parse_dates`` gives it (microseconds, naive).
+    """An ISO 8601 text column as pandas' ``parse_dates`` gives it (naive, in pandas' unit:
+    microseconds, nanoseconds before pandas 3; a value beyond nanoseconds' range fails the cast,
+    and pandas reads the file).
 
     pandas infers a format from the first value and parses the column with it, or leaves the
     column as text when a value does not fit. The fast path takes columns whose values all have
@@ -129,16 +131,17 @@ def _parse_date_column(frame: pl.DataFrame, name: str) -> pl.Expr | None:
         if values.filter(~fits).str.contains(others).all():
             return None
         raise _Fallback(f"parse_dates column {name!r} mixes formats")
+    unit = pl.Datetime(_CSV_DATES_UNIT)
     if shape == _ISO_DATE:
-        return c.str.to_datetime("%Y-%m-%d", time_unit="us", strict=True)
+        return c.str.to_datetime("%Y-%m-%d", time_unit="us", strict=True).cast(unit)
     # whole seconds parsed strictly, the fraction added as microseconds (faster than %.f)
     seconds = c.str.slice(0, 19).str.to_datetime(
         f"%Y-%m-%d{sep}%H:%M:%S", time_unit="us", strict=True
     )
     if not fraction:
-        return seconds.alias(name)
+        return seconds.cast(unit).alias(name)
     micros = c.str.slice(20).str.pad_end(6, "0").cast(pl.Int64)
-    return (seconds + pl.duration(microseconds=micros, time_unit="us")).alias(name)
+    return (seconds + pl.duration(microseconds=micros, time_unit="us")).cast(unit).alias(name)
 
 
 _RETRIES = 8  # columns re-read as text, one per parse that a late value breaks, before all are
