@@ -283,8 +283,7 @@ def _ltm_line(check: dict[str, Any]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks``: run the suite, write JSON results, print a table."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help=f"{SIZES['quick']:,} rows (CI)")
@@ -302,6 +301,59 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="exit 1 when a ratio is past its guard (or a scenario errors)",
     )
+    return parser
+
+
+def _run_scenarios(
+    scenarios: list[Scenario], rounds: int, base: dict[str, Any], pythons: dict[str, str | None]
+) -> list[Outcome]:
+    """Each selected scenario, grouped by the topic module that prepares its context."""
+    outcomes = []
+    selected = {s.id for s in scenarios}
+    groups = [(None, SCENARIOS)] + [(m, m.SCENARIOS) for m in topic_modules()]
+    for module, group in groups:
+        todo = [s for s in group if s.id in selected]
+        if not todo:
+            continue
+        with contextlib.ExitStack() as stack:
+            ctx = dict(base)
+            prepare = getattr(module, "prepare", None)
+            if prepare is not None:
+                ctx.update(stack.enter_context(prepare(dict(base))))
+            for scenario in todo:
+                outcome = run_scenario(scenario, rounds, ctx, pythons)
+                outcomes.append(outcome)
+                ratio = "-" if outcome.ratio is None else f"{outcome.ratio:.2f}"
+                path = f" [path: {outcome.path}]" if outcome.path else ""
+                print(
+                    f"{scenario.id:<13} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
+                    f" {scenario.guard}) {outcome.status}{path} {outcome.note}",
+                    flush=True,
+                )
+    return outcomes
+
+
+def _run_checks(named: set[str], data: Path, mode: str) -> list[dict[str, Any]]:
+    """The larger-than-memory checks the selection names (D2 only at full size)."""
+    checks = []
+    if "L1" in named:
+        print("L1      larger-than-memory scan (streaming engine) …", flush=True)
+        checks.append(run_l1(data, mode))
+        print(_ltm_line(checks[-1]), flush=True)
+    if "L2" in named:
+        print("L2      larger-than-memory check + copy (streaming rules and sink) …", flush=True)
+        checks.append(run_l2(data, mode))
+        print(_ltm_line(checks[-1]), flush=True)
+    if mode == "full" and "D2" in named:
+        print("D2      4x the memory limit: Dask on 2 workers vs Polars streaming …", flush=True)
+        checks.append(run_d2(data, mode))
+        print(_ltm_line(checks[-1]), flush=True)
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks``: run the suite, write JSON results, print a table."""
+    parser = _parser()
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     everything = all_scenarios()
@@ -310,9 +362,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         known = ", ".join(s.id for s in everything)
         parser.error(f"no scenario matches {exc} in {args.only!r}; known: {known}")
-    run_ltm = "L1" in named
-    run_ltm_checks = "L2" in named
-    run_d2_check = mode == "full" and "D2" in named
 
     # dynio is measured as installed: pip writes bytecode at install time, an editable checkout
     # on a machine with PYTHONDONTWRITEBYTECODE=1 would compile every module in every process
@@ -325,45 +374,11 @@ def main(argv: list[str] | None = None) -> int:
         print("preparing the dynamicio 9.1.0 environment …", flush=True)
         pythons["dynamicio"] = dynamicio_python()
     rounds = args.rounds or 5
-    outcomes = []
-    selected = {s.id for s in scenarios}
-    groups = [(None, SCENARIOS)] + [(m, m.SCENARIOS) for m in topic_modules()]
     with tempfile.TemporaryDirectory(prefix="dynio-bench-") as out:
         base = {"DATA": str(data), "OUT": out, "CONFIG": str(CONFIG), "N": SIZES[mode],
                 "MODE": mode}  # fmt: skip
-        for module, group in groups:
-            todo = [s for s in group if s.id in selected]
-            if not todo:
-                continue
-            with contextlib.ExitStack() as stack:
-                ctx = dict(base)
-                prepare = getattr(module, "prepare", None)
-                if prepare is not None:
-                    ctx.update(stack.enter_context(prepare(dict(base))))
-                for scenario in todo:
-                    outcome = run_scenario(scenario, rounds, ctx, pythons)
-                    outcomes.append(outcome)
-                    ratio = "-" if outcome.ratio is None else f"{outcome.ratio:.2f}"
-                    path = f" [path: {outcome.path}]" if outcome.path else ""
-                    print(
-                        f"{scenario.id:<13} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
-                        f" {scenario.guard}) {outcome.status}{path} {outcome.note}",
-                        flush=True,
-                    )
-    checks = []
-    if run_ltm:
-        print("L1      larger-than-memory scan (streaming engine) …", flush=True)
-        ltm = run_l1(data, mode)
-        checks.append(ltm)
-        print(_ltm_line(ltm), flush=True)
-    if run_ltm_checks:
-        print("L2      larger-than-memory check + copy (streaming rules and sink) …", flush=True)
-        checks.append(run_l2(data, mode))
-        print(_ltm_line(checks[-1]), flush=True)
-    if run_d2_check:
-        print("D2      4x the memory limit: Dask on 2 workers vs Polars streaming …", flush=True)
-        checks.append(run_d2(data, mode))
-        print(_ltm_line(checks[-1]), flush=True)
+        outcomes = _run_scenarios(scenarios, rounds, base, pythons)
+    checks = _run_checks(named, data, mode)
     record = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "mode": mode,
