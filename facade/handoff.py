@@ -11,6 +11,8 @@ without copies.
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -167,14 +169,13 @@ def to_arrow(frame: pl.DataFrame) -> pa.Table:
     converts copies every string one at a time (~0.15 s for 20 M strings). The views are
     exported as they are (no copy) and cast by pyarrow instead, several times faster, to the
     very types Polars' export gives (taken from the empty frame's export); a column pyarrow
-    cannot cast goes through Polars' export.
+    cannot cast goes through Polars' export. The casts of a large frame run on several threads
+    (pyarrow releases the GIL), a slice of at most :data:`CAST_PIECE_ROWS` rows each.
 
     The casts allocate from the system allocator, not pyarrow's default pool: mimalloc, there,
     reserves ~4 MiB per cast (a 50k-row read's hand-off grew the process by 21 MiB for 2 MiB
     of text), and the copies are pandas' to keep, which the system allocator returns whole.
     """
-    import pyarrow.compute as pc
-
     table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
     names = tuple(frame.schema.items())
     try:
@@ -183,16 +184,77 @@ def to_arrow(frame: pl.DataFrame) -> pa.Table:
         target = frame.clear().to_arrow().schema
     if table.schema.equals(target):
         return table
-    columns = []
-    for i, field in enumerate(target):
-        column = table.column(i)
-        if column.type != field.type:
-            try:
-                column = pc.cast(column, field.type, memory_pool=pa.system_memory_pool())
-            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-                column = pa.chunked_array([frame.to_series(i).to_arrow()], field.type)
-        columns.append(column)
+    columns = list(table.columns)
+    pending = [i for i, field in enumerate(target) if columns[i].type != field.type]
+    cast = _cast_all([columns[i] for i in pending], [target.field(i).type for i in pending])
+    for i, done in zip(pending, cast, strict=True):
+        # a column pyarrow cannot cast: Polars' own export
+        columns[i] = (
+            done
+            if done is not None
+            else pa.chunked_array([frame.to_series(i).to_arrow()], target.field(i).type)
+        )
     return pa.Table.from_arrays(columns, schema=target)
+
+
+# casts of fewer rows than this run on the calling thread (a pool costs ~0.1 ms to start)
+CAST_PARALLEL_ROWS = 256 * 1024
+# the largest slice one cast task takes: tasks of even size keep the threads equally busy
+CAST_PIECE_ROWS = 1024 * 1024
+
+
+def _cast_all(
+    columns: list[pa.ChunkedArray], types: list[pa.DataType]
+) -> list[pa.ChunkedArray | None]:
+    """Each column cast to its type (``None``: pyarrow cannot cast it), on several threads when
+    the columns are large. The result holds the same values, in the same order."""
+    threads = min(os.cpu_count() or 1, 8)
+    rows = sum(len(c) for c in columns)
+    if threads < 2 or rows < CAST_PARALLEL_ROWS:
+        return [_cast_one(c, t) for c, t in zip(columns, types, strict=True)]
+    tasks = [
+        (i, chunk.slice(start, CAST_PIECE_ROWS))
+        for i, column in enumerate(columns)
+        for chunk in column.chunks
+        for start in range(0, len(chunk), CAST_PIECE_ROWS)
+    ]
+
+    def cast(task: tuple[int, pa.Array]) -> pa.Array | None:
+        try:
+            return _cast(task[1], types[task[0]])
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            return None
+
+    with ThreadPoolExecutor(
+        max_workers=min(threads, len(tasks)), thread_name_prefix="dynio-cast"
+    ) as pool:
+        pieces = list(pool.map(cast, tasks))
+    out: list[list[pa.Array] | None] = [[] for _ in columns]
+    for (i, _), piece in zip(tasks, pieces, strict=True):
+        held = out[i]
+        if held is None:
+            continue
+        if piece is None:
+            out[i] = None
+        else:
+            held.append(piece)
+    return [
+        None if held is None else pa.chunked_array(held, types[i]) for i, held in enumerate(out)
+    ]
+
+
+def _cast_one(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray | None:
+    try:
+        return _cast(column, kind)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return None
+
+
+def _cast(values: Any, kind: pa.DataType) -> Any:
+    """``values`` cast to ``kind``, allocated from the system allocator (see :func:`to_arrow`)."""
+    import pyarrow.compute as pc
+
+    return pc.cast(values, kind, memory_pool=pa.system_memory_pool())
 
 
 @functools.lru_cache(maxsize=256)

@@ -300,3 +300,28 @@ def test_the_text_casts_do_not_allocate_from_pyarrows_default_pool() -> None:
     assert out.schema.field("s").type == pa.large_string()
     assert pool.bytes_allocated() == before
     assert out.equals(frame.to_arrow())
+
+
+@pytest.mark.parametrize("piece", [handoff.CAST_PIECE_ROWS, 10_000])
+def test_the_fast_export_of_a_large_frame_equals_polars_own(
+    piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # large enough for the threaded casts, in several chunks of uneven size (each cut into
+    # slices when the slice size is small), with nulls, a list column (text nested in a list)
+    # and a column that needs no cast between them
+    monkeypatch.setattr(handoff, "CAST_PIECE_ROWS", piece)
+    rows = handoff.CAST_PARALLEL_ROWS + 12_345
+    part = pl.DataFrame(
+        {
+            "s": [None if i % 97 == 0 else f"text number {i}" for i in range(rows)],
+            "i": list(range(rows)),
+            "l": [[f"v{i}"] if i % 5 else None for i in range(rows)],
+            "b": [str(i).encode() for i in range(rows)],
+        }
+    )
+    frame = pl.concat([part, part.head(1_000), part.slice(7, 50_000)])
+    assert frame.n_chunks("all") != [1] * frame.width  # several chunks reach the casts
+    ours = handoff.to_arrow(frame)
+    theirs = frame.to_arrow()
+    assert ours.schema.equals(theirs.schema)
+    assert ours.equals(theirs)
