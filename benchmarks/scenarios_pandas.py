@@ -18,6 +18,11 @@ import datetime as dt
 CUTOFF = dt.datetime(2024, 1, 1) + dt.timedelta(days=365 * 0.99)
 """
 _COLS = '["order_id", "amount", "status"]'
+_WRITERS = (
+    ("pandas", "pandas to_parquet defaults"),
+    ("pandas1m", "pandas, 1 M-row groups"),
+    ("duckdb", "DuckDB COPY"),
+)
 
 SCENARIOS: list[Scenario] = [
     Scenario(
@@ -27,6 +32,19 @@ SCENARIOS: list[Scenario] = [
         Side(_PD, 'df = pd.read_parquet(DATA + "/orders.parquet")'),
         target=0.75,
         guard=1.3,
+    ),
+    # R1p on the other writers' files: the drop-in reader takes the read-path choice too
+    *(
+        Scenario(
+            f"R1p-{writer}",
+            f"read_parquet, all columns ({label})",
+            Side(_DPD, f'df = dpd.read_parquet(DATA + "/orders_{writer}.parquet")'),
+            Side(_PD, f'df = pd.read_parquet(DATA + "/orders_{writer}.parquet")'),
+            target=1.0,
+            guard=1.6,
+            quick=writer == "pandas",
+        )
+        for writer, label in _WRITERS
     ),
     Scenario(
         "R2p",
