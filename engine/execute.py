@@ -74,7 +74,7 @@ from dynio.engine.telemetry import (
     values_included,
 )
 
-__all__ = ["Result", "WriteResult", "collect", "conform", "read", "write"]
+__all__ = ["Result", "WriteResult", "collect", "collect_arrow", "conform", "read", "write"]
 
 logger = logging.getLogger("dynio")
 
@@ -195,7 +195,7 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) 
         ) as sp:
             data: Any = None
             try:
-                data = _arrow(plan) if path == read_path.ARROW else None
+                data = collect_arrow(plan) if path == read_path.ARROW else None
                 if data is None:
                     path = read_path.POLARS
                     data = collect(plan)
@@ -225,8 +225,14 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) 
     )
 
 
-def _arrow(plan: Plan) -> Any:
-    """The arrow path's read (``None``: the file changed shape, read it through Polars)."""
+def collect_arrow(plan: Plan) -> Any:
+    """The arrow path's read of a plan :func:`dynio.engine.read_path.choose` sent there: a
+    ``pyarrow.Table`` in the types Polars' export gives (``None``: the file changed shape,
+    read it through Polars).
+
+    Raises:
+        ReadError: pyarrow cannot read the file (names the file).
+    """
     import pyarrow as pa
 
     info = plan.info
