@@ -5,10 +5,12 @@ cast and no rule or metric to run, needs nothing of the engine but the reader. p
 ``read_parquet`` is pyarrow's reader followed by pandas' own conversion; Polars' reader is
 faster on some files, but its text then has to be copied from Polars' string views into the
 ``large_string`` buffers pandas takes, and on files of a few large row groups (pyarrow's and
-pandas' writers by default) that costs more than the reader saves. Such a read takes the
-**arrow** path: pyarrow reads the columns into the very types Polars' export gives (text as
-``large_string``), so the hand-off gives the same pandas frame either way. Every other read
-takes the **polars** path. Which one ran is on :attr:`PlanInfo.read_path` and on the
+pandas' writers by default) that costs more than the reader saves; on a small file (under
+:data:`SMALL_FILE_BYTES`) pyarrow's file reader and the hand-off of its table cost less than
+Polars' scan and export. Such a read takes the **arrow** path: pyarrow reads the columns into
+the very types Polars' export gives (text as ``large_string``), so the hand-off gives the same
+pandas frame either way. Every other read takes the **polars** path. ``dynio.pandas``'s
+``read_parquet`` takes the same choice (through :func:`dynio.engine.api.load`). Which one ran is on :attr:`PlanInfo.read_path` and on the
 ``dynio.read`` and ``dynio.scan`` spans (``dynio.read.path``).
 
 A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the choice
