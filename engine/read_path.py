@@ -10,8 +10,9 @@ pandas' writers by default) that costs more than the reader saves; on a small fi
 Polars' scan and export. Such a read takes the **arrow** path: pyarrow reads the columns into
 the very types Polars' export gives (text as ``large_string``), so the hand-off gives the same
 pandas frame either way. Every other read takes the **polars** path. ``dynio.pandas``'s
-``read_parquet`` takes the same choice (through :func:`dynio.engine.api.load`). Which one ran is on :attr:`PlanInfo.read_path` and on the
-``dynio.read`` and ``dynio.scan`` spans (``dynio.read.path``).
+``read_parquet`` takes the same choice (through :func:`dynio.engine.api.load`). Which one ran
+is on :attr:`PlanInfo.read_path` and on the ``dynio.read`` and ``dynio.scan`` spans
+(``dynio.read.path``).
 
 A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the choice
 (``arrow`` still only where the read is plain as above; otherwise it reads through Polars).
