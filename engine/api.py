@@ -46,7 +46,7 @@ function a read runs after collecting.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -58,8 +58,9 @@ from dynio.engine.execute import Result, collect, collect_arrow, read
 from dynio.engine.filters import Filter, FilterLike
 from dynio.engine.io.filesystems import is_remote
 from dynio.engine.io.formats import format_for
-from dynio.engine.plan import Bound, PlanInfo, plan_read
+from dynio.engine.plan import Bound, Plan, PlanInfo, plan_read
 from dynio.engine.plan import bind as _bind
+from dynio.engine.plan_cache import PlanCache
 from dynio.engine.quality import evaluate
 from dynio.engine.sources import Pushdown
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec, SourceSpec, freeze
@@ -68,6 +69,7 @@ __all__ = [
     "LOCATED_ENV",
     "BoundResource",
     "Loaded",
+    "PlanCache",
     "ReadRequest",
     "Result",
     "bind",
@@ -197,7 +199,11 @@ def bind(
 
 
 def load(
-    bound: BoundResource, request: ReadRequest | None = None, *, arrow: bool = False
+    bound: BoundResource,
+    request: ReadRequest | None = None,
+    *,
+    arrow: bool = False,
+    plans: PlanCache | None = None,
 ) -> Loaded:
     """Plan and collect a bound read, with no rules, metrics or spans (a drop-in reader's).
 
@@ -205,12 +211,46 @@ def load(
     ``arrow`` the caller takes the data as Arrow (:meth:`Loaded.to_arrow`, e.g. to hand it to
     pandas): a plain parquet read may then take the arrow path, as a catalog read into pandas
     does (:func:`dynio.engine.read_path.choose`). ``Loaded.info.read_path`` says which ran.
+    ``plans`` keeps the plans of reads that took the arrow path (by resource, source, columns
+    and template values; see :mod:`dynio.engine.plan_cache`), so that reading the same file
+    again plans once while it is unchanged.
 
     Raises:
         SchemaError: Columns asked for are not in the data.
         ReadError, CastError: The data cannot be read, or does not fit the schema.
     """
     columns = request.columns if request is not None else None
+    key = _plan_key(bound, columns) if plans is not None and arrow else None
+    remembered = plans.get(key) if plans is not None and key is not None else None
+    if remembered is not None and read_path.choose(remembered, arrow_wanted=True) == "arrow":
+        table = collect_arrow(remembered)
+        if table is not None:  # else the file no longer fits the plan: planned anew
+            return Loaded(None, replace(remembered.info, read_path=read_path.ARROW), table)
+    done = _load(bound, columns, arrow)
+    if plans is not None and done.result.info.read_path == read_path.ARROW:
+        plans.put(key, replace(done.plan, info=done.result.info))
+    return done.result
+
+
+def _plan_key(bound: BoundResource, columns: Sequence[str] | None) -> Hashable | None:
+    """A read's key in a :class:`PlanCache` shared by resources (their name and source are in
+    it); ``None``: not kept (a filter, arguments that cannot be compared)."""
+    asked = PlanCache.key(columns, None if bound.filter is None else bound.filter, bound.args)
+    if asked is None:
+        return None
+    source = bound.env.source
+    # (text forms: the settings' frozen mappings do not hash)
+    where = (source.kind, source.format, repr(sorted(source.settings.items())))
+    return (bound.resource.name, bound.env.name, where, repr(sorted(source.options.items())), asked)
+
+
+@dataclass(frozen=True)
+class _Done:
+    result: Loaded
+    plan: Plan
+
+
+def _load(bound: BoundResource, columns: Sequence[str] | None, arrow: bool) -> _Done:
     plan = plan_read(bound.resource, bound.env.name, columns=columns, streaming=False, bound=bound)
     frame = table = None
     try:
@@ -225,4 +265,4 @@ def load(
         where = plan.info.files[0] if len(plan.info.files) == 1 else plan.info.location
         raise ReadError("the data was replaced during the read", file=where, **bound.context)
     ran = read_path.ARROW if table is not None else read_path.POLARS
-    return Loaded(frame, replace(plan.info, read_path=ran), table)
+    return _Done(Loaded(frame, replace(plan.info, read_path=ran), table), plan)

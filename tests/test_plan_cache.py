@@ -160,3 +160,37 @@ def test_the_key_tells_argument_types_apart() -> None:
     assert PlanCache.key(["a"], None, {}) != PlanCache.key(None, None, {})
     assert PlanCache.key(None, [("a", ">", 1)], {}) is None
     assert PlanCache.key(None, None, {"d": ["unhashable"]}) is None
+
+
+def test_drop_in_reads_plan_once_per_file_and_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dynio.pandas as dp
+    from dynio.engine import api
+    from dynio.pandas import _parquet
+
+    monkeypatch.setattr(_parquet, "_PLANS", api.PlanCache())
+    made: list[str] = []
+    real = api.plan_read
+
+    def counting(resource: Any, *args: Any, **kwargs: Any) -> Any:
+        made.append(resource.name)
+        return real(resource, *args, **kwargs)
+
+    monkeypatch.setattr(api, "plan_read", counting)
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    _write(one, pd.DataFrame({"id": [1, 2], "s": ["a", "b"]}))
+    _write(two, pd.DataFrame({"id": [3], "s": ["c"]}))
+    for _ in range(2):
+        pd.testing.assert_frame_equal(dp.read_parquet(one), pd.read_parquet(one))
+        pd.testing.assert_frame_equal(dp.read_parquet(two), pd.read_parquet(two))
+        got = dp.read_parquet(one, columns=["s"])
+        pd.testing.assert_frame_equal(got, pd.read_parquet(one, columns=["s"]))
+    assert sorted(made) == sorted([str(one), str(two), str(one)])
+    _write(one, pd.DataFrame({"id": [9.5], "t": [True]}))
+    pd.testing.assert_frame_equal(dp.read_parquet(one), pd.read_parquet(one))
+    assert len(made) == 4
+    # a filter is planned each time
+    dp.read_parquet(two, filters=[("id", ">", 0)])
+    dp.read_parquet(two, filters=[("id", ">", 0)])
+    assert len(made) == 6

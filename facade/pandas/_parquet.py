@@ -59,6 +59,10 @@ def _flavour(t: pa.DataType) -> Any:
 
 _FILTER_VALUE = (bool, int, float, str, bytes, pd.Timestamp)
 
+# the plans of plain reads (the arrow path) by file and columns, used again while the file keeps
+# its identity: a file read again and again (a small one in a loop) is planned once
+_PLANS = api.PlanCache(size=64)
+
 
 def _filter_value(value: Any, field: pa.Field) -> Any:
     import datetime as dt
@@ -177,7 +181,8 @@ def _parquet_fast(
     # format, one file), projection and filter pushed into its scan (or, with nothing pushed
     # down; a plain read may take pyarrow's reader, the read path a catalog read would take)
     request = api.ReadRequest(columns=names, filters=predicate)
-    loaded = api.load(api.bind(_located(file, "parquet"), request=request), request, arrow=True)
+    bound = api.bind(_located(file, "parquet"), request=request)
+    loaded = api.load(bound, request, arrow=True, plans=_PLANS)
     table = loaded.to_arrow()
     # either reader gives Polars' export types, text and binary in its own widths; pandas' own
     # dtypes are the same for all widths, so only other differences are cast back to the
