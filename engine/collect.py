@@ -7,6 +7,7 @@ Used by :mod:`dynio.engine.execute` (which re-exports :func:`collect` and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from dynio.engine.plan import Plan
 from dynio.engine.telemetry import operation_secrets, replace_secrets
 
 __all__ = ["cast_error", "collect", "collect_arrow"]
+
+logger = logging.getLogger("dynio")
 
 
 def cast_error(
@@ -69,21 +72,23 @@ def cast_error(
 
 def collect_arrow(plan: Plan) -> Any:
     """The arrow path's read of a plan :func:`dynio.engine.read_path.choose` sent there: a
-    ``pyarrow.Table`` in the types Polars' export gives (``None``: the file changed shape,
-    read it through Polars).
+    ``pyarrow.Table`` in the types Polars' export gives.
 
-    Raises:
-        ReadError: pyarrow cannot read the file (names the file).
+    ``None``: the file changed shape since planning, or pyarrow cannot read it (a damaged
+    file): the caller reads it through Polars, whose failures :func:`collect` explains (what
+    is wrong with the file, and where), so an error is the same on both paths.
     """
     import pyarrow as pa
 
-    info = plan.info
     try:
         return read_path.read_arrow(plan)
     except (OSError, pa.ArrowException) as exc:
-        raise _read_error(
-            exc, info.format, info.files[0], {"resource": info.resource, "env": info.env}
-        ) from exc
+        logger.debug(
+            "%s: the arrow path failed (%s); Polars reads it",
+            plan.info.resource,
+            type(exc).__name__,
+        )
+        return None
 
 
 def collect(
