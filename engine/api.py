@@ -222,7 +222,8 @@ def load(
     columns = request.columns if request is not None else None
     key = _plan_key(bound, columns) if plans is not None and arrow else None
     remembered = plans.get(key) if plans is not None and key is not None else None
-    if remembered is not None and read_path.choose(remembered, arrow_wanted=True) == "arrow":
+    path = read_path.choose(remembered, arrow_wanted=True) if remembered is not None else None
+    if remembered is not None and path == read_path.ARROW:
         table = collect_arrow(remembered)
         if table is not None:  # else the file no longer fits the plan: planned anew
             return Loaded(None, replace(remembered.info, read_path=read_path.ARROW), table)
