@@ -1,4 +1,4 @@
-"""Plans of plain reads remembered per resource: repeated reads of a small file plan once.
+"""Plans of plain reads remembered per resource: a file read again and again plans once.
 
 A read into pandas of one local parquet file with nothing for the engine to do (no filter, no
 cast, no rule or metric; see :mod:`dynio.engine.read_path`) takes the arrow path, which needs of

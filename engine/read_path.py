@@ -5,9 +5,9 @@ cast and no rule or metric to run, needs nothing of the engine but the reader. p
 ``read_parquet`` is pyarrow's reader followed by pandas' own conversion; Polars' reader is
 faster on some files, but its text then has to be copied from Polars' string views into the
 ``large_string`` buffers pandas takes, and on files of a few large row groups (pyarrow's and
-pandas' writers by default) that costs more than the reader saves; on a small file (under
-:data:`SMALL_FILE_BYTES`) pyarrow's file reader and the hand-off of its table cost less than
-Polars' scan and export. Such a read takes the **arrow** path: pyarrow reads the columns into
+pandas' writers by default) that costs more than the reader saves; on a tiny file (under
+:data:`TINY_FILE_BYTES`) pyarrow's file reader and the hand-off of its table cost less than
+Polars' fixed costs. Such a read takes the **arrow** path: pyarrow reads the columns into
 the very types Polars' export gives (text as ``large_string``), so the hand-off gives the same
 pandas frame either way. Every other read takes the **polars** path. ``dynio.pandas``'s
 ``read_parquet`` takes the same choice (through :func:`dynio.engine.api.load`). Which one ran
@@ -117,7 +117,12 @@ def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
 
 # files smaller than this take the arrow path without a look at their footer: pyarrow's file
 # reader (one open, no dataset machinery) and the hand-off of its table cost less than Polars'
-# scan and export (F1: ~0.15-0.2 ms of ~1.3 ms per call on a 1,000-row file)
+# fixed costs (F1: ~0.15-0.2 ms of ~1.3 ms per call on a 1,000-row file). Measured on the
+# orders table: the arrow path wins up to ~5,000 rows (0.1-0.25 MB), Polars from ~20,000 rows
+# of pandas' file (0.9 MB) and ~50,000 of Polars' (1.3 MB)
+TINY_FILE_BYTES = 512 * 1024
+# files smaller than this (tiny ones aside) read through Polars without a look at their footer:
+# the reader costs little either way, and Polars' parallel scan is the faster
 SMALL_FILE_BYTES = 8 * 1024 * 1024
 _GROUPS_SEEN = 256  # files whose row-group shape is remembered (by identity)
 _groups: dict[str, tuple[tuple[int, int, int, int], bool]] = {}
@@ -125,9 +130,9 @@ _groups_lock = threading.Lock()
 
 
 def _arrow_faster(path: str) -> bool:
-    """Whether the arrow path is the faster for this file: a small file (see
-    :data:`SMALL_FILE_BYTES`), or one whose row groups are tall (see
-    :data:`ARROW_MIN_GROUP_ROWS`).
+    """Whether the arrow path is the faster for this file: a tiny file (see
+    :data:`TINY_FILE_BYTES`), or one past :data:`SMALL_FILE_BYTES` whose row groups are tall
+    (see :data:`ARROW_MIN_GROUP_ROWS`).
 
     The row-group shape is remembered per file with the file's identity (device, inode, size,
     modification time): a file replaced or rewritten since is looked at again.
@@ -138,8 +143,10 @@ def _arrow_faster(path: str) -> bool:
         st = os.stat(path)
     except OSError:
         return False  # the polars path reports it
-    if st.st_size < SMALL_FILE_BYTES:
+    if st.st_size < TINY_FILE_BYTES:
         return True
+    if st.st_size < SMALL_FILE_BYTES:
+        return False
     identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     with _groups_lock:
         known = _groups.get(path)
@@ -165,13 +172,13 @@ def _export_schema(columns: tuple[tuple[str, pl.DataType], ...]) -> Any:
 
 
 def _read_table(path: str, columns: list[str] | None) -> Any:
-    """The file's columns by pyarrow: a small file through its file reader (one open, footer
+    """The file's columns by pyarrow: a tiny file through its file reader (one open, footer
     and data; the dataset reader's set-up costs more than such a read), others through
     ``read_table`` (the dataset reader, pre-buffering its reads)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if os.stat(path).st_size < SMALL_FILE_BYTES:
+    if os.stat(path).st_size < TINY_FILE_BYTES:
         with pa.OSFile(path) as handle:
             return pq.ParquetFile(handle).read(columns=columns, use_pandas_metadata=False)
     return pq.read_table(path, columns=columns, use_pandas_metadata=False)

@@ -112,7 +112,7 @@ def test_load_takes_the_read_path_choice_when_the_caller_takes_arrow(orders: Pat
     assert by_polars.info.read_path == "polars"
     assert by_polars.table is None
     by_arrow = api.load(api.bind(resource), arrow=True)
-    assert by_arrow.info.read_path == "arrow"  # a small, plain file: pyarrow's reader
+    assert by_arrow.info.read_path == "arrow"  # a tiny, plain file: pyarrow's reader
     assert by_arrow.polars is None
     assert by_arrow.to_arrow().equals(by_polars.to_arrow())
     assert_frame_equal(by_arrow.frame, by_polars.frame)

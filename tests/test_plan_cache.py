@@ -129,7 +129,8 @@ def test_the_read_path_is_chosen_again_for_a_remembered_plan(
     cat.read("orders")
     assert cat.last_info is not None
     assert cat.last_info.read_path == "arrow"
-    # no longer a small file, and its row groups not tall: Polars' scan reads it
+    # no longer a tiny file, and its row groups not tall: Polars' scan reads it
+    monkeypatch.setattr(read_path, "TINY_FILE_BYTES", 0)
     monkeypatch.setattr(read_path, "SMALL_FILE_BYTES", 0)
     monkeypatch.setattr(read_path, "ARROW_MIN_GROUP_ROWS", 10**9)
     assert cat.read("orders")["id"].tolist() == list(range(10))

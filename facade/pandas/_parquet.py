@@ -228,7 +228,7 @@ def read_parquet(
     not read back unchanged such as categoricals or decimals) are read by pandas.
 
     On the fast path a read with no filter takes the engine's read-path choice
-    (:mod:`dynio.engine.read_path`): pyarrow's reader for a small file or one of tall row
+    (:mod:`dynio.engine.read_path`): pyarrow's reader for a tiny file or one of tall row
     groups (pyarrow's and pandas' writers by default), Polars' scan otherwise.
     :func:`dynio.pandas.last_read` says which reader served the call (``polars``, ``arrow`` or
     ``pandas``, with the reason pandas read it), as does the caller's current span.
