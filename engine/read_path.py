@@ -5,14 +5,11 @@ cast and no rule or metric to run, needs nothing of the engine but the reader. p
 ``read_parquet`` is pyarrow's reader followed by pandas' own conversion; Polars' reader is
 faster on some files, but its text then has to be copied from Polars' string views into the
 ``large_string`` buffers pandas takes, and on files of a few large row groups (pyarrow's and
-pandas' writers by default) that costs more than the reader saves; on a tiny file (under
-:data:`TINY_FILE_BYTES`) pyarrow's file reader and the hand-off of its table cost less than
-Polars' fixed costs. Such a read takes the **arrow** path: pyarrow reads the columns into
-the very types Polars' export gives (text as ``large_string``), so the hand-off gives the same
-pandas frame either way. Every other read takes the **polars** path. ``dynio.pandas``'s
-``read_parquet`` takes the same choice (through :func:`dynio.engine.api.load`). Which one ran
-is on :attr:`PlanInfo.read_path` and on the ``dynio.read`` and ``dynio.scan`` spans
-(``dynio.read.path``).
+pandas' writers by default) that costs more than the reader saves. Such a read takes the
+**arrow** path: pyarrow reads the columns into the very types Polars' export gives (text as
+``large_string``), so the hand-off gives the same pandas frame either way. Every other read
+takes the **polars** path. Which one ran is on :attr:`PlanInfo.read_path` and on the
+``dynio.read`` and ``dynio.scan`` spans (``dynio.read.path``).
 
 A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the choice
 (``arrow`` still only where the read is plain as above; otherwise it reads through Polars).
@@ -112,7 +109,18 @@ def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
         return POLARS
     if choice == ARROW:
         return ARROW
-    return ARROW if _arrow_faster(plan.info.files[0]) else POLARS
+    file = plan.info.files[0]
+    return ARROW if _tiny(file) or _tall_groups(file) else POLARS
+
+
+def _tiny(path: str) -> bool:
+    """Whether a file is tiny (see :data:`TINY_FILE_BYTES`): then the arrow path is the faster
+    whatever its row groups or columns (``dynio.pandas.read_parquet`` takes the same choice,
+    through :func:`dynio.engine.api.load`)."""
+    try:
+        return os.stat(path).st_size < TINY_FILE_BYTES
+    except OSError:
+        return False  # the polars path reports it
 
 
 # files smaller than this take the arrow path without a look at their footer: pyarrow's file
@@ -121,20 +129,18 @@ def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
 # orders table: the arrow path wins up to ~5,000 rows (0.1-0.25 MB), Polars from ~20,000 rows
 # of pandas' file (0.9 MB) and ~50,000 of Polars' (1.3 MB)
 TINY_FILE_BYTES = 512 * 1024
-# files smaller than this (tiny ones aside) read through Polars without a look at their footer:
-# the reader costs little either way, and Polars' parallel scan is the faster
+# files smaller than this read through Polars without a look at their footer (tiny ones aside):
+# the reader costs little either way, and Polars' fixed cost per read is the smaller
 SMALL_FILE_BYTES = 8 * 1024 * 1024
 _GROUPS_SEEN = 256  # files whose row-group shape is remembered (by identity)
 _groups: dict[str, tuple[tuple[int, int, int, int], bool]] = {}
 _groups_lock = threading.Lock()
 
 
-def _arrow_faster(path: str) -> bool:
-    """Whether the arrow path is the faster for this file: a tiny file (see
-    :data:`TINY_FILE_BYTES`), or one past :data:`SMALL_FILE_BYTES` whose row groups are tall
-    (see :data:`ARROW_MIN_GROUP_ROWS`).
+def _tall_groups(path: str) -> bool:
+    """Whether a file's row groups are tall (see :data:`ARROW_MIN_GROUP_ROWS`).
 
-    The row-group shape is remembered per file with the file's identity (device, inode, size,
+    The answer is remembered per file with the file's identity (device, inode, size,
     modification time): a file replaced or rewritten since is looked at again.
     """
     import pyarrow.parquet as pq
@@ -143,8 +149,6 @@ def _arrow_faster(path: str) -> bool:
         st = os.stat(path)
     except OSError:
         return False  # the polars path reports it
-    if st.st_size < TINY_FILE_BYTES:
-        return True
     if st.st_size < SMALL_FILE_BYTES:
         return False
     identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
