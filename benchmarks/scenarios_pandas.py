@@ -18,15 +18,39 @@ import datetime as dt
 CUTOFF = dt.datetime(2024, 1, 1) + dt.timedelta(days=365 * 0.99)
 """
 _COLS = '["order_id", "amount", "status"]'
+# which reader served the read_parquet call (polars, arrow, or pandas: the reason)
+_PARQUET_TAKEN = """
+_last = dpd.last_read()
+PATH_TAKEN = _last.reader if _last.reason is None else f"{_last.reader}: {_last.reason}"
+"""
+_WRITERS = (
+    ("pandas", "pandas to_parquet defaults"),
+    ("pandas1m", "pandas, 1 M-row groups"),
+    ("duckdb", "DuckDB COPY"),
+)
 
 SCENARIOS: list[Scenario] = [
     Scenario(
         "R1p",
         "read_parquet, all columns",
-        Side(_DPD, 'df = dpd.read_parquet(DATA + "/orders.parquet")'),
+        Side(_DPD, 'df = dpd.read_parquet(DATA + "/orders.parquet")', after=_PARQUET_TAKEN),
         Side(_PD, 'df = pd.read_parquet(DATA + "/orders.parquet")'),
         target=0.75,
         guard=1.3,
+    ),
+    # R1p on the other writers' files: the drop-in reader takes the read-path choice too
+    *(
+        Scenario(
+            f"R1p-{writer}",
+            f"read_parquet, all columns ({label})",
+            Side(_DPD, f'df = dpd.read_parquet(DATA + "/{file}")', after=_PARQUET_TAKEN),
+            Side(_PD, f'df = pd.read_parquet(DATA + "/{file}")'),
+            target=1.0,
+            guard=1.6,
+            quick=writer == "pandas",
+        )
+        for writer, label in _WRITERS
+        for file in (f"orders_{writer}.parquet",)
     ),
     Scenario(
         "R2p",

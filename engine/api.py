@@ -28,6 +28,11 @@ Example (what ``dynio.pandas.read_parquet`` does with a local file)::
     loaded.frame        # a Polars DataFrame, the file's own dtypes (no schema: no casts)
     loaded.pushdown     # Pushdown(projection=True, pushed=<the filter>, residual=None, ...)
 
+A caller taking Arrow (``dynio.pandas.read_parquet`` hands the data to pandas) passes
+``arrow=True`` and reads :meth:`Loaded.to_arrow`: a plain parquet read then takes the reader
+:mod:`dynio.engine.read_path` chooses, as a catalog read into pandas does, and
+``loaded.info.read_path`` says which (``"polars"`` or ``"arrow"``).
+
 A CSV reader passes the format's read options (``separator``, ``encoding``, ...; see
 :attr:`~dynio.engine.io.formats.Capabilities.read_options`) as ``options`` and, to parse columns
 to given dtypes, a :class:`~dynio.engine.spec.SchemaSpec` as ``schema``. Errors are
@@ -41,19 +46,21 @@ function a read runs after collecting.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import polars as pl
 
+from dynio.engine import read_path
 from dynio.engine.errors import ReadError
-from dynio.engine.execute import Result, collect, read
+from dynio.engine.execute import Result, collect, collect_arrow, read
 from dynio.engine.filters import Filter, FilterLike
 from dynio.engine.io.filesystems import is_remote
 from dynio.engine.io.formats import format_for
-from dynio.engine.plan import Bound, PlanInfo, plan_read
+from dynio.engine.plan import Bound, Plan, PlanInfo, plan_read
 from dynio.engine.plan import bind as _bind
+from dynio.engine.plan_cache import PlanCache
 from dynio.engine.quality import evaluate
 from dynio.engine.sources import Pushdown
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec, SourceSpec, freeze
@@ -62,6 +69,7 @@ __all__ = [
     "LOCATED_ENV",
     "BoundResource",
     "Loaded",
+    "PlanCache",
     "ReadRequest",
     "Result",
     "bind",
@@ -99,15 +107,34 @@ class ReadRequest:
 
 @dataclass(frozen=True)
 class Loaded:
-    """A read without rules or metrics: the frame and what the plan did.
+    """A read without rules or metrics: the data and what the plan did.
 
     Attributes:
-        frame: The data, in the schema's dtypes when the resource has one.
-        info: What the plan did (location, files, projection, filters, casts).
+        polars: The data as Polars collected it (the ``polars`` read path), else ``None``.
+        info: What the plan did (location, files, projection, filters, casts, and
+            ``read_path``: which reader ran).
+        table: The data as pyarrow read it (the ``arrow`` read path, see
+            :mod:`dynio.engine.read_path`), in the types Polars' export gives, else ``None``.
     """
 
-    frame: pl.DataFrame
+    polars: pl.DataFrame | None
     info: PlanInfo
+    table: Any = None
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The data as a Polars frame, in the schema's dtypes when the resource has one (made
+        from :attr:`table` when the arrow path ran)."""
+        if self.polars is not None:
+            return self.polars
+        return cast(pl.DataFrame, pl.from_arrow(self.table))  # a table gives a frame
+
+    def to_arrow(self) -> Any:
+        """The data as a ``pyarrow.Table`` in the types Polars' export gives (text as
+        ``large_string``), whichever reader ran."""
+        if self.table is not None:
+            return self.table
+        return self.frame.to_arrow()
 
     @property
     def pushdown(self) -> Pushdown:
@@ -171,23 +198,72 @@ def bind(
     return _bind(resource, env, filters=asked.filters, template_args=asked.template_args)
 
 
-def load(bound: BoundResource, request: ReadRequest | None = None) -> Loaded:
+def load(
+    bound: BoundResource,
+    request: ReadRequest | None = None,
+    *,
+    arrow: bool = False,
+    plans: PlanCache | None = None,
+) -> Loaded:
     """Plan and collect a bound read, with no rules, metrics or spans (a drop-in reader's).
 
-    ``request`` gives the columns (its filter and template values were bound already).
+    ``request`` gives the columns (its filter and template values were bound already). With
+    ``arrow`` the caller takes the data as Arrow (:meth:`Loaded.to_arrow`, e.g. to hand it to
+    pandas): a plain parquet read may then take the arrow path, as a catalog read into pandas
+    does (:func:`dynio.engine.read_path.choose`). ``Loaded.info.read_path`` says which ran.
+    ``plans`` keeps the plans of reads that took the arrow path (by resource, source, columns
+    and template values; see :mod:`dynio.engine.plan_cache`), so that reading the same file
+    again plans once while it is unchanged.
 
     Raises:
         SchemaError: Columns asked for are not in the data.
         ReadError, CastError: The data cannot be read, or does not fit the schema.
     """
     columns = request.columns if request is not None else None
+    key = _plan_key(bound, columns) if plans is not None and arrow else None
+    remembered = plans.get(key) if plans is not None and key is not None else None
+    path = read_path.choose(remembered, arrow_wanted=True) if remembered is not None else None
+    if remembered is not None and path == read_path.ARROW:
+        table = collect_arrow(remembered)
+        if table is not None:  # else the file no longer fits the plan: planned anew
+            return Loaded(None, replace(remembered.info, read_path=read_path.ARROW), table)
+    done = _load(bound, columns, arrow)
+    if plans is not None and done.result.info.read_path == read_path.ARROW:
+        plans.put(key, replace(done.plan, info=done.result.info))
+    return done.result
+
+
+def _plan_key(bound: BoundResource, columns: Sequence[str] | None) -> Hashable | None:
+    """A read's key in a :class:`PlanCache` shared by resources (their name and source are in
+    it); ``None``: not kept (a filter, arguments that cannot be compared)."""
+    asked = PlanCache.key(columns, None if bound.filter is None else bound.filter, bound.args)
+    if asked is None:
+        return None
+    source = bound.env.source
+    # (text forms: the settings' frozen mappings do not hash)
+    where = (source.kind, source.format, repr(sorted(source.settings.items())))
+    return (bound.resource.name, bound.env.name, where, repr(sorted(source.options.items())), asked)
+
+
+@dataclass(frozen=True)
+class _Done:
+    result: Loaded
+    plan: Plan
+
+
+def _load(bound: BoundResource, columns: Sequence[str] | None, arrow: bool) -> _Done:
     plan = plan_read(bound.resource, bound.env.name, columns=columns, streaming=False, bound=bound)
+    frame = table = None
     try:
-        frame = collect(plan)
+        path = read_path.choose(plan, arrow_wanted=arrow)
+        table = collect_arrow(plan) if path == read_path.ARROW else None
+        if table is None:
+            frame = collect(plan)
     finally:
         if plan.release is not None:
             plan.release()
     if plan.changed is not None and plan.changed():
         where = plan.info.files[0] if len(plan.info.files) == 1 else plan.info.location
         raise ReadError("the data was replaced during the read", file=where, **bound.context)
-    return Loaded(frame, plan.info)
+    ran = read_path.ARROW if table is not None else read_path.POLARS
+    return _Done(Loaded(frame, replace(plan.info, read_path=ran), table), plan)

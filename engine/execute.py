@@ -11,17 +11,17 @@ import contextvars
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
 from opentelemetry.trace import Span
-from polars._typing import EngineType
 
 from dynio.engine import read_path
-from dynio.engine.casts import CastFailure, diagnose, plan_casts
+from dynio.engine.casts import diagnose, plan_casts
+from dynio.engine.collect import cast_error, collect, collect_arrow
 from dynio.engine.errors import (
     CastError,
     DynioError,
@@ -30,20 +30,16 @@ from dynio.engine.errors import (
     ValidationError,
 )
 from dynio.engine.filters import FilterLike
-from dynio.engine.io.formats import (
-    binary_mismatch,
-    capabilities_of,
-    describe_read_failure,
-    is_decode_failure,
-)
 from dynio.engine.plan import (
     Bound,
     Plan,
+    PlanInfo,
     bind,
     check_template_args,
     plan_read,
     source_module,
 )
+from dynio.engine.plan_cache import PlanCache
 from dynio.engine.quality import (
     DEFAULT_LABEL_CAP,
     MetricValue,
@@ -61,11 +57,9 @@ from dynio.engine.telemetry import (
     enabled,
     file_bytes,
     operation,
-    operation_secrets,
     record_quality,
     record_read,
     record_write,
-    replace_secrets,
     reported,
     set_attributes,
     set_operation_attributes,
@@ -74,7 +68,7 @@ from dynio.engine.telemetry import (
     values_included,
 )
 
-__all__ = ["Result", "WriteResult", "collect", "conform", "read", "write"]
+__all__ = ["Result", "WriteResult", "collect", "collect_arrow", "conform", "read", "write"]
 
 logger = logging.getLogger("dynio")
 
@@ -124,43 +118,6 @@ class WriteResult:
         return result_html("write", self.info.location, self.info.rows, self.report, self.metrics)
 
 
-def _cast_error(
-    failures: Sequence[CastFailure], context: Mapping[str, Any], file: str | None
-) -> CastError:
-    secrets = operation_secrets()
-
-    def short(values: Sequence[Any]) -> list[Any]:
-        # a 10 MB cell must not become a 10 MB message (nor be scanned by every log redactor);
-        # a secret is masked before the cut, since a cut secret no longer matches the redactor
-        out = []
-        for v in values:
-            if isinstance(v, str) and len(v) > 60:
-                v = replace_secrets(v, secrets)
-                v = f"{v[:40]}… ({len(v):,} characters)" if len(v) > 60 else v
-            out.append(v)
-        return out
-
-    first = failures[0]
-    others = "".join(
-        f"; column {f.step.column!r} -> {f.step.target}: {f.count} value(s) {short(f.sample)}"
-        for f in failures[1:]
-    )
-    what = (
-        f"{first.count} value(s) do not fit"
-        if first.count >= 0
-        else f"cast failed ({first.reason})"
-    )
-    return CastError(
-        f"{what} {first.step.target} (from {first.step.source}) under the safe cast policy"
-        f"{others}; declare the column 'cast: lossy' to turn such values into nulls",
-        target=str(first.step.target),
-        column=first.step.column,
-        values=short(first.sample),
-        file=file,
-        **context,
-    )
-
-
 # reads of files replaced while they were read are made again, at most this many times in all
 READ_ATTEMPTS = 5
 
@@ -184,18 +141,10 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) 
         plan = planned()
         info = plan.info
         path = read_path.choose(plan, arrow_wanted=arrow_wanted)
-        with span(
-            "scan",
-            format=info.format,
-            files=len(info.files),
-            casts=info.casts,
-            filters_pushed=info.filters_pushed,
-            filters_residual=info.filters_residual,
-            pushdown_projection=info.pushdown.projection,
-        ) as sp:
+        with _scan_span(info) as sp:
             data: Any = None
             try:
-                data = _arrow(plan) if path == read_path.ARROW else None
+                data = collect_arrow(plan) if path == read_path.ARROW else None
                 if data is None:
                     path = read_path.POLARS
                     data = collect(plan)
@@ -225,89 +174,34 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) 
     )
 
 
-def _arrow(plan: Plan) -> Any:
-    """The arrow path's read (``None``: the file changed shape, read it through Polars)."""
-    import pyarrow as pa
-
-    info = plan.info
-    try:
-        return read_path.read_arrow(plan)
-    except (OSError, pa.ArrowException) as exc:
-        raise _read_error(
-            exc, info.format, info.files[0], {"resource": info.resource, "env": info.env}
-        ) from exc
-
-
-def collect(
-    plan: Plan,
-    query: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
-    engine: EngineType = "auto",
-) -> pl.DataFrame:
-    """Run a plan (or ``query`` over it, e.g. an aggregation) in ``engine``, translating
-    backend failures into dynio errors that name the file and column.
-
-    When a reader's own parsing fails (e.g. ``1.0`` in a CSV column the schema calls ``int64``),
-    the source is scanned again as text and cast through the cast table, which accepts every
-    value that converts without loss; only values that do not fit raise.
-
-    Raises:
-        CastError: Values do not fit the schema's dtypes (names column and offending values).
-        ReadError: The data cannot be read.
-    """
-    info = plan.info
-    context = {"resource": info.resource, "env": info.env}
-    where = info.files[0] if len(info.files) == 1 else info.location
-    options = plan.env.source.options
-    mismatch = binary_mismatch(info.format, where) if len(info.files) == 1 else None
-    if mismatch is not None:  # a text reader would read the bytes as garbage text
-        raise ReadError(f"cannot read {info.format}: {mismatch}", file=where, **context)
-    run = query if query is not None else (lambda lf: lf)
-    try:
-        return run(plan.frame).collect(engine=engine)
-    except pl.exceptions.PanicException as exc:  # a BaseException: a reader's bug or bad data
-        raise _read_error(exc, info.format, where, context, options) from exc
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        # an I/O failure, or text that is not in the expected encoding, is reported as it is;
-        # only a failure to parse or cast is worth a second look at the data
-        undecodable = capabilities_of(info.format).text and is_decode_failure(exc)
-        if (
-            isinstance(exc, OSError)
-            or undecodable
-            or plan.schema is None
-            or plan.rescan is None
-            or plan.build is None
-        ):
-            raise _read_error(exc, info.format, where, context, options) from exc
-        try:
-            raw, raw_schema = plan.rescan()
-            fallback, steps = plan.build(raw, raw_schema)
-        except (pl.exceptions.PolarsError, OSError, DynioError):
-            raise _read_error(exc, info.format, where, context, options) from exc
-        failed: BaseException = exc
-        if capabilities_of(info.format).text:
-            # the reader parsed the text itself and gave up: the cast table may not
-            try:
-                return run(fallback).collect(engine=engine)
-            except (pl.exceptions.PolarsError, OSError) as exc2:
-                failed = exc2
-        try:
-            failures = diagnose(raw, steps)
-        except (pl.exceptions.PolarsError, OSError):
-            failures = []
-        if failures:
-            raise _cast_error(failures, context, where) from failed
-        raise _read_error(failed, info.format, where, context, options) from failed
+def _scan_span(info: PlanInfo) -> contextlib.AbstractContextManager[Span]:
+    return span(
+        "scan",
+        format=info.format,
+        files=len(info.files),
+        casts=info.casts,
+        filters_pushed=info.filters_pushed,
+        filters_residual=info.filters_residual,
+        pushdown_projection=info.pushdown.projection,
+    )
 
 
-def _read_error(
-    exc: BaseException,
-    fmt: str | None,
-    where: str,
-    context: Mapping[str, Any],
-    options: Mapping[str, Any] | None = None,
-) -> ReadError:
-    text = describe_read_failure(fmt, where, options or {}, exc)  # what the file itself shows
-    return ReadError(f"cannot read {fmt or 'data'}: {text}", file=where, **context)
+def _read_remembered(plans: PlanCache, key: Hashable) -> tuple[Plan, Any] | None:
+    """A plain read by the plan remembered for it (:mod:`dynio.engine.plan_cache`), on the
+    arrow path; ``None``: none remembered, or it no longer fits (the read is planned anew)."""
+    remembered = plans.get(key)
+    if remembered is None:
+        return None
+    with span("plan"):  # the read-path choice made again (a file may have grown past small)
+        path = read_path.choose(remembered, arrow_wanted=True)
+    if path != read_path.ARROW:
+        return None
+    with _scan_span(remembered.info) as sp:
+        data = collect_arrow(remembered)
+        if data is None:  # the file no longer has the plan's columns and types
+            return None
+        set_attributes(sp, {"read_path": path, "rows": data.num_rows})
+    return replace(remembered, info=replace(remembered.info, read_path=path)), data
 
 
 def _rule_text(failure: RuleFailure) -> str:
@@ -402,6 +296,7 @@ def read(
     env_spec: EnvSpec | None = None,
     kind: SourceKind | None = None,
     convert_arrow: Callable[[Any], Any] | None = None,
+    plans: PlanCache | None = None,
 ) -> Result:
     """Read a resource: plan, collect, then rules and metrics in one pass.
 
@@ -419,7 +314,9 @@ def read(
     (:func:`~dynio.engine.plan.bind`; ``env_spec`` and ``kind`` are the environment and its
     source kind when the caller resolved them already), and the ``dynio.read`` operation is
     opened once: a caller that opened it already (the facade, so its hand-off falls under it)
-    has it used as it is.
+    has it used as it is. ``plans`` (the resource's :class:`~dynio.engine.plan_cache.PlanCache`)
+    keeps the plans of reads that took the arrow path, so that reading the same file again
+    with the same columns and template values skips planning while the file is unchanged.
 
     Raises:
         ValidationError: An error-severity rule failed (the report is attached).
@@ -448,7 +345,13 @@ def read(
 
         checks = _has_checks(spec.schema, validate=validate, metrics=metrics)
         arrow_wanted = convert_arrow is not None and not checks
-        plan, data = _read_consistently(planned, arrow_wanted)
+        key = PlanCache.key(columns, filters, template_args) if plans and arrow_wanted else None
+        done = _read_remembered(plans, key) if plans is not None and key is not None else None
+        if done is None:
+            done = _read_consistently(planned, arrow_wanted)
+            if plans is not None and done[0].info.read_path == read_path.ARROW:
+                plans.put(key, done[0])
+        plan, data = done
         if plan.info.read_path == read_path.ARROW and convert_arrow is not None:
             # no rules nor metrics to run (else the read takes the polars path)
             _record_plan(top, plan, data.num_rows)
@@ -535,7 +438,7 @@ def conform(frame: pl.DataFrame, schema: SchemaSpec, context: Mapping[str, Any])
         except pl.exceptions.PolarsError as exc:
             failures = diagnose(frame.lazy(), steps)
             if failures:
-                raise _cast_error(failures, context, None) from exc
+                raise cast_error(failures, context, None) from exc
             raise CastError(f"cast failed: {exc}", **context) from exc
 
 

@@ -20,8 +20,9 @@ from typing import Any
 import polars as pl
 
 from dynio.engine.casts import diagnose, plan_casts
+from dynio.engine.collect import cast_error
 from dynio.engine.errors import CastError, SchemaError, WriteError, first_line
-from dynio.engine.execute import _cast_error, _check_report, _publish_metrics, collect
+from dynio.engine.execute import _check_report, _publish_metrics, collect
 from dynio.engine.filters import FilterLike
 from dynio.engine.io.formats import Format, format_for
 from dynio.engine.plan import PlanInfo, check_template_args, plan_read, source_module
@@ -183,7 +184,7 @@ def _conform_lazy(
         except pl.exceptions.PolarsError as exc:
             failures = diagnose(raw, steps) if steps else []
             if failures:
-                raise _cast_error(failures, context, None) from exc
+                raise cast_error(failures, context, None) from exc
             raise CastError(f"cast failed: {first_line(exc)}", **context) from exc
 
     return cast, run

@@ -188,7 +188,8 @@ def _set_metric(metrics: Any, v: MetricValue) -> None:
 class _Run:
     """What the operation reports for its COMPLETE event."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, active: bool = False) -> None:
+        self.active = active  # lineage is configured: an event will report what ``done`` says
         self.location: str | None = None
         self.columns: Sequence[tuple[str, str]] = ()
         self.rows: int | None = None
@@ -232,7 +233,7 @@ def lineage_run(
     only when lineage is configured, and a failure in it leaves the START event without one.
     """
     client = _client()
-    run = _Run()
+    run = _Run(active=client is not None)
     if client is None:
         yield run
         return

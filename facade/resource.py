@@ -17,6 +17,7 @@ from dynio.engine import execute, plan, quality, stream_io
 from dynio.engine.filters import FilterLike
 from dynio.engine.io.formats import format_for
 from dynio.engine.panics import quiet_panics
+from dynio.engine.plan_cache import PlanCache
 from dynio.engine.quality import DEFAULT_LABEL_CAP, MetricValue, ValidationReport
 from dynio.engine.sources import SourceKind, kind_for
 from dynio.engine.spec import EnvSpec, ResourceSpec
@@ -54,6 +55,8 @@ class Resource:
         self._include_values = include_values
         self._env_spec: EnvSpec | None = None
         self._kind: SourceKind | None = None
+        # plans of plain reads, kept while their file is unchanged (repeated reads plan once)
+        self._plans = PlanCache()
 
     @property
     def name(self) -> str:
@@ -150,14 +153,17 @@ class Resource:
                 convert,
                 convert_arrow,
             )
-            run.done(
-                result.info.location,
-                result.frame if result.table is None else pl.DataFrame(result.table.slice(0, 0)),
-                self.spec.schema,
-                result.report,
-                result.metrics,
-                rows=result.rows,
-            )
+            if run.active:  # (the columns of an Arrow table cost a frame to describe)
+                run.done(
+                    result.info.location,
+                    result.frame
+                    if result.table is None
+                    else pl.DataFrame(result.table.slice(0, 0)),
+                    self.spec.schema,
+                    result.report,
+                    result.metrics,
+                    rows=result.rows,
+                )
             return result
 
     def _execute_read(
@@ -185,6 +191,7 @@ class Resource:
             raise_on_error=raise_on_error,
             convert=convert,
             convert_arrow=convert_arrow,
+            plans=self._plans,
         )
 
     def read(

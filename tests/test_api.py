@@ -104,3 +104,25 @@ def test_drop_in_readers_and_the_dynamicio_layer_use_the_read_contract(path: Pat
     # a way to read
     described = {"dynio.engine.sources.kind_for", "dynio.engine.sources.all_kinds"}
     assert not sorted(n for n in imported - described if n.startswith(_INTERNALS))
+
+
+def test_load_takes_the_read_path_choice_when_the_caller_takes_arrow(orders: Path) -> None:
+    resource = api.located(orders, "parquet")
+    by_polars = api.load(api.bind(resource))
+    assert by_polars.info.read_path == "polars"
+    assert by_polars.table is None
+    by_arrow = api.load(api.bind(resource), arrow=True)
+    assert by_arrow.info.read_path == "arrow"  # a tiny, plain file: pyarrow's reader
+    assert by_arrow.polars is None
+    assert by_arrow.to_arrow().equals(by_polars.to_arrow())
+    assert_frame_equal(by_arrow.frame, by_polars.frame)
+    # a filter needs the engine's scan, whoever takes the data
+    request = api.ReadRequest(columns=("id",), filters=[("id", ">", 2)])
+    filtered = api.load(api.bind(resource, request=request), request, arrow=True)
+    assert filtered.info.read_path == "polars"
+    assert filtered.to_arrow().column("id").to_pylist() == [3, 4]
+    # some columns, in the order asked for, on the arrow path
+    request = api.ReadRequest(columns=("c", "id"))
+    some = api.load(api.bind(resource, request=request), request, arrow=True)
+    assert some.info.read_path == "arrow"
+    assert some.to_arrow().column_names == ["c", "id"]

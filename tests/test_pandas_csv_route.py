@@ -188,3 +188,29 @@ def test_the_reader_is_set_on_the_callers_span(tmp_path: Path, otel: Any) -> Non
     attrs = dict(otel.span("load-polars").attributes)
     assert attrs["dynio.pandas.reader"] == "polars"
     assert "dynio.pandas.reason" not in attrs
+
+
+def test_read_parquet_records_its_reader_too(tmp_path: Path, otel: Any) -> None:
+    import pandas as pd
+    from opentelemetry import trace
+
+    path = tmp_path / "small.parquet"
+    pd.DataFrame({"a": [1, 2, 3], "s": ["x", None, "z"]}).to_parquet(path)
+    tracer = trace.get_tracer("tests")
+    with tracer.start_as_current_span("plain"):
+        dp.read_parquet(path)
+    assert dp.last_read() == dp.ReadPath("read_parquet", "arrow", None)
+    with tracer.start_as_current_span("filtered"):
+        dp.read_parquet(path, filters=[("a", ">", 1)])
+    assert dp.last_read() == dp.ReadPath("read_parquet", "polars", None)
+    categorical = tmp_path / "categorical.parquet"
+    pd.DataFrame({"c": pd.Categorical(["b", "a"])}).to_parquet(categorical)
+    with tracer.start_as_current_span("fallback"):
+        dp.read_parquet(categorical)
+    reason = "column types Polars would not give back as they are: ['c']"
+    assert dp.last_read() == dp.ReadPath("read_parquet", "pandas", reason)
+    assert dict(otel.span("plain").attributes)["dynio.pandas.reader"] == "arrow"
+    assert dict(otel.span("filtered").attributes)["dynio.pandas.reader"] == "polars"
+    attrs = dict(otel.span("fallback").attributes)
+    assert attrs["dynio.pandas.function"] == "read_parquet"
+    assert attrs["dynio.pandas.reason"] == reason

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from pandas_versions import CSV_FLOATS_ROUND_TRIP, TEXT_IS_OBJECT
 
 import dynio.pandas as dp
+from dynio.engine import read_path
 from dynio.engine.io.formats import PANDAS_NA_VALUES
 
 LOGGER = "dynio.pandas"
@@ -145,14 +146,38 @@ def _with_attrs(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+@pytest.fixture(params=["arrow", "polars"])
+def parquet_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which reader the fast path takes for a plain read (the engine's read-path choice):
+    tiny files take pyarrow's, so for ``polars`` no file counts as tiny nor tall."""
+    if request.param == "polars":
+        monkeypatch.setattr(read_path, "TINY_FILE_BYTES", 0)
+        monkeypatch.setattr(read_path, "SMALL_FILE_BYTES", 0)
+        monkeypatch.setattr(read_path, "ARROW_MIN_GROUP_ROWS", 10**12)
+    return str(request.param)
+
+
+def _served_by(reader: str) -> None:
+    taken = dp.last_read()
+    assert taken is not None
+    assert (taken.function, taken.reader) == ("read_parquet", reader), taken
+
+
 @pytest.mark.parametrize("case", sorted(PARQUET_FAST))
 def test_parquet_fast_path_equals_pandas(
-    case: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    case: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, parquet_reader: str
 ) -> None:
     path = tmp_path / f"{case}.parquet"
     PARQUET_FAST[case](path)
+    # a null-typed column (all None, or an empty text column) is read by Polars' scan, and so
+    # is a file past tiny (2,000 columns)
+    nulls = any(pa.types.is_null(f.type) for f in pq.read_schema(path))
+    tiny = path.stat().st_size < read_path.TINY_FILE_BYTES
+    reader = "polars" if nulls or not tiny else parquet_reader
     _read(caplog, True, dp.read_parquet, pd.read_parquet, path)
+    _served_by(reader)
     _read(caplog, True, dp.read_parquet, pd.read_parquet, str(path), engine="pyarrow")
+    _served_by(reader)
 
 
 @pytest.mark.parametrize("case", sorted(PARQUET_FALLBACK))
@@ -162,24 +187,27 @@ def test_parquet_pandas_reads_what_polars_would_change(
     path = tmp_path / f"{case}.parquet"
     PARQUET_FALLBACK[case](path)
     _read(caplog, False, dp.read_parquet, pd.read_parquet, path)
+    _served_by("pandas")
 
 
 @pytest.mark.parametrize("backend", ["numpy_nullable", "pyarrow"])
 def test_parquet_dtype_backend(
-    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, parquet_reader: str
 ) -> None:
     path = tmp_path / "t.parquet"
     _typed_frame().to_parquet(path)
     _read(caplog, True, dp.read_parquet, pd.read_parquet, path, dtype_backend=backend)
+    _served_by(parquet_reader)
 
 
 @pytest.mark.parametrize("columns", [["f64", "s"], ["s", "f64"], ["tz"], ["i64"], []])
 def test_parquet_columns(
-    columns: list[str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    columns: list[str], tmp_path: Path, caplog: pytest.LogCaptureFixture, parquet_reader: str
 ) -> None:
     path = tmp_path / "t.parquet"
     _typed_frame().set_index("i8").to_parquet(path)
     _read(caplog, True, dp.read_parquet, pd.read_parquet, path, columns=columns)
+    _served_by(parquet_reader)
 
 
 FILTERS: list[Any] = [
@@ -215,6 +243,7 @@ def test_parquet_filters_keep_the_rows_pyarrow_keeps(
     else:
         frame.to_parquet(path)
     _read(caplog, True, dp.read_parquet, pd.read_parquet, path, filters=filters)
+    _served_by("polars")  # a filter needs the engine's scan
 
 
 def test_parquet_hive_folders_and_remote_paths_go_to_pandas(

@@ -159,10 +159,11 @@ def test_checks_and_casts_take_the_polars_path(catalog_from: CatalogFrom, tmp_pa
     assert res.converted["qty"].dtype == np.int64
 
 
-def test_auto_takes_the_arrow_path_for_tall_row_groups_only(
+def test_auto_takes_the_arrow_path_for_tiny_files_and_tall_row_groups(
     catalog_from: CatalogFrom, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the thresholds scaled down to the test's file: tall groups are ROWS, short ones 500
+    monkeypatch.setattr(read_path, "TINY_FILE_BYTES", 0)
     monkeypatch.setattr(read_path, "SMALL_FILE_BYTES", 0)
     monkeypatch.setattr(read_path, "ARROW_MIN_GROUP_ROWS", ROWS)
     path = tmp_path / "o.parquet"
@@ -187,10 +188,14 @@ def test_auto_takes_the_arrow_path_for_tall_row_groups_only(
     pq.write_table(pq.read_table(path), str(path) + ".new", row_group_size=500)
     os.replace(str(path) + ".new", path)
     assert auto() == "polars"
-    monkeypatch.setattr(read_path, "SMALL_FILE_BYTES", 10**12)  # small files: no footer look
+    # a small file reads through Polars without a footer look, a tiny one through pyarrow's
+    # file reader (which costs less than Polars' fixed costs there), whatever their row groups
     pq.write_table(pq.read_table(path), str(path) + ".new", row_group_size=ROWS)
     os.replace(str(path) + ".new", path)
+    monkeypatch.setattr(read_path, "SMALL_FILE_BYTES", 10**12)
     assert auto() == "polars"
+    monkeypatch.setattr(read_path, "TINY_FILE_BYTES", 10**12)
+    assert auto() == "arrow"
 
 
 # R3's shape (a range of the sort key, prunable), R4's (another column), a column with nulls

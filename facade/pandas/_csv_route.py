@@ -18,19 +18,22 @@ from dynio.pandas._common import _NO
 
 @dataclass(frozen=True)
 class ReadPath:
-    """Which reader served a ``read_csv``/``read_table`` call (see :func:`last_read`).
+    """Which reader served a ``read_csv``/``read_table``/``read_parquet`` call (see
+    :func:`last_read`).
 
     Attributes:
-        function: ``"read_csv"`` or ``"read_table"``.
-        reader: ``"polars"`` (the fast path: Polars parsed the file, handed to pandas) or
-            ``"pandas"`` (pandas' own reader, with pandas' own arguments).
+        function: ``"read_csv"``, ``"read_table"`` or ``"read_parquet"``.
+        reader: ``"polars"`` (the fast path: Polars read the file, handed to pandas),
+            ``"arrow"`` (``read_parquet``'s fast path through pyarrow's reader, the engine's
+            arrow read path) or ``"pandas"`` (pandas' own reader, with pandas' own
+            arguments).
         reason: Why pandas read it (an argument the fast path does not implement, a file
             shape it would read differently, or the route: pandas is expected to be faster);
             ``None`` when Polars did. Never holds values from the file.
     """
 
     function: str
-    reader: Literal["polars", "pandas"]
+    reader: Literal["polars", "arrow", "pandas"]
     reason: str | None = None
 
 
@@ -45,7 +48,8 @@ POLARS_MIN_BYTES = 8 << 20
 
 
 def last_read() -> ReadPath | None:
-    """The reader that served this thread's (or task's) last ``read_csv``/``read_table`` call.
+    """The reader that served this thread's (or task's) last ``read_csv``/``read_table``/
+    ``read_parquet`` call.
 
     ``None`` before the first call. The same is set on the caller's current OpenTelemetry span
     (attributes ``dynio.pandas.function``, ``dynio.pandas.reader``, ``dynio.pandas.reason``)

@@ -25,6 +25,7 @@ from dynio.pandas._common import (
     _local_file,
     _located,
 )
+from dynio.pandas._csv_route import ReadPath, _record, _why
 
 # ------------------------------------------------------------------------------------ parquet
 
@@ -57,6 +58,10 @@ def _flavour(t: pa.DataType) -> Any:
 
 
 _FILTER_VALUE = (bool, int, float, str, bytes, pd.Timestamp)
+
+# the plans of plain reads (the arrow path) by file and columns, used again while the file keeps
+# its identity: a file read again and again (a small one in a loop) is planned once
+_PLANS = api.PlanCache(size=64)
 
 
 def _filter_value(value: Any, field: pa.Field) -> Any:
@@ -173,12 +178,15 @@ def _parquet_fast(
         raise _Fallback(f"column types Polars would not give back as they are: {unsafe}")
     predicate = _filters_expr(None if filters is _NO else filters, schema)
     # read through the engine's read contract: the registry's local source (the parquet
-    # format, one file), projection and filter pushed into its scan
+    # format, one file), projection and filter pushed into its scan (or, with nothing pushed
+    # down; a plain read may take pyarrow's reader, the read path a catalog read would take)
     request = api.ReadRequest(columns=names, filters=predicate)
-    table = api.load(api.bind(_located(file, "parquet"), request=request), request).frame.to_arrow()
-    # Polars gives text and binary in its own widths; pandas' own dtypes are the same for all
-    # widths, so only other differences are cast back to the file's types (a copy). Arrow
-    # dtypes show the width: then every difference is cast back.
+    bound = api.bind(_located(file, "parquet"), request=request)
+    loaded = api.load(bound, request, arrow=True, plans=_PLANS)
+    table = loaded.to_arrow()
+    # either reader gives Polars' export types, text and binary in its own widths; pandas' own
+    # dtypes are the same for all widths, so only other differences are cast back to the
+    # file's types (a copy). Arrow dtypes show the width: then every difference is cast back.
     exact = dtype_backend == "pyarrow" or (
         dtype_backend == "numpy_nullable" and not _NULLABLE_TEXT_WIDTHS_ALIKE
     )
@@ -195,6 +203,7 @@ def _parquet_fast(
     attrs = (schema.metadata or {}).get(b"PANDAS_ATTRS")
     if attrs is not None:
         frame.attrs = json.loads(attrs)
+    _record(ReadPath("read_parquet", "arrow" if loaded.info.read_path == "arrow" else "polars"))
     return frame
 
 
@@ -209,13 +218,20 @@ def read_parquet(
     to_pandas_kwargs: dict[str, Any] | None = _NO,
     **kwargs: Any,
 ) -> pd.DataFrame:
-    """``pandas.read_parquet``, read by Polars (parallel, projection and filters pushed down).
+    """``pandas.read_parquet``, read by Polars (parallel, projection and filters pushed down)
+    or, for a plain read, by the reader a catalog read would take.
 
     Takes pandas' arguments. A local file read with the pyarrow engine, ``columns``,
     ``filters`` (the DNF list form; rows kept exactly as pyarrow keeps them) and
     ``dtype_backend`` takes the fast path; other calls (remote paths, ``filesystem``,
     ``storage_options``, ``to_pandas_kwargs``, the fastparquet engine, column types Polars does
     not read back unchanged such as categoricals or decimals) are read by pandas.
+
+    On the fast path a read with no filter takes the engine's read-path choice
+    (:mod:`dynio.engine.read_path`): pyarrow's reader for a tiny file or one of tall row
+    groups (pyarrow's and pandas' writers by default), Polars' scan otherwise.
+    :func:`dynio.pandas.last_read` says which reader served the call (``polars``, ``arrow`` or
+    ``pandas``, with the reason pandas read it), as does the caller's current span.
     """
     given = _given(
         engine=engine,
@@ -234,6 +250,8 @@ def read_parquet(
     try:
         return _parquet_fast(path, engine, columns, filters, dtype_backend, rest)
     except (_Fallback, DynioError, pl.exceptions.PolarsError, pa.ArrowException, OSError) as why:
+        reason = str(why) if isinstance(why, _Fallback) else _why(why)
+        _record(ReadPath("read_parquet", "pandas", reason))
         result: pd.DataFrame = _fallback(
             "read_parquet", path, why, lambda: pd.read_parquet(path, **given, **kwargs)
         )

@@ -1,0 +1,163 @@
+"""Collecting a plan: Polars' scan, or pyarrow's reader on the arrow path, with backend
+failures translated into dynio errors that name the file and column.
+
+Used by :mod:`dynio.engine.execute` (which re-exports :func:`collect` and
+:func:`collect_arrow`) and the engine's other readers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+from polars._typing import EngineType
+
+from dynio.engine import read_path
+from dynio.engine.casts import CastFailure, diagnose
+from dynio.engine.errors import CastError, DynioError, ReadError
+from dynio.engine.io.formats import (
+    binary_mismatch,
+    capabilities_of,
+    describe_read_failure,
+    is_decode_failure,
+)
+from dynio.engine.plan import Plan
+from dynio.engine.telemetry import operation_secrets, replace_secrets
+
+__all__ = ["cast_error", "collect", "collect_arrow"]
+
+logger = logging.getLogger("dynio")
+
+
+def cast_error(
+    failures: Sequence[CastFailure], context: Mapping[str, Any], file: str | None
+) -> CastError:
+    """The error for values that do not fit a cast: the first failure's column, target and a
+    few values (long text cut, secrets masked), the others in the message."""
+    secrets = operation_secrets()
+
+    def short(values: Sequence[Any]) -> list[Any]:
+        # a 10 MB cell must not become a 10 MB message (nor be scanned by every log redactor);
+        # a secret is masked before the cut, since a cut secret no longer matches the redactor
+        out = []
+        for v in values:
+            if isinstance(v, str) and len(v) > 60:
+                v = replace_secrets(v, secrets)
+                v = f"{v[:40]}… ({len(v):,} characters)" if len(v) > 60 else v
+            out.append(v)
+        return out
+
+    first = failures[0]
+    others = "".join(
+        f"; column {f.step.column!r} -> {f.step.target}: {f.count} value(s) {short(f.sample)}"
+        for f in failures[1:]
+    )
+    what = (
+        f"{first.count} value(s) do not fit"
+        if first.count >= 0
+        else f"cast failed ({first.reason})"
+    )
+    return CastError(
+        f"{what} {first.step.target} (from {first.step.source}) under the safe cast policy"
+        f"{others}; declare the column 'cast: lossy' to turn such values into nulls",
+        target=str(first.step.target),
+        column=first.step.column,
+        values=short(first.sample),
+        file=file,
+        **context,
+    )
+
+
+def collect_arrow(plan: Plan) -> Any:
+    """The arrow path's read of a plan :func:`dynio.engine.read_path.choose` sent there: a
+    ``pyarrow.Table`` in the types Polars' export gives.
+
+    ``None``: the file changed shape since planning, or pyarrow cannot read it (a damaged
+    file): the caller reads it through Polars, whose failures :func:`collect` explains (what
+    is wrong with the file, and where), so an error is the same on both paths.
+    """
+    import pyarrow as pa
+
+    try:
+        return read_path.read_arrow(plan)
+    except (OSError, pa.ArrowException) as exc:
+        logger.debug(
+            "%s: the arrow path failed (%s); Polars reads it",
+            plan.info.resource,
+            type(exc).__name__,
+        )
+        return None
+
+
+def collect(
+    plan: Plan,
+    query: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+    engine: EngineType = "auto",
+) -> pl.DataFrame:
+    """Run a plan (or ``query`` over it, e.g. an aggregation) in ``engine``, translating
+    backend failures into dynio errors that name the file and column.
+
+    When a reader's own parsing fails (e.g. ``1.0`` in a CSV column the schema calls ``int64``),
+    the source is scanned again as text and cast through the cast table, which accepts every
+    value that converts without loss; only values that do not fit raise.
+
+    Raises:
+        CastError: Values do not fit the schema's dtypes (names column and offending values).
+        ReadError: The data cannot be read.
+    """
+    info = plan.info
+    context = {"resource": info.resource, "env": info.env}
+    where = info.files[0] if len(info.files) == 1 else info.location
+    options = plan.env.source.options
+    mismatch = binary_mismatch(info.format, where) if len(info.files) == 1 else None
+    if mismatch is not None:  # a text reader would read the bytes as garbage text
+        raise ReadError(f"cannot read {info.format}: {mismatch}", file=where, **context)
+    run = query if query is not None else (lambda lf: lf)
+    try:
+        return run(plan.frame).collect(engine=engine)
+    except pl.exceptions.PanicException as exc:  # a BaseException: a reader's bug or bad data
+        raise _read_error(exc, info.format, where, context, options) from exc
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        # an I/O failure, or text that is not in the expected encoding, is reported as it is;
+        # only a failure to parse or cast is worth a second look at the data
+        undecodable = capabilities_of(info.format).text and is_decode_failure(exc)
+        if (
+            isinstance(exc, OSError)
+            or undecodable
+            or plan.schema is None
+            or plan.rescan is None
+            or plan.build is None
+        ):
+            raise _read_error(exc, info.format, where, context, options) from exc
+        try:
+            raw, raw_schema = plan.rescan()
+            fallback, steps = plan.build(raw, raw_schema)
+        except (pl.exceptions.PolarsError, OSError, DynioError):
+            raise _read_error(exc, info.format, where, context, options) from exc
+        failed: BaseException = exc
+        if capabilities_of(info.format).text:
+            # the reader parsed the text itself and gave up: the cast table may not
+            try:
+                return run(fallback).collect(engine=engine)
+            except (pl.exceptions.PolarsError, OSError) as exc2:
+                failed = exc2
+        try:
+            failures = diagnose(raw, steps)
+        except (pl.exceptions.PolarsError, OSError):
+            failures = []
+        if failures:
+            raise cast_error(failures, context, where) from failed
+        raise _read_error(failed, info.format, where, context, options) from failed
+
+
+def _read_error(
+    exc: BaseException,
+    fmt: str | None,
+    where: str,
+    context: Mapping[str, Any],
+    options: Mapping[str, Any] | None = None,
+) -> ReadError:
+    text = describe_read_failure(fmt, where, options or {}, exc)  # what the file itself shows
+    return ReadError(f"cannot read {fmt or 'data'}: {text}", file=where, **context)
