@@ -2,7 +2,8 @@
 failures translated into dynio errors that name the file and column.
 
 Used by :mod:`dynio.engine.execute` (which re-exports :func:`collect` and
-:func:`collect_arrow`) and the engine's other readers.
+:func:`collect_arrow`) and the engine's other readers. :func:`collect_split` is the
+``polars-split`` path's collect: the plan's column groups at once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import polars as pl
 from polars._typing import EngineType
 
-from dynio.engine import read_path
+from dynio.engine import column_split, read_path
 from dynio.engine.casts import CastFailure, diagnose
 from dynio.engine.errors import CastError, DynioError, ReadError
 from dynio.engine.io.formats import (
@@ -26,7 +27,7 @@ from dynio.engine.io.formats import (
 from dynio.engine.plan import Plan
 from dynio.engine.telemetry import operation_secrets, replace_secrets
 
-__all__ = ["cast_error", "collect", "collect_arrow"]
+__all__ = ["cast_error", "collect", "collect_arrow", "collect_split"]
 
 logger = logging.getLogger("dynio")
 
@@ -89,6 +90,21 @@ def collect_arrow(plan: Plan) -> Any:
             type(exc).__name__,
         )
         return None
+
+
+def collect_split(plan: Plan) -> pl.DataFrame | None:
+    """The ``polars-split`` read: the plan's column groups collected at once
+    (:mod:`dynio.engine.column_split`), each through :func:`collect` (its errors are the whole
+    read's); ``None`` when the plan no longer splits."""
+    groups = read_path.split_groups(plan)
+    if groups is None:
+        return None
+    names = plan.frame.collect_schema().names()
+
+    def part(group: Sequence[str]) -> pl.DataFrame:
+        return collect(plan, lambda lf: lf.select(group))
+
+    return column_split.collect_split(names, groups, part)
 
 
 def collect(

@@ -21,7 +21,7 @@ from opentelemetry.trace import Span
 
 from dynio.engine import read_path
 from dynio.engine.casts import diagnose, plan_casts
-from dynio.engine.collect import cast_error, collect, collect_arrow
+from dynio.engine.collect import cast_error, collect, collect_arrow, collect_split
 from dynio.engine.errors import (
     CastError,
     DynioError,
@@ -144,7 +144,10 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) 
         with _scan_span(info) as sp:
             data: Any = None
             try:
-                data = collect_arrow(plan) if path == read_path.ARROW else None
+                if path == read_path.ARROW:
+                    data = collect_arrow(plan)
+                elif path == read_path.SPLIT:
+                    data = collect_split(plan)
                 if data is None:
                     path = read_path.POLARS
                     data = collect(plan)

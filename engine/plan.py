@@ -80,8 +80,10 @@ class PlanInfo:
         source_schema: The data's columns and dtypes as the source gives them, in the source's
             order (the frame has the schema's order and dtypes).
         read_path: The reader the read ran (:mod:`dynio.engine.read_path`): ``polars`` (the
-            lazy scan) or ``arrow`` (pyarrow's reader, for a plain parquet read into pandas);
-            ``None`` until the read ran (a plan not yet collected, a lazy scan).
+            lazy scan), ``polars-split`` (the scan's column groups collected at once, for large
+            parquet reads with no filter) or ``arrow`` (pyarrow's reader, for a plain parquet
+            read into pandas); ``None`` until the read ran (a plan not yet collected, a lazy
+            scan).
     """
 
     resource: str

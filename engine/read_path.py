@@ -8,7 +8,10 @@ faster on some files, but its text then has to be copied from Polars' string vie
 pandas' writers by default) that costs more than the reader saves. Such a read takes the
 **arrow** path: pyarrow reads the columns into the very types Polars' export gives (text as
 ``large_string``), so the hand-off gives the same pandas frame either way. Every other read
-takes the **polars** path. Which one ran is on :attr:`PlanInfo.read_path` and on the
+takes the **polars** path, or, when it reads large local parquet data with no filter, the
+**polars-split** path: the same scan, its columns in a few groups collected at once
+(:mod:`dynio.engine.column_split`), which keeps every core busy where one scan does not. Which
+one ran is on :attr:`PlanInfo.read_path` and on the
 ``dynio.read`` and ``dynio.scan`` spans (``dynio.read.path``).
 
 ``auto`` takes the arrow path only for a read of **every** column of such a file. Measured on
@@ -30,8 +33,8 @@ the 5 M-row orders table in fresh processes, interleaved (issue 18, round three)
   read always takes the polars path.
 
 A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the choice
-(``arrow`` still only where the read is plain as above, projections included; otherwise it
-reads through Polars).
+(``polars``: one scan, never split; ``arrow`` still only where the read is plain as above;
+otherwise it reads through Polars).
 """
 
 from __future__ import annotations
@@ -49,11 +52,21 @@ from dynio.engine.io.filesystems import is_remote
 from dynio.engine.io.formats import capabilities_of
 from dynio.engine.plan import Plan
 
-__all__ = ["ARROW", "POLARS", "READ_PATH_OPTION", "ReadPath", "choose", "read_arrow"]
+__all__ = [
+    "ARROW",
+    "POLARS",
+    "READ_PATH_OPTION",
+    "SPLIT",
+    "ReadPath",
+    "choose",
+    "read_arrow",
+    "split_groups",
+]
 
-ReadPath = Literal["polars", "arrow"]
+ReadPath = Literal["polars", "arrow", "polars-split"]
 POLARS: ReadPath = "polars"
 ARROW: ReadPath = "arrow"
+SPLIT: ReadPath = "polars-split"
 READ_PATH_OPTION = "read_path"
 _CHOICES = ("auto", POLARS, ARROW)
 
@@ -124,12 +137,19 @@ def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
     choice = requested(
         plan.env.source.options, {"resource": plan.info.resource, "env": plan.env.name}
     )
-    if choice == POLARS or not arrow_wanted or not _plain(plan):
+    if choice == POLARS:
         return POLARS
-    if choice == ARROW:
+    if choice == ARROW and arrow_wanted and _plain(plan):
         return ARROW
+    plain = arrow_wanted and _plain(plan)
+    if plain and _tiny(plan.info.files[0]):
+        return ARROW
+    if split_groups(plan) is not None:
+        return SPLIT
+    if choice == ARROW or not plain:
+        return POLARS
     file = plan.info.files[0]
-    return ARROW if _tiny(file) or (_whole(plan) and _tall_groups(file)) else POLARS
+    return ARROW if _whole(plan) and _tall_groups(file) else POLARS
 
 
 def _whole(plan: Plan) -> bool:
@@ -154,6 +174,48 @@ def _tiny(path: str) -> bool:
 # orders table: the arrow path wins up to ~5,000 rows (0.1-0.25 MB), Polars from ~20,000 rows
 # of pandas' file (0.9 MB) and ~50,000 of Polars' (1.3 MB)
 TINY_FILE_BYTES = 512 * 1024
+# a dataset's files smaller than this are not split: each group would re-read every footer
+_SPLIT_MIN_FILE_BYTES = 1024 * 1024
+
+
+def split_groups(plan: Plan) -> list[list[str]] | None:
+    """The column groups a ``polars-split`` read collects at once
+    (:mod:`dynio.engine.column_split`), or ``None`` when the read is better made whole: a
+    filter (rows of one column decide about another's), remote or small files, one column, one
+    thread, a format other than the one pyarrow's parquet reader reads, Polars' ``parallel``
+    option set."""
+    from dynio.engine import column_split
+
+    info, options = plan.info, plan.env.source.options
+    if (
+        info.format is None
+        or READ_PATH_OPTION not in capabilities_of(info.format).read_options
+        or not info.files
+        or is_remote(info.files[0])
+        or info.filters_pushed is not None
+        or info.filters_residual is not None
+        or options.get("parallel")
+    ):
+        return None
+    count = column_split.groups_wanted()
+    if count < 2:
+        return None
+    try:
+        first = os.stat(info.files[0]).st_size
+    except OSError:
+        return None  # the reader reports it
+    if first < _SPLIT_MIN_FILE_BYTES or first * len(info.files) < column_split.MIN_SPLIT_BYTES:
+        return None
+    names = plan.frame.collect_schema().names()
+    if len(names) < 2:
+        return None
+    sizes = column_split.column_sizes(info.files[0])
+    if sizes is None:
+        return None
+    groups = column_split.balance(names, sizes, count)
+    return groups if len(groups) > 1 else None
+
+
 # files smaller than this read through Polars without a look at their footer (tiny ones aside):
 # the reader costs little either way, and Polars' fixed cost per read is the smaller
 SMALL_FILE_BYTES = 8 * 1024 * 1024

@@ -1,0 +1,188 @@
+"""The ``polars-split`` read: a large parquet read with no filter, its columns in groups at once.
+
+The split read must give exactly what one Polars read gives (``options.read_path: polars``
+forces that), whoever wrote the file, with casts, projections, hive datasets and checks, and
+fail as it fails. The size thresholds are lowered here so small files split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fixtures.otel import OtelCapture
+
+import dynio
+from dynio.engine import column_split, read_path
+from dynio.engine.errors import CastError, ValidationError
+
+CatalogFrom = Callable[..., dynio.Catalog]
+ROWS = 4_000
+
+
+@pytest.fixture(autouse=True)
+def _small_files_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(read_path, "TINY_FILE_BYTES", 0)  # else the arrow path reads them
+    monkeypatch.setattr(read_path, "_SPLIT_MIN_FILE_BYTES", 0)
+    monkeypatch.setattr(column_split, "MIN_SPLIT_BYTES", 0)
+    monkeypatch.setattr(column_split, "groups_wanted", lambda: 3)  # also on a 1-core machine
+
+
+def _orders() -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    amount = rng.normal(100, 30, ROWS)
+    amount[rng.random(ROWS) < 0.05] = np.nan
+    return pd.DataFrame(
+        {
+            "order_id": np.arange(ROWS, dtype="int64"),
+            "qty": rng.integers(0, 9, ROWS).astype("int32"),
+            "ts": pd.date_range("2024-01-01", periods=ROWS, freq="min"),
+            "amount": amount,
+            "country": rng.choice(["GB", "FR", "DE", "ünï"], ROWS),
+            "email": [f"user{i}@example.com" for i in rng.integers(0, 10**6, ROWS)],
+            "note": pd.array([None if i % 7 else f"n{i}" for i in range(ROWS)], dtype="str"),
+            "is_priority": rng.random(ROWS) < 0.3,
+        }
+    )
+
+
+def _write(writer: str, path: Path) -> None:
+    df = _orders()
+    if writer == "pandas":
+        df.to_parquet(path)
+    elif writer == "polars":
+        pl.from_pandas(df).write_parquet(path, row_group_size=700)
+    else:
+        con = duckdb.connect()
+        con.register("orders", pa.Table.from_pandas(df, preserve_index=False))
+        con.execute(f"COPY orders TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1000)")
+        con.close()
+
+
+def _catalog(catalog_from: CatalogFrom, location: str, schema: str = "") -> dynio.Catalog:
+    return catalog_from(
+        "".join(
+            f"""{name}:
+  local:
+    {location}
+    options: {{read_path: {name}}}
+{schema}"""
+            for name in ("auto", "polars")
+        )
+    )
+
+
+_FILE = 'type: local\n    local: {{file_path: "{path}", file_type: parquet}}'
+_SCHEMA = """  schema:
+    columns:
+      order_id: {type: int64}
+      qty: {type: int64}
+      ts: {type: "datetime64[ns]"}
+      amount: {type: float64}
+      email: {type: object}
+      country: {type: category}
+"""
+
+
+@pytest.mark.parametrize("writer", ["pandas", "polars", "duckdb"])
+@pytest.mark.parametrize("schema", ["", _SCHEMA], ids=["no schema", "casts"])
+def test_the_split_read_equals_one_read(
+    catalog_from: CatalogFrom, tmp_path: Path, writer: str, schema: str
+) -> None:
+    path = tmp_path / f"{writer}.parquet"
+    _write(writer, path)
+    cat = _catalog(catalog_from, _FILE.format(path=path), schema)
+    split = cat.read("auto")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars-split"
+    whole = cat.read("polars")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars"
+    pd.testing.assert_frame_equal(split, whole, check_exact=True)
+    assert cat.scan("auto").collect().equals(cat.read_polars("polars"))
+    assert cat.read_polars("auto").equals(cat.read_polars("polars"))
+    cols = ["email", "order_id", "ts"]
+    pd.testing.assert_frame_equal(cat.read("auto", columns=cols), cat.read("polars", columns=cols))
+
+
+def test_a_filtered_read_is_made_whole(catalog_from: CatalogFrom, tmp_path: Path) -> None:
+    path = tmp_path / "o.parquet"
+    _write("pandas", path)
+    cat = _catalog(catalog_from, _FILE.format(path=path))
+    out = cat.read("auto", filters=[("qty", ">", 4)])
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars"
+    pd.testing.assert_frame_equal(out, cat.read("polars", filters=[("qty", ">", 4)]))
+
+
+def test_a_hive_dataset_splits_with_its_partition_columns(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    data = tmp_path / "hive"
+    table = pa.Table.from_pandas(_orders().drop(columns=["note"]), preserve_index=False)
+    pq.write_to_dataset(table, data, partition_cols=["country"])
+    location = f'type: local_batch\n    local_batch: {{path_prefix: "{data}/", file_type: parquet}}'
+    cat = _catalog(catalog_from, location)
+    split = cat.read_polars("auto")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars-split"
+    assert split.equals(cat.read_polars("polars"))
+    assert "country" in split.columns
+
+
+def test_the_path_is_on_the_span(
+    catalog_from: CatalogFrom, tmp_path: Path, otel: OtelCapture
+) -> None:
+    path = tmp_path / "o.parquet"
+    _write("polars", path)
+    cat = _catalog(catalog_from, _FILE.format(path=path))
+    cat.read("auto")
+    assert (otel.span("dynio.read").attributes or {})["dynio.read.path"] == "polars-split"
+
+
+def test_a_value_that_does_not_fit_fails_as_one_read_fails(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.parquet"
+    df = _orders()
+    df.loc[17, "amount"] = 0.5  # int64 below cannot hold it
+    df.to_parquet(path)
+    schema = "  schema:\n    columns:\n      order_id: {type: int64}\n      amount: {type: int64}\n"
+    cat = _catalog(catalog_from, _FILE.format(path=path), schema)
+    with pytest.raises(CastError) as split:
+        cat.read("auto")
+    with pytest.raises(CastError) as whole:
+        cat.read("polars")
+    assert str(split.value).replace("'auto'", "'polars'") == str(whole.value)
+    assert split.value.column == "amount"
+
+
+def test_checks_run_on_the_split_read(catalog_from: CatalogFrom, tmp_path: Path) -> None:
+    path = tmp_path / "o.parquet"
+    _write("duckdb", path)
+    schema = """  schema:
+    columns:
+      order_id: {type: int64, validations: {has_unique_values: {apply: true, options: {}}}}
+      qty: {type: int64, validations: {is_between: {apply: true, options: {lower: 0, upper: 3}}}}
+"""
+    cat = _catalog(catalog_from, _FILE.format(path=path), schema)
+    with pytest.raises(ValidationError) as split:
+        cat.read("auto")
+    with pytest.raises(ValidationError) as whole:
+        cat.read("polars")
+    assert str(split.value).replace("'auto'", "'polars'") == str(whole.value)
+
+
+def test_groups_are_balanced_and_keep_the_column_order() -> None:
+    sizes = {"a": 100, "b": 10, "c": 60, "d": 50, "e": 1}
+    groups = column_split.balance(["a", "b", "c", "d", "e"], sizes, 2)
+    assert sorted(n for g in groups for n in g) == ["a", "b", "c", "d", "e"]
+    assert groups == [["a", "b", "e"], ["c", "d"]]  # 111 and 110
+    assert column_split.balance(["a", "x"], sizes, 4) == [["a"], ["x"]]  # empty groups dropped
