@@ -20,7 +20,7 @@ import polars as pl
 from opentelemetry.trace import Span
 from polars._typing import EngineType
 
-from dynio.engine import read_path
+from dynio.engine import arrow_checks, read_path
 from dynio.engine.casts import CastFailure, diagnose, plan_casts
 from dynio.engine.errors import (
     CastError,
@@ -165,7 +165,11 @@ def _cast_error(
 READ_ATTEMPTS = 5
 
 
-def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) -> tuple[Plan, Any]:
+def _read_consistently(
+    planned: Callable[[], Plan],
+    arrow_wanted: bool = False,
+    reader: Callable[[Plan], Any] = read_path.read_arrow,
+) -> tuple[Plan, Any]:
     """Plan and collect, again when the source says its files were replaced under the read.
 
     A reader keeps a file's footer from planning to reading: a file replaced in between (a
@@ -174,7 +178,8 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) 
     again, and data is only returned from a read the files did not change under.
 
     With ``arrow_wanted`` a plain parquet read may take the arrow path
-    (:mod:`dynio.engine.read_path`): the data is then a ``pyarrow.Table``. The plan returned
+    (:mod:`dynio.engine.read_path`): the data is then what ``reader`` gives (a ``pyarrow.Table``,
+    or :class:`~dynio.engine.arrow_checks.CheckedTable` for a read with checks). The plan returned
     records the path that ran (:attr:`PlanInfo.read_path`).
 
     Raises:
@@ -195,7 +200,7 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) 
         ) as sp:
             data: Any = None
             try:
-                data = _arrow(plan) if path == read_path.ARROW else None
+                data = _arrow(plan, reader) if path == read_path.ARROW else None
                 if data is None:
                     path = read_path.POLARS
                     data = collect(plan)
@@ -225,13 +230,13 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool = False) 
     )
 
 
-def _arrow(plan: Plan) -> Any:
+def _arrow(plan: Plan, reader: Callable[[Plan], Any]) -> Any:
     """The arrow path's read (``None``: the file changed shape, read it through Polars)."""
     import pyarrow as pa
 
     info = plan.info
     try:
-        return read_path.read_arrow(plan)
+        return reader(plan)
     except (OSError, pa.ArrowException) as exc:
         raise _read_error(
             exc, info.format, info.files[0], {"resource": info.resource, "env": info.env}
@@ -412,8 +417,9 @@ def read(
     rules or metrics to run the conversion runs on a worker thread beside them (Polars and Arrow
     release the GIL); when a rule fails the converted frame is dropped. ``convert_arrow`` is the
     same hand-off from a ``pyarrow.Table`` with the types Polars' export gives; given, a plain
-    parquet read with no rules or metrics to run may take the arrow path
-    (:mod:`dynio.engine.read_path`), whose table it converts (``Result.table``).
+    parquet read may take the arrow path (:mod:`dynio.engine.read_path`), whose table it
+    converts (``Result.table``; rules and metrics then run as :mod:`dynio.engine.arrow_checks`
+    says).
 
     The environment, the source kind, the template values and the filter are resolved once
     (:func:`~dynio.engine.plan.bind`; ``env_spec`` and ``kind`` are the environment and its
@@ -447,11 +453,24 @@ def read(
                 return plan_read(resource, env, columns=columns, streaming=False, bound=bound[0])
 
         checks = _has_checks(spec.schema, validate=validate, metrics=metrics)
-        arrow_wanted = convert_arrow is not None and not checks
-        plan, data = _read_consistently(planned, arrow_wanted)
+        reader: Callable[[Plan], Any] = read_path.read_arrow
+        if checks:  # the checks' text columns read as dictionaries where they may be
+
+            def reader(p: Plan) -> Any:
+                return arrow_checks.read_checked(p, spec.schema, validate=validate, metrics=metrics)
+
+        plan, data = _read_consistently(planned, convert_arrow is not None, reader)
         if plan.info.read_path == read_path.ARROW and convert_arrow is not None:
-            # no rules nor metrics to run (else the read takes the polars path)
             _record_plan(top, plan, data.num_rows)
+            if checks:
+                return arrow_checks.checked(
+                    data,
+                    plan.info,
+                    convert_arrow,
+                    lambda frame, hand_off: _checked(
+                        plan, frame, hand_off, validate, metrics, label_cap, raise_on_error
+                    ),
+                )
             report = ValidationReport(resource.name, spec.name, data.num_rows, 0)
             return Result(report=report, info=plan.info, converted=convert_arrow(data), table=data)
         _record_plan(top, plan, data.height)
