@@ -41,6 +41,7 @@ __all__ = [
     "plain",
     "read_checked",
     "split",
+    "worthwhile",
 ]
 
 # rules and metrics that give the same answer on a Categorical column as on its text: they
@@ -96,6 +97,22 @@ def coded_candidates(
         if all(n in CODE_RULES or n in CODE_METRICS for n in names):
             coded.append(name)
     return checked, coded
+
+
+def worthwhile(plan: Plan, schema: SchemaSpec | None, *, validate: bool, metrics: bool) -> bool:
+    """Whether a checked read gains by the arrow path: some text column is handed to pandas
+    that the checks do not read as a dictionary.
+
+    What the arrow path saves is Polars' text hand-off (its string views copied into the
+    ``large_string`` pandas takes); pyarrow reads such text in that form at once. Without
+    such a column (numbers, and text checked on its codes) Polars' read is as fast and its
+    checks on text the cheaper.
+    """
+    source = plan.info.source_schema
+    names = list(plan.info.columns) if plan.info.columns is not None else list(source)
+    read = {n: source[n] for n in names if n in source}
+    _, coded = coded_candidates(schema, read, validate=validate, metrics=metrics)
+    return any(isinstance(t, pl.String) and n not in coded for n, t in read.items())
 
 
 def _small_dictionaries(meta: Any, column: str) -> bool:

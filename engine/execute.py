@@ -167,7 +167,7 @@ READ_ATTEMPTS = 5
 
 def _read_consistently(
     planned: Callable[[], Plan],
-    arrow_wanted: bool = False,
+    arrow_wanted: bool | Callable[[Plan], bool] = False,
     reader: Callable[[Plan], Any] = read_path.read_arrow,
 ) -> tuple[Plan, Any]:
     """Plan and collect, again when the source says its files were replaced under the read.
@@ -188,7 +188,8 @@ def _read_consistently(
     for attempt in range(1, READ_ATTEMPTS + 1):
         plan = planned()
         info = plan.info
-        path = read_path.choose(plan, arrow_wanted=arrow_wanted)
+        wanted = arrow_wanted(plan) if callable(arrow_wanted) else arrow_wanted
+        path = read_path.choose(plan, arrow_wanted=wanted)
         with span(
             "scan",
             format=info.format,
@@ -454,12 +455,16 @@ def read(
 
         checks = _has_checks(spec.schema, validate=validate, metrics=metrics)
         reader: Callable[[Plan], Any] = read_path.read_arrow
-        if checks:  # the checks' text columns read as dictionaries where they may be
+        wanted: bool | Callable[[Plan], bool] = convert_arrow is not None
+        if checks and wanted:  # see arrow_checks: when the arrow path is worth it, and its read
+
+            def wanted(p: Plan) -> bool:
+                return arrow_checks.worthwhile(p, spec.schema, validate=validate, metrics=metrics)
 
             def reader(p: Plan) -> Any:
                 return arrow_checks.read_checked(p, spec.schema, validate=validate, metrics=metrics)
 
-        plan, data = _read_consistently(planned, convert_arrow is not None, reader)
+        plan, data = _read_consistently(planned, wanted, reader)
         if plan.info.read_path == read_path.ARROW and convert_arrow is not None:
             _record_plan(top, plan, data.num_rows)
             if checks:

@@ -229,3 +229,35 @@ def test_rules_only_or_metrics_only_agree_too(catalog_from: CatalogFrom, tmp_pat
         ]
         assert results[0].info.read_path == "arrow"
         assert _named(results[0]) == _named(results[1])
+
+
+def test_without_text_to_hand_over_the_checked_read_stays_on_polars(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    # numbers and text checked on its codes: Polars' read and checks are the cheaper
+    path = tmp_path / "o.parquet"
+    _write("pyarrow", path)
+    cat = catalog_from(
+        f"""narrow:
+  local:
+    type: local
+    local: {{file_path: "{path}", file_type: parquet}}
+    options: {{read_path: arrow}}
+  schema:
+    columns:
+      order_id: {{type: int64, validations: {{has_unique_values: {{apply: true, options: {{}}}}}}}}
+      country:
+        type: object
+        validations:
+          is_in: {{apply: true, options: {{categorical_values: [GB, FR, DE, ünï]}}}}
+        metrics: [CountsPerLabel]
+      note: {{type: object}}
+"""
+    )
+    res = cat.resource("narrow")._read_result(
+        dtype_backend="numpy", columns=["order_id", "country"]
+    )
+    assert res.info.read_path == "polars"
+    res = cat.resource("narrow")._read_result(dtype_backend="numpy")
+    assert res.info.read_path == "arrow"  # note is handed over as text
+    assert res.report.checked == 2
