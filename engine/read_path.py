@@ -11,6 +11,9 @@ pandas' writers by default) that costs more than the reader saves. Such a read t
 takes the **polars** path. Which one ran is on :attr:`PlanInfo.read_path` and on the
 ``dynio.read`` and ``dynio.scan`` spans (``dynio.read.path``).
 
+A read with rules or metrics takes the arrow path too when :func:`dynio.engine.arrow_checks.
+worthwhile` says so (its caller then wants an Arrow table); the checks run as that module says.
+
 A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the choice
 (``arrow`` still only where the read is plain as above; otherwise it reads through Polars).
 """
