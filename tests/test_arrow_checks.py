@@ -261,3 +261,54 @@ def test_without_text_to_hand_over_the_checked_read_stays_on_polars(
     res = cat.resource("narrow")._read_result(dtype_backend="numpy")
     assert res.info.read_path == "arrow"  # note is handed over as text
     assert res.report.checked == 2
+
+
+def test_frame_rules_agree_and_read_their_columns(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.parquet"
+    _write("pyarrow", path)
+    entries = "".join(
+        f"""{name}:
+  local:
+    type: local
+    local: {{file_path: "{path}", file_type: parquet}}
+    options: {{read_path: {name}}}
+  schema:
+    columns:
+      country: {{type: object}}
+      grade: {{type: object}}
+      note: {{type: object}}
+    validations:
+      unique_together: {{apply: true, options: {{columns: [country, grade]}}}}
+      row_count_between: {{apply: true, options: {{min: 1, max: 10}}}}
+"""
+        for name in ("polars", "arrow")
+    )
+    by_arrow, by_polars = _both(catalog_from(entries), "numpy")
+    assert _named(by_arrow) == _named(by_polars)
+    assert {f.rule for f in by_arrow.report.failures} == {"unique_together", "row_count_between"}
+    assert by_arrow.report.rows == ROWS
+    pd.testing.assert_frame_equal(by_arrow.converted, by_polars.converted, check_exact=True)
+
+
+def test_a_row_count_alone_is_checked_on_the_rows_read(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.parquet"
+    _write("pyarrow", path)
+    cat = catalog_from(
+        f"""o:
+  local:
+    type: local
+    local: {{file_path: "{path}", file_type: parquet}}
+    options: {{read_path: arrow}}
+  schema:
+    columns: {{note: {{type: object}}, grade: {{type: object}}}}
+    validations:
+      row_count_between: {{apply: true, options: {{min: {ROWS}, max: {ROWS}}}}}
+"""
+    )
+    res = cat.resource("o")._read_result(dtype_backend="numpy")
+    assert res.info.read_path == "arrow"
+    assert (res.report.rows, res.report.checked, res.report.failures) == (ROWS, 1, ())
