@@ -36,10 +36,12 @@ __all__ = [
     "CODE_RULES",
     "SMALL_DICTIONARY_BYTES",
     "CheckedTable",
+    "Route",
     "checked",
     "coded_candidates",
     "plain",
     "read_checked",
+    "route",
     "split",
     "worthwhile",
 ]
@@ -247,4 +249,38 @@ def checked(
     table, converted = done.converted
     return Result(
         report=done.report, metrics=done.metrics, info=info, converted=converted, table=table
+    )
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a read may take the arrow path (:func:`route`).
+
+    Attributes:
+        wanted: Whether the arrow path is wanted for a plan (the caller takes an Arrow table,
+            and for a read with checks, :func:`worthwhile`).
+        read: The arrow path's reader (:func:`dynio.engine.read_path.read_arrow`, or
+            :func:`read_checked` for a read with checks).
+        checked: Whether rules or metrics run on the read.
+    """
+
+    wanted: Callable[[Plan], bool]
+    read: Callable[[Plan], Any]
+    checked: bool
+
+
+def route(schema: SchemaSpec | None, arrow: bool, validate: bool, metrics: bool) -> Route:
+    """The arrow path's route for a read whose caller takes an Arrow table (``arrow``)."""
+    from dynio.engine import read_path
+
+    checked = schema is not None and (
+        (validate and any(r.apply for r in schema.all_rules))
+        or (metrics and any(c.metrics for c in schema.columns))
+    )
+    if not (arrow and checked):
+        return Route(lambda _: arrow, read_path.read_arrow, checked)
+    return Route(
+        lambda p: worthwhile(p, schema, validate=validate, metrics=metrics),
+        lambda p: read_checked(p, schema, validate=validate, metrics=metrics),
+        checked,
     )

@@ -21,6 +21,7 @@ from opentelemetry.trace import Span
 from polars._typing import EngineType
 
 from dynio.engine import arrow_checks, read_path
+from dynio.engine.arrow_checks import Route
 from dynio.engine.casts import CastFailure, diagnose, plan_casts
 from dynio.engine.errors import (
     CastError,
@@ -165,11 +166,7 @@ def _cast_error(
 READ_ATTEMPTS = 5
 
 
-def _read_consistently(
-    planned: Callable[[], Plan],
-    arrow_wanted: bool | Callable[[Plan], bool] = False,
-    reader: Callable[[Plan], Any] = read_path.read_arrow,
-) -> tuple[Plan, Any]:
+def _read_consistently(planned: Callable[[], Plan], route: Route) -> tuple[Plan, Any]:
     """Plan and collect, again when the source says its files were replaced under the read.
 
     A reader keeps a file's footer from planning to reading: a file replaced in between (a
@@ -177,9 +174,8 @@ def _read_consistently(
     worse, does not. The source's :attr:`Plan.changed` tells; such a read is planned and made
     again, and data is only returned from a read the files did not change under.
 
-    With ``arrow_wanted`` a plain parquet read may take the arrow path
-    (:mod:`dynio.engine.read_path`): the data is then what ``reader`` gives (a ``pyarrow.Table``,
-    or :class:`~dynio.engine.arrow_checks.CheckedTable` for a read with checks). The plan returned
+    A plain parquet read may take the arrow path (:mod:`dynio.engine.read_path`) where ``route``
+    wants it; the data is then what ``route.read`` gives (a ``pyarrow.Table``). The plan returned
     records the path that ran (:attr:`PlanInfo.read_path`).
 
     Raises:
@@ -188,8 +184,7 @@ def _read_consistently(
     for attempt in range(1, READ_ATTEMPTS + 1):
         plan = planned()
         info = plan.info
-        wanted = arrow_wanted(plan) if callable(arrow_wanted) else arrow_wanted
-        path = read_path.choose(plan, arrow_wanted=wanted)
+        path = read_path.choose(plan, arrow_wanted=route.wanted(plan))
         with span(
             "scan",
             format=info.format,
@@ -201,7 +196,7 @@ def _read_consistently(
         ) as sp:
             data: Any = None
             try:
-                data = _arrow(plan, reader) if path == read_path.ARROW else None
+                data = _arrow(plan, route.read) if path == read_path.ARROW else None
                 if data is None:
                     path = read_path.POLARS
                     data = collect(plan)
@@ -453,28 +448,14 @@ def read(
                 # collected at once, then released (_read_consistently)
                 return plan_read(resource, env, columns=columns, streaming=False, bound=bound[0])
 
-        checks = _has_checks(spec.schema, validate=validate, metrics=metrics)
-        reader: Callable[[Plan], Any] = read_path.read_arrow
-        wanted: bool | Callable[[Plan], bool] = convert_arrow is not None
-        if checks and wanted:  # see arrow_checks: when the arrow path is worth it, and its read
-
-            def wanted(p: Plan) -> bool:
-                return arrow_checks.worthwhile(p, spec.schema, validate=validate, metrics=metrics)
-
-            def reader(p: Plan) -> Any:
-                return arrow_checks.read_checked(p, spec.schema, validate=validate, metrics=metrics)
-
-        plan, data = _read_consistently(planned, wanted, reader)
+        route = arrow_checks.route(spec.schema, convert_arrow is not None, validate, metrics)
+        plan, data = _read_consistently(planned, route)
         if plan.info.read_path == read_path.ARROW and convert_arrow is not None:
             _record_plan(top, plan, data.num_rows)
-            if checks:
+            if route.checked:  # on the columns the checks read, the hand-off beside them
+                args = (validate, metrics, label_cap, raise_on_error)
                 return arrow_checks.checked(
-                    data,
-                    plan.info,
-                    convert_arrow,
-                    lambda frame, hand_off: _checked(
-                        plan, frame, hand_off, validate, metrics, label_cap, raise_on_error
-                    ),
+                    data, plan.info, convert_arrow, lambda f, h: _checked(plan, f, h, *args)
                 )
             report = ValidationReport(resource.name, spec.name, data.num_rows, 0)
             return Result(report=report, info=plan.info, converted=convert_arrow(data), table=data)
