@@ -53,6 +53,7 @@ from typing import Any, cast
 import polars as pl
 
 from dynio.engine import read_path
+from dynio.engine.collect import collect_split
 from dynio.engine.errors import ReadError
 from dynio.engine.execute import Result, collect, collect_arrow, read
 from dynio.engine.filters import Filter, FilterLike
@@ -256,8 +257,12 @@ def _load(bound: BoundResource, columns: Sequence[str] | None, arrow: bool) -> _
     frame = table = None
     try:
         path = read_path.choose(plan, arrow_wanted=arrow)
-        table = collect_arrow(plan) if path == read_path.ARROW else None
-        if table is None:
+        if path == read_path.ARROW:
+            table = collect_arrow(plan)
+        elif path == read_path.SPLIT:
+            frame = collect_split(plan)
+        if table is None and frame is None:
+            path = read_path.POLARS
             frame = collect(plan)
     finally:
         if plan.release is not None:
@@ -265,5 +270,5 @@ def _load(bound: BoundResource, columns: Sequence[str] | None, arrow: bool) -> _
     if plan.changed is not None and plan.changed():
         where = plan.info.files[0] if len(plan.info.files) == 1 else plan.info.location
         raise ReadError("the data was replaced during the read", file=where, **bound.context)
-    ran = read_path.ARROW if table is not None else read_path.POLARS
+    ran = path
     return _Done(Loaded(frame, replace(plan.info, read_path=ran), table), plan)

@@ -40,6 +40,7 @@ DIRECT_SPAN_FACTOR = 4
 _MIN_SPAN = 1 << 16
 _MAX_SPAN = 1 << 31  # scatter indices stay within Polars' index type
 _COUNT = "__dynio_count"
+_SLICE = 1 << 18  # values offset and marked at a time
 
 
 def _labelled(dtype: pl.DataType) -> bool:
@@ -217,8 +218,13 @@ def distinct_count(series: pl.Series) -> int:
     span = hi - lo + 1
     if span > min(max(DIRECT_SPAN_FACTOR * s.len(), _MIN_SPAN), _MAX_SPAN):
         return int(s.n_unique())
-    # offsets from the minimum, in a type that holds every value (the narrow ones overflow)
+    # offsets from the minimum, in a type that holds every value (the narrow ones overflow),
+    # made and marked a slice at a time: one column of offsets as tall as the series would be
+    # fresh memory, and on a fresh process each of its pages costs a page fault
     own = s.dtype in (pl.UInt64, pl.Int128, pl.UInt128)
-    offsets = (s - pl.Series([lo], dtype=s.dtype)) if own else s.cast(pl.Int64) - lo
-    seen = pl.zeros(span, dtype=pl.Boolean, eager=True).scatter(offsets, True)
+    low = pl.Series([lo], dtype=s.dtype if own else pl.Int64)
+    seen = pl.zeros(span, dtype=pl.Boolean, eager=True)
+    for start in range(0, s.len(), _SLICE):
+        part = s.slice(start, _SLICE)
+        seen.scatter((part if own else part.cast(pl.Int64)) - low, True)
     return int(seen.sum())

@@ -34,6 +34,7 @@ __all__ = [
     "RuleFailure",
     "ValidationReport",
     "active_checks",
+    "checked_columns",
     "evaluate",
     "log_metric_lines",
     "metric_line",
@@ -294,6 +295,29 @@ def active_checks(
         and set(r.options.get("columns", ()) if r.column is None else ()) <= present
     ]
     return active_rules, [(c, m) for c, m in metric_cols if c in present]
+
+
+def checked_columns(
+    rules: Sequence[RuleSpec], metric_cols: Sequence[tuple[str, str]], frame_schema: pl.Schema
+) -> list[str]:
+    """The columns these rules and metrics read (in the frame's order): every column their
+    expressions name, so a frame of these alone gives :func:`evaluate` the same answers."""
+    exprs: list[pl.Expr] = []
+    named: set[str] = set()
+    for rule in rules:
+        b = _built(rule, frame_schema)
+        exprs += [
+            e for e in (b.passed, b.failing, b.sample, b.detail, b.mask, b.value) if e is not None
+        ]
+        named.update(b.key)
+        if rule.column is not None:
+            named.add(rule.column)
+    for column, metric in metric_cols:
+        named.add(column)
+        exprs += METRICS[metric].build(_column(column, frame_schema[column])).values()
+    for e in exprs:
+        named.update(e.meta.root_names())
+    return [c for c in frame_schema.names() if c in named]
 
 
 def evaluate(

@@ -32,6 +32,9 @@ the 5 M-row orders table in fresh processes, interleaved (issue 18, round three)
   filtered read first imports ``pyarrow.dataset`` (15-30 ms in a fresh process). A filtered
   read always takes the polars path.
 
+A read with rules or metrics takes the arrow path too when :func:`dynio.engine.arrow_checks.
+worthwhile` says so (its caller then wants an Arrow table); the checks run as that module says.
+
 A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the choice
 (``polars``: one scan, never split; ``arrow`` still only where the read is plain as above;
 otherwise it reads through Polars).
