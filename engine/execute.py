@@ -190,6 +190,19 @@ def _scan_span(info: PlanInfo) -> contextlib.AbstractContextManager[Span]:
     )
 
 
+def _read_kept(
+    planned: Callable[[], Plan], route: Route, plans: PlanCache | None, key: Hashable | None
+) -> tuple[Plan, Any]:
+    """The read by a plan ``plans`` keeps for ``key``, else planned and read (and its plan
+    kept when it took the arrow path)."""
+    done = _read_remembered(plans, key) if plans is not None and key is not None else None
+    if done is None:
+        done = _read_consistently(planned, route)
+        if plans is not None and done[0].info.read_path == read_path.ARROW:
+            plans.put(key, done[0])
+    return done
+
+
 def _read_remembered(plans: PlanCache, key: Hashable) -> tuple[Plan, Any] | None:
     """A plain read by the plan remembered for it (:mod:`dynio.engine.plan_cache`), on the
     arrow path; ``None``: none remembered, or it no longer fits (the read is planned anew)."""
@@ -351,12 +364,7 @@ def read(
         route = arrow_checks.route(spec.schema, convert_arrow is not None, validate, metrics)
         arrow_wanted = convert_arrow is not None and not route.checked
         key = PlanCache.key(columns, filters, template_args) if plans and arrow_wanted else None
-        done = _read_remembered(plans, key) if plans is not None and key is not None else None
-        if done is None:
-            done = _read_consistently(planned, route)
-            if plans is not None and done[0].info.read_path == read_path.ARROW:
-                plans.put(key, done[0])
-        plan, data = done
+        plan, data = _read_kept(planned, route, plans, key)
         if plan.info.read_path == read_path.ARROW and convert_arrow is not None:
             _record_plan(top, plan, data.num_rows)
             if route.checked:  # on the columns the checks read, the hand-off beside them
