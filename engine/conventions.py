@@ -115,7 +115,9 @@ ATTRIBUTES: dict[str, Attribute] = {
         _A(
             "dynio.read.path",
             "`dynio.read`, `dynio.scan`",
-            "the reader that ran: `polars` (lazy scan) or `arrow` (pyarrow's, plain parquet reads)",
+            "the reader that ran: `polars` (lazy scan), `polars-split` (large parquet reads"
+            " with no filter: column groups scanned at once) or `arrow` (pyarrow's, plain"
+            " parquet reads)",
         ),
         _A(
             "dynio.pandas.function",

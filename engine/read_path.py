@@ -1,43 +1,38 @@
-"""Which reader a read runs: Polars' lazy scan, or pyarrow's reader for a plain parquet read.
+"""Which reader a read runs: Polars' scan, whole or as column groups at once, or pyarrow's.
 
-A read into pandas of one local parquet file, whole or some of its columns, with no filter, no
-cast and no rule or metric to run, needs nothing of the engine but the reader. pandas'
-``read_parquet`` is pyarrow's reader followed by pandas' own conversion; Polars' reader is
-faster on some files, but its text then has to be copied from Polars' string views into the
-``large_string`` buffers pandas takes, and on files of a few large row groups (pyarrow's and
-pandas' writers by default) that costs more than the reader saves. Such a read takes the
-**arrow** path: pyarrow reads the columns into the very types Polars' export gives (text as
-``large_string``), so the hand-off gives the same pandas frame either way. Every other read
-takes the **polars** path, or, when it reads large local parquet data with no filter, the
-**polars-split** path: the same scan, its columns in a few groups collected at once
-(:mod:`dynio.engine.column_split`), which keeps every core busy where one scan does not. Which
-one ran is on :attr:`PlanInfo.read_path` and on the
-``dynio.read`` and ``dynio.scan`` spans (``dynio.read.path``).
+Under ``auto`` the first that applies is taken (measured on the 5 M-row orders table written
+by pandas, Polars and DuckDB; issue 18, round three):
 
-``auto`` takes the arrow path only for a read of **every** column of such a file. Measured on
-the 5 M-row orders table in fresh processes, interleaved (issue 18, round three):
+1. **arrow** for a plain read into pandas of a *tiny* local parquet file (under
+   :data:`TINY_FILE_BYTES`): pyarrow's file reader and the hand-off of its table cost less than
+   Polars' fixed cost per read (F1). "Plain": one local file, no filter, no cast, no rule or
+   metric, plain column types (:func:`_plain`).
+2. **polars-split** for a read of large local parquet data (at least
+   :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`) with no filter, two columns or more and
+   two threads or more, checked or not: the same scan, its columns in a few groups collected
+   at once (:mod:`dynio.engine.column_split`). One Polars scan keeps about one core busy on
+   such files; side by side in one process, 15 rounds, on a quiet 2-core machine, R1 took
+   0.88 / 1.05 / 0.79 of ``pd.read_parquet`` on pandas', Polars' and DuckDB's files by this
+   path, against 0.96 / 1.05 / 1.00 by the arrow path and 1.43 / 1.15 / 0.85 by one scan.
+3. **arrow** for a plain read of every column of a file of tall row groups (pyarrow's and
+   pandas' writers), where splitting is not possible (one thread, one column), and for a read
+   with rules or metrics when :func:`dynio.engine.arrow_checks.worthwhile` says so (the checks
+   then run as that module says);
+4. **polars** (one scan) for everything else. A projection reads through Polars: it decodes
+   fewer bytes than pyarrow (R2: 0.49-0.98 of pandas' CPU time against 0.54-1.52). So does a
+   filter: pyarrow prunes row groups as Polars does but decodes every column of the groups
+   kept before filtering, where Polars decodes the predicate's column first (R3, warm: Polars
+   6-17 ms against pyarrow's 18-150 ms on the four writers' files, and a fresh process pays
+   15-30 ms to import ``pyarrow.dataset``).
 
-- a read of every column (R1 on pandas' files): pyarrow's reader at pandas' own speed, where
-  Polars' scan and the text hand-off cost 1.5-1.9x;
-- a projection (R2: 3 of 11 columns, one of them text): the Polars path took 0.49-0.98 of
-  pandas' CPU time against the arrow path's 0.54-1.52, with 3-5 % less memory (with two long
-  text columns of the three: 0.76 against 1.01, but 1.20x pandas' memory against 1.01x); the
-  arrow path adds its planning to pyarrow's read, so it cannot be under 1.0 there (wall-time
-  ratios of either path swung 0.6-1.9 between runs on the shared 2-core machine; CPU time and
-  memory are the steadier evidence);
-- a filter: pyarrow prunes row groups by their statistics as Polars does, but decodes every
-  column of the row groups kept and filters after; Polars decodes the predicate's column first
-  and the other columns only for the rows that pass. Warm, R3 (1 % of rows, prunable) took
-  Polars 6-17 ms against pyarrow's 18-150 ms on the four writers' files, and pyarrow's
-  filtered read first imports ``pyarrow.dataset`` (15-30 ms in a fresh process). A filtered
-  read always takes the polars path.
-
-A read with rules or metrics takes the arrow path too when :func:`dynio.engine.arrow_checks.
-worthwhile` says so (its caller then wants an Arrow table); the checks run as that module says.
+The arrow path reads the columns into the very types Polars' export gives (text as
+``large_string``), so the hand-off gives the same pandas frame whichever path ran. Which one
+ran is on :attr:`PlanInfo.read_path` and on the ``dynio.read`` and ``dynio.scan`` spans
+(``dynio.read.path``).
 
 A parquet source's ``options: {read_path: auto | polars | arrow}`` overrides the choice
-(``polars``: one scan, never split; ``arrow`` still only where the read is plain as above;
-otherwise it reads through Polars).
+(``polars``: one scan, never split; ``arrow``: pyarrow's reader wherever the read is plain,
+projections included, otherwise as ``auto``).
 """
 
 from __future__ import annotations
