@@ -212,14 +212,9 @@ def _cast_all(
     rows = sum(len(c) for c in columns)
     if threads < 2 or rows < CAST_PARALLEL_ROWS:
         return [_cast_one(c, t) for c, t in zip(columns, types, strict=True)]
-    tasks = [
-        (i, chunk.slice(start, CAST_PIECE_ROWS))
-        for i, column in enumerate(columns)
-        for chunk in column.chunks
-        for start in range(0, len(chunk), CAST_PIECE_ROWS)
-    ]
+    tasks = [(i, batch) for i, column in enumerate(columns) for batch in _batches(column)]
 
-    def cast(task: tuple[int, pa.Array]) -> pa.Array | None:
+    def cast(task: tuple[int, pa.ChunkedArray]) -> pa.ChunkedArray | None:
         try:
             return _cast(task[1], types[task[0]])
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
@@ -237,10 +232,30 @@ def _cast_all(
         if piece is None:
             out[i] = None
         else:
-            held.append(piece)
+            held.extend(piece.chunks)
     return [
         None if held is None else pa.chunked_array(held, types[i]) for i, held in enumerate(out)
     ]
+
+
+def _batches(column: pa.ChunkedArray) -> list[pa.ChunkedArray]:
+    """A column's chunks in consecutive batches of at most :data:`CAST_PIECE_ROWS` rows (a
+    chunk taller than that cut into slices): one cast task each, so that a frame of many small
+    chunks (one per file of a dataset) is not cast a chunk per task."""
+    out: list[pa.ChunkedArray] = []
+    batch: list[pa.Array] = []
+    rows = 0
+    for chunk in column.chunks:
+        for start in range(0, len(chunk), CAST_PIECE_ROWS):
+            piece = chunk.slice(start, CAST_PIECE_ROWS)
+            if batch and rows + len(piece) > CAST_PIECE_ROWS:
+                out.append(pa.chunked_array(batch, column.type))
+                batch, rows = [], 0
+            batch.append(piece)
+            rows += len(piece)
+    if batch:
+        out.append(pa.chunked_array(batch, column.type))
+    return out
 
 
 def _cast_one(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray | None:
