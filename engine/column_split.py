@@ -9,7 +9,7 @@ groups put side by side (no copy): same rows, same order, same columns. Each gro
 plan with a projection (casts and all), so a group's failure is the plan's own error.
 
 The groups are balanced by the columns' sizes in the first file's footer (read once per file
-version, as :mod:`dynio.engine.read_path` remembers row-group shapes). Each group's scan opens
+version, :mod:`dynio.engine.footers`). Each group's scan opens
 the files and reads their footers itself: a split read opens each file once per group, which
 is why small files and datasets of small files are read whole.
 """
@@ -17,60 +17,22 @@ is why small files and datasets of small files are read whole.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-__all__ = ["MAX_GROUPS", "MIN_SPLIT_BYTES", "balance", "collect_split", "column_sizes"]
+__all__ = ["MAX_GROUPS", "MIN_SPLIT_BYTES", "balance", "collect_split", "groups_wanted"]
 
 # data smaller than this is read in one go: a thread costs more than it saves
 MIN_SPLIT_BYTES = 8 * 1024 * 1024
 # at most this many groups, whatever the core count (each group re-reads the footers)
 MAX_GROUPS = 4
 
-_SEEN = 256  # files whose column sizes are remembered (by identity)
-_sizes: dict[str, tuple[tuple[int, int, int, int], dict[str, int]]] = {}
-_sizes_lock = threading.Lock()
-
 
 def groups_wanted() -> int:
     """How many groups a split read makes: Polars' threads, at most :data:`MAX_GROUPS`."""
     return max(1, min(pl.thread_pool_size(), os.cpu_count() or 1, MAX_GROUPS))
-
-
-def column_sizes(path: str) -> dict[str, int] | None:
-    """Each top-level column's uncompressed bytes in a local parquet file (``None``: the file
-    cannot be looked at, the reader reports why). Remembered per file identity (device, inode,
-    size, modification time)."""
-    import pyarrow.parquet as pq
-
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    with _sizes_lock:
-        known = _sizes.get(path)
-    if known is not None and known[0] == identity:
-        return known[1]
-    try:
-        meta = pq.read_metadata(path)
-    except (OSError, ValueError):
-        return None
-    sizes: dict[str, int] = {}
-    for g in range(meta.num_row_groups):
-        group = meta.row_group(g)
-        for c in range(group.num_columns):
-            chunk = group.column(c)
-            top = chunk.path_in_schema.split(".", 1)[0]
-            sizes[top] = sizes.get(top, 0) + chunk.total_uncompressed_size
-    with _sizes_lock:
-        if len(_sizes) >= _SEEN:
-            _sizes.pop(next(iter(_sizes)))
-        _sizes[path] = (identity, sizes)
-    return sizes
 
 
 def balance(names: Sequence[str], sizes: Mapping[str, int], count: int) -> list[list[str]]:

@@ -39,13 +39,13 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import polars as pl
 
 from dynio.engine.errors import DynioError
+from dynio.engine.footers import footer
 from dynio.engine.io.filesystems import is_remote
 from dynio.engine.io.formats import capabilities_of
 from dynio.engine.plan import Plan
@@ -207,51 +207,28 @@ def split_groups(plan: Plan) -> list[list[str]] | None:
     names = plan.frame.collect_schema().names()
     if len(names) < 2:
         return None
-    sizes = column_split.column_sizes(info.files[0])
-    if sizes is None:
+    facts = footer(info.files[0])
+    if facts is None:
         return None
-    groups = column_split.balance(names, sizes, count)
+    groups = column_split.balance(names, facts.sizes, count)
     return groups if len(groups) > 1 else None
 
 
 # files smaller than this read through Polars without a look at their footer (tiny ones aside):
 # the reader costs little either way, and Polars' fixed cost per read is the smaller
 SMALL_FILE_BYTES = 8 * 1024 * 1024
-_GROUPS_SEEN = 256  # files whose row-group shape is remembered (by identity)
-_groups: dict[str, tuple[tuple[int, int, int, int], bool]] = {}
-_groups_lock = threading.Lock()
 
 
 def _tall_groups(path: str) -> bool:
-    """Whether a file's row groups are tall (see :data:`ARROW_MIN_GROUP_ROWS`).
-
-    The answer is remembered per file with the file's identity (device, inode, size,
-    modification time): a file replaced or rewritten since is looked at again.
-    """
-    import pyarrow.parquet as pq
-
+    """Whether a file's row groups are tall (see :data:`ARROW_MIN_GROUP_ROWS`), by its footer
+    (:func:`dynio.engine.footers.footer`, read once per file version)."""
     try:
-        st = os.stat(path)
+        if os.stat(path).st_size < SMALL_FILE_BYTES:
+            return False
     except OSError:
         return False  # the polars path reports it
-    if st.st_size < SMALL_FILE_BYTES:
-        return False
-    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    with _groups_lock:
-        known = _groups.get(path)
-    if known is not None and known[0] == identity:
-        return known[1]
-    try:
-        meta = pq.read_metadata(path)
-    except (OSError, ValueError):
-        return False  # the polars path reports it
-    groups = meta.num_row_groups
-    tall = bool(groups > 0 and meta.num_rows / groups >= ARROW_MIN_GROUP_ROWS)
-    with _groups_lock:
-        if len(_groups) >= _GROUPS_SEEN:
-            _groups.pop(next(iter(_groups)))
-        _groups[path] = (identity, tall)
-    return tall
+    facts = footer(path)
+    return bool(facts and facts.groups > 0 and facts.rows / facts.groups >= ARROW_MIN_GROUP_ROWS)
 
 
 @functools.lru_cache(maxsize=256)

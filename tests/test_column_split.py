@@ -7,6 +7,7 @@ fail as it fails. The size thresholds are lowered here so small files split.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from fixtures.otel import OtelCapture
 
 import dynio
-from dynio.engine import column_split, read_path
+from dynio.engine import column_split, footers, read_path
 from dynio.engine.errors import CastError, ValidationError
 
 CatalogFrom = Callable[..., dynio.Catalog]
@@ -186,3 +187,18 @@ def test_groups_are_balanced_and_keep_the_column_order() -> None:
     assert sorted(n for g in groups for n in g) == ["a", "b", "c", "d", "e"]
     assert groups == [["a", "b", "e"], ["c", "d"]]  # 111 and 110
     assert column_split.balance(["a", "x"], sizes, 4) == [["a"], ["x"]]  # empty groups dropped
+
+
+def test_a_footer_is_read_again_when_its_file_changes(tmp_path: Path) -> None:
+    path = tmp_path / "o.parquet"
+    pl.DataFrame({"a": [1, 2, 3], "s": ["x", "y", "z"]}).write_parquet(path)
+    first = footers.footer(str(path))
+    assert first is not None
+    assert (first.rows, first.groups, set(first.sizes)) == (3, 1, {"a", "s"})
+    assert footers.footer(str(path)) is first  # remembered
+    pl.DataFrame({"a": list(range(10))}).write_parquet(path)
+    os.utime(path, ns=(1, 1))  # a rewrite within the clock's resolution still differs in size
+    again = footers.footer(str(path))
+    assert again is not None
+    assert (again.rows, set(again.sizes)) == (10, {"a"})
+    assert footers.footer(str(tmp_path / "missing.parquet")) is None
