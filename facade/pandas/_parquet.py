@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from dynio.engine import api
 from dynio.engine.errors import DynioError
 from dynio.engine.filters import COMPARISONS, to_expr
+from dynio.handoff import to_arrow as _frame_to_arrow
 from dynio.pandas._common import (
     _NO,
     _NULLABLE_TEXT_WIDTHS_ALIKE,
@@ -183,7 +184,8 @@ def _parquet_fast(
     request = api.ReadRequest(columns=names, filters=predicate)
     bound = api.bind(_located(file, "parquet"), request=request)
     loaded = api.load(bound, request, arrow=True, plans=_PLANS)
-    table = loaded.to_arrow()
+    # Polars' own export copies its text one string at a time; the hand-off's is threaded
+    table = loaded.table if loaded.table is not None else _frame_to_arrow(loaded.frame)
     # either reader gives Polars' export types, text and binary in its own widths; pandas' own
     # dtypes are the same for all widths, so only other differences are cast back to the
     # file's types (a copy). Arrow dtypes show the width: then every difference is cast back.
