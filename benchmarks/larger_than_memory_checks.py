@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from benchmarks.larger_than_memory import _limit, _run
+from benchmarks.larger_than_memory import _limit, _run, polars_budget_mb
 
 __all__ = ["run_l2"]
 
@@ -69,7 +69,15 @@ orders_copy:
 """
 
 _CHILD = """
-import json, time
+import json, threading, time
+anon = [0]
+def _sample():  # the kernel keeps no high-water mark of anonymous memory: sample it
+    while True:
+        with open("/proc/self/status") as fh:
+            kb = next(int(l.split()[1]) for l in fh if l.startswith("RssAnon"))
+        anon[0] = max(anon[0], kb)
+        time.sleep(0.005)
+threading.Thread(target=_sample, daemon=True).start()
 import dynio
 cat = dynio.Catalog.from_yaml(CONFIG, env="local", vars={"LTM_DATA": LTM_DATA, "LTM_OUT": LTM_OUT})
 t0 = time.perf_counter()
@@ -80,6 +88,7 @@ t2 = time.perf_counter()
 with open("/proc/self/status") as fh:
     peak = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM"))
 print(json.dumps({"check_seconds": t1 - t0, "write_seconds": t2 - t1, "peak_mb": peak / 1024,
+                  "peak_anon_mb": anon[0] / 1024,
                   "report": checked.report.to_dict(), "written_rows": written.info.rows,
                   "metrics": [[m.column, m.metric, m.label, m.value] for m in checked.metrics]}))
 """
@@ -171,6 +180,7 @@ def run_l2(data: Path, mode: str) -> dict[str, Any]:
         "data_in_memory_mb": round(in_memory_mb),
         "limit": how,
         "limit_mb": limit_mb,
+        "polars_budget_mb": polars_budget_mb(limit_mb),
         "streaming": summary,
         "exact": got["ok"] and not problems,
         "problems": problems[:10],

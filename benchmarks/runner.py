@@ -269,7 +269,9 @@ def _ltm_line(check: dict[str, Any]) -> str:
         return (
             f"L2 ok: {check['rows']:,} rows (~{check['data_in_memory_mb']:,} MiB in memory) under"
             f" {check['limit']}: check {s['check_seconds']:.2f} s, copy {s['write_seconds']:.2f}"
-            f" s, peak {s['peak_mb']:.0f} MiB; results {exact} (vs one copy read in memory)"
+            f" s, peak {s['peak_mb']:.0f} MiB resident ({s['peak_anon_mb']:.0f} anonymous),"
+            f" Polars budget {check['polars_budget_mb']} MiB; results {exact} (vs one copy read"
+            " in memory)"
         )
     binds = (
         "the in-memory engine was killed under the same limit"
