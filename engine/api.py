@@ -256,11 +256,12 @@ def _load(bound: BoundResource, columns: Sequence[str] | None, arrow: bool) -> _
     plan = plan_read(bound.resource, bound.env.name, columns=columns, streaming=False, bound=bound)
     frame = table = None
     try:
-        path = read_path.choose(plan, arrow_wanted=arrow)
+        chosen = read_path.decide(plan, arrow_wanted=arrow)
+        path = chosen.path
         if path == read_path.ARROW:
             table = collect_arrow(plan)
-        elif path == read_path.SPLIT:
-            frame = collect_split(plan)
+        elif chosen.groups is not None:
+            frame = collect_split(plan, chosen.groups)
         if table is None and frame is None:
             path = read_path.POLARS
             frame = collect(plan)

@@ -94,13 +94,10 @@ def collect_arrow(plan: Plan, reader: Callable[[Plan], Any] | None = None) -> An
         return None
 
 
-def collect_split(plan: Plan) -> pl.DataFrame | None:
-    """The ``polars-split`` read: the plan's column groups collected at once
-    (:mod:`dynio.engine.column_split`), each through :func:`collect` (its errors are the whole
-    read's); ``None`` when the plan no longer splits."""
-    groups = read_path.split_groups(plan)
-    if groups is None:
-        return None
+def collect_split(plan: Plan, groups: Sequence[Sequence[str]]) -> pl.DataFrame:
+    """The ``polars-split`` read: the plan's column ``groups`` (from
+    :func:`dynio.engine.read_path.decide`) collected at once (:mod:`dynio.engine.column_split`),
+    each through :func:`collect` (its errors are the whole read's)."""
     names = plan.frame.collect_schema().names()
 
     def part(group: Sequence[str]) -> pl.DataFrame:

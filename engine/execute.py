@@ -141,14 +141,15 @@ def _read_consistently(planned: Callable[[], Plan], route: Route) -> tuple[Plan,
     for attempt in range(1, READ_ATTEMPTS + 1):
         plan = planned()
         info = plan.info
-        path = read_path.choose(plan, arrow_wanted=route.wanted(plan))
+        chosen = read_path.decide(plan, arrow_wanted=route.wanted(plan))
+        path = chosen.path
         with _scan_span(info) as sp:
             data: Any = None
             try:
                 if path == read_path.ARROW:
                     data = collect_arrow(plan, route.read)
-                elif path == read_path.SPLIT:
-                    data = collect_split(plan)
+                elif chosen.groups is not None:
+                    data = collect_split(plan, chosen.groups)
                 if data is None:
                     path = read_path.POLARS
                     data = collect(plan)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
@@ -55,8 +56,10 @@ __all__ = [
     "POLARS",
     "READ_PATH_OPTION",
     "SPLIT",
+    "Choice",
     "ReadPath",
     "choose",
+    "decide",
     "read_arrow",
     "split_groups",
 ]
@@ -129,25 +132,38 @@ def _plain(plan: Plan) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Choice:
+    """The path a read takes and, for ``polars-split``, the column groups it collects."""
+
+    path: ReadPath
+    groups: list[list[str]] | None = None
+
+
 def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
     """The path a read takes (see the module docs). ``arrow_wanted``: the caller takes an
     Arrow table (the pandas hand-off with no rules or metrics to run beside it)."""
+    return decide(plan, arrow_wanted=arrow_wanted).path
+
+
+def decide(plan: Plan, *, arrow_wanted: bool) -> Choice:
+    """:func:`choose`'s path with the column groups of a ``polars-split`` read (worked out
+    once, for the reader: :func:`dynio.engine.collect.collect_split`)."""
     choice = requested(
         plan.env.source.options, {"resource": plan.info.resource, "env": plan.env.name}
     )
     if choice == POLARS:
-        return POLARS
-    if choice == ARROW and arrow_wanted and _plain(plan):
-        return ARROW
+        return Choice(POLARS)
     plain = arrow_wanted and _plain(plan)
-    if plain and _tiny(plan.info.files[0]):
-        return ARROW
-    if split_groups(plan) is not None:
-        return SPLIT
+    if plain and (choice == ARROW or _tiny(plan.info.files[0])):
+        return Choice(ARROW)
+    groups = split_groups(plan)
+    if groups is not None:
+        return Choice(SPLIT, groups)
     if choice == ARROW or not plain:
-        return POLARS
+        return Choice(POLARS)
     file = plan.info.files[0]
-    return ARROW if _whole(plan) and _tall_groups(file) else POLARS
+    return Choice(ARROW if _whole(plan) and _tall_groups(file) else POLARS)
 
 
 def _whole(plan: Plan) -> bool:
