@@ -11,14 +11,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
-import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fixtures.otel import OtelCapture
+from fixtures.writers import orders, write_parquet
 
 import dynio
 from dynio.engine import column_split, footers, read_path
@@ -37,34 +36,14 @@ def _small_files_split(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _orders() -> pd.DataFrame:
-    rng = np.random.default_rng(11)
-    amount = rng.normal(100, 30, ROWS)
-    amount[rng.random(ROWS) < 0.05] = np.nan
-    return pd.DataFrame(
-        {
-            "order_id": np.arange(ROWS, dtype="int64"),
-            "qty": rng.integers(0, 9, ROWS).astype("int32"),
-            "ts": pd.date_range("2024-01-01", periods=ROWS, freq="min"),
-            "amount": amount,
-            "country": rng.choice(["GB", "FR", "DE", "ünï"], ROWS),
-            "email": [f"user{i}@example.com" for i in rng.integers(0, 10**6, ROWS)],
-            "note": pd.array([None if i % 7 else f"n{i}" for i in range(ROWS)], dtype="str"),
-            "is_priority": rng.random(ROWS) < 0.3,
-        }
-    )
+    return orders(ROWS, seed=11)
+
+
+_GROUP_ROWS = {"polars": 700, "duckdb": 1000}
 
 
 def _write(writer: str, path: Path) -> None:
-    df = _orders()
-    if writer == "pandas":
-        df.to_parquet(path)
-    elif writer == "polars":
-        pl.from_pandas(df).write_parquet(path, row_group_size=700)
-    else:
-        con = duckdb.connect()
-        con.register("orders", pa.Table.from_pandas(df, preserve_index=False))
-        con.execute(f"COPY orders TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1000)")
-        con.close()
+    write_parquet(_orders(), writer, path, _GROUP_ROWS.get(writer, ROWS))
 
 
 def _catalog(catalog_from: CatalogFrom, location: str, schema: str = "") -> dynio.Catalog:

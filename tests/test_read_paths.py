@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fixtures.otel import OtelCapture
+from fixtures.writers import orders, write_parquet
 
 import dynio
 from dynio import handoff
@@ -33,38 +33,12 @@ ROWS = 3_000
 BACKENDS = ("numpy", "numpy_nullable", "pyarrow")
 
 
-def _orders(rows: int = ROWS) -> pd.DataFrame:
-    rng = np.random.default_rng(7)
-    amount = rng.normal(100, 30, rows)
-    amount[rng.random(rows) < 0.05] = np.nan
-    note = pd.array([None if i % 7 == 0 else f"note {i}" for i in range(rows)], dtype="str")
-    return pd.DataFrame(
-        {
-            "order_id": np.arange(rows, dtype="int64"),
-            "qty": rng.integers(0, 9, rows).astype("int32"),
-            "ts": pd.date_range("2024-01-01", periods=rows, freq="min"),
-            "amount": amount,
-            "country": rng.choice(["GB", "FR", "DE", "ünï"], rows),
-            "email": [f"user{i}@example.com" for i in rng.integers(0, 10**6, rows)],
-            "note": note,
-            "is_priority": rng.random(rows) < 0.3,
-        }
-    )
+# each writer's own row groups: pyarrow's tall (one group), Polars' and DuckDB's short
+_GROUP_ROWS = {"pyarrow": ROWS, "polars": 500, "duckdb": 1000}
 
 
 def _write(writer: str, path: Path) -> None:
-    df = _orders()
-    if writer == "pandas":
-        df.to_parquet(path)
-    elif writer == "pyarrow":  # tall row groups, no pandas metadata
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=ROWS)
-    elif writer == "polars":
-        pl.from_pandas(df).write_parquet(path, row_group_size=500)
-    else:
-        con = duckdb.connect()
-        con.register("orders", pa.Table.from_pandas(df, preserve_index=False))
-        con.execute(f"COPY orders TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1000)")
-        con.close()
+    write_parquet(orders(ROWS, seed=7), writer, path, _GROUP_ROWS.get(writer, ROWS))
 
 
 def _catalog(catalog_from: CatalogFrom, path: Path, extra: str = "") -> dynio.Catalog:
