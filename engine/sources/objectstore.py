@@ -272,8 +272,9 @@ def _read_local_copies(
         have = lazy.collect_schema()
         if request.columns is not None:
             lazy = lazy.select([c for c in request.columns if c in have])
-        if request.predicate is not None and set(columns_of(request.predicate)) <= set(have):
-            lazy = lazy.filter(request.predicate)
+        predicate = request.predicate
+        if predicate is not None and _typed_as_filtered(predicate, request.hints.dtypes, have):
+            lazy = lazy.filter(predicate)
         try:
             return lazy.collect().lazy()
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
@@ -283,6 +284,17 @@ def _read_local_copies(
             ) from exc
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _typed_as_filtered(
+    predicate: pl.Expr, wanted: Mapping[str, pl.DataType], have: pl.Schema
+) -> bool:
+    """Whether ``predicate`` can run on the copies as read, before the plan's casts: every
+    column it names is there, in the schema's dtype where the schema casts it (the filter's
+    values are in those types). A text format may read as text a column the casts make a
+    timestamp: the planner then filters after them, as it filters every scan."""
+    names = set(columns_of(predicate))
+    return names <= set(have) and all(c not in wanted or have[c] == wanted[c] for c in names)
 
 
 def scan(spec: SourceSpec, request: ScanRequest) -> Scan:

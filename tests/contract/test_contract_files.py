@@ -73,22 +73,11 @@ class TestLocalBatch(SourceContract):
         return BatchPlace(tmp_path, request.param)
 
 
-# the files of a store Polars cannot scan are fetched and read here, and the filter is applied
-# to them before the casts: a datetime column of a CSV is still text then
-CSV_FETCHED = (
-    "ioread's area: objectstore._read_local_copies filters fetched CSV files before the casts"
-    " (a datetime column compared with a string: 'cannot compare date/datetime/time to a"
-    " string value')"
-)
-
-
 class FileUriPlace(Place):
     """``type: file`` with a ``file://`` URI."""
 
     def __init__(self, base: str, fmt: str) -> None:
         self.base, self.fmt = base, fmt
-        if fmt == "csv" and base.startswith("memory://"):
-            self.defects = {"filters_and_their_record": CSV_FETCHED}
 
     def env(self, name: str, *, template: bool = False) -> dict[str, Any]:
         tail = f"{name}/{{day}}.{EXT[self.fmt]}" if template else f"{name}.{EXT[self.fmt]}"
@@ -197,8 +186,6 @@ class HttpPlace(Place):
 
     def __init__(self, server: HttpServer, folder: str, fmt: str) -> None:
         self.server, self.folder, self.fmt = server, folder, fmt
-        if fmt == "csv" and folder == "plain":  # no range requests: fetched
-            self.defects = {"filters_and_their_record": CSV_FETCHED}
 
     def _tail(self, name: str, template: bool, day: str = "{day}") -> str:
         ext = EXT[self.fmt]
