@@ -210,7 +210,7 @@ def _cold(
     return figure, samples["dynio"], note
 
 
-def _judge(outcome: Outcome, scenario: Scenario) -> None:
+def _judge(outcome: Outcome) -> None:
     """Status from the judged figure; past the guard only when every measured figure is."""
     judged = outcome.paired if outcome.judged_on == "paired" else outcome.cold
     assert judged is not None
@@ -220,9 +220,9 @@ def _judge(outcome: Outcome, scenario: Scenario) -> None:
     if outcome.ratio is None:
         outcome.status = "error"
         outcome.note = "baseline measured zero"
-    elif all(_past(f, scenario.guard) for f in (outcome.cold, outcome.paired) if f is not None):
+    elif all(_past(f, outcome.guard) for f in (outcome.cold, outcome.paired) if f is not None):
         outcome.status = "guard"
-    elif outcome.ratio > scenario.target:
+    elif outcome.ratio > outcome.target:
         outcome.status = "missed"
 
 
@@ -275,7 +275,7 @@ def run_scenario(
     outcome.path = " | ".join(dict.fromkeys(paths))
     outcome.note = "; ".join(n for n in notes if n)
     outcome.judged_on = "paired" if pair else "cold"
-    _judge(outcome, scenario)
+    _judge(outcome)
     return outcome
 
 
