@@ -238,10 +238,11 @@ def run_scenario(
     """Measure one scenario over ``rounds`` rounds: ``how`` is ``both``, ``paired`` or ``cold``.
 
     A scenario that cannot be paired (:func:`benchmarks.paired.can_pair`) is measured cold
-    whatever ``how`` says. The outcome is judged on the paired figure when there is one. With
+    whatever ``how`` says. The outcome is judged on the paired figure when there is one, but
+    its status is ``guard`` only when every figure measured is past the guard. With
     ``confirm``, a ratio past the guard is measured again over twice as many rounds and judged
-    on the median of all of them (the cold one only when the paired one is past the guard too:
-    the guard trips only when every figure measured is past it).
+    on the median of all of them; a paired ratio still past it is then confirmed by the cold
+    measure (measured for that even with ``how="paired"``), so a guard failure needs both.
     """
     outcome = Outcome(
         scenario.id, scenario.title, scenario.metric, None, None, None, scenario.target,
@@ -260,9 +261,12 @@ def run_scenario(
             outcome.spent["paired"] = time.perf_counter() - t0
             notes.append(note)
             paths += _paths(dynio)
-        if how != "paired" or not pair:
+        # --paired: a paired ratio past the guard is confirmed by the cold measure before it
+        # counts (the guard trips only when every figure measured is past it)
+        confirming = pair and confirm and _past(outcome.paired, scenario.guard)
+        if how != "paired" or not pair or confirming:
             t0 = time.perf_counter()
-            recheck = confirm and (not pair or _past(outcome.paired, scenario.guard))
+            recheck = confirm and (not pair or confirming)
             outcome.cold, dynio, note = _cold(scenario, rounds, ctx, (py_d, py_b), recheck)
             outcome.spent["cold"] = time.perf_counter() - t0
             outcome.dynio_peak_mb = outcome.cold.pop("dynio_peak_mb")

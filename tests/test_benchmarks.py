@@ -246,9 +246,7 @@ def test_outcome_records_both_figures_and_judges_the_paired_one(tmp_path: Path) 
     cold = runner.run_scenario(_logging_scenario(), 2, ctx, main, confirm=False, how="cold")
     assert (cold.judged_on, cold.paired, cold.ratio) == ("cold", None, cold.cold["ratio"])
     assert "| paired ratio (IQR) |" not in runner.table([cold])  # the cold-only table
-    warm = runner.run_scenario(_logging_scenario(), 2, ctx, main, confirm=False, how="paired")
-    assert (warm.judged_on, warm.cold) == ("paired", None)
-    assert " (cold) |" in runner.table([warm, cold])  # the row judged on its cold figure
+    assert " (cold) |" in runner.table([both, cold])  # the row judged on its cold figure
 
 
 def test_memory_whole_process_and_process_wide_scenarios_stay_cold() -> None:
@@ -270,6 +268,13 @@ def test_paired_past_the_guard_is_measured_again_and_the_guard_needs_every_figur
     assert out.paired is not None
     assert out.paired["rounds"] == 6
     assert "paired re-measured over 6 rounds" in out.note
+    # with --paired, the cold measure confirms a paired ratio past the guard (and is re-measured)
+    assert out.cold is not None
+    assert out.cold["rounds"] == 6
+    assert out.judged_on == "paired"
+    # within the guard, --paired measures no cold figure at all
+    loose = runner.run_scenario(_logging_scenario(), 2, ctx, main, how="paired")
+    assert loose.cold is None
     # past the guard warm but not cold: missed, not a guard failure (and the reverse)
     for cold_ratio, paired_ratio, status in ((0.5, 3.0, "missed"), (3.0, 0.5, "ok"),
                                              (3.0, 3.0, "guard")):  # fmt: skip
