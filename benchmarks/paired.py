@@ -101,7 +101,9 @@ def summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
     ``ratio`` is the median of the per-round ratios dynio/baseline (not the ratio of the
     medians), ``ratio_q1``/``ratio_q3`` their interquartile range; ``dynio``/``baseline`` are
     each side's median seconds, ``dynio_cpu``/``baseline_cpu`` its median CPU seconds (all
-    threads), ``ratios`` every round's ratio in order.
+    threads), ``cpu_ratio`` the median per-round ratio of CPU seconds (steadier under load than
+    wall time, but a side that runs on more threads pays for them there), ``ratios`` every
+    round's ratio in order.
     """
     by_round: dict[int, dict[str, dict[str, Any]]] = {}
     for s in samples:
@@ -116,12 +118,14 @@ def summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
     if not ratios:
         raise RuntimeError("no round with both sides timed (baseline measured zero?)")
     q1, q3 = _iqr(ratios)
+    cpu = [p["dynio"]["cpu"] / p["baseline"]["cpu"] for p in pairs if p["baseline"]["cpu"] > 0]
     out: dict[str, Any] = {
         "rounds": len(pairs),
         "ratio": statistics.median(ratios),
         "ratio_q1": q1,
         "ratio_q3": q3,
         "ratios": ratios,
+        "cpu_ratio": statistics.median(cpu) if cpu else None,
     }
     for name in SIDES:
         out[name] = statistics.median(p[name]["seconds"] for p in pairs)

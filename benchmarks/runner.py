@@ -449,7 +449,10 @@ def _line(scenario: Scenario, outcome: Outcome) -> str:
     figures = []
     if outcome.paired:
         p = outcome.paired
-        figures.append(f"paired {p['ratio']:.2f} (IQR {p['ratio_q1']:.2f}-{p['ratio_q3']:.2f})")
+        figures.append(
+            f"paired {p['ratio']:.2f} (IQR {p['ratio_q1']:.2f}-{p['ratio_q3']:.2f},"
+            f" CPU {_ratio(p['cpu_ratio'])})"
+        )
     if outcome.cold:
         figures.append(f"cold {_ratio(outcome.cold['ratio'])}")
     measured = ", ".join(figures) or "ratio -"

@@ -208,7 +208,8 @@ def test_paired_runs_both_sides_in_one_process_interleaved_after_a_warm_up(
 
 def test_paired_ratio_is_the_median_of_the_rounds_ratios() -> None:
     def sample(side: str, r: int, seconds: float) -> dict[str, Any]:
-        return {"side": side, "round": r, "seconds": seconds, "cpu": seconds, "path": None}
+        cpu = 2 * seconds if side == "dynio" else seconds  # dynio on two threads
+        return {"side": side, "round": r, "seconds": seconds, "cpu": cpu, "path": None}
 
     dynio, base = [1.0, 2.0, 10.0, 4.0, 3.0], [2.0, 1.0, 5.0, 4.0, 30.0]
     samples = [sample("dynio", -1, 99.0), sample("baseline", -1, 0.001)]  # warm-ups: ignored
@@ -220,6 +221,8 @@ def test_paired_ratio_is_the_median_of_the_rounds_ratios() -> None:
     assert (figure["dynio"], figure["baseline"]) == (3.0, 4.0)
     assert (figure["ratio_q1"], figure["ratio_q3"]) == (0.5, 2.0)
     assert figure["rounds"] == 5
+    assert figure["cpu_ratio"] == 2.0
+    assert (figure["dynio_cpu"], figure["baseline_cpu"]) == (6.0, 4.0)
 
 
 def test_outcome_records_both_figures_and_judges_the_paired_one(tmp_path: Path) -> None:
