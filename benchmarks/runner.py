@@ -1,8 +1,15 @@
-"""Run scenarios against their baselines in fresh processes and report ratios.
+"""Run scenarios against their baselines and report ratios, measured two ways.
 
-Each round runs the dynio side and the baseline side once each, in alternating order, each in a
-new interpreter (so neither warms the other's caches or imports). The median over rounds gives
-the time (or peak memory growth) of each side and the ratio dynio/baseline.
+Cold: each round runs the dynio side and the baseline side once each, in alternating order, each
+in a new interpreter (so neither warms the other's caches or imports, and a run's first-call cost
+is in its time). The median over rounds gives the time (or peak memory growth) of each side and
+the ratio dynio/baseline.
+
+Paired (:mod:`benchmarks.paired`): both sides in one warm interpreter, interleaved round by round
+after a warm-up of each; the ratio is the median of the per-round ratios, with their
+interquartile range. By default a time scenario is measured both ways and judged on the paired
+figure (the two runs of a round see the same machine load); memory, whole-interpreter and
+cross-environment scenarios are cold only. ``--cold`` or ``--paired`` measures one way only.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from benchmarks.data import SIZES, ensure_data
 from benchmarks.dynamicio_env import dynamicio_python
 from benchmarks.larger_than_memory import run_l1
 from benchmarks.larger_than_memory_checks import run_d2, run_l2
+from benchmarks.paired import can_pair
+from benchmarks.paired import measure as measure_paired
+from benchmarks.paired import summarise as summarise_paired
 from benchmarks.scenarios import SCENARIOS, Scenario, Side, all_scenarios, topic_modules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +96,14 @@ class Outcome:
     # which path the dynio side took (its ``PATH_TAKEN``, see benchmarks.sides), "" when it
     # records none; rounds that disagree are joined with " | "
     path: str = ""
+    # the figure dynio/baseline/ratio above are, and the status is judged on: paired | cold
+    judged_on: str = "cold"
+    # each measure's own figure (None when not measured): cold {dynio, baseline, ratio, rounds},
+    # paired {dynio, baseline, ratio, ratio_q1, ratio_q3, ratios, rounds, *_cpu}
+    cold: dict[str, Any] | None = None
+    paired: dict[str, Any] | None = None
+    # wall seconds the runner spent measuring it, per measure (CI's time budget)
+    spent: dict[str, float] | None = None
 
 
 def _python_for(side: Side, pythons: dict[str, str | None]) -> str | None:
@@ -128,20 +146,84 @@ def _measure(
             samples[name].append(_run_side(side, py, scenario, ctx))
 
 
-def _summarise(
-    outcome: Outcome, scenario: Scenario, samples: dict[str, list[dict[str, Any]]]
-) -> None:
+def _cold_figure(scenario: Scenario, samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     key = "growth_kb" if scenario.metric == "memory" else "seconds"
     d = statistics.median(s[key] for s in samples["dynio"])
     b = statistics.median(s[key] for s in samples["baseline"])
     if scenario.metric == "memory":
         d, b = d / 1024, b / 1024  # MiB
-    outcome.dynio, outcome.baseline = d, b
-    outcome.ratio = d / b if b > 0 else None
-    outcome.dynio_peak_mb = statistics.median(s["peak_kb"] for s in samples["dynio"]) / 1024
-    outcome.baseline_peak_mb = statistics.median(s["peak_kb"] for s in samples["baseline"]) / 1024
-    paths = dict.fromkeys(s["path"] for s in samples["dynio"] if s.get("path"))
-    outcome.path = " | ".join(paths)
+    return {
+        "dynio": d,
+        "baseline": b,
+        "ratio": d / b if b > 0 else None,
+        "rounds": len(samples["dynio"]),
+        "dynio_peak_mb": statistics.median(s["peak_kb"] for s in samples["dynio"]) / 1024,
+        "baseline_peak_mb": statistics.median(s["peak_kb"] for s in samples["baseline"]) / 1024,
+    }
+
+
+def _paths(samples: list[dict[str, Any]]) -> list[str]:
+    return [s["path"] for s in samples if s.get("path")]
+
+
+def _past(figure: dict[str, Any] | None, guard: float) -> bool:
+    return figure is not None and figure["ratio"] is not None and figure["ratio"] > guard
+
+
+def _paired(
+    scenario: Scenario, rounds: int, ctx: dict[str, Any], python: str, confirm: bool
+) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """The paired figure, the dynio side's samples and a note (re-measured past the guard)."""
+    samples = measure_paired(scenario, rounds, ctx, python)
+    figure, note = summarise_paired(samples), ""
+    if confirm and figure["ratio"] > scenario.guard:
+        # as for the cold measure: again, in a new process, twice as long; judged on all rounds
+        first = figure["ratio"]
+        more = measure_paired(scenario, 2 * rounds, ctx, python)
+        for s in more:
+            s["round"] += rounds if s["round"] >= 0 else 0
+        samples += more
+        figure = summarise_paired(samples)
+        note = f"paired re-measured over {3 * rounds} rounds (first {rounds}: {first:.2f})"
+    return figure, [s for s in samples if s["side"] == "dynio"], note
+
+
+def _cold(
+    scenario: Scenario,
+    rounds: int,
+    ctx: dict[str, Any],
+    pys: tuple[str, str],
+    confirm: bool,
+) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """The cold figure, the dynio side's samples and a note (re-measured past the guard)."""
+    samples: dict[str, list[dict[str, Any]]] = {"dynio": [], "baseline": []}
+    _measure(scenario, rounds, ctx, pys[0], pys[1], samples)
+    figure, note = _cold_figure(scenario, samples), ""
+    if confirm and _past(figure, scenario.guard):
+        # past the guard: measure again, twice as long, before calling it a regression. A
+        # shared 2-core machine produces single-run outliers; a real regression survives
+        # the median of all the rounds together.
+        first = figure["ratio"]
+        _measure(scenario, 2 * rounds, ctx, pys[0], pys[1], samples)
+        figure = _cold_figure(scenario, samples)
+        note = f"re-measured over {3 * rounds} rounds (first {rounds}: {first:.2f})"
+    return figure, samples["dynio"], note
+
+
+def _judge(outcome: Outcome) -> None:
+    """Status from the judged figure; past the guard only when every measured figure is."""
+    judged = outcome.paired if outcome.judged_on == "paired" else outcome.cold
+    assert judged is not None
+    outcome.dynio, outcome.baseline, outcome.ratio = (
+        judged["dynio"], judged["baseline"], judged["ratio"]
+    )  # fmt: skip
+    if outcome.ratio is None:
+        outcome.status = "error"
+        outcome.note = "baseline measured zero"
+    elif all(_past(f, outcome.guard) for f in (outcome.cold, outcome.paired) if f is not None):
+        outcome.status = "guard"
+    elif outcome.ratio > outcome.target:
+        outcome.status = "missed"
 
 
 def run_scenario(
@@ -151,11 +233,16 @@ def run_scenario(
     pythons: dict[str, str | None],
     *,
     confirm: bool = True,
+    how: str = "both",
 ) -> Outcome:
-    """Measure one scenario over ``rounds`` alternating rounds.
+    """Measure one scenario over ``rounds`` rounds: ``how`` is ``both``, ``paired`` or ``cold``.
 
-    With ``confirm``, a ratio past the guard is measured again over twice as many rounds and
-    judged on the median of all of them.
+    A scenario that cannot be paired (:func:`benchmarks.paired.can_pair`) is measured cold
+    whatever ``how`` says. The outcome is judged on the paired figure when there is one, but
+    its status is ``guard`` only when every figure measured is past the guard. With
+    ``confirm``, a ratio past the guard is measured again over twice as many rounds and judged
+    on the median of all of them; a paired ratio still past it is then confirmed by the cold
+    measure (measured for that even with ``how="paired"``), so a guard failure needs both.
     """
     outcome = Outcome(
         scenario.id, scenario.title, scenario.metric, None, None, None, scenario.target,
@@ -165,28 +252,34 @@ def run_scenario(
     if py_d is None or py_b is None:
         outcome.status, outcome.note = "skipped", "dynamicio environment not available"
         return outcome
-    samples: dict[str, list[dict[str, Any]]] = {"dynio": [], "baseline": []}
+    pair = how != "cold" and can_pair(scenario)
+    notes, paths, outcome.spent = [], [], {}
     try:
-        _measure(scenario, rounds, ctx, py_d, py_b, samples)
-        _summarise(outcome, scenario, samples)
-        if confirm and outcome.ratio is not None and outcome.ratio > scenario.guard:
-            # past the guard: measure again, twice as long, before calling it a regression. A
-            # shared 2-core machine produces single-run outliers; a real regression survives
-            # the median of all the rounds together.
-            first = outcome.ratio
-            _measure(scenario, 2 * rounds, ctx, py_d, py_b, samples)
-            _summarise(outcome, scenario, samples)
-            outcome.note = f"re-measured over {3 * rounds} rounds (first {rounds}: {first:.2f})"
+        if pair:
+            t0 = time.perf_counter()
+            outcome.paired, dynio, note = _paired(scenario, rounds, ctx, py_d, confirm)
+            outcome.spent["paired"] = time.perf_counter() - t0
+            notes.append(note)
+            paths += _paths(dynio)
+        # --paired: a paired ratio past the guard is confirmed by the cold measure before it
+        # counts (the guard trips only when every figure measured is past it)
+        confirming = pair and confirm and _past(outcome.paired, scenario.guard)
+        if how != "paired" or not pair or confirming:
+            t0 = time.perf_counter()
+            recheck = confirm and (not pair or confirming)
+            outcome.cold, dynio, note = _cold(scenario, rounds, ctx, (py_d, py_b), recheck)
+            outcome.spent["cold"] = time.perf_counter() - t0
+            outcome.dynio_peak_mb = outcome.cold.pop("dynio_peak_mb")
+            outcome.baseline_peak_mb = outcome.cold.pop("baseline_peak_mb")
+            notes.append(note)
+            paths += _paths(dynio)
     except (RuntimeError, subprocess.SubprocessError) as exc:
         outcome.status, outcome.note = "error", str(exc)
         return outcome
-    if outcome.ratio is None:
-        outcome.status = "error"
-        outcome.note = "baseline measured zero"
-    elif outcome.ratio > scenario.guard:
-        outcome.status = "guard"
-    elif outcome.ratio > scenario.target:
-        outcome.status = "missed"
+    outcome.path = " | ".join(dict.fromkeys(paths))
+    outcome.note = "; ".join(n for n in notes if n)
+    outcome.judged_on = "paired" if pair else "cold"
+    _judge(outcome)
     return outcome
 
 
@@ -200,27 +293,62 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _fmt(value: float | None, memory: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} MiB" if memory else f"{value:.3f} s"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+_STATUS = {"ok": "met", "missed": "missed", "guard": "PAST GUARD"}
+
+
 def table(outcomes: list[Outcome]) -> str:
-    """A Markdown table of outcomes; a ``path`` column when a dynio side recorded its path."""
+    """A Markdown table of outcomes; a ``path`` column when a dynio side recorded its path.
+
+    When any scenario was measured paired, the table has the paired figure (each side's median,
+    the median per-round ratio and its interquartile range) beside the cold one; a row judged
+    on its cold figure says so in its status.
+    """
+    if not any(o.paired for o in outcomes):
+        return _cold_table(outcomes)
+    with_path = any(o.path for o in outcomes)
+    lines = [
+        "| id | scenario | paired dynio | paired baseline | paired ratio (IQR) | cold dynio"
+        " | cold baseline | cold ratio | target | status |" + (" path |" if with_path else ""),
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if with_path else ""),
+    ]
+    for o in outcomes:
+        p, c, memory = o.paired or {}, o.cold or {}, o.metric == "memory"
+        spread = f" ({p['ratio_q1']:.2f}-{p['ratio_q3']:.2f})" if p else ""
+        status = _STATUS.get(o.status, o.status)
+        if o.judged_on == "cold" and o.status in _STATUS:
+            status += " (cold)"
+        lines.append(
+            f"| {o.id} | {o.title} | {_fmt(p.get('dynio'))} | {_fmt(p.get('baseline'))}"
+            f" | {_ratio(p.get('ratio'))}{spread} | {_fmt(c.get('dynio'), memory)}"
+            f" | {_fmt(c.get('baseline'), memory)} | {_ratio(c.get('ratio'))} | ≤ {o.target}"
+            f" | {status} |" + (f" {o.path or '-'} |" if with_path else "")
+        )
+    return "\n".join(lines)
+
+
+def _cold_table(outcomes: list[Outcome]) -> str:
     with_path = any(o.path for o in outcomes)
     lines = [
         "| id | scenario | dynio | baseline | ratio | target | status |"
         + (" path |" if with_path else ""),
         "|---|---|---|---|---|---|---|" + ("---|" if with_path else ""),
     ]
-
-    def fmt(value: float | None, memory: bool) -> str:
-        if value is None:
-            return "-"
-        return f"{value:.1f} MiB" if memory else f"{value:.3f} s"
-
     for o in outcomes:
-        ratio = "-" if o.ratio is None else f"{o.ratio:.2f}"
-        status = {"ok": "met", "missed": "missed", "guard": "PAST GUARD"}.get(o.status, o.status)
+        memory = o.metric == "memory"
         lines.append(
-            f"| {o.id} | {o.title} | {fmt(o.dynio, o.metric == 'memory')}"
-            f" | {fmt(o.baseline, o.metric == 'memory')} | {ratio} |"
-            f" ≤ {o.target} | {status} |" + (f" {o.path or '-'} |" if with_path else "")
+            f"| {o.id} | {o.title} | {_fmt(o.dynio, memory)} | {_fmt(o.baseline, memory)}"
+            f" | {_ratio(o.ratio)} | ≤ {o.target} | {_STATUS.get(o.status, o.status)} |"
+            + (f" {o.path or '-'} |" if with_path else "")
         )
     return "\n".join(lines)
 
@@ -294,6 +422,18 @@ def _parser() -> argparse.ArgumentParser:
         "--only", help="comma-separated scenario ids or patterns (e.g. R1,R3,V1 or 'R*-pandas')"
     )
     parser.add_argument("--rounds", type=int, help="rounds per scenario (default 5)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument(
+        "--paired",
+        action="store_true",
+        help="time scenarios only paired: both sides in one warm process, interleaved (default:"
+        " paired and cold, judged on paired)",
+    )
+    how.add_argument(
+        "--cold",
+        action="store_true",
+        help="only cold: every run of every side in a fresh interpreter (first-call costs in)",
+    )
     parser.add_argument(
         "--no-dynamicio", action="store_true", help="skip scenarios whose baseline is dynamicio"
     )
@@ -306,8 +446,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _line(scenario: Scenario, outcome: Outcome) -> str:
+    """The progress line of one scenario: the judged ratio, the other figure, status, path."""
+    figures = []
+    if outcome.paired:
+        p = outcome.paired
+        figures.append(
+            f"paired {p['ratio']:.2f} (IQR {p['ratio_q1']:.2f}-{p['ratio_q3']:.2f},"
+            f" CPU {_ratio(p['cpu_ratio'])})"
+        )
+    if outcome.cold:
+        figures.append(f"cold {_ratio(outcome.cold['ratio'])}")
+    measured = ", ".join(figures) or "ratio -"
+    path = f" [path: {outcome.path}]" if outcome.path else ""
+    return (
+        f"{scenario.id:<13} {measured} (target ≤ {scenario.target}, guard {scenario.guard},"
+        f" judged on {outcome.judged_on}) {outcome.status}{path} {outcome.note}"
+    )
+
+
 def _run_scenarios(
-    scenarios: list[Scenario], rounds: int, base: dict[str, Any], pythons: dict[str, str | None]
+    scenarios: list[Scenario],
+    rounds: int,
+    base: dict[str, Any],
+    pythons: dict[str, str | None],
+    how: str = "both",
 ) -> list[Outcome]:
     """Each selected scenario, grouped by the topic module that prepares its context."""
     outcomes = []
@@ -323,15 +486,9 @@ def _run_scenarios(
             if prepare is not None:
                 ctx.update(stack.enter_context(prepare(dict(base))))
             for scenario in todo:
-                outcome = run_scenario(scenario, rounds, ctx, pythons)
+                outcome = run_scenario(scenario, rounds, ctx, pythons, how=how)
                 outcomes.append(outcome)
-                ratio = "-" if outcome.ratio is None else f"{outcome.ratio:.2f}"
-                path = f" [path: {outcome.path}]" if outcome.path else ""
-                print(
-                    f"{scenario.id:<13} ratio {ratio:>6} (target ≤ {scenario.target}, guard"
-                    f" {scenario.guard}) {outcome.status}{path} {outcome.note}",
-                    flush=True,
-                )
+                print(_line(scenario, outcome), flush=True)
     return outcomes
 
 
@@ -376,16 +533,18 @@ def main(argv: list[str] | None = None) -> int:
         print("preparing the dynamicio 9.1.0 environment …", flush=True)
         pythons["dynamicio"] = dynamicio_python()
     rounds = args.rounds or 5
+    how = "paired" if args.paired else "cold" if args.cold else "both"
     with tempfile.TemporaryDirectory(prefix="dynio-bench-") as out:
         base = {"DATA": str(data), "OUT": out, "CONFIG": str(CONFIG), "N": SIZES[mode],
                 "MODE": mode}  # fmt: skip
-        outcomes = _run_scenarios(scenarios, rounds, base, pythons)
+        outcomes = _run_scenarios(scenarios, rounds, base, pythons, how)
     checks = _run_checks(named, data, mode)
     record = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "mode": mode,
         "rows": SIZES[mode],
         "rounds": rounds,
+        "measure": how,
         "cores": os.cpu_count(),
         "machine": platform.machine(),
         "versions": _versions(),

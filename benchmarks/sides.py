@@ -99,6 +99,10 @@ class Scenario:
         quick: Whether ``--quick`` runs it (without ``--only``): off for scenarios too slow or
             too dominated by fixed costs on the small data to guard anything in CI, and for the
             variants CI samples out to keep within its time budget.
+        paired: Whether its sides may share one warm process (:mod:`benchmarks.paired`): off
+            when a side's ``setup`` changes the process for the other (e.g. configures an
+            OpenTelemetry SDK process-wide). Memory, whole-process and cross-environment
+            scenarios are measured cold only whatever this says.
     """
 
     id: str
@@ -111,3 +115,4 @@ class Scenario:
     process: bool = False
     needs: tuple[str, ...] = field(default_factory=tuple)
     quick: bool = True
+    paired: bool = True

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 import dynio
-from benchmarks import data, reads, runner, scenarios
+from benchmarks import data, paired, reads, runner, scenarios
 from benchmarks.sides import Scenario, Side
 
 TINY = data.Shape(
@@ -171,3 +173,125 @@ def test_runner_records_the_path_a_side_took(tmp_path: Path) -> None:
     assert "| pyarrow |" in runner.table([outcome])
     outcome.path = ""
     assert "| path |" not in runner.table([outcome])  # no column when no side records one
+
+
+# --- the paired (warm, interleaved) measure -----------------------------------------------------
+
+_WORK = "w = sum(range(1000))"  # never zero seconds: a ratio always exists
+
+
+def _logging_scenario(**kw: Any) -> Scenario:
+    # each run appends its side's letter to LOG, and checks it starts from setup's namespace
+    run = 'assert "df" not in globals() and x == 0\nx += 1\ndf = 1\n' + _WORK + "\n"
+    return Scenario(
+        "X2",
+        "sides that log their runs",
+        Side("x = 0", run + 'open(LOG, "a").write("d")', after="PATH_TAKEN = f'x={x}'"),
+        Side("x = 0", run + 'open(LOG, "a").write("b")'),
+        **({"target": 1.0, "guard": 1e9} | kw),
+    )
+
+
+def test_paired_runs_both_sides_in_one_process_interleaved_after_a_warm_up(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "log"
+    samples = paired.measure(_logging_scenario(), 3, {"LOG": str(log)}, sys.executable)
+    assert log.read_text() == "db" * 4  # one warm-up of each, then dynio, baseline, …
+    assert [(s["side"], s["round"]) for s in samples] == [
+        (side, r) for r in (-1, 0, 1, 2) for side in ("dynio", "baseline")
+    ]
+    # every run started from setup's state (x == 0, no df): x=1 after each dynio run
+    assert {s["path"] for s in samples if s["side"] == "dynio"} == {"x=1"}
+    assert all(s["seconds"] > 0 and s["cpu"] >= 0 for s in samples)
+
+
+def test_paired_ratio_is_the_median_of_the_rounds_ratios() -> None:
+    def sample(side: str, r: int, seconds: float) -> dict[str, Any]:
+        cpu = 2 * seconds if side == "dynio" else seconds  # dynio on two threads
+        return {"side": side, "round": r, "seconds": seconds, "cpu": cpu, "path": None}
+
+    dynio, base = [1.0, 2.0, 10.0, 4.0, 3.0], [2.0, 1.0, 5.0, 4.0, 30.0]
+    samples = [sample("dynio", -1, 99.0), sample("baseline", -1, 0.001)]  # warm-ups: ignored
+    for r, (d, b) in enumerate(zip(dynio, base, strict=True)):
+        samples += [sample("dynio", r, d), sample("baseline", r, b)]
+    figure = paired.summarise(samples)
+    assert figure["ratios"] == [0.5, 2.0, 2.0, 1.0, 0.1]
+    assert figure["ratio"] == 1.0  # the ratio of the medians would be 3.0 / 4.0
+    assert (figure["dynio"], figure["baseline"]) == (3.0, 4.0)
+    assert (figure["ratio_q1"], figure["ratio_q3"]) == (0.5, 2.0)
+    assert figure["rounds"] == 5
+    assert figure["cpu_ratio"] == 2.0
+    assert (figure["dynio_cpu"], figure["baseline_cpu"]) == (6.0, 4.0)
+
+
+def test_outcome_records_both_figures_and_judges_the_paired_one(tmp_path: Path) -> None:
+    ctx = {"LOG": str(tmp_path / "log")}
+    main = {"main": sys.executable}
+    both = runner.run_scenario(_logging_scenario(), 3, ctx, main, confirm=False)
+    assert both.status != "error", both.note
+    assert both.judged_on == "paired"
+    assert both.paired is not None
+    assert both.cold is not None
+    assert both.ratio == both.paired["ratio"]
+    assert both.dynio == both.paired["dynio"]
+    assert both.cold["rounds"] == 3
+    assert both.paired["rounds"] == 3
+    assert both.path == "x=1"
+    record = json.loads(json.dumps(asdict(both)))
+    assert {"judged_on", "cold", "paired"} <= set(record)
+    assert len(record["paired"]["ratios"]) == 3
+    text = runner.table([both])
+    assert "| paired ratio (IQR) |" in text
+    assert "| cold ratio |" in text
+    assert f"| {both.paired['ratio']:.2f} ({both.paired['ratio_q1']:.2f}-" in text
+
+    cold = runner.run_scenario(_logging_scenario(), 2, ctx, main, confirm=False, how="cold")
+    assert (cold.judged_on, cold.paired, cold.ratio) == ("cold", None, cold.cold["ratio"])
+    assert "| paired ratio (IQR) |" not in runner.table([cold])  # the cold-only table
+    assert " (cold) |" in runner.table([both, cold])  # the row judged on its cold figure
+
+
+def test_memory_whole_process_and_process_wide_scenarios_stay_cold() -> None:
+    by_id = {s.id: s for s in scenarios.all_scenarios()}
+    assert paired.can_pair(by_id["R1"])
+    assert paired.can_pair(by_id["V3"])
+    assert paired.can_pair(by_id["F1"])
+    for sid in ("MEM-R1", "MEM-R3-pandas", "I1", "V1", "W1", "T1", "T2"):
+        assert not paired.can_pair(by_id[sid]), sid
+
+
+def test_paired_past_the_guard_is_measured_again_and_the_guard_needs_every_figure(
+    tmp_path: Path,
+) -> None:
+    tiny_guard = _logging_scenario(target=1e-9, guard=1e-9)  # every ratio is past it
+    ctx, main = {"LOG": str(tmp_path / "log")}, {"main": sys.executable}
+    out = runner.run_scenario(tiny_guard, 2, ctx, main, how="paired")
+    assert out.status == "guard"
+    assert out.paired is not None
+    assert out.paired["rounds"] == 6
+    assert "paired re-measured over 6 rounds" in out.note
+    # with --paired, the cold measure confirms a paired ratio past the guard (and is re-measured)
+    assert out.cold is not None
+    assert out.cold["rounds"] == 6
+    assert out.judged_on == "paired"
+    # within the guard, --paired measures no cold figure at all
+    loose = runner.run_scenario(_logging_scenario(), 2, ctx, main, how="paired")
+    assert loose.cold is None
+    # past the guard warm but not cold: missed, not a guard failure (and the reverse)
+    for cold_ratio, paired_ratio, status in ((0.5, 3.0, "missed"), (3.0, 0.5, "ok"),
+                                             (3.0, 3.0, "guard")):  # fmt: skip
+        o = runner.Outcome("X", "x", "time", None, None, None, target=1.0, guard=2.0)
+        o.cold = {"dynio": cold_ratio, "baseline": 1.0, "ratio": cold_ratio}
+        o.paired = {"dynio": paired_ratio, "baseline": 1.0, "ratio": paired_ratio}
+        o.judged_on = "paired"
+        runner._judge(o)
+        assert o.status == status, (cold_ratio, paired_ratio)
+
+
+def test_a_failing_side_is_an_error_that_names_the_scenario() -> None:
+    broken = Scenario("X3", "broken", Side("", "1 / 0"), Side("", "pass"), 1.0, 1e9)
+    out = runner.run_scenario(broken, 2, {}, {"main": sys.executable}, how="paired")
+    assert out.status == "error"
+    assert "X3 (paired" in out.note
+    assert "ZeroDivisionError" in out.note
