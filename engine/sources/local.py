@@ -44,8 +44,6 @@ from dynio.engine.errors import ReadError, WriteError
 from dynio.engine.io.formats import Format, capabilities_of, format_for
 from dynio.engine.io.formats.base import hive_paths
 from dynio.engine.io.layout import hive_values, prune_partitions, write_dataset
-from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file, clean_leftovers
-from dynio.engine.io.layout.listing import local_files
 from dynio.engine.io.layout.pruning import prune_files
 from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
@@ -116,6 +114,8 @@ def _resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> 
         files = sorted(p for p in map(Path, glob.glob(text, recursive=True)) if p.is_file())
         sized = [(p, p.stat().st_size) for p in files if not p.name.startswith((".", "_"))]
     elif path.is_dir():
+        from dynio.engine.io.layout.listing import local_files  # (a read of one file needs none)
+
         sized = local_files(path, fmt)
     else:
         raise ReadError("folder does not exist", file=text, **context)
@@ -439,6 +439,8 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
     glob_chars = _GLOB_CHARS if spec.kind == "local_batch" else _FILE_GLOB_CHARS
     if any(c in str(path) for c in glob_chars):
         raise WriteError("cannot write to a glob pattern", file=str(path), **request.context)
+    from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file  # (writes only)
+
     try:
         if spec.kind == "local_batch":
             size, files = write_dataset(frame, fmt, options, FolderCommit(path), "part-00000")
@@ -504,4 +506,6 @@ def gc(
     path = location(spec, {}, context)
     if any(c in str(path) for c in _GLOB_CHARS):
         return []  # a glob is never written
+    from dynio.engine.io.layout.folders import clean_leftovers
+
     return [str(p) for p in clean_leftovers(path, older_than, dry_run=dry_run)]
