@@ -256,15 +256,14 @@ class _Schema:
         ``None`` when the file lacks it, it is nested or of another type."""
         if name not in self.leaves:
             names = self.schema.names
-            leaf = self.schema.column(names.index(name)) if name in names else None
-            flat = (
-                leaf is not None
-                and leaf.path == name
-                and leaf.max_repetition_level == 0
-                and leaf.max_definition_level <= 1
-            )
-            dtype = _dtype(leaf.physical_type, leaf.logical_type) if flat else None
-            self.leaves[name] = None if dtype is None else (names.index(name), dtype)
+            index = names.index(name) if name in names else -1
+            dtype = None
+            if index >= 0:
+                leaf = self.schema.column(index)
+                flat = leaf.max_repetition_level == 0 and leaf.max_definition_level <= 1
+                if flat and leaf.path == name:
+                    dtype = _dtype(leaf.physical_type, leaf.logical_type)
+            self.leaves[name] = None if dtype is None else (index, dtype)
         return self.leaves[name]
 
 

@@ -10,8 +10,13 @@ hands the scan only the files whose row groups' bounds may hold rows the filter 
 It leaves every file in when it cannot tell exactly: a filter not in the tuple form, files whose
 schemas differ (Polars reconciles those, and a subset could reconcile to other types), columns
 whose raw statistics do not compare as Polars' values (floats, text, see
-:func:`dynio.engine.footers._dtype`), a column the plan casts, a partition column (its values
-are in the folder names, not the file).
+:func:`dynio.engine.footers._dtype`), a column the plan casts other than by widening it (int32
+to int64, microseconds to nanoseconds: every value exactly and in order), a partition column
+(its values are in the folder names, not the file).
+
+Each bound is compared with the filter's literal by Polars, as the filter itself compares it
+(:func:`dynio.engine.filters.may_match`): a comparison is monotonic in the column's value, so
+a row group whose bounds fail it holds no row that passes.
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ from collections.abc import Collection, Mapping, Sequence
 
 import polars as pl
 
+from dynio.engine.casts import is_widening
 from dynio.engine.filters import Filter, may_match, range_columns
-from dynio.engine.footers import FileStatistics, file_statistics
+from dynio.engine.footers import ColumnStatistics, FileStatistics, file_statistics
 
 __all__ = ["prune_files"]
 
 _FILE = "\0file"
 _KEEP = "\0keep"
+_NONE = ColumnStatistics(pl.Null(), (), (), ())  # a file without a column's statistics
 
 
 def prune_files(
@@ -42,8 +49,9 @@ def prune_files(
     Args:
         files: The dataset's files.
         filter: The read's filter; only its tuple form (:attr:`Filter.groups`) is judged.
-        dtypes: The types the plan casts the columns to: a column whose file type differs is
-            filtered after its cast, which the raw statistics do not bound.
+        dtypes: The types the plan casts the columns to: a column of another type in the
+            files, unless one the plan widens to it, is not judged (its cast may change the
+            order of its values, or fail).
         skip: Columns not judged (partition columns, whose values the folders give).
     """
     if filter is None or not filter.groups or len(files) < 2:
@@ -64,19 +72,45 @@ def prune_files(
     if test is None:
         return None
     try:
-        kept = _ranges(facts, usable).filter(test)[_FILE].unique(maintain_order=True)
+        raw = _ranges(facts, usable)
+        keep = raw.select(test.alias(_KEEP))[_KEEP]
+        widened = _widened(raw, facts[0], usable, dtypes)
+        if widened is not None:
+            keep = keep | widened.select(test.alias(_KEEP))[_KEEP]
     except (pl.exceptions.PolarsError, ValueError, TypeError):
         return None  # a literal the statistics' type does not compare with: the scan says so
+    kept = raw[_FILE].filter(keep).unique(maintain_order=True)
     return [files[i] for i in kept.to_list()]
 
 
 def _comparable(facts: Sequence[FileStatistics], column: str, dtype: pl.DataType) -> bool:
-    """Whether every file has statistics of ``column`` in the type the plan keeps it in."""
-    for fact in facts:
-        stats = fact.columns.get(column)
-        if stats is None or stats.dtype != dtype:
-            return False
-    return True
+    """Whether every file has statistics of ``column``, of the type the plan keeps it in or
+    one it widens to it (each value exactly and in order)."""
+    first = facts[0].columns.get(column)
+    if first is None or not (first.dtype == dtype or is_widening(first.dtype, dtype)):
+        return False
+    return all((f.columns.get(column) or _NONE).dtype == first.dtype for f in facts[1:])
+
+
+def _widened(
+    raw: pl.DataFrame,
+    first: FileStatistics,
+    columns: Sequence[str],
+    dtypes: Mapping[str, pl.DataType],
+) -> pl.DataFrame | None:
+    """The bounds of the columns the plan widens, in the plan's types (``None``: none is).
+
+    The plan filters before its casts when it only widens the filter's columns, else after
+    them; a comparison may decide otherwise in the two types (a nanosecond literal against
+    microsecond values compares in microseconds), so a file is kept when either says so.
+    """
+    casts = []
+    for column in columns:
+        stats = first.columns[column]
+        if stats is not None and stats.dtype != dtypes[column]:
+            low, high, _, _ = range_columns(column)
+            casts += [pl.col(low).cast(dtypes[column]), pl.col(high).cast(dtypes[column])]
+    return raw.with_columns(casts) if casts else None
 
 
 def _ranges(facts: Sequence[FileStatistics], columns: Sequence[str]) -> pl.DataFrame:
