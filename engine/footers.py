@@ -231,7 +231,7 @@ def file_statistics(path: str, columns: Iterable[str]) -> FileStatistics | None:
     meta = _metadata_or_none(path)
     if meta is None:
         return None
-    schema = _schema_of(meta.schema)
+    schema = _schema_of(meta.schema, meta.serialized_size)
     found = dict(had.columns) if had is not None else {}
     for name in wanted:
         if name not in found:
@@ -267,21 +267,26 @@ class _Schema:
         return self.leaves[name]
 
 
-# the schemas seen, each keeping one footer alive (a ParquetSchema holds its file's metadata):
-# at most this many, the oldest dropped first; numbers are never given again, so a file of a
-# schema dropped agrees only with files read while it was kept
+# the schemas seen, each keeping one footer alive (a ParquetSchema holds its file's metadata,
+# row groups and all): at most this many, of footers up to this size, the oldest dropped first;
+# numbers are never given again, so a file of a schema dropped agrees only with files read while
+# it was kept, and one whose footer is larger (not kept) with none
 _SCHEMAS = 16
+_SCHEMA_FOOTER_BYTES = 1024 * 1024
 _schemas: list[_Schema] = []
 _numbers = itertools.count(1)
 
 
-def _schema_of(schema: Any) -> _Schema:
-    """The schema seen that equals ``schema``, else ``schema`` numbered and kept."""
+def _schema_of(schema: Any, footer_bytes: int) -> _Schema:
+    """The schema seen that equals ``schema``, else ``schema`` numbered (and kept, from a footer
+    of at most :data:`_SCHEMA_FOOTER_BYTES`)."""
     with _lock:
         for seen in _schemas:
             if seen.schema.equals(schema):
                 return seen
         new = _Schema(schema, next(_numbers))
+        if footer_bytes > _SCHEMA_FOOTER_BYTES:
+            return new
         if len(_schemas) >= _SCHEMAS:
             _schemas.pop(0)
         _schemas.append(new)

@@ -435,3 +435,22 @@ def test_the_files_left_out_are_on_the_read_span(
     attrs = spans[-1].attributes or {}
     assert attrs["dynio.files.pruned"] == PARTS - 1
     assert attrs["dynio.files.matched"] == 1
+
+
+def test_a_schema_is_kept_only_from_a_small_footer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept schema keeps its whole footer alive: from a large footer none is kept, and its
+    files are then left unjudged rather than compared with a schema held at that cost."""
+    files = []
+    for i in range(3):
+        path = tmp_path / f"p{i}.parquet"
+        pq.write_table(pa.table({"k": pa.array([i * 10, i * 10 + 1], pa.int64())}), path)
+        files.append(str(path))
+    dtypes = {"k": pl.Int64()}
+    flt = Filter.parse([("k", ">=", 20)], dtypes)
+    assert prune_files(files, flt, dtypes) == files[2:]
+    monkeypatch.setattr(footers, "_SCHEMA_FOOTER_BYTES", 0)
+    monkeypatch.setattr(footers, "_schemas", [])
+    monkeypatch.setattr(footers, "_statistics", {})
+    assert prune_files(files, flt, dtypes) is None
