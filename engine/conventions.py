@@ -73,6 +73,12 @@ ATTRIBUTES: dict[str, Attribute] = {
         _A(
             "dynio.files.matched", "`dynio.read`/`scan`, `dynio.scan`", "files the location matched"
         ),
+        _A(
+            "dynio.files.pruned",
+            "`dynio.read`/`scan`",
+            "files of a dataset left out before the scan: their footers' statistics (or a table"
+            " format's manifests) show the filter keeps none of their rows",
+        ),
         _A("dynio.rows", "operations, `dynio.scan`, `dynio.sink`, hand-offs", "rows"),
         _A("dynio.bytes", "`dynio.read`, `dynio.write`, `dynio.sink`", "bytes read or written"),
         _A("dynio.columns", "`dynio.to_pandas`", "number of columns handed off"),

@@ -13,7 +13,7 @@ column can be compared with ``"2024-01-01"``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +30,10 @@ __all__ = [
     "Groups",
     "columns_of",
     "describe",
+    "may_match",
     "normalize",
     "prune_groups",
+    "range_columns",
     "to_expr",
 ]
 
@@ -381,3 +383,57 @@ def _partition_frame(
         except pl.exceptions.PolarsError:
             return None
     return frame
+
+
+def range_columns(column: str) -> tuple[str, str, str, str]:
+    """The columns of a statistics frame (see :func:`may_match`) for one data column: its
+    smallest and largest value in a row group (null: not known), whether every row of the group
+    is null there, and whether any may be."""
+    return (f"{column}\0min", f"{column}\0max", f"{column}\0all_null", f"{column}\0any_null")
+
+
+def _range_test(cond: Condition, dtypes: Mapping[str, pl.DataType]) -> pl.Expr | None:
+    """False only where a row group's bounds show no row satisfies the condition; ``None``
+    for an operator bounds do not decide (``!=``, ``in``, ``not in``)."""
+    column, op, value = cond
+    low, high, all_null, any_null = (pl.col(n) for n in range_columns(column))
+    if op == "is null":
+        return any_null
+    if op == "is not null":
+        return ~all_null
+    if op not in COMPARISONS or op == "!=":
+        return None
+    # the literal as the filter has it, compared by Polars' rules (units of time included):
+    # a comparison is monotonic in the column's value, so a group's bounds decide it
+    lit = _literal(value, dtypes.get(column), column)
+    if op in (">", ">="):
+        test = COMPARISONS[op](high, lit).fill_null(True)
+    elif op in ("<", "<="):
+        test = COMPARISONS[op](low, lit).fill_null(True)
+    else:
+        test = (low <= lit).fill_null(True) & (high >= lit).fill_null(True)
+    return test & ~all_null
+
+
+def may_match(
+    groups: Groups | None, columns: Collection[str], dtypes: Mapping[str, pl.DataType]
+) -> pl.Expr | None:
+    """An expression over a frame of row groups' statistics (:func:`range_columns` of each of
+    ``columns``, in the data's types), false only for a group none of whose rows a tuple-form
+    filter keeps; ``None`` when the statistics cannot exclude any group (no filter in the tuple
+    form, or an OR branch with no condition on ``columns`` that bounds decide).
+
+    Conditions on other columns are left out (they may hold for any group); the literals are
+    converted to ``dtypes`` as :func:`to_expr` converts them.
+    """
+    if not groups:
+        return None
+    branches = []
+    for group in groups:
+        tests = [
+            t for c in group if c[0] in columns for t in [_range_test(c, dtypes)] if t is not None
+        ]
+        if not tests:
+            return None  # this branch may keep rows of any group
+        branches.append(pl.all_horizontal(tests) if len(tests) > 1 else tests[0])
+    return pl.any_horizontal(branches) if len(branches) > 1 else branches[0]

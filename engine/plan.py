@@ -116,7 +116,16 @@ class PlanInfo:
             "pushdown_projection": self.pushdown.projection,
             "casts": list(self.casts) if self.casts else None,
             "read_path": self.read_path,
+            "files_pruned": self.files_pruned,
         }
+
+    @property
+    def files_pruned(self) -> int | None:
+        """Files the source left out before its scan, by their footers' statistics or a table
+        format's manifests (the details ``files`` and ``files_kept`` of :attr:`pushed`);
+        ``None`` when it did not judge them."""
+        files, kept = self.pushed.get("files"), self.pushed.get("files_kept")
+        return files - kept if isinstance(files, int) and isinstance(kept, int) else None
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,17 @@ by pandas, Polars and DuckDB; issue 18, round three):
    Polars' fixed cost per read (F1). "Plain": one local file, no filter, no cast, no rule or
    metric, plain column types (:func:`_plain`).
 2. **polars-split** for a read of large local parquet data (at least
-   :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`) with no filter, two columns or more and
-   two threads or more, checked or not: the same scan, its columns in a few groups collected
-   at once (:mod:`dynio.engine.column_split`). One Polars scan keeps about one core busy on
-   such files; side by side in one process, 15 rounds, on a quiet 2-core machine, R1 took
-   0.88 / 1.05 / 0.79 of ``pd.read_parquet`` on pandas', Polars' and DuckDB's files by this
-   path, against 0.96 / 1.05 / 1.00 by the arrow path and 1.43 / 1.15 / 0.85 by one scan.
+   :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`) with no filter, two columns or more
+   (:data:`SPLIT_MIN_PROJECTED` or more when the read projects) and two threads or more,
+   checked or not: the same scan, its columns in a few groups collected at once
+   (:mod:`dynio.engine.column_split`). One Polars scan keeps about one core busy on such
+   files; side by side in one process, 15 rounds, on a quiet 2-core machine, R1 took 0.88 /
+   1.05 / 0.79 of ``pd.read_parquet`` on pandas', Polars' and DuckDB's files by this path,
+   against 0.96 / 1.05 / 1.00 by the arrow path and 1.43 / 1.15 / 0.85 by one scan. A
+   projection of 3 columns (R2) is the other way round: one scan took 0.71 / 0.44 / 0.36 /
+   0.41 of ``pd.read_parquet(columns=)`` on Polars', pandas' (defaults, 1 M-row groups) and
+   DuckDB's files, split 0.91 / 0.50 / 0.49 / 0.54, with 20-30 % less CPU (15 rounds, load
+   6-8; two more runs of 7 and 9 rounds agreed), so such reads take one scan.
 3. **arrow** for a plain read of every column of a file of tall row groups (pyarrow's and
    pandas' writers), where splitting is not possible (one thread, one column), and for a read
    with rules or metrics when :func:`dynio.engine.arrow_checks.worthwhile` says so (the checks
@@ -195,9 +200,9 @@ _SPLIT_MIN_FILE_BYTES = 1024 * 1024
 def split_groups(plan: Plan) -> list[list[str]] | None:
     """The column groups a ``polars-split`` read collects at once
     (:mod:`dynio.engine.column_split`), or ``None`` when the read is better made whole: a
-    filter (rows of one column decide about another's), remote or small files, one column, one
-    thread, a format other than the one pyarrow's parquet reader reads, Polars' ``parallel``
-    option set."""
+    filter (rows of one column decide about another's), remote or small files, one column (a
+    projection of fewer than :data:`SPLIT_MIN_PROJECTED`), one thread, a format other than the
+    one pyarrow's parquet reader reads, Polars' ``parallel`` option set."""
     from dynio.engine import column_split
 
     info, options = plan.info, plan.env.source.options
@@ -221,7 +226,7 @@ def split_groups(plan: Plan) -> list[list[str]] | None:
     if first < _SPLIT_MIN_FILE_BYTES or first * len(info.files) < column_split.MIN_SPLIT_BYTES:
         return None
     names = plan.frame.collect_schema().names()
-    if len(names) < 2:
+    if len(names) < (2 if info.columns is None else SPLIT_MIN_PROJECTED):
         return None
     facts = footer(info.files[0])
     if facts is None:
@@ -230,6 +235,8 @@ def split_groups(plan: Plan) -> list[list[str]] | None:
     return groups if len(groups) > 1 else None
 
 
+# a projection of fewer columns than this reads as one scan (see the module notes: R2)
+SPLIT_MIN_PROJECTED = 4
 # files smaller than this read through Polars without a look at their footer (tiny ones aside):
 # the reader costs little either way, and Polars' fixed cost per read is the smaller
 SMALL_FILE_BYTES = 8 * 1024 * 1024

@@ -135,6 +135,7 @@ ATTR = {
     "format": "dynio.format",
     "location": "dynio.location",
     "files": "dynio.files.matched",
+    "files_pruned": "dynio.files.pruned",
     "rows": "dynio.rows",
     "bytes": "dynio.bytes",
     "columns": "dynio.columns.projected",

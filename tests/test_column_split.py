@@ -92,6 +92,24 @@ def test_the_split_read_equals_one_read(
     pd.testing.assert_frame_equal(cat.read("auto", columns=cols), cat.read("polars", columns=cols))
 
 
+def test_a_projection_of_few_columns_is_made_whole(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.parquet"
+    _write("polars", path)
+    cat = _catalog(catalog_from, _FILE.format(path=path))
+    few = ["email", "order_id", "ts"]  # R2's shape: one scan was the faster (read_path's notes)
+    out = cat.read("auto", columns=few)
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars"
+    pd.testing.assert_frame_equal(out, cat.read("polars", columns=few), check_exact=True)
+    more = ["email", "order_id", "ts", "amount", "qty"]
+    out = cat.read("auto", columns=more)
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars-split"
+    pd.testing.assert_frame_equal(out, cat.read("polars", columns=more), check_exact=True)
+
+
 def test_a_filtered_read_is_made_whole(catalog_from: CatalogFrom, tmp_path: Path) -> None:
     path = tmp_path / "o.parquet"
     _write("pandas", path)

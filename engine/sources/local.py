@@ -43,9 +43,8 @@ import polars as pl
 from dynio.engine.errors import ReadError, WriteError
 from dynio.engine.io.formats import Format, capabilities_of, format_for
 from dynio.engine.io.formats.base import hive_paths
-from dynio.engine.io.layout import prune_partitions, write_dataset
-from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file, clean_leftovers
-from dynio.engine.io.layout.listing import local_files
+from dynio.engine.io.layout import hive_values, prune_partitions, write_dataset
+from dynio.engine.io.layout.pruning import prune_files
 from dynio.engine.placeholders import fill_template
 from dynio.engine.sources import Pushdown, Scan, ScanRequest, WriteInfo, WriteRequest
 from dynio.engine.sources.dataset import scan_files
@@ -115,6 +114,8 @@ def _resolve_files(spec: SourceSpec, path: Path, context: Mapping[str, Any]) -> 
         files = sorted(p for p in map(Path, glob.glob(text, recursive=True)) if p.is_file())
         sized = [(p, p.stat().st_size) for p in files if not p.name.startswith((".", "_"))]
     elif path.is_dir():
+        from dynio.engine.io.layout.listing import local_files  # (a read of one file needs none)
+
         sized = local_files(path, fmt)
     else:
         raise ReadError("folder does not exist", file=text, **context)
@@ -147,6 +148,10 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         files = [f for f in files if str(f) in request.files]
     options = thaw(spec.options)
     names = [str(f) for f in files]
+    judged = _by_statistics(fmt, names, options, request)
+    if judged is not None:
+        names = judged.kept
+        files = [Path(n) for n in names]
     # one file of a format read by its footer is held open for a read, so that planning and
     # reading see one version even when a writer renames a new one over it; other files are
     # checked after the read instead (which versions this scan reads, before any footer is)
@@ -191,10 +196,59 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         format=fmt.name,
         # Polars pushes the planner's projection and filter into its file scans (the filter
         # also pruned the hive partitions of a dataset)
-        pushdown=Pushdown.whole(request.filter, projection=True),
-        changed=_change_check(names, seen),
+        pushdown=Pushdown.whole(
+            request.filter, projection=True, **(judged.details() if judged else {})
+        ),
+        changed=_change_check(names, seen) if judged is None else judged.changed(),
         release=release,
     )
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """A dataset's files judged by their footers' statistics (:func:`_by_statistics`).
+
+    Attributes:
+        listed: Every file judged.
+        versions: Their versions before their footers were read.
+        kept: The files the scan reads (one at least: it gives the scan its columns).
+    """
+
+    listed: list[str]
+    versions: list[tuple[int, int, int] | None]
+    kept: list[str]
+
+    def details(self) -> dict[str, int]:
+        """The pushdown record's details: files before and after (``files``, ``files_kept``)."""
+        return {"files": len(self.listed), "files_kept": len(self.kept)}
+
+    def changed(self) -> Callable[[], bool] | None:
+        """The check after the read: every file judged, those left out included (one replaced
+        since its footer was read may hold rows the filter keeps now)."""
+        return _change_check(self.listed, self.versions)
+
+
+def _by_statistics(
+    fmt: Format, files: list[str], options: Mapping[str, Any], request: ScanRequest
+) -> _Judged | None:
+    """The files of a dataset read with a filter that may hold rows it keeps, by their
+    footers' statistics (:func:`~dynio.engine.io.layout.pruning.prune_files`); ``None``: not
+    judged (one file, a part of the dataset asked for, a format without statistics, options
+    that count rows before the filter or turn statistics off) or nothing could be told."""
+    if (
+        len(files) < 2
+        or request.filter is None
+        or request.files is not None
+        or not fmt.capabilities.statistics
+        or options.get("use_statistics") is False
+        or any(options.get(o) is not None for o in ("n_rows", "row_index_name"))
+    ):
+        return None
+    before = _versions(files)
+    # a partition column's values are in the folder names, whatever the files hold
+    keys = {key for f in files for key in hive_values(f)}
+    kept = prune_files(files, request.filter, request.hints.dtypes, skip=keys)
+    return None if kept is None else _Judged(files, before, kept or files[:1])
 
 
 def _once(fmt: Format, files: list[str], options: Mapping[str, Any], request: ScanRequest) -> bool:
@@ -385,6 +439,8 @@ def write(frame: pl.DataFrame, spec: SourceSpec, request: WriteRequest) -> Write
     glob_chars = _GLOB_CHARS if spec.kind == "local_batch" else _FILE_GLOB_CHARS
     if any(c in str(path) for c in glob_chars):
         raise WriteError("cannot write to a glob pattern", file=str(path), **request.context)
+    from dynio.engine.io.layout.folders import FolderCommit, atomic_write_file  # (writes only)
+
     try:
         if spec.kind == "local_batch":
             size, files = write_dataset(frame, fmt, options, FolderCommit(path), "part-00000")
@@ -450,4 +506,6 @@ def gc(
     path = location(spec, {}, context)
     if any(c in str(path) for c in _GLOB_CHARS):
         return []  # a glob is never written
+    from dynio.engine.io.layout.folders import clean_leftovers
+
     return [str(p) for p in clean_leftovers(path, older_than, dry_run=dry_run)]
