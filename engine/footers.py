@@ -46,11 +46,14 @@ class Footer:
         rows: Rows in the file.
         groups: Row groups in the file.
         sizes: Each top-level column's uncompressed bytes over all row groups.
+        schema: The file's Arrow schema, with its metadata (``pyarrow.parquet.read_schema``'s;
+            ``dynio.pandas.read_parquet`` plans by it).
     """
 
     rows: int
     groups: int
     sizes: dict[str, int]
+    schema: Any = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,7 @@ def footer(path: str) -> Footer | None:
             chunk = group.column(c)
             top = chunk.path_in_schema.split(".", 1)[0]
             sizes[top] = sizes.get(top, 0) + chunk.total_uncompressed_size
-    facts = Footer(meta.num_rows, meta.num_row_groups, sizes)
+    facts = Footer(meta.num_rows, meta.num_row_groups, sizes, meta.schema.to_arrow_schema())
     _remember(_footers, path, (identity, facts))
     return facts
 

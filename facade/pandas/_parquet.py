@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dynio.engine import api
+from dynio.engine import api, footers
 from dynio.engine.errors import DynioError
 from dynio.engine.filters import COMPARISONS, to_expr
 from dynio.handoff import to_arrow as _frame_to_arrow
@@ -157,7 +157,9 @@ def _parquet_fast(
     file = _local_file(path)
     if any("=" in part for part in file.parent.parts):
         raise _Fallback("a file inside hive partition folders")
-    schema = pq.read_schema(file)
+    # the footer remembered per file version (read once, ~2 µs after; read_schema: ~70 µs)
+    facts = footers.footer(str(file))
+    schema = facts.schema if facts is not None else pq.read_schema(file)
     meta = schema.pandas_metadata or {}
     index_cols = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
     if columns is None or columns is _NO:
