@@ -15,9 +15,10 @@ by pandas, Polars and DuckDB; issue 18, round three):
    0.88 / 1.05 / 0.79 of ``pd.read_parquet`` on pandas', Polars' and DuckDB's files by this
    path, against 0.96 / 1.05 / 1.00 by the arrow path and 1.43 / 1.15 / 0.85 by one scan.
 3. **arrow** for a plain read of every column of a file of tall row groups (pyarrow's and
-   pandas' writers), where splitting is not possible (one thread, one column), and for a read
-   with rules or metrics when :func:`dynio.engine.arrow_checks.worthwhile` says so (the checks
-   then run as that module says);
+   pandas' writers), where splitting is not possible (one thread, one column). A read with
+   rules or metrics never takes it: checking pyarrow's table (text as dictionary codes) cost
+   more than Polars' read and checks on every file measured (issue 18, round four: 1.3-1.4x
+   the polars path's time on tiny files, 1.1-1.5x its CPU time on the 5 M-row files);
 4. **polars** (one scan) for everything else. A projection reads through Polars: it decodes
    fewer bytes than pyarrow (R2: 0.49-0.98 of pandas' CPU time against 0.54-1.52). So does a
    filter: pyarrow prunes row groups as Polars does but decodes every column of the groups
