@@ -327,7 +327,7 @@ def read(
     (:mod:`dynio.engine.read_path`), whose table it converts (``Result.table``). A read with
     rules or metrics reads through Polars, whole or split, and runs them on its frame: checks
     on pyarrow's table (text as dictionary codes) cost more than Polars' read and checks on
-    every file measured (issue 18, round four; ``docs/benchmarks.md``).
+    every file measured (the figures are in :mod:`dynio.engine.read_path`'s documentation).
 
     The environment, the source kind, the template values and the filter are resolved once
     (:func:`~dynio.engine.plan.bind`; ``env_spec`` and ``kind`` are the environment and its
