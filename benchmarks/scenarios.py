@@ -84,6 +84,25 @@ SCENARIOS: list[Scenario] = [
         target=1.3,
         guard=3.0,  # quick-mode ratios seen: 1.63-2.25 on a loaded machine (not met today)
     ),
+    *(
+        Scenario(
+            f"V2-{suffix}",
+            f"read + 9 validations + 8 metrics, against a raw pandas read ({label} file)",
+            Side(
+                _DYNIO_QUALITY + _DYNIO_METRIC_LOG,
+                f'df = cat.read("orders_checked_{suffix}")',
+                after=_PATH_TAKEN,
+            ),
+            Side(_PANDAS, f'df = pd.read_parquet(DATA + "/orders_{suffix}.parquet")'),
+            target=1.3,
+            guard=3.0,  # as V2-pandas: the same read and checks, another writer's file
+            quick=False,  # CI samples the writers: V2 and V2-pandas
+        )
+        for suffix, label in (
+            ("pandas1m", "pandas-written, 1 M-row groups"),
+            ("duckdb", "DuckDB-written"),
+        )
+    ),
     Scenario(
         "V3",
         "read + 4 validations + 5 metrics of the narrow table (id, value, label)",

@@ -74,8 +74,7 @@ def cast_error(
 def collect_arrow(plan: Plan, reader: Callable[[Plan], Any] | None = None) -> Any:
     """The arrow path's read of a plan :func:`dynio.engine.read_path.choose` sent there: a
     ``pyarrow.Table`` in the types Polars' export gives, by ``reader``
-    (:func:`dynio.engine.read_path.read_arrow` unless given: a checked read's reader,
-    :func:`dynio.engine.arrow_checks.read_checked`).
+    (:func:`dynio.engine.read_path.read_arrow` unless given).
 
     ``None``: the file changed shape since planning, or pyarrow cannot read it (a damaged
     file): the caller reads it through Polars, whose failures :func:`collect` explains (what

@@ -19,8 +19,7 @@ from typing import Any
 import polars as pl
 from opentelemetry.trace import Span
 
-from dynio.engine import arrow_checks, read_path
-from dynio.engine.arrow_checks import Route
+from dynio.engine import read_path
 from dynio.engine.casts import diagnose, plan_casts
 from dynio.engine.collect import cast_error, collect, collect_arrow, collect_split
 from dynio.engine.errors import (
@@ -123,7 +122,7 @@ class WriteResult:
 READ_ATTEMPTS = 5
 
 
-def _read_consistently(planned: Callable[[], Plan], route: Route) -> tuple[Plan, Any]:
+def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool) -> tuple[Plan, Any]:
     """Plan and collect, again when the source says its files were replaced under the read.
 
     A reader keeps a file's footer from planning to reading: a file replaced in between (a
@@ -131,9 +130,9 @@ def _read_consistently(planned: Callable[[], Plan], route: Route) -> tuple[Plan,
     worse, does not. The source's :attr:`Plan.changed` tells; such a read is planned and made
     again, and data is only returned from a read the files did not change under.
 
-    A plain parquet read may take the arrow path (:mod:`dynio.engine.read_path`) where ``route``
-    wants it; the data is then what ``route.read`` gives (a ``pyarrow.Table``). The plan returned
-    records the path that ran (:attr:`PlanInfo.read_path`).
+    A plain parquet read may take the arrow path (:mod:`dynio.engine.read_path`) when
+    ``arrow_wanted``; the data is then a ``pyarrow.Table``. The plan returned records the path
+    that ran (:attr:`PlanInfo.read_path`).
 
     Raises:
         ReadError: The files were replaced during every one of :data:`READ_ATTEMPTS` reads.
@@ -141,13 +140,13 @@ def _read_consistently(planned: Callable[[], Plan], route: Route) -> tuple[Plan,
     for attempt in range(1, READ_ATTEMPTS + 1):
         plan = planned()
         info = plan.info
-        chosen = read_path.decide(plan, arrow_wanted=route.wanted(plan))
+        chosen = read_path.decide(plan, arrow_wanted=arrow_wanted)
         path = chosen.path
         with _scan_span(info) as sp:
             data: Any = None
             try:
                 if path == read_path.ARROW:
-                    data = collect_arrow(plan, route.read)
+                    data = collect_arrow(plan)
                 elif chosen.groups is not None:
                     data = collect_split(plan, chosen.groups)
                 if data is None:
@@ -192,13 +191,13 @@ def _scan_span(info: PlanInfo) -> contextlib.AbstractContextManager[Span]:
 
 
 def _read_kept(
-    planned: Callable[[], Plan], route: Route, plans: PlanCache | None, key: Hashable | None
+    planned: Callable[[], Plan], arrow_wanted: bool, plans: PlanCache | None, key: Hashable | None
 ) -> tuple[Plan, Any]:
     """The read by a plan ``plans`` keeps for ``key``, else planned and read (and its plan
     kept when it took the arrow path)."""
     done = _read_remembered(plans, key) if plans is not None and key is not None else None
     if done is None:
-        done = _read_consistently(planned, route)
+        done = _read_consistently(planned, arrow_wanted)
         if plans is not None and done[0].info.read_path == read_path.ARROW:
             plans.put(key, done[0])
     return done
@@ -325,9 +324,11 @@ def read(
     rules or metrics to run the conversion runs on a worker thread beside them (Polars and Arrow
     release the GIL); when a rule fails the converted frame is dropped. ``convert_arrow`` is the
     same hand-off from a ``pyarrow.Table`` with the types Polars' export gives; given, a plain
-    parquet read may take the arrow path (:mod:`dynio.engine.read_path`), whose table it
-    converts (``Result.table``; rules and metrics then run as :mod:`dynio.engine.arrow_checks`
-    says).
+    parquet read with no rule or metric to run may take the arrow path
+    (:mod:`dynio.engine.read_path`), whose table it converts (``Result.table``). A read with
+    rules or metrics reads through Polars, whole or split, and runs them on its frame: checks
+    on pyarrow's table (text as dictionary codes) cost more than Polars' read and checks on
+    every file measured (the figures are in :mod:`dynio.engine.read_path`'s documentation).
 
     The environment, the source kind, the template values and the filter are resolved once
     (:func:`~dynio.engine.plan.bind`; ``env_spec`` and ``kind`` are the environment and its
@@ -362,17 +363,13 @@ def read(
                 # collected at once, then released (_read_consistently)
                 return plan_read(resource, env, columns=columns, streaming=False, bound=bound[0])
 
-        route = arrow_checks.route(spec.schema, convert_arrow is not None, validate, metrics)
-        arrow_wanted = convert_arrow is not None and not route.checked
+        checks = _has_checks(spec.schema, validate=validate, metrics=metrics)
+        arrow_wanted = convert_arrow is not None and not checks
         key = PlanCache.key(columns, filters, template_args) if plans and arrow_wanted else None
-        plan, data = _read_kept(planned, route, plans, key)
+        plan, data = _read_kept(planned, arrow_wanted, plans, key)
         if plan.info.read_path == read_path.ARROW and convert_arrow is not None:
+            # (only a read with no rule or metric to run takes the arrow path)
             _record_plan(top, plan, data.num_rows)
-            if route.checked:  # on the columns the checks read, the hand-off beside them
-                args = (validate, metrics, label_cap, raise_on_error)
-                return arrow_checks.checked(
-                    data, plan.info, convert_arrow, lambda f, h: _checked(plan, f, h, *args)
-                )
             report = ValidationReport(resource.name, spec.name, data.num_rows, 0)
             return Result(report=report, info=plan.info, converted=convert_arrow(data), table=data)
         _record_plan(top, plan, data.height)

@@ -314,7 +314,8 @@ def checked_columns(
             named.add(rule.column)
     for column, metric in metric_cols:
         named.add(column)
-        exprs += METRICS[metric].build(_column(column, frame_schema[column])).values()
+        dtype = frame_schema[column]
+        exprs += METRICS[metric].build(_column(column, dtype), dtype).values()
     for e in exprs:
         named.update(e.meta.root_names())
     return [c for c in frame_schema.names() if c in named]
@@ -364,7 +365,8 @@ def evaluate(
     exprs += [b.passed.alias(f"__r{i}") for i, b in enumerate(built) if i not in digests.rules]
     metric_names: list[tuple[str, str, dict[str, str]]] = []
     for j, (column, metric) in enumerate(metric_cols):
-        parts = METRICS[metric].build(_column(column, frame_schema[column]))
+        dtype = frame_schema[column]
+        parts = METRICS[metric].build(_column(column, dtype), dtype)
         names = {suffix: f"__m{j}_{suffix or 'v'}" for suffix in parts}
         if j not in digests.metrics:
             exprs += [expr.alias(names[s]) for s, expr in parts.items()]

@@ -20,9 +20,15 @@ by pandas, Polars and DuckDB; issue 18, round three):
    DuckDB's files, split 0.91 / 0.50 / 0.49 / 0.54, with 20-30 % less CPU (15 rounds, load
    6-8; two more runs of 7 and 9 rounds agreed), so such reads take one scan.
 3. **arrow** for a plain read of every column of a file of tall row groups (pyarrow's and
-   pandas' writers), where splitting is not possible (one thread, one column), and for a read
-   with rules or metrics when :func:`dynio.engine.arrow_checks.worthwhile` says so (the checks
-   then run as that module says);
+   pandas' writers), where splitting is not possible (one thread, one column). A read with
+   rules or metrics never takes it: checking pyarrow's table (text read as dictionary codes
+   and checked on them) cost more than Polars' read and checks on every file measured (issue
+   18, round four: 1.3-1.4x the polars path's time on files of 1-15k rows by pandas, Polars
+   and DuckDB; 1.1-1.5x its CPU time on their 5 M-row files; no steady winner on one core).
+   Reading only such text as codes beside a split read cost more too (a prototype: V2 0.97
+   against 0.87 CPU seconds, V3 0.21 against 0.17): pyarrow's dictionary read, Polars'
+   categoricals and the decode for pandas cost more than the text checks they save (~0.06 s
+   on V2's two text columns);
 4. **polars** (one scan) for everything else. A projection reads through Polars: it decodes
    fewer bytes than pyarrow (R2: 0.49-0.98 of pandas' CPU time against 0.54-1.52). So does a
    filter: pyarrow prunes row groups as Polars does but decodes every column of the groups

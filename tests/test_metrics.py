@@ -19,6 +19,8 @@ import pandas as pd
 import polars as pl
 import pytest
 from conftest import write_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dynio
 from dynio.engine import quality
@@ -653,3 +655,35 @@ def test_write_reports_and_logs_metrics(
     ]
     assert cat.last_metrics == result.metrics
     assert pl.read_parquet(tmp_path / "out" / "out.parquet").columns == ["n", "tag"]
+
+
+_FLOAT_METRICS = ["Mean", "Std", "Variance", "Quantiles"]
+_INT_TYPES = {pl.Int8: "int8", pl.Int16: "int16", pl.Int32: "int32", pl.Int64: "int64"}
+_INT_TYPES.update({pl.UInt8: "uint8", pl.UInt32: "uint32", pl.UInt64: "uint64"})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**64 - 1)), max_size=60),
+    dtype=st.sampled_from(list(_INT_TYPES)),
+    pieces=st.integers(1, 4),
+)
+def test_float_metrics_of_integers_equal_those_of_their_floats_to_the_bit(
+    values: list[int | None], dtype: pl.DataType, pieces: int
+) -> None:
+    # the fused pass reads an integer column as it is (no cast copy): the same bits as the
+    # metrics of the column cast to floats, in one chunk or several
+    hi, lo = pl.select(dtype.max().alias("hi"), dtype.min().alias("lo")).row(0)
+    fitted = [None if v is None else min(max(v, lo), hi) for v in values]
+    series = pl.Series("i", fitted, dtype=dtype)
+    step = max(1, len(fitted) // pieces)
+    frame = pl.concat(
+        [pl.DataFrame({"i": series.slice(k, step)}) for k in range(0, max(len(fitted), 1), step)],
+        rechunk=False,
+    )
+    got = by_key(measure(frame, {"i": (_INT_TYPES[dtype], _FLOAT_METRICS)}))
+    floats = frame.with_columns(pl.col("i").cast(pl.Float64))
+    want = by_key(measure(floats, {"i": ("float64", _FLOAT_METRICS)}))
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert got[key] is None if value is None else got[key] == value, key

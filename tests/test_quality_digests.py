@@ -316,3 +316,20 @@ def test_counted_categories_equal_the_plain_path(
     assert ("s" in plan.counted) is (None not in cats)
     fast, plain = both(frame, text_doc("str", cats, match_all))
     assert_same(fast, plain)
+
+
+@pytest.mark.parametrize("dtype", [pl.Int64, pl.Int8, pl.UInt64, pl.Int128, pl.Date])
+def test_sorted_columns_are_counted_by_runs_across_chunks_and_slices(
+    dtype: pl.DataType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(digests, "_SLICE", 3)  # runs that cross slices as well as chunks
+    values = [1, 1, 2, 2, 2, 3, 4, 4, 5, 6, 6, 6, 6, 7, 9, 9]
+    chunks = [values[:5], values[5:6], [], values[6:13], values[13:]]
+    parts = [pl.Series("x", c, dtype=pl.Int64).cast(dtype) for c in chunks]
+    series = parts[0]
+    for part in parts[1:]:
+        series = series.append(part)  # appends keep the chunks
+    assert series.n_chunks() > 1
+    with_nulls = pl.concat([series, pl.Series("x", [None], dtype=dtype)], rechunk=False)
+    for s in (series, with_nulls):
+        assert distinct_count(s) == len(set(values)) == s.drop_nulls().n_unique()
