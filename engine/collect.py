@@ -71,10 +71,10 @@ def cast_error(
     )
 
 
-def collect_arrow(plan: Plan, reader: Callable[[Plan], Any] | None = None) -> Any:
+def collect_arrow(plan: Plan) -> Any:
     """The arrow path's read of a plan :func:`dynio.engine.read_path.choose` sent there: a
-    ``pyarrow.Table`` in the types Polars' export gives, by ``reader``
-    (:func:`dynio.engine.read_path.read_arrow` unless given).
+    ``pyarrow.Table`` in the types Polars' export gives
+    (:func:`dynio.engine.read_path.read_arrow`).
 
     ``None``: the file changed shape since planning, or pyarrow cannot read it (a damaged
     file): the caller reads it through Polars, whose failures :func:`collect` explains (what
@@ -83,7 +83,7 @@ def collect_arrow(plan: Plan, reader: Callable[[Plan], Any] | None = None) -> An
     import pyarrow as pa
 
     try:
-        return (reader or read_path.read_arrow)(plan)
+        return read_path.read_arrow(plan)
     except (OSError, pa.ArrowException) as exc:
         logger.debug(
             "%s: the arrow path failed (%s); Polars reads it",
