@@ -16,13 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
-import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from fixtures.writers import write_parquet
 
 import dynio
 from dynio.engine.errors import ValidationError
@@ -85,20 +82,12 @@ def _orders(rows: int = ROWS) -> pd.DataFrame:
     )
 
 
+# several row groups each (the float sums add chunk by chunk); "plain": no dictionaries at all
+_GROUP_ROWS = {"pyarrow": 2500, "plain": 2000, "polars": 1000, "duckdb": 2048}
+
+
 def _write(writer: str, path: Path) -> None:
-    df = _orders()
-    if writer == "pyarrow":  # several row groups: the float sums add chunk by chunk
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=2500)
-    elif writer == "plain":  # no dictionaries at all
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        pq.write_table(table, path, row_group_size=2000, use_dictionary=False)
-    elif writer == "polars":
-        pl.from_pandas(df).write_parquet(path, row_group_size=1000)
-    else:
-        con = duckdb.connect()
-        con.register("orders", pa.Table.from_pandas(df, preserve_index=False))
-        con.execute(f"COPY orders TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 2048)")
-        con.close()
+    write_parquet(_orders(), writer, path, _GROUP_ROWS[writer])
 
 
 PATHS = ("auto", "arrow", "polars")
