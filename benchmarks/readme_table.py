@@ -43,21 +43,24 @@ _OTHERS = {
 }
 
 
-def _ratio(scenario: dict[str, Any]) -> float | None:
-    value = scenario.get("ratio")
-    return None if value is None else float(value)
+def _figure(scenario: dict[str, Any], target: Any) -> str:
+    ratio = scenario.get("ratio")
+    if ratio is None:
+        return "-"
+    missed = target is not None and round(float(ratio), 2) > float(target)
+    return f"**{ratio:.2f}**" if missed else f"{ratio:.2f}"
 
 
 def _cell(scenario: dict[str, Any] | None) -> str:
-    """The ratio, in bold where it misses the scenario's target."""
+    """The ratio, in bold where it misses the scenario's target; a time measured both ways
+    shows the paired figure, then the cold one (``0.69 / 0.55``)."""
     if scenario is None:
         return "-"
-    ratio = _ratio(scenario)
-    if ratio is None:
-        return "-"
     target = scenario.get("target")
-    missed = target is not None and round(ratio, 2) > float(target)
-    return f"**{ratio:.2f}**" if missed else f"{ratio:.2f}"
+    paired, cold = scenario.get("paired"), scenario.get("cold")
+    if isinstance(paired, dict) and isinstance(cold, dict):
+        return f"{_figure(paired, target)} / {_figure(cold, target)}"
+    return _figure(scenario, target)
 
 
 def _targets(scenarios: list[dict[str, Any]]) -> str:
@@ -78,8 +81,11 @@ def render(result: dict[str, Any], name: str) -> str:
         f" {result['rounds']} rounds, {result['cores']} cores; polars"
         f" {versions.get('polars')}, pandas {versions.get('pandas')}, pyarrow"
         f" {versions.get('pyarrow')}), from `{name}`; below 1 is faster (or smaller) than pandas'"
-        " own read of the same file; **bold**: the target is missed. What each scenario is"
-        " and its baseline: [benchmarks](docs/benchmarks.md).",
+        " own read of the same file. A time is measured two ways: paired (both sides"
+        " interleaved in one warm process, the median of per-round ratios; the figure a target"
+        " is judged on) / cold (fresh processes, the ratio of medians); memory is measured"
+        " cold. **Bold**: the target is missed. What each scenario is and its baseline:"
+        " [benchmarks](docs/benchmarks.md).",
         "",
         "| read | " + " | ".join(layout.label for layout in LAYOUTS) + " | target |",
         "|---|" + "---|" * len(LAYOUTS) + "---|",
