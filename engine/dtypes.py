@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["DType", "dtype_names", "parse_dtype", "schema_spelling"]
+__all__ = ["INTEGER_DTYPES", "DType", "dtype_names", "parse_dtype", "schema_spelling"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,19 @@ class DType:
 
 def _dt(unit: str, tz: str | None = None) -> pl.DataType:
     return pl.Datetime(time_unit=unit, time_zone=tz)  # type: ignore[arg-type]
+
+
+# Polars' integer dtypes (classes: ``isinstance`` and ``in`` match any instance)
+INTEGER_DTYPES = (
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+)
 
 
 # spelling -> (polars dtype, pandas dtype or None). Keys are matched exactly first, then

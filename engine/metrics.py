@@ -12,22 +12,15 @@ from typing import Protocol
 
 import polars as pl
 
+from dynio.engine.dtypes import INTEGER_DTYPES
+
 __all__ = ["METRICS", "QUANTILES", "MetricBuilder", "MetricDef", "metric_applies"]
 
 QUANTILES = (0.5, 0.9, 0.99)
 
 
 # integer dtypes whose float metrics Polars computes over each value as a float
-_INTEGERS_AS_FLOATS = (
-    pl.Int8,
-    pl.Int16,
-    pl.Int32,
-    pl.Int64,
-    pl.UInt8,
-    pl.UInt16,
-    pl.UInt32,
-    pl.UInt64,
-)
+_INTEGERS_AS_FLOATS = INTEGER_DTYPES
 
 
 class MetricBuilder(Protocol):

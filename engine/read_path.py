@@ -56,6 +56,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from dynio.engine.dtypes import INTEGER_DTYPES
 from dynio.engine.errors import DynioError
 from dynio.engine.footers import footer
 from dynio.engine.io.filesystems import is_remote
@@ -86,14 +87,7 @@ _CHOICES = ("auto", POLARS, ARROW)
 # which are cast to large_string and large_binary); categoricals, decimals and nested types read
 # through Polars
 _PLAIN = (
-    pl.Int8,
-    pl.Int16,
-    pl.Int32,
-    pl.Int64,
-    pl.UInt8,
-    pl.UInt16,
-    pl.UInt32,
-    pl.UInt64,
+    *INTEGER_DTYPES,
     pl.Float32,
     pl.Float64,
     pl.Boolean,

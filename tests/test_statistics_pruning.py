@@ -58,7 +58,11 @@ def _dataset(folder: Path, writer: str, rows: int = ROWS) -> pd.DataFrame:
     return whole
 
 
-def _catalog(catalog_from: CatalogFrom, folder: Path, options: str = "") -> dynio.Catalog:
+def _catalog(
+    catalog_from: CatalogFrom, folder: Path, options: str = "", schema: str | None = None
+) -> dynio.Catalog:
+    """Two resources over ``folder``: ``judged`` (statistics pruning on, with ``options``) and
+    ``unjudged`` (``use_statistics: false``), with ``schema`` (the orders schema unless given)."""
     entries = ""
     for name, extra in (("judged", options), ("unjudged", "use_statistics: false")):
         opts = f"\n    options: {{{extra}}}" if extra else ""
@@ -66,7 +70,7 @@ def _catalog(catalog_from: CatalogFrom, folder: Path, options: str = "") -> dyni
   local:
     type: local_batch
     local: {{path_prefix: "{folder}", file_type: parquet}}{opts}
-{_SCHEMA}"""
+{_SCHEMA if schema is None else schema}"""
     return catalog_from(entries)
 
 
@@ -170,19 +174,7 @@ def test_null_statistics_decide_as_the_filter_does(
     schema = (
         "  schema:\n    name: v\n    columns:\n      v: {type: Int64}\n      i: {type: int64}\n"
     )
-    cat = catalog_from(
-        "".join(
-            f"""{name}:
-  local:
-    type: local_batch
-    local: {{path_prefix: "{folder}", file_type: parquet}}{opts}
-{schema}"""
-            for name, opts in (
-                ("judged", ""),
-                ("unjudged", "\n    options: {use_statistics: false}"),
-            )
-        )
-    )
+    cat = _catalog(catalog_from, folder, schema=schema)
     got = cat.read("judged", filters=filters)
     assert _kept(cat) == (3, kept)
     pd.testing.assert_frame_equal(got, cat.read("unjudged", filters=filters), check_exact=True)
@@ -227,19 +219,7 @@ def test_a_partition_column_is_judged_by_its_folders_only(
     schema = (
         "  schema:\n    name: e\n    columns:\n      day: {type: int64}\n      n: {type: int64}\n"
     )
-    cat = catalog_from(
-        "".join(
-            f"""{name}:
-  local:
-    type: local_batch
-    local: {{path_prefix: "{root}", file_type: parquet}}{opts}
-{schema}"""
-            for name, opts in (
-                ("judged", ""),
-                ("unjudged", "\n    options: {use_statistics: false}"),
-            )
-        )
-    )
+    cat = _catalog(catalog_from, root, schema=schema)
     for filters, kept, rows in (
         # the folders pruned it to one file: nothing left to judge
         ([("day", "==", 2)], None, [200, 201, 202, 203]),
@@ -342,19 +322,7 @@ def test_widened_time_units_keep_a_file_either_comparison_keeps(
       ts: {type: "datetime64[ns]"}
       k: {type: int32}
 """
-    cat = catalog_from(
-        "".join(
-            f"""{name}:
-  local:
-    type: local_batch
-    local: {{path_prefix: "{folder}", file_type: parquet}}{opts}
-{schema}"""
-            for name, opts in (
-                ("judged", ""),
-                ("unjudged", "\n    options: {use_statistics: false}"),
-            )
-        )
-    )
+    cat = _catalog(catalog_from, folder, schema=schema)
     early = [("ts", ">=", _NS_1500)]  # before the casts: 1 µs >= 1 µs (p1 kept)
     late = [("ts", "<", _NS_1500), ("k", ">=", 0)]  # after them (k narrowed): 1000 < 1500 ns
     for filters, micros, kept in ((early, [5, 6, 1, 1, 2], 3), (late, [0, 1, 1], 2)):
