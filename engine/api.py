@@ -53,7 +53,7 @@ from typing import Any, cast
 import polars as pl
 
 from dynio.engine import read_path
-from dynio.engine.collect import collect_split
+from dynio.engine.collect import collect_mixed, collect_split
 from dynio.engine.errors import ReadError
 from dynio.engine.execute import Result, collect, collect_arrow, read
 from dynio.engine.filters import Filter, FilterLike
@@ -260,6 +260,8 @@ def _load(bound: BoundResource, columns: Sequence[str] | None, arrow: bool) -> _
         path = chosen.path
         if path == read_path.ARROW:
             table = collect_arrow(plan)
+        elif chosen.text is not None:
+            table = collect_mixed(plan, chosen.text)
         elif chosen.groups is not None:
             frame = collect_split(plan, chosen.groups)
         if table is None and frame is None:

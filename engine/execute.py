@@ -21,7 +21,7 @@ from opentelemetry.trace import Span
 
 from dynio.engine import read_path
 from dynio.engine.casts import diagnose, plan_casts
-from dynio.engine.collect import cast_error, collect, collect_arrow, collect_split
+from dynio.engine.collect import cast_error, collect, collect_arrow, collect_mixed, collect_split
 from dynio.engine.errors import (
     CastError,
     DynioError,
@@ -147,6 +147,8 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool) -> tuple
             try:
                 if path == read_path.ARROW:
                     data = collect_arrow(plan)
+                elif chosen.text is not None:
+                    data = collect_mixed(plan, chosen.text)
                 elif chosen.groups is not None:
                     data = collect_split(plan, chosen.groups)
                 if data is None:
@@ -161,7 +163,7 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool) -> tuple
                     plan.release()
             set_attributes(sp, {"read_path": path})
             if data is not None and (plan.changed is None or not plan.changed()):
-                rows = data.num_rows if path == read_path.ARROW else data.height
+                rows = data.num_rows if path in read_path.TABLE_PATHS else data.height
                 set_attributes(sp, {"rows": rows})
                 if attempt > 1:
                     set_operation_attributes({"dynio.read.attempts": attempt})
@@ -367,8 +369,8 @@ def read(
         arrow_wanted = convert_arrow is not None and not checks
         key = PlanCache.key(columns, filters, template_args) if plans and arrow_wanted else None
         plan, data = _read_kept(planned, arrow_wanted, plans, key)
-        if plan.info.read_path == read_path.ARROW and convert_arrow is not None:
-            # (only a read with no rule or metric to run takes the arrow path)
+        if plan.info.read_path in read_path.TABLE_PATHS and convert_arrow is not None:
+            # (only a read with no rule or metric to run takes the arrow or mixed path)
             _record_plan(top, plan, data.num_rows)
             report = ValidationReport(resource.name, spec.name, data.num_rows, 0)
             return Result(report=report, info=plan.info, converted=convert_arrow(data), table=data)

@@ -7,7 +7,17 @@ by pandas, Polars and DuckDB; issue 18, round three):
    :data:`TINY_FILE_BYTES`): pyarrow's file reader and the hand-off of its table cost less than
    Polars' fixed cost per read (F1). "Plain": one local file, no filter, no cast, no rule or
    metric, plain column types (:func:`_plain`).
-2. **polars-split** for a read of large local parquet data (at least
+2. **mixed** for a plain read into pandas (no rules or metrics, no cast, no filter) of large
+   local parquet data (at least :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`; one file,
+   or a dataset of files of at least 1 MiB each, none in hive folders) that has text columns
+   and others (two columns or more; :data:`SPLIT_MIN_PROJECTED` or more when the read
+   projects), with two threads or more: pyarrow reads the text columns straight into
+   ``large_string``, from the system allocator, while Polars reads the others
+   (:func:`dynio.engine.collect.collect_mixed`). Polars decodes text into string views (16
+   bytes a value, plus the long values' bytes) that the hand-off must copy again into the
+   ``large_string`` pandas keeps; pyarrow decodes it once. Measured on the 5 M-row orders
+   table (issue 18, round five): {MIXED_FIGURES}
+3. **polars-split** for a read of large local parquet data (at least
    :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`) with no filter, two columns or more
    (:data:`SPLIT_MIN_PROJECTED` or more when the read projects) and two threads or more,
    checked or not: the same scan, its columns in a few groups collected at once
@@ -19,7 +29,7 @@ by pandas, Polars and DuckDB; issue 18, round three):
    0.41 of ``pd.read_parquet(columns=)`` on Polars', pandas' (defaults, 1 M-row groups) and
    DuckDB's files, split 0.91 / 0.50 / 0.49 / 0.54, with 20-30 % less CPU (15 rounds, load
    6-8; two more runs of 7 and 9 rounds agreed), so such reads take one scan.
-3. **arrow** for a plain read of every column of a file of tall row groups (pyarrow's and
+4. **arrow** for a plain read of every column of a file of tall row groups (pyarrow's and
    pandas' writers), where splitting is not possible (one thread, one column). A read with
    rules or metrics never takes it: checking pyarrow's table (text read as dictionary codes
    and checked on them) cost more than Polars' read and checks on every file measured (issue
@@ -29,7 +39,7 @@ by pandas, Polars and DuckDB; issue 18, round three):
    against 0.87 CPU seconds, V3 0.21 against 0.17): pyarrow's dictionary read, Polars'
    categoricals and the decode for pandas cost more than the text checks they save (~0.06 s
    on V2's two text columns);
-4. **polars** (one scan) for everything else. A projection reads through Polars: it decodes
+5. **polars** (one scan) for everything else. A projection reads through Polars: it decodes
    fewer bytes than pyarrow (R2: 0.49-0.98 of pandas' CPU time against 0.54-1.52). So does a
    filter: pyarrow prunes row groups as Polars does but decodes every column of the groups
    kept before filtering, where Polars decodes the predicate's column first (R3, warm: Polars
@@ -61,25 +71,32 @@ from dynio.engine.errors import DynioError
 from dynio.engine.footers import footer
 from dynio.engine.io.filesystems import is_remote
 from dynio.engine.io.formats import capabilities_of
+from dynio.engine.io.formats.base import hive_paths
 from dynio.engine.plan import Plan
 
 __all__ = [
     "ARROW",
+    "MIXED",
     "POLARS",
     "READ_PATH_OPTION",
     "SPLIT",
+    "TABLE_PATHS",
     "Choice",
     "ReadPath",
     "choose",
     "decide",
     "read_arrow",
+    "read_text",
     "split_groups",
 ]
 
-ReadPath = Literal["polars", "arrow", "polars-split"]
+ReadPath = Literal["polars", "arrow", "polars-split", "mixed"]
 POLARS: ReadPath = "polars"
 ARROW: ReadPath = "arrow"
 SPLIT: ReadPath = "polars-split"
+MIXED: ReadPath = "mixed"
+# the paths whose read gives a ``pyarrow.Table`` (the others a Polars frame)
+TABLE_PATHS: frozenset[str] = frozenset({ARROW, MIXED})
 READ_PATH_OPTION = "read_path"
 _CHOICES = ("auto", POLARS, ARROW)
 
@@ -96,6 +113,8 @@ _PLAIN = (
     pl.Datetime,
     pl.Date,
 )
+# the local source's kinds: one file, and a folder or glob of files
+_LOCAL_KINDS = ("local", "local_batch")
 # parquet options only Polars' scan (or the checksum-verifying dataset scan) honours
 _SCAN_ONLY = ("hive_partitioning", "use_statistics", "n_rows", "parallel")
 # row groups at least this tall on average: a file pyarrow's reader hands to pandas faster
@@ -118,16 +137,17 @@ def requested(options: Mapping[str, Any], context: Mapping[str, Any]) -> str:
     return str(value)
 
 
-def _plain(plan: Plan) -> bool:
-    """Whether the arrow path can give exactly what the polars path gives for this plan."""
+def _plain(plan: Plan, *, many: bool = False) -> bool:
+    """Whether the arrow path can give exactly what the polars path gives for this plan (one
+    local file; ``many``: or several, none in hive partition folders)."""
     info, options = plan.info, plan.env.source.options
     return (
         # the format declaring the option is the one pyarrow's parquet reader reads
         info.format is not None
         and READ_PATH_OPTION in capabilities_of(info.format).read_options
-        and plan.env.source.kind == "local"
-        and len(info.files) == 1
-        and not is_remote(info.files[0])
+        and plan.env.source.kind in (_LOCAL_KINDS if many else _LOCAL_KINDS[:1])
+        and (len(info.files) == 1 or (many and len(info.files) > 1 and not hive_paths(info.files)))
+        and not any(is_remote(f) for f in info.files)
         and info.filters_pushed is None
         and info.filters_residual is None
         and not plan.casts
@@ -139,10 +159,12 @@ def _plain(plan: Plan) -> bool:
 
 @dataclass(frozen=True)
 class Choice:
-    """The path a read takes and, for ``polars-split``, the column groups it collects."""
+    """The path a read takes and, for ``polars-split``, the column groups it collects; for
+    ``mixed``, the text columns pyarrow reads."""
 
     path: ReadPath
     groups: list[list[str]] | None = None
+    text: list[str] | None = None
 
 
 def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
@@ -162,6 +184,11 @@ def decide(plan: Plan, *, arrow_wanted: bool) -> Choice:
     plain = arrow_wanted and _plain(plan)
     if plain and (choice == ARROW or _tiny(plan.info.files[0])):
         return Choice(ARROW)
+    text = (
+        mixed_text(plan) if arrow_wanted and choice == "auto" and _plain(plan, many=True) else None
+    )
+    if text is not None:
+        return Choice(MIXED, text=text)
     groups = split_groups(plan)
     if groups is not None:
         return Choice(SPLIT, groups)
@@ -195,6 +222,53 @@ def _tiny(path: str) -> bool:
 TINY_FILE_BYTES = 512 * 1024
 # a dataset's files smaller than this are not split: each group would re-read every footer
 _SPLIT_MIN_FILE_BYTES = 1024 * 1024
+
+
+def mixed_text(plan: Plan) -> list[str] | None:
+    """The text columns a ``mixed`` read takes through pyarrow (the others through Polars,
+    at once: :func:`dynio.engine.collect.collect_mixed`), or ``None`` when the read is better
+    made otherwise: small data (under :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`), a
+    projection of fewer than :data:`SPLIT_MIN_PROJECTED` columns, one thread, no text
+    column or nothing but text. Only for a plain read (:func:`_plain`) into pandas."""
+    from dynio.engine import column_split
+
+    if column_split.groups_wanted() < 2:
+        return None
+    names = plan.frame.collect_schema().names()
+    source = plan.info.source_schema
+    if len(names) < (2 if plan.info.columns is None else SPLIT_MIN_PROJECTED) or not all(
+        n in source for n in names
+    ):
+        return None
+    files = plan.info.files
+    try:
+        first = os.stat(files[0]).st_size
+    except OSError:
+        return None  # the polars path reports it
+    # a dataset of small files is read whole, as for polars-split (each reader opens each file)
+    if (len(files) > 1 and first < _SPLIT_MIN_FILE_BYTES) or first * len(
+        files
+    ) < column_split.MIN_SPLIT_BYTES:
+        return None
+    text = [n for n in names if source[n] == pl.String]
+    if not 0 < len(text) < len(names):
+        return None
+    if len(files) > 1:  # every file has the text columns as text (pyarrow would read nulls)
+        for file in files:
+            facts = footer(file)
+            if facts is None or not all(
+                n in facts.schema.names and _is_text(facts.schema.field(n).type) for n in text
+            ):
+                return None
+    return text
+
+
+def _is_text(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    )
 
 
 def split_groups(plan: Plan) -> list[list[str]] | None:
@@ -306,3 +380,30 @@ def read_arrow(plan: Plan) -> Any:
             column = column.cast(field.type)
         out.append(column)
     return pa.Table.from_arrays(out, schema=target)
+
+
+def read_text(plan: Plan, text: list[str]) -> Any:
+    """The ``mixed`` read's ``text`` columns of the plan's files, by pyarrow, as
+    ``large_string`` (the type Polars' export gives text), allocated from the system allocator
+    (see the module notes); ``None`` when the file no longer has them as text (replaced since
+    planning: the caller reads it through Polars).
+
+    Raises:
+        OSError, pyarrow.ArrowException: As pyarrow's reader raises them.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    pool = pa.system_memory_pool()
+    files = plan.info.files
+    dataset = ds.dataset(files[0] if len(files) == 1 else list(files), format="parquet")
+    if not all(n in dataset.schema.names and _is_text(dataset.schema.field(n).type) for n in text):
+        return None
+    table = dataset.to_table(columns=text, memory_pool=pool)
+    out = []
+    for column in table.columns:
+        if not pa.types.is_large_string(column.type):
+            column = pc.cast(column, pa.large_string(), memory_pool=pool)
+        out.append(column)
+    return pa.Table.from_arrays(out, names=text)

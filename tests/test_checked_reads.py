@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures.writers import write_parquet
+from fixtures.writers import read_path_yaml, write_parquet
 
 import dynio
 from dynio.engine.errors import ValidationError
@@ -94,17 +94,7 @@ PATHS = ("auto", "arrow", "polars")
 
 
 def _catalog(catalog_from: CatalogFrom, path: Path, schema: str = _SCHEMA) -> dynio.Catalog:
-    return catalog_from(
-        "".join(
-            f"""{name}:
-  local:
-    type: local
-    local: {{file_path: "{path}", file_type: parquet}}
-    options: {{read_path: {name}}}
-{schema}"""
-            for name in PATHS
-        )
-    )
+    return catalog_from(read_path_yaml(path, PATHS, schema))
 
 
 @pytest.fixture(params=["pyarrow", "plain", "polars", "duckdb"])

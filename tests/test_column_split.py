@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fixtures.otel import OtelCapture
-from fixtures.writers import orders, write_parquet
+from fixtures.writers import orders, read_path_yaml, write_parquet
 
 import dynio
 from dynio.engine import column_split, footers, read_path
@@ -47,16 +47,7 @@ def _write(writer: str, path: Path) -> None:
 
 
 def _catalog(catalog_from: CatalogFrom, location: str, schema: str = "") -> dynio.Catalog:
-    return catalog_from(
-        "".join(
-            f"""{name}:
-  local:
-    {location}
-    options: {{read_path: {name}}}
-{schema}"""
-            for name in ("auto", "polars")
-        )
-    )
+    return catalog_from(read_path_yaml(None, ("auto", "polars"), schema, location))
 
 
 _FILE = 'type: local\n    local: {{file_path: "{path}", file_type: parquet}}'
@@ -81,13 +72,17 @@ def test_the_split_read_equals_one_read(
     cat = _catalog(catalog_from, _FILE.format(path=path), schema)
     split = cat.read("auto")
     assert cat.last_info is not None
-    assert cat.last_info.read_path == "polars-split"
+    # a plain read into pandas reads its text by pyarrow (the mixed path, tests/test_mixed_read)
+    assert cat.last_info.read_path == ("polars-split" if schema else "mixed")
     whole = cat.read("polars")
     assert cat.last_info is not None
     assert cat.last_info.read_path == "polars"
     pd.testing.assert_frame_equal(split, whole, check_exact=True)
     assert cat.scan("auto").collect().equals(cat.read_polars("polars"))
-    assert cat.read_polars("auto").equals(cat.read_polars("polars"))
+    polars_split = cat.read_polars("auto")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars-split"
+    assert polars_split.equals(cat.read_polars("polars"))
     cols = ["email", "order_id", "ts"]
     pd.testing.assert_frame_equal(cat.read("auto", columns=cols), cat.read("polars", columns=cols))
 
@@ -106,8 +101,13 @@ def test_a_projection_of_few_columns_is_made_whole(
     more = ["email", "order_id", "ts", "amount", "qty"]
     out = cat.read("auto", columns=more)
     assert cat.last_info is not None
-    assert cat.last_info.read_path == "polars-split"
+    assert cat.last_info.read_path == "mixed"  # text and more: tests/test_mixed_read.py
     pd.testing.assert_frame_equal(out, cat.read("polars", columns=more), check_exact=True)
+    numbers = ["order_id", "ts", "amount", "qty"]
+    out = cat.read("auto", columns=numbers)
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars-split"
+    pd.testing.assert_frame_equal(out, cat.read("polars", columns=numbers), check_exact=True)
 
 
 def test_a_filtered_read_is_made_whole(catalog_from: CatalogFrom, tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_the_path_is_on_the_span(
     path = tmp_path / "o.parquet"
     _write("polars", path)
     cat = _catalog(catalog_from, _FILE.format(path=path))
-    cat.read("auto")
+    cat.read_polars("auto")
     assert (otel.span("dynio.read").attributes or {})["dynio.read.path"] == "polars-split"
 
 

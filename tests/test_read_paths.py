@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fixtures.otel import OtelCapture
-from fixtures.writers import orders, write_parquet
+from fixtures.writers import orders, read_path_yaml, write_parquet
 
 import dynio
 from dynio import handoff
@@ -42,16 +42,7 @@ def _write(writer: str, path: Path) -> None:
 
 
 def _catalog(catalog_from: CatalogFrom, path: Path, extra: str = "") -> dynio.Catalog:
-    entries = "".join(
-        f"""{name}:
-  local:
-    type: local
-    local: {{file_path: "{path}", file_type: parquet}}
-    options: {{read_path: {name}}}
-{extra}"""
-        for name in ("auto", "polars", "arrow")
-    )
-    return catalog_from(entries)
+    return catalog_from(read_path_yaml(path, ("auto", "polars", "arrow"), extra))
 
 
 @pytest.fixture(params=["pandas", "pyarrow", "polars", "duckdb"])

@@ -25,15 +25,16 @@ class ReadPath:
         function: ``"read_csv"``, ``"read_table"`` or ``"read_parquet"``.
         reader: ``"polars"`` (the fast path: Polars read the file, handed to pandas),
             ``"arrow"`` (``read_parquet``'s fast path through pyarrow's reader, the engine's
-            arrow read path) or ``"pandas"`` (pandas' own reader, with pandas' own
-            arguments).
+            arrow read path), ``"mixed"`` (the engine's mixed read path: text columns by
+            pyarrow, the others by Polars, at once) or ``"pandas"`` (pandas' own reader, with
+            pandas' own arguments).
         reason: Why pandas read it (an argument the fast path does not implement, a file
             shape it would read differently, or the route: pandas is expected to be faster);
             ``None`` when Polars did. Never holds values from the file.
     """
 
     function: str
-    reader: Literal["polars", "arrow", "pandas"]
+    reader: Literal["polars", "arrow", "mixed", "pandas"]
     reason: str | None = None
 
 

@@ -207,7 +207,12 @@ def _parquet_fast(
     attrs = (schema.metadata or {}).get(b"PANDAS_ATTRS")
     if attrs is not None:
         frame.attrs = json.loads(attrs)
-    _record(ReadPath("read_parquet", "arrow" if loaded.info.read_path == "arrow" else "polars"))
+    ran = loaded.info.read_path
+    _record(
+        ReadPath(
+            "read_parquet", "arrow" if ran == "arrow" else "mixed" if ran == "mixed" else "polars"
+        )
+    )
     return frame
 
 
@@ -232,10 +237,11 @@ def read_parquet(
     not read back unchanged such as categoricals or decimals) are read by pandas.
 
     On the fast path a read with no filter takes the engine's read-path choice
-    (:mod:`dynio.engine.read_path`): pyarrow's reader for a tiny file or one of tall row
-    groups (pyarrow's and pandas' writers by default), Polars' scan otherwise.
-    :func:`dynio.pandas.last_read` says which reader served the call (``polars``, ``arrow`` or
-    ``pandas``, with the reason pandas read it), as does the caller's current span.
+    (:mod:`dynio.engine.read_path`): pyarrow's reader for a tiny file, pyarrow for the text
+    columns and Polars for the others at once for a large file (``mixed``), Polars' scan
+    otherwise. :func:`dynio.pandas.last_read` says which reader served the call (``polars``,
+    ``arrow``, ``mixed`` or ``pandas``, with the reason pandas read it), as does the caller's
+    current span.
     """
     given = _given(
         engine=engine,

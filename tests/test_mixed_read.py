@@ -1,0 +1,218 @@
+"""The ``mixed`` read: a plain parquet read into pandas whose text columns pyarrow reads while
+Polars reads the others (:func:`dynio.engine.collect.collect_mixed`).
+
+It must give exactly what one Polars read gives (``options.read_path: polars`` forces that),
+whoever wrote the file, in every ``dtype_backend``, projections in any order included; reads
+with checks or casts never take it; and when pyarrow cannot read the text the read is made
+through Polars. The size thresholds are lowered here so small files take it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+from fixtures.otel import OtelCapture
+from fixtures.writers import WRITERS, orders, read_path_yaml, write_parquet
+
+import dynio
+import dynio.pandas as dp
+from dynio.engine import column_split, read_path
+from dynio.engine.errors import ReadError
+from dynio.engine.plan import plan_read
+from dynio.engine.sources.dataset import SchemaDriftWarning
+
+CatalogFrom = Callable[..., dynio.Catalog]
+ROWS = 3_000
+BACKENDS = ("numpy", "numpy_nullable", "pyarrow")
+
+
+@pytest.fixture(autouse=True)
+def _small_files_mix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(read_path, "TINY_FILE_BYTES", 0)  # else the arrow path reads them
+    monkeypatch.setattr(read_path, "_SPLIT_MIN_FILE_BYTES", 0)
+    monkeypatch.setattr(column_split, "MIN_SPLIT_BYTES", 0)
+    monkeypatch.setattr(column_split, "groups_wanted", lambda: 2)  # also on a 1-core machine
+
+
+@pytest.fixture(params=WRITERS)
+def written(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    path = tmp_path / f"{request.param}.parquet"
+    write_parquet(orders(ROWS, seed=5), str(request.param), path, 700)
+    return path
+
+
+def _catalog(catalog_from: CatalogFrom, path: Path, schema: str = "") -> dynio.Catalog:
+    return catalog_from(read_path_yaml(path, ("auto", "polars"), schema))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_mixed_read_equals_one_polars_read(
+    catalog_from: CatalogFrom, written: Path, backend: str
+) -> None:
+    cat = _catalog(catalog_from, written)
+    mixed = cat.read("auto", dtype_backend=backend)
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "mixed"
+    whole = cat.read("polars", dtype_backend=backend)
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars"
+    pd.testing.assert_frame_equal(mixed, whole, check_exact=True)
+    if backend == "numpy":  # and pandas' own reader agrees
+        pd.testing.assert_frame_equal(mixed, pd.read_parquet(written), check_exact=True)
+
+
+def test_a_projection_keeps_its_order(catalog_from: CatalogFrom, written: Path) -> None:
+    cat = _catalog(catalog_from, written)
+    cols = ["note", "order_id", "email", "ts", "country"]  # text first, last and between
+    out = cat.read("auto", columns=cols)
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "mixed"
+    assert list(out.columns) == cols
+    pd.testing.assert_frame_equal(out, cat.read("polars", columns=cols), check_exact=True)
+
+
+def test_nulls_in_text_stay_missing(catalog_from: CatalogFrom, tmp_path: Path) -> None:
+    path = tmp_path / "n.parquet"
+    pl.DataFrame(
+        {"id": [1, 2, 3, 4], "s": [None, "a", None, "long text of more than twelve bytes"]}
+    ).write_parquet(path)
+    cat = _catalog(catalog_from, path)
+    out = cat.read("auto")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "mixed"
+    assert out["s"].isna().tolist() == [True, False, True, False]
+    pd.testing.assert_frame_equal(out, cat.read("polars"), check_exact=True)
+
+
+_RULES = """  schema:
+    columns:
+      order_id: {type: int64, validations: {has_unique_values: {apply: true, options: {}}}}
+      email: {type: object}
+      amount: {type: float64}
+      ts: {type: "datetime64[ns]"}
+"""
+_CAST = """  schema:
+    columns:
+      order_id: {type: int64}
+      country: {type: category}
+      email: {type: object}
+      ts: {type: "datetime64[ns]"}
+"""
+
+
+@pytest.mark.parametrize("schema", [_RULES, _CAST], ids=["rules", "a cast"])
+def test_checked_or_cast_reads_are_not_mixed(
+    catalog_from: CatalogFrom, tmp_path: Path, schema: str
+) -> None:
+    path = tmp_path / "o.parquet"
+    write_parquet(orders(ROWS), "pyarrow", path, 700)
+    cat = _catalog(catalog_from, path, schema)
+    cat.read("auto")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars-split"
+    pd.testing.assert_frame_equal(cat.read("auto"), cat.read("polars"), check_exact=True)
+
+
+def test_reads_with_nothing_to_split_are_not_mixed(
+    catalog_from: CatalogFrom, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "o.parquet"
+    write_parquet(orders(ROWS), "pyarrow", path, 700)
+    cat = _catalog(catalog_from, path)
+    text_only = ["country", "email", "note"]  # nothing for Polars (and a short projection)
+    cat.read("auto", columns=text_only)
+    assert cat.last_info is not None
+    assert cat.last_info.read_path != "mixed"
+    cat.read("auto", filters=[("qty", ">", 3)])  # a filter: one scan decides the rows
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars"
+    monkeypatch.setattr(column_split, "groups_wanted", lambda: 1)  # one thread
+    cat.read("auto")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path != "mixed"
+
+
+def test_the_path_and_rows_are_on_the_spans(
+    catalog_from: CatalogFrom, tmp_path: Path, otel: OtelCapture
+) -> None:
+    path = tmp_path / "o.parquet"
+    write_parquet(orders(ROWS), "polars", path, 700)
+    _catalog(catalog_from, path).read("auto")
+    assert (otel.span("dynio.read").attributes or {})["dynio.read.path"] == "mixed"
+    assert (otel.span("dynio.scan").attributes or {})["dynio.rows"] == ROWS
+
+
+def test_pandas_read_parquet_reads_mixed(tmp_path: Path) -> None:
+    path = tmp_path / "o.parquet"
+    write_parquet(orders(ROWS), "pandas", path, 700)
+    out = dp.read_parquet(path)
+    assert dp.last_read() == dp.ReadPath("read_parquet", "mixed", None)
+    pd.testing.assert_frame_equal(out, pd.read_parquet(path), check_exact=True)
+
+
+def test_text_pyarrow_cannot_read_is_read_by_polars(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.parquet"
+    write_parquet(orders(ROWS), "pyarrow", path, 700)
+    cat = _catalog(catalog_from, path)
+    plan = plan_read(cat.resource("auto")._spec, "local", streaming=False)
+    chosen = read_path.decide(plan, arrow_wanted=True)
+    assert chosen.path == "mixed"
+    assert chosen.text == ["country", "email", "note"]
+    # replaced after planning by a file whose "email" is a number: pyarrow's text read does not
+    # fit the plan (collect_mixed then gives None: the caller reads through Polars, and the
+    # read is made again since its file changed, tests/test_read_paths.py)
+    write_parquet(orders(ROWS).assign(email=1), "pyarrow", path, 700)
+    assert read_path.read_text(plan, chosen.text) is None
+    # a file pyarrow cannot read at all raises (collect_mixed logs it and gives None)
+    path.write_bytes(b"PAR1 not a parquet file PAR1")
+    with pytest.raises((OSError, pa.ArrowException)):
+        read_path.read_text(plan, chosen.text)
+    # and the catalog's read of the new file is Polars' (and says what is wrong with it)
+    with pytest.raises(ReadError, match=r"o\.parquet"):
+        cat.read("auto")
+
+
+def _folder(path: Path) -> str:
+    return f'type: local_batch\n    local: {{path_prefix: "{path}/", file_type: parquet}}'
+
+
+def test_a_dataset_of_files_is_mixed(catalog_from: CatalogFrom, tmp_path: Path) -> None:
+    data = tmp_path / "parts"
+    data.mkdir()
+    frame = orders(ROWS, seed=3)
+    for i, writer in enumerate(("pyarrow", "polars", "duckdb")):  # each file its own writer
+        part = frame.iloc[i * 1000 : (i + 1) * 1000]
+        write_parquet(part.reset_index(drop=True), writer, data / f"part-{i}.parquet", 300)
+    cat = catalog_from(read_path_yaml(None, ("auto", "polars"), location=_folder(data)))
+    out = cat.read("auto")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "mixed"
+    pd.testing.assert_frame_equal(out, cat.read("polars"), check_exact=True)
+    pd.testing.assert_frame_equal(out, frame, check_exact=True)
+
+
+def test_a_dataset_whose_file_lacks_a_text_column_is_not_mixed(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    data = tmp_path / "parts"
+    data.mkdir()
+    write_parquet(orders(1000), "pyarrow", data / "part-0.parquet", 300)
+    # a drifted dataset: the file's missing column is read as nulls by the plan's own per-file
+    # reads, which the mixed read's one pyarrow dataset scan would not follow
+    write_parquet(orders(1000).drop(columns=["email"]), "pyarrow", data / "part-1.parquet", 300)
+    cat = catalog_from(read_path_yaml(None, ("auto",), location=_folder(data)))
+    with pytest.warns(SchemaDriftWarning, match="'email' is missing"):
+        plan = plan_read(cat.resource("auto")._spec, "local", streaming=False)
+    try:
+        assert read_path.mixed_text(plan) is None
+        assert read_path.decide(plan, arrow_wanted=True).path != "mixed"
+    finally:
+        if plan.release is not None:
+            plan.release()  # the files the plan's per-file reads hold open
