@@ -1,4 +1,5 @@
-"""Which reader a read runs: Polars' scan, whole or as column groups at once, or pyarrow's.
+"""Which reader a read runs: Polars' scan, whole or as column groups at once, pyarrow's, or
+both at once (pyarrow the text, Polars the rest).
 
 Under ``auto`` the first that applies is taken (measured on the 5 M-row orders table written
 by pandas, Polars and DuckDB; issue 18, round three):
@@ -16,11 +17,17 @@ by pandas, Polars and DuckDB; issue 18, round three):
    (:func:`dynio.engine.collect.collect_mixed`). Polars decodes text into string views (16
    bytes a value, plus the long values' bytes) that the hand-off must copy again into the
    ``large_string`` pandas keeps; pyarrow decodes it once. Measured on the 5 M-row orders
-   table (issue 18, round five): {MIXED_FIGURES}
+   table (issue 18, round five), in one process, 7 interleaved rounds, the read and hand-off
+   took 0.54-0.59 CPU seconds against 0.74-0.87 by ``polars-split`` on the Polars, pandas
+   (both row-group sizes) and DuckDB files; the full benchmark run's peak memory (MEM-R1)
+   fell from 1.07-1.23 of pandas' own read to 0.80-0.93 on every layout. The text columns
+   are allocated from the system allocator, which returns freed memory at once; pyarrow's
+   default pool (mimalloc) kept the read's buffers and took the peak back to ~1.0.
 3. **polars-split** for a read of large local parquet data (at least
    :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`) with no filter, two columns or more
    (:data:`SPLIT_MIN_PROJECTED` or more when the read projects) and two threads or more,
-   checked or not: the same scan, its columns in a few groups collected at once
+   that the mixed path does not take (rules or metrics to run, casts, a Polars frame asked
+   for, no text to read): the same scan, its columns in a few groups collected at once
    (:mod:`dynio.engine.column_split`). One Polars scan keeps about one core busy on such
    files; side by side in one process, 15 rounds, on a quiet 2-core machine, R1 took 0.88 /
    1.05 / 0.79 of ``pd.read_parquet`` on pandas', Polars' and DuckDB's files by this path,
@@ -28,7 +35,9 @@ by pandas, Polars and DuckDB; issue 18, round three):
    projection of 3 columns (R2) is the other way round: one scan took 0.71 / 0.44 / 0.36 /
    0.41 of ``pd.read_parquet(columns=)`` on Polars', pandas' (defaults, 1 M-row groups) and
    DuckDB's files, split 0.91 / 0.50 / 0.49 / 0.54, with 20-30 % less CPU (15 rounds, load
-   6-8; two more runs of 7 and 9 rounds agreed), so such reads take one scan.
+   6-8; two more runs of 7 and 9 rounds agreed), so such reads take one scan. Read mixed,
+   R2 was no faster warm (0.73-0.89 against 0.75-0.95) and slower in fresh processes (0.15-
+   0.17 s against 0.12-0.14 s: importing ``pyarrow.dataset`` costs 15-30 ms), so it is not.
 4. **arrow** for a plain read of every column of a file of tall row groups (pyarrow's and
    pandas' writers), where splitting is not possible (one thread, one column). A read with
    rules or metrics never takes it: checking pyarrow's table (text read as dictionary codes
@@ -46,7 +55,7 @@ by pandas, Polars and DuckDB; issue 18, round three):
    6-17 ms against pyarrow's 18-150 ms on the four writers' files, and a fresh process pays
    15-30 ms to import ``pyarrow.dataset``).
 
-The arrow path reads the columns into the very types Polars' export gives (text as
+The arrow and mixed paths read the columns into the very types Polars' export gives (text as
 ``large_string``), so the hand-off gives the same pandas frame whichever path ran. Which one
 ran is on :attr:`PlanInfo.read_path` and on the ``dynio.read`` and ``dynio.scan`` spans
 (``dynio.read.path``).
@@ -181,37 +190,39 @@ def decide(plan: Plan, *, arrow_wanted: bool) -> Choice:
     )
     if choice == POLARS:
         return Choice(POLARS)
+    first = _first_size(plan)  # the first file's size, looked at once for every test below
     plain = arrow_wanted and _plain(plan)
-    if plain and (choice == ARROW or _tiny(plan.info.files[0])):
+    if plain and (choice == ARROW or (first is not None and first < TINY_FILE_BYTES)):
         return Choice(ARROW)
-    text = (
-        mixed_text(plan) if arrow_wanted and choice == "auto" and _plain(plan, many=True) else None
-    )
+    wants_mixed = arrow_wanted and choice == "auto" and _plain(plan, many=True)
+    text = mixed_text(plan, first) if wants_mixed else None
     if text is not None:
         return Choice(MIXED, text=text)
-    groups = split_groups(plan)
+    groups = split_groups(plan, first)
     if groups is not None:
         return Choice(SPLIT, groups)
     if choice == ARROW or not plain:
         return Choice(POLARS)
     file = plan.info.files[0]
-    return Choice(ARROW if _whole(plan) and _tall_groups(file) else POLARS)
+    return Choice(ARROW if _whole(plan) and _tall_groups(file, first) else POLARS)
+
+
+def _first_size(plan: Plan) -> int | None:
+    """The size of the plan's first file (``None``: no file, or it cannot be looked at; the
+    reader then reports why)."""
+    files = plan.info.files
+    if not files or is_remote(files[0]):
+        return None
+    try:
+        return os.stat(files[0]).st_size
+    except OSError:
+        return None
 
 
 def _whole(plan: Plan) -> bool:
     """Whether the read takes every column of the file (a projection reads through Polars)."""
     info = plan.info
     return info.columns is None or set(info.source_schema) <= set(info.columns)
-
-
-def _tiny(path: str) -> bool:
-    """Whether a file is tiny (see :data:`TINY_FILE_BYTES`): then the arrow path is the faster
-    whatever its row groups or columns (``dynio.pandas.read_parquet`` takes the same choice,
-    through :func:`dynio.engine.api.load`)."""
-    try:
-        return os.stat(path).st_size < TINY_FILE_BYTES
-    except OSError:
-        return False  # the polars path reports it
 
 
 # files smaller than this take the arrow path without a look at their footer: pyarrow's file
@@ -224,12 +235,13 @@ TINY_FILE_BYTES = 512 * 1024
 _SPLIT_MIN_FILE_BYTES = 1024 * 1024
 
 
-def mixed_text(plan: Plan) -> list[str] | None:
+def mixed_text(plan: Plan, first: int | None = None) -> list[str] | None:
     """The text columns a ``mixed`` read takes through pyarrow (the others through Polars,
     at once: :func:`dynio.engine.collect.collect_mixed`), or ``None`` when the read is better
     made otherwise: small data (under :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`), a
     projection of fewer than :data:`SPLIT_MIN_PROJECTED` columns, one thread, no text
-    column or nothing but text. Only for a plain read (:func:`_plain`) into pandas."""
+    column or nothing but text. Only for a plain read (:func:`_plain`) into pandas. ``first``:
+    the first file's size when the caller looked already."""
     from dynio.engine import column_split
 
     if column_split.groups_wanted() < 2:
@@ -241,9 +253,8 @@ def mixed_text(plan: Plan) -> list[str] | None:
     ):
         return None
     files = plan.info.files
-    try:
-        first = os.stat(files[0]).st_size
-    except OSError:
+    first = _first_size(plan) if first is None else first
+    if first is None:
         return None  # the polars path reports it
     # a dataset of small files is read whole, as for polars-split (each reader opens each file)
     if (len(files) > 1 and first < _SPLIT_MIN_FILE_BYTES) or first * len(
@@ -271,7 +282,7 @@ def _is_text(kind: Any) -> bool:
     )
 
 
-def split_groups(plan: Plan) -> list[list[str]] | None:
+def split_groups(plan: Plan, first: int | None = None) -> list[list[str]] | None:
     """The column groups a ``polars-split`` read collects at once
     (:mod:`dynio.engine.column_split`), or ``None`` when the read is better made whole: a
     filter (rows of one column decide about another's), remote or small files, one column (a
@@ -293,9 +304,8 @@ def split_groups(plan: Plan) -> list[list[str]] | None:
     count = column_split.groups_wanted()
     if count < 2:
         return None
-    try:
-        first = os.stat(info.files[0]).st_size
-    except OSError:
+    first = _first_size(plan) if first is None else first
+    if first is None:
         return None  # the reader reports it
     if first < _SPLIT_MIN_FILE_BYTES or first * len(info.files) < column_split.MIN_SPLIT_BYTES:
         return None
@@ -316,14 +326,11 @@ SPLIT_MIN_PROJECTED = 4
 SMALL_FILE_BYTES = 8 * 1024 * 1024
 
 
-def _tall_groups(path: str) -> bool:
+def _tall_groups(path: str, size: int | None) -> bool:
     """Whether a file's row groups are tall (see :data:`ARROW_MIN_GROUP_ROWS`), by its footer
     (:func:`dynio.engine.footers.footer`, read once per file version)."""
-    try:
-        if os.stat(path).st_size < SMALL_FILE_BYTES:
-            return False
-    except OSError:
-        return False  # the polars path reports it
+    if size is None or size < SMALL_FILE_BYTES:
+        return False  # (None: the polars path reports it)
     facts = footer(path)
     return bool(facts and facts.groups > 0 and facts.rows / facts.groups >= ARROW_MIN_GROUP_ROWS)
 
