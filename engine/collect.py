@@ -114,9 +114,9 @@ def collect_mixed(plan: Plan, text: Sequence[str]) -> Any:
 
     Why: Polars decodes text into string views (16 bytes a value, and the long values' bytes)
     which the pandas hand-off must then copy into ``large_string``; pyarrow decodes straight
-    into ``large_string``. On the 5 M-row orders table (issue 18, round five) the read took
-    half the time and 60 % of the CPU of the ``polars-split`` read and its hand-off, and less
-    memory than pandas' own read.
+    into ``large_string``. On the 5 M-row orders table (issue 18, round five) the read's peak
+    memory fell below pandas' own read's (MEM-R1 0.78-0.93, from 1.07-1.23), its time the
+    same or lower (the figures are in :mod:`dynio.engine.read_path`'s documentation).
 
     ``None``: pyarrow could not read the text (a damaged file, or one replaced since planning)
     or the two readers disagree on the rows: the caller reads it through Polars, whose

@@ -81,9 +81,10 @@ class PlanInfo:
             order (the frame has the schema's order and dtypes).
         read_path: The reader the read ran (:mod:`dynio.engine.read_path`): ``polars`` (the
             lazy scan), ``polars-split`` (the scan's column groups collected at once, for large
-            parquet reads with no filter) or ``arrow`` (pyarrow's reader, for a plain parquet
-            read into pandas); ``None`` until the read ran (a plan not yet collected, a lazy
-            scan).
+            parquet reads with no filter), ``mixed`` (text by pyarrow and the other columns by
+            Polars at once, for large plain parquet reads into pandas) or ``arrow`` (pyarrow's
+            reader, for a plain parquet read into pandas); ``None`` until the read ran (a plan
+            not yet collected, a lazy scan).
     """
 
     resource: str
