@@ -261,7 +261,8 @@ def _load(bound: BoundResource, columns: Sequence[str] | None, arrow: bool) -> _
         if path == read_path.ARROW:
             table = collect_arrow(plan)
         elif chosen.text is not None:
-            table = collect_mixed(plan, chosen.text)
+            mixed = collect_mixed(plan, chosen.text)
+            table = mixed.table() if mixed is not None else None
         elif chosen.groups is not None:
             frame = collect_split(plan, chosen.groups)
         if table is None and frame is None:

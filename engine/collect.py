@@ -16,6 +16,7 @@ import polars as pl
 from polars._typing import EngineType
 
 from dynio.engine import column_split, read_path
+from dynio.engine.arrow_export import to_arrow
 from dynio.engine.casts import CastFailure, diagnose
 from dynio.engine.errors import CastError, DynioError, ReadError
 from dynio.engine.io.formats import (
@@ -28,7 +29,14 @@ from dynio.engine.plan import Plan
 from dynio.engine.telemetry import operation_secrets, replace_secrets
 from dynio.engine.threads import ContextThreadPoolExecutor
 
-__all__ = ["cast_error", "collect", "collect_arrow", "collect_mixed", "collect_split"]
+__all__ = [
+    "MixedRead",
+    "cast_error",
+    "collect",
+    "collect_arrow",
+    "collect_mixed",
+    "collect_split",
+]
 
 logger = logging.getLogger("dynio")
 
@@ -106,11 +114,47 @@ def collect_split(plan: Plan, groups: Sequence[Sequence[str]]) -> pl.DataFrame:
     return column_split.collect_split(names, groups, part)
 
 
-def collect_mixed(plan: Plan, text: Sequence[str]) -> Any:
+class MixedRead:
+    """A ``mixed`` read's data (:func:`collect_mixed`): Polars' frame of the columns it read
+    (those rules and metrics check, on a checked read) and pyarrow's table of the text columns
+    it read, the same rows in the same order.
+
+    Attributes:
+        frame: Polars' columns.
+        text: pyarrow's columns (``large_string``).
+        names: Every column, in the plan's order.
+    """
+
+    __slots__ = ("_table", "frame", "names", "text")
+
+    def __init__(self, frame: pl.DataFrame, text: Any, names: Sequence[str]) -> None:
+        self.frame = frame
+        self.text = text
+        self.names = list(names)
+        self._table: Any = None
+
+    @property
+    def rows(self) -> int:
+        """The number of rows read."""
+        return self.frame.height
+
+    def table(self) -> Any:
+        """Both readers' columns as one ``pyarrow.Table`` in the plan's column order, in the
+        types Polars' export gives (made once; Polars' numbers are not copied)."""
+        if self._table is None:
+            import pyarrow as pa
+
+            other = to_arrow(self.frame)
+            by_name = dict(zip(self.frame.columns, other.columns, strict=True))
+            by_name.update(zip(self.text.column_names, self.text.columns, strict=True))
+            self._table = pa.Table.from_arrays([by_name[n] for n in self.names], names=self.names)
+        return self._table
+
+
+def collect_mixed(plan: Plan, text: Sequence[str]) -> MixedRead | None:
     """The ``mixed`` read (:func:`dynio.engine.read_path.decide`): the plan's ``text`` columns
     by pyarrow (:func:`dynio.engine.read_path.read_text`) on another thread while Polars
-    collects the others through :func:`collect` (its errors are the whole read's), put side by
-    side in the plan's column order as one ``pyarrow.Table`` in the types Polars' export gives.
+    collects the others through :func:`collect` (its errors are the whole read's).
 
     Why: Polars decodes text into string views (16 bytes a value, and the long values' bytes)
     which the pandas hand-off must then copy into ``large_string``; pyarrow decodes straight
@@ -147,11 +191,7 @@ def collect_mixed(plan: Plan, text: Sequence[str]) -> Any:
             table = pending.result()  # nothing keeps running after the read, failed or not
     if table is None or table.num_rows != frame.height:
         return None
-    # no text among them: Polars' export is already in its final types, without a copy
-    other = frame.to_arrow()
-    by_name = dict(zip(rest, other.columns, strict=True))
-    by_name.update(zip(wanted, table.columns, strict=True))
-    return pa.Table.from_arrays([by_name[n] for n in names], names=names)
+    return MixedRead(frame, table, names)
 
 
 def collect(

@@ -21,7 +21,14 @@ from opentelemetry.trace import Span
 
 from dynio.engine import read_path
 from dynio.engine.casts import diagnose, plan_casts
-from dynio.engine.collect import cast_error, collect, collect_arrow, collect_mixed, collect_split
+from dynio.engine.collect import (
+    MixedRead,
+    cast_error,
+    collect,
+    collect_arrow,
+    collect_mixed,
+    collect_split,
+)
 from dynio.engine.errors import (
     CastError,
     DynioError,
@@ -45,6 +52,8 @@ from dynio.engine.quality import (
     MetricValue,
     RuleFailure,
     ValidationReport,
+    active_checks,
+    checked_columns,
     evaluate,
     log_metric_lines,
 )
@@ -122,7 +131,11 @@ class WriteResult:
 READ_ATTEMPTS = 5
 
 
-def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool) -> tuple[Plan, Any]:
+def _read_consistently(
+    planned: Callable[[], Plan],
+    arrow_wanted: bool,
+    checked: Callable[[Plan], frozenset[str]] | None = None,
+) -> tuple[Plan, Any]:
     """Plan and collect, again when the source says its files were replaced under the read.
 
     A reader keeps a file's footer from planning to reading: a file replaced in between (a
@@ -131,8 +144,10 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool) -> tuple
     again, and data is only returned from a read the files did not change under.
 
     A plain parquet read may take the arrow path (:mod:`dynio.engine.read_path`) when
-    ``arrow_wanted``; the data is then a ``pyarrow.Table``. The plan returned records the path
-    that ran (:attr:`PlanInfo.read_path`).
+    ``arrow_wanted``; the data is then a ``pyarrow.Table``. It may take the mixed path when
+    ``arrow_wanted`` or, for a read whose rules and metrics check the columns ``checked``
+    names, when ``checked`` is given; the data is then a :class:`MixedRead`. The plan
+    returned records the path that ran (:attr:`PlanInfo.read_path`).
 
     Raises:
         ReadError: The files were replaced during every one of :data:`READ_ATTEMPTS` reads.
@@ -140,7 +155,8 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool) -> tuple
     for attempt in range(1, READ_ATTEMPTS + 1):
         plan = planned()
         info = plan.info
-        chosen = read_path.decide(plan, arrow_wanted=arrow_wanted)
+        names = checked(plan) if checked is not None else None
+        chosen = read_path.decide(plan, arrow_wanted=arrow_wanted, checked=names)
         path = chosen.path
         with _scan_span(info) as sp:
             data: Any = None
@@ -163,7 +179,7 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool) -> tuple
                     plan.release()
             set_attributes(sp, {"read_path": path})
             if data is not None and (plan.changed is None or not plan.changed()):
-                rows = data.num_rows if path in read_path.TABLE_PATHS else data.height
+                rows = _rows(data)
                 set_attributes(sp, {"rows": rows})
                 if attempt > 1:
                     set_operation_attributes({"dynio.read.attempts": attempt})
@@ -180,6 +196,26 @@ def _read_consistently(planned: Callable[[], Plan], arrow_wanted: bool) -> tuple
     )
 
 
+def _rows(data: Any) -> int:
+    """The rows of a read's data: a Polars frame, a ``pyarrow.Table`` or a :class:`MixedRead`."""
+    if isinstance(data, pl.DataFrame):
+        return data.height
+    return int(data.rows if isinstance(data, MixedRead) else data.num_rows)
+
+
+def _checked_names(
+    schema: SchemaSpec | None, validate: bool, metrics: bool
+) -> Callable[[Plan], frozenset[str]]:
+    """The columns a plan's rules and metrics read (a mixed read's Polars part holds them)."""
+
+    def of(plan: Plan) -> frozenset[str]:
+        frame_schema = plan.frame.collect_schema()
+        rules, columns = active_checks(schema, frame_schema, rules=validate, metrics=metrics)
+        return frozenset(checked_columns(rules, columns, frame_schema))
+
+    return of
+
+
 def _scan_span(info: PlanInfo) -> contextlib.AbstractContextManager[Span]:
     return span(
         "scan",
@@ -193,13 +229,17 @@ def _scan_span(info: PlanInfo) -> contextlib.AbstractContextManager[Span]:
 
 
 def _read_kept(
-    planned: Callable[[], Plan], arrow_wanted: bool, plans: PlanCache | None, key: Hashable | None
+    planned: Callable[[], Plan],
+    arrow_wanted: bool,
+    plans: PlanCache | None,
+    key: Hashable | None,
+    checked: Callable[[Plan], frozenset[str]] | None = None,
 ) -> tuple[Plan, Any]:
     """The read by a plan ``plans`` keeps for ``key``, else planned and read (and its plan
     kept when it took the arrow path)."""
     done = _read_remembered(plans, key) if plans is not None and key is not None else None
     if done is None:
-        done = _read_consistently(planned, arrow_wanted)
+        done = _read_consistently(planned, arrow_wanted, checked)
         if plans is not None and done[0].info.read_path == read_path.ARROW:
             plans.put(key, done[0])
     return done
@@ -331,6 +371,8 @@ def read(
     rules or metrics reads through Polars, whole or split, and runs them on its frame: checks
     on pyarrow's table (text as dictionary codes) cost more than Polars' read and checks on
     every file measured (the figures are in :mod:`dynio.engine.read_path`'s documentation).
+    Into pandas, such a read may take the mixed path: pyarrow reads the text no check reads,
+    the checks run on Polars' part, and ``convert_arrow`` converts both parts' table.
 
     The environment, the source kind, the template values and the filter are resolved once
     (:func:`~dynio.engine.plan.bind`; ``env_spec`` and ``kind`` are the environment and its
@@ -368,14 +410,42 @@ def read(
         checks = _has_checks(spec.schema, validate=validate, metrics=metrics)
         arrow_wanted = convert_arrow is not None and not checks
         key = PlanCache.key(columns, filters, template_args) if plans and arrow_wanted else None
-        plan, data = _read_kept(planned, arrow_wanted, plans, key)
-        if plan.info.read_path in read_path.TABLE_PATHS and convert_arrow is not None:
-            # (only a read with no rule or metric to run takes the arrow or mixed path)
-            _record_plan(top, plan, data.num_rows)
-            report = ValidationReport(resource.name, spec.name, data.num_rows, 0)
-            return Result(report=report, info=plan.info, converted=convert_arrow(data), table=data)
-        _record_plan(top, plan, data.height)
-        return _checked(plan, data, convert, validate, metrics, label_cap, raise_on_error)
+        # a checked read into pandas may read its unchecked text by pyarrow (the mixed path)
+        checked = (
+            _checked_names(spec.schema, validate, metrics)
+            if convert_arrow is not None and checks
+            else None
+        )
+        plan, data = _read_kept(planned, arrow_wanted, plans, key, checked)
+        _record_plan(top, plan, _rows(data))
+        quality = (validate, metrics, label_cap, raise_on_error)
+        return _result(plan, data, checks, convert, convert_arrow, quality)
+
+
+def _result(
+    plan: Plan,
+    data: Any,
+    checks: bool,
+    convert: Callable[[pl.DataFrame], Any] | None,
+    convert_arrow: Callable[[Any], Any] | None,
+    quality: tuple[bool, bool, int, bool],
+) -> Result:
+    """The read's result from its data (a Polars frame, an arrow path's table or a mixed
+    read), checked and handed over."""
+    if isinstance(data, MixedRead) and checks and convert_arrow is not None:
+        mixed, hand = data, convert_arrow  # the table of both readers' columns, beside checks
+
+        def mixed_convert(_: pl.DataFrame) -> Any:
+            return hand(mixed.table())
+
+        return _checked(plan, data.frame, mixed_convert, *quality, mixed=data)
+    if isinstance(data, MixedRead):
+        data = data.table()
+    if plan.info.read_path in read_path.TABLE_PATHS and convert_arrow is not None:
+        # (a read with rules or metrics never takes the arrow path; a mixed one is above)
+        report = ValidationReport(plan.info.resource, plan.env.name, data.num_rows, 0)
+        return Result(report=report, info=plan.info, converted=convert_arrow(data), table=data)
+    return _checked(plan, data, convert, *quality)
 
 
 def _checked(
@@ -386,8 +456,12 @@ def _checked(
     metrics: bool,
     label_cap: int,
     raise_on_error: bool,
+    *,
+    mixed: MixedRead | None = None,
 ) -> Result:
-    """The read's rules and metrics, with the hand-off beside them on a tall frame."""
+    """The read's rules and metrics, with the hand-off beside them on a tall frame. ``mixed``:
+    the read was mixed, ``frame`` is its Polars part (every checked column), and the result
+    holds both parts' table."""
     # a failed rule names the file (or location) the rows came from
     info = plan.info
     where = info.files[0] if len(info.files) == 1 else info.location
@@ -417,6 +491,9 @@ def _checked(
         converted = pending.result()
     else:
         converted = convert(frame) if convert is not None else None
+    if mixed is not None:
+        table = mixed.table()
+        return Result(report=report, metrics=values, info=info, converted=converted, table=table)
     return Result(frame=frame, report=report, metrics=values, info=info, converted=converted)
 
 

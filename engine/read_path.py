@@ -68,7 +68,6 @@ projections included, otherwise as ``auto``).
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,6 +75,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from dynio.engine.arrow_export import export_schema
 from dynio.engine.dtypes import INTEGER_DTYPES
 from dynio.engine.errors import DynioError
 from dynio.engine.footers import footer
@@ -183,9 +183,12 @@ def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
     return decide(plan, arrow_wanted=arrow_wanted).path
 
 
-def decide(plan: Plan, *, arrow_wanted: bool) -> Choice:
+def decide(plan: Plan, *, arrow_wanted: bool, checked: frozenset[str] | None = None) -> Choice:
     """:func:`choose`'s path with the column groups of a ``polars-split`` read (worked out
-    once, for the reader: :func:`dynio.engine.collect.collect_split`)."""
+    once, for the reader: :func:`dynio.engine.collect.collect_split`) or the text columns of
+    a ``mixed`` one. ``checked``: the read goes to pandas and has rules or metrics, which read
+    these columns; a mixed read then takes only other text columns through pyarrow (its Polars
+    part holds every checked column for the checks)."""
     choice = requested(
         plan.env.source.options, {"resource": plan.info.resource, "env": plan.env.name}
     )
@@ -195,8 +198,9 @@ def decide(plan: Plan, *, arrow_wanted: bool) -> Choice:
     plain = arrow_wanted and _plain(plan)
     if plain and (choice == ARROW or (first is not None and first < TINY_FILE_BYTES)):
         return Choice(ARROW)
-    wants_mixed = arrow_wanted and choice == "auto" and _plain(plan, many=True)
-    text = mixed_text(plan, first) if wants_mixed else None
+    handed = arrow_wanted or checked is not None
+    wants_mixed = handed and choice == "auto" and _plain(plan, many=True)
+    text = mixed_text(plan, first, checked or frozenset()) if wants_mixed else None
     if text is not None:
         return Choice(MIXED, text=text)
     groups = split_groups(plan, first)
@@ -236,13 +240,16 @@ TINY_FILE_BYTES = 512 * 1024
 _SPLIT_MIN_FILE_BYTES = 1024 * 1024
 
 
-def mixed_text(plan: Plan, first: int | None = None) -> list[str] | None:
+def mixed_text(
+    plan: Plan, first: int | None = None, checked: frozenset[str] = frozenset()
+) -> list[str] | None:
     """The text columns a ``mixed`` read takes through pyarrow (the others through Polars,
     at once: :func:`dynio.engine.collect.collect_mixed`), or ``None`` when the read is better
     made otherwise: small data (under :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`), a
     projection of fewer than :data:`SPLIT_MIN_PROJECTED` columns, one thread, no text
     column or nothing but text. Only for a plain read (:func:`_plain`) into pandas. ``first``:
-    the first file's size when the caller looked already."""
+    the first file's size when the caller looked already; ``checked``: columns the read's
+    rules and metrics read (Polars reads them)."""
     from dynio.engine import column_split
 
     if column_split.groups_wanted() < 2:
@@ -262,7 +269,7 @@ def mixed_text(plan: Plan, first: int | None = None) -> list[str] | None:
         files
     ) < column_split.MIN_SPLIT_BYTES:
         return None
-    text = [n for n in names if source[n] == pl.String]
+    text = [n for n in names if source[n] == pl.String and n not in checked]
     if not 0 < len(text) < len(names):
         return None
     if len(files) > 1:  # every file has the text columns as text (pyarrow would read nulls)
@@ -336,12 +343,6 @@ def _tall_groups(path: str, size: int | None) -> bool:
     return bool(facts and facts.groups > 0 and facts.rows / facts.groups >= ARROW_MIN_GROUP_ROWS)
 
 
-@functools.lru_cache(maxsize=256)
-def _export_schema(columns: tuple[tuple[str, pl.DataType], ...]) -> Any:
-    """The Arrow schema Polars' export gives a frame of these (plain) columns, made once."""
-    return pl.DataFrame(schema=dict(columns)).to_arrow().schema
-
-
 def _read_table(path: str, columns: list[str] | None) -> Any:
     """The file's columns by pyarrow: a tiny file through its file reader (one open, footer
     and data; the dataset reader's set-up costs more than such a read), others through
@@ -373,7 +374,7 @@ def read_arrow(plan: Plan) -> Any:
     table = _read_table(info.files[0], columns)
     source = info.source_schema
     names = columns if columns is not None else list(source)
-    target = _export_schema(tuple((n, source[n]) for n in names if n in source))
+    target = export_schema(tuple((n, source[n]) for n in names if n in source))
     if table.column_names != target.names:
         return None
     out = []

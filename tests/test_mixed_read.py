@@ -2,8 +2,9 @@
 Polars reads the others (:func:`dynio.engine.collect.collect_mixed`).
 
 It must give exactly what one Polars read gives (``options.read_path: polars`` forces that),
-whoever wrote the file, in every ``dtype_backend``, projections in any order included; reads
-with checks or casts never take it; and when pyarrow cannot read the text the read is made
+whoever wrote the file, in every ``dtype_backend``, projections in any order included; a read
+with rules or metrics takes it for the text no check reads, with the same report and metrics;
+a read with casts never takes it; and when pyarrow cannot read the text the read is made
 through Polars. The size thresholds are lowered here so small files take it.
 """
 
@@ -22,7 +23,7 @@ from fixtures.writers import WRITERS, orders, read_path_yaml, write_parquet
 import dynio
 import dynio.pandas as dp
 from dynio.engine import column_split, read_path
-from dynio.engine.errors import ReadError
+from dynio.engine.errors import ReadError, ValidationError
 from dynio.engine.plan import plan_read
 from dynio.engine.sources.dataset import SchemaDriftWarning
 
@@ -89,13 +90,6 @@ def test_nulls_in_text_stay_missing(catalog_from: CatalogFrom, tmp_path: Path) -
     pd.testing.assert_frame_equal(out, cat.read("polars"), check_exact=True)
 
 
-_RULES = """  schema:
-    columns:
-      order_id: {type: int64, validations: {has_unique_values: {apply: true, options: {}}}}
-      email: {type: object}
-      amount: {type: float64}
-      ts: {type: "datetime64[ns]"}
-"""
 _CAST = """  schema:
     columns:
       order_id: {type: int64}
@@ -105,17 +99,87 @@ _CAST = """  schema:
 """
 
 
-@pytest.mark.parametrize("schema", [_RULES, _CAST], ids=["rules", "a cast"])
-def test_checked_or_cast_reads_are_not_mixed(
-    catalog_from: CatalogFrom, tmp_path: Path, schema: str
-) -> None:
+def test_a_read_with_a_cast_is_not_mixed(catalog_from: CatalogFrom, tmp_path: Path) -> None:
     path = tmp_path / "o.parquet"
     write_parquet(orders(ROWS), "pyarrow", path, 700)
-    cat = _catalog(catalog_from, path, schema)
+    cat = _catalog(catalog_from, path, _CAST)
     cat.read("auto")
     assert cat.last_info is not None
     assert cat.last_info.read_path == "polars-split"
     pd.testing.assert_frame_equal(cat.read("auto"), cat.read("polars"), check_exact=True)
+
+
+def _checked(labels: str) -> str:
+    return f"""  schema:
+    columns:
+      order_id: {{type: int64, validations: {{has_unique_values: {{apply: true, options: {{}}}}}}}}
+      country:
+        type: object
+        validations: {{is_in: {{apply: true, options: {{categorical_values: {labels}}}}}}}
+        metrics: [CountsPerLabel]
+      amount: {{type: float64, metrics: [Min, Mean]}}
+      email: {{type: object}}
+      note: {{type: object}}
+"""
+
+
+_LABELS = '["GB", "FR", "DE", "ünï"]'
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_checked_read_reads_its_unchecked_text_by_pyarrow(
+    catalog_from: CatalogFrom, written: Path, backend: str
+) -> None:
+    cat = _catalog(catalog_from, written, _checked(_LABELS))
+    mixed = cat.read("auto", dtype_backend=backend)
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "mixed"
+    report, values = cat.last_report, cat.last_metrics
+    whole = cat.read("polars", dtype_backend=backend)
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars"
+    pd.testing.assert_frame_equal(mixed, whole, check_exact=True)
+    assert report is not None and cat.last_report is not None
+    assert (report.ok, report.checked, report.rows) == (True, 2, ROWS)
+    assert report.failures == cat.last_report.failures
+    assert [(v.column, v.metric, v.value) for v in values] == [
+        (v.column, v.metric, v.value) for v in cat.last_metrics
+    ]
+    assert {v.column for v in values} == {"country", "amount"}
+
+
+def test_a_checked_mixed_read_fails_as_one_read_fails(
+    catalog_from: CatalogFrom, tmp_path: Path, otel: OtelCapture
+) -> None:
+    path = tmp_path / "o.parquet"
+    write_parquet(orders(ROWS), "polars", path, 700)
+    cat = _catalog(catalog_from, path, _checked('["GB", "FR"]'))
+    with pytest.raises(ValidationError) as mixed:
+        cat.read("auto")
+    assert (otel.span("dynio.read").attributes or {})["dynio.read.path"] == "mixed"
+    with pytest.raises(ValidationError) as whole:
+        cat.read("polars")
+    assert str(mixed.value).replace("'auto'", "'polars'") == str(whole.value)
+
+
+def test_a_read_checking_every_text_column_is_not_mixed(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.parquet"
+    write_parquet(orders(ROWS), "polars", path, 700)
+    schema = _checked(_LABELS).replace(
+        "email: {type: object}", "email: {type: object, metrics: [UniqueCounts]}"
+    )
+    schema = schema.replace("note: {type: object}", "note: {type: object, metrics: [Counts]}")
+    cat = _catalog(catalog_from, path, schema)
+    out = cat.read("auto")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars-split"
+    pd.testing.assert_frame_equal(out, cat.read("polars"), check_exact=True)
+    # and a Polars frame asked for is never mixed, checked or not
+    cat.read_polars("auto")
+    assert cat.last_info is not None
+    assert cat.last_info.read_path == "polars-split"
 
 
 def test_reads_with_nothing_to_split_are_not_mixed(

@@ -25,7 +25,7 @@ from fixtures.writers import orders, read_path_yaml, write_parquet
 
 import dynio
 from dynio import handoff
-from dynio.engine import read_path
+from dynio.engine import arrow_export, read_path
 from dynio.engine.errors import DynioError
 
 CatalogFrom = Callable[..., dynio.Catalog]
@@ -279,7 +279,7 @@ def test_the_fast_export_of_a_large_frame_equals_polars_own(
     # large enough for the threaded casts, in several chunks of uneven size (each cut into
     # slices when the slice size is small), with nulls, a list column (text nested in a list)
     # and a column that needs no cast between them
-    monkeypatch.setattr(handoff, "CAST_PIECE_ROWS", piece)
+    monkeypatch.setattr(arrow_export, "CAST_PIECE_ROWS", piece)
     rows = handoff.CAST_PARALLEL_ROWS + 12_345
     part = pl.DataFrame(
         {
