@@ -139,7 +139,8 @@ def test_a_checked_read_reads_its_unchecked_text_by_pyarrow(
     assert cat.last_info is not None
     assert cat.last_info.read_path == "polars"
     pd.testing.assert_frame_equal(mixed, whole, check_exact=True)
-    assert report is not None and cat.last_report is not None
+    assert report is not None
+    assert cat.last_report is not None
     assert (report.ok, report.checked, report.rows) == (True, 2, ROWS)
     assert report.failures == cat.last_report.failures
     assert [(v.column, v.metric, v.value) for v in values] == [
