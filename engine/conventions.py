@@ -122,8 +122,8 @@ ATTRIBUTES: dict[str, Attribute] = {
             "dynio.read.path",
             "`dynio.read`, `dynio.scan`",
             "the reader that ran: `polars` (lazy scan), `polars-split` (large parquet reads"
-            " with no filter: column groups scanned at once), `mixed` (large plain parquet"
-            " reads into pandas: text by pyarrow, the other columns by Polars, at once) or"
+            " with no filter: column groups scanned at once), `mixed` (large parquet reads"
+            " into pandas with no cast or filter: text by pyarrow, the rest by Polars) or"
             " `arrow` (pyarrow's, plain parquet reads)",
         ),
         _A(

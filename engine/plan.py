@@ -82,7 +82,7 @@ class PlanInfo:
         read_path: The reader the read ran (:mod:`dynio.engine.read_path`): ``polars`` (the
             lazy scan), ``polars-split`` (the scan's column groups collected at once, for large
             parquet reads with no filter), ``mixed`` (text by pyarrow and the other columns by
-            Polars at once, for large plain parquet reads into pandas) or ``arrow`` (pyarrow's
+            Polars at once, for large parquet reads into pandas) or ``arrow`` (pyarrow's
             reader, for a plain parquet read into pandas); ``None`` until the read ran (a plan
             not yet collected, a lazy scan).
     """

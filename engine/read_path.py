@@ -8,15 +8,19 @@ by pandas, Polars and DuckDB; issue 18, round three):
    :data:`TINY_FILE_BYTES`): pyarrow's file reader and the hand-off of its table cost less than
    Polars' fixed cost per read (F1). "Plain": one local file, no filter, no cast, no rule or
    metric, plain column types (:func:`_plain`).
-2. **mixed** for a plain read into pandas (no rules or metrics, no cast, no filter) of large
-   local parquet data (at least :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`; one file,
+2. **mixed** for a read into pandas with no cast and no filter of large local parquet data
+   (at least :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`; one file,
    or a dataset of files of at least 1 MiB each, none in hive folders) that has text columns
    and others (two columns or more; :data:`SPLIT_MIN_PROJECTED` or more when the read
    projects), with two threads or more: pyarrow reads the text columns straight into
    ``large_string``, from the system allocator, while Polars reads the others
-   (:func:`dynio.engine.collect.collect_mixed`). Polars decodes text into string views (16
-   bytes a value, plus the long values' bytes) that the hand-off must copy again into the
-   ``large_string`` pandas keeps; pyarrow decodes it once. Measured on the 5 M-row orders
+   (:func:`dynio.engine.collect.collect_mixed`). A read with rules or metrics reads through
+   pyarrow only the text no rule or metric reads (the checks run on Polars' part; V2's
+   unchecked ``sku`` and ``email``: 0.37-0.38 s against 0.42 s by ``polars-split``, peak
+   memory 1,142-1,179 MiB against 1,311-1,330, in one process, 7 interleaved rounds).
+   Polars decodes text into string views (16 bytes a value, plus the long values' bytes) that
+   the hand-off must copy again into the ``large_string`` pandas keeps; pyarrow decodes it
+   once. Measured on the 5 M-row orders
    table (issue 18, round five), in one process, 7 interleaved rounds, the read and hand-off
    took 0.54-0.59 CPU seconds against 0.74-0.87 by ``polars-split`` on the Polars, pandas
    (both row-group sizes) and DuckDB files (in two full benchmark runs, 0.58-0.74 and
