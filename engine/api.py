@@ -53,9 +53,9 @@ from typing import Any, cast
 import polars as pl
 
 from dynio.engine import read_path
-from dynio.engine.collect import collect_mixed, collect_split
+from dynio.engine.collect import MixedRead, collect_chosen
 from dynio.engine.errors import ReadError
-from dynio.engine.execute import Result, collect, collect_arrow, read
+from dynio.engine.execute import Result, collect_arrow, read
 from dynio.engine.filters import Filter, FilterLike
 from dynio.engine.io.filesystems import is_remote
 from dynio.engine.io.formats import format_for
@@ -256,18 +256,13 @@ def _load(bound: BoundResource, columns: Sequence[str] | None, arrow: bool) -> _
     plan = plan_read(bound.resource, bound.env.name, columns=columns, streaming=False, bound=bound)
     frame = table = None
     try:
-        chosen = read_path.decide(plan, arrow_wanted=arrow)
-        path = chosen.path
-        if path == read_path.ARROW:
-            table = collect_arrow(plan)
-        elif chosen.text is not None:
-            mixed = collect_mixed(plan, chosen.text)
-            table = mixed.table() if mixed is not None else None
-        elif chosen.groups is not None:
-            frame = collect_split(plan, chosen.groups)
-        if table is None and frame is None:
-            path = read_path.POLARS
-            frame = collect(plan)
+        path, data = collect_chosen(plan, read_path.decide(plan, arrow_wanted=arrow))
+        if isinstance(data, MixedRead):
+            table = data.table()
+        elif isinstance(data, pl.DataFrame):
+            frame = data
+        else:
+            table = data
     finally:
         if plan.release is not None:
             plan.release()

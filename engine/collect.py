@@ -9,6 +9,7 @@ Used by :mod:`dynio.engine.execute` (which re-exports :func:`collect` and
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "cast_error",
     "collect",
     "collect_arrow",
+    "collect_chosen",
     "collect_mixed",
     "collect_split",
 ]
@@ -125,13 +127,14 @@ class MixedRead:
         names: Every column, in the plan's order.
     """
 
-    __slots__ = ("_table", "frame", "names", "text")
+    __slots__ = ("_lock", "_table", "frame", "names", "text")
 
     def __init__(self, frame: pl.DataFrame, text: Any, names: Sequence[str]) -> None:
         self.frame = frame
         self.text = text
         self.names = list(names)
         self._table: Any = None
+        self._lock = threading.Lock()  # the hand-off's worker and the reader may both ask
 
     @property
     def rows(self) -> int:
@@ -141,14 +144,16 @@ class MixedRead:
     def table(self) -> Any:
         """Both readers' columns as one ``pyarrow.Table`` in the plan's column order, in the
         types Polars' export gives (made once; Polars' numbers are not copied)."""
-        if self._table is None:
-            import pyarrow as pa
+        with self._lock:
+            if self._table is None:
+                import pyarrow as pa
 
-            other = to_arrow(self.frame)
-            by_name = dict(zip(self.frame.columns, other.columns, strict=True))
-            by_name.update(zip(self.text.column_names, self.text.columns, strict=True))
-            self._table = pa.Table.from_arrays([by_name[n] for n in self.names], names=self.names)
-        return self._table
+                other = to_arrow(self.frame)
+                by_name = dict(zip(self.frame.columns, other.columns, strict=True))
+                by_name.update(zip(self.text.column_names, self.text.columns, strict=True))
+                columns = [by_name[n] for n in self.names]
+                self._table = pa.Table.from_arrays(columns, names=self.names)
+            return self._table
 
 
 def collect_mixed(plan: Plan, text: Sequence[str]) -> MixedRead | None:
@@ -166,8 +171,6 @@ def collect_mixed(plan: Plan, text: Sequence[str]) -> MixedRead | None:
     or the two readers disagree on the rows: the caller reads it through Polars, whose
     failures :func:`collect` explains.
     """
-    import pyarrow as pa
-
     names = plan.frame.collect_schema().names()
     wanted = list(text)
     rest = [n for n in names if n not in set(wanted)]
@@ -175,7 +178,7 @@ def collect_mixed(plan: Plan, text: Sequence[str]) -> MixedRead | None:
     def read() -> Any:
         try:
             return read_path.read_text(plan, wanted)
-        except (OSError, pa.ArrowException) as exc:
+        except Exception as exc:  # whatever pyarrow raises: Polars reads it, and explains
             logger.debug(
                 "%s: the mixed path's text read failed (%s); Polars reads it",
                 plan.info.resource,
@@ -192,6 +195,23 @@ def collect_mixed(plan: Plan, text: Sequence[str]) -> MixedRead | None:
     if table is None or table.num_rows != frame.height:
         return None
     return MixedRead(frame, table, names)
+
+
+def collect_chosen(plan: Plan, chosen: read_path.Choice) -> tuple[read_path.ReadPath, Any]:
+    """The read by the path :func:`dynio.engine.read_path.decide` chose, and the path that ran:
+    a ``pyarrow.Table`` (arrow), a :class:`MixedRead` (mixed) or a Polars frame (polars-split,
+    polars). A path that gives nothing (the file changed shape, pyarrow cannot read it) is
+    read through Polars, whose failures :func:`collect` explains."""
+    data: Any = None
+    if chosen.path == read_path.ARROW:
+        data = collect_arrow(plan)
+    elif chosen.text is not None:
+        data = collect_mixed(plan, chosen.text)
+    elif chosen.groups is not None:
+        data = collect_split(plan, chosen.groups)
+    if data is None:
+        return read_path.POLARS, collect(plan)
+    return chosen.path, data
 
 
 def collect(

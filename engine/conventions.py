@@ -134,7 +134,8 @@ ATTRIBUTES: dict[str, Attribute] = {
         _A(
             "dynio.pandas.reader",
             "the caller's span (`dynio.pandas` readers)",
-            "which reader served the call: `polars` or `pandas`",
+            "which reader served the call: `polars`, `arrow` (pyarrow's, through the engine),"
+            " `mixed` (pyarrow the text, Polars the rest) or `pandas`",
         ),
         _A(
             "dynio.pandas.reason",

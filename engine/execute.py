@@ -21,14 +21,7 @@ from opentelemetry.trace import Span
 
 from dynio.engine import read_path
 from dynio.engine.casts import diagnose, plan_casts
-from dynio.engine.collect import (
-    MixedRead,
-    cast_error,
-    collect,
-    collect_arrow,
-    collect_mixed,
-    collect_split,
-)
+from dynio.engine.collect import MixedRead, cast_error, collect, collect_arrow, collect_chosen
 from dynio.engine.errors import (
     CastError,
     DynioError,
@@ -58,6 +51,7 @@ from dynio.engine.quality import (
     log_metric_lines,
 )
 from dynio.engine.result import Result
+from dynio.engine.rules import BUILTIN_RULES
 from dynio.engine.sources import SourceKind, WriteInfo, WriteRequest, kind_for
 from dynio.engine.spec import EnvSpec, ResourceSpec, SchemaSpec
 from dynio.engine.telemetry import (
@@ -161,15 +155,7 @@ def _read_consistently(
         with _scan_span(info) as sp:
             data: Any = None
             try:
-                if path == read_path.ARROW:
-                    data = collect_arrow(plan)
-                elif chosen.text is not None:
-                    data = collect_mixed(plan, chosen.text)
-                elif chosen.groups is not None:
-                    data = collect_split(plan, chosen.groups)
-                if data is None:
-                    path = read_path.POLARS
-                    data = collect(plan)
+                path, data = collect_chosen(plan, chosen)
             except DynioError:
                 if plan.changed is None or not plan.changed():
                     raise
@@ -211,6 +197,8 @@ def _checked_names(
     def of(plan: Plan) -> frozenset[str]:
         frame_schema = plan.frame.collect_schema()
         rules, columns = active_checks(schema, frame_schema, rules=validate, metrics=metrics)
+        if any(r.name not in BUILTIN_RULES for r in rules):
+            return frozenset(frame_schema.names())  # a user's rule may read any column
         return frozenset(checked_columns(rules, columns, frame_schema))
 
     return of

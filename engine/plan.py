@@ -147,6 +147,8 @@ class Plan:
             replaced since planning.
         release: The source's :attr:`~dynio.engine.sources.Scan.release`, to call once the
             frame was collected (``None``: nothing held).
+        read_paths: The source's :attr:`~dynio.engine.sources.Scan.read_paths`: what another
+            reader of this read opens to read the version the frame reads (empty: the files).
     """
 
     frame: pl.LazyFrame
@@ -160,6 +162,7 @@ class Plan:
     )
     changed: Callable[[], bool] | None = field(default=None, repr=False)
     release: Callable[[], None] | None = field(default=None, repr=False)
+    read_paths: tuple[str, ...] = field(default=(), repr=False)
 
 
 def source_module(env: EnvSpec, context: Mapping[str, Any]) -> SourceModule:
@@ -516,6 +519,7 @@ def _planned(
         build=build,
         changed=scan.changed,
         release=scan.release,
+        read_paths=scan.read_paths,
     )
 
 

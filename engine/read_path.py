@@ -10,14 +10,18 @@ by pandas, Polars and DuckDB; issue 18, round three):
    metric, plain column types (:func:`_plain`).
 2. **mixed** for a read into pandas with no cast and no filter of large local parquet data
    (at least :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`; one file,
-   or a dataset of files of at least 1 MiB each, none in hive folders) that has text columns
+   or a dataset outside hive folders whose first file is 1 MiB or more) that has text columns
    and others (two columns or more; :data:`SPLIT_MIN_PROJECTED` or more when the read
    projects), with two threads or more: pyarrow reads the text columns straight into
    ``large_string``, from the system allocator, while Polars reads the others
    (:func:`dynio.engine.collect.collect_mixed`). A read with rules or metrics reads through
-   pyarrow only the text no rule or metric reads (the checks run on Polars' part; V2's
+   pyarrow only the text no rule or metric reads (none when a rule is a user's own, which may
+   read any column), and its checks run on Polars' part (V2's
    unchecked ``sku`` and ``email``: 0.37-0.38 s against 0.42 s by ``polars-split``, peak
-   memory 1,142-1,179 MiB against 1,311-1,330, in one process, 7 interleaved rounds).
+   memory 1,142-1,179 MiB against 1,311-1,330; in one process each, 7 interleaved rounds
+   against ``pd.read_parquet``, two processes each way). pyarrow does not check that parquet
+   text is UTF-8 (Polars does): the text is validated, and text that is not UTF-8 is read
+   by Polars, whose error names the file.
    Polars decodes text into string views (16 bytes a value, plus the long values' bytes) that
    the hand-off must copy again into the ``large_string`` pandas keeps; pyarrow decodes it
    once. Measured on the 5 M-row orders table (issue 18, round five), in one process, 7
@@ -160,7 +164,8 @@ def _plain(plan: Plan, *, many: bool = False) -> bool:
         info.format is not None
         and READ_PATH_OPTION in capabilities_of(info.format).read_options
         and plan.env.source.kind in (_LOCAL_KINDS if many else _LOCAL_KINDS[:1])
-        and (len(info.files) == 1 or (many and len(info.files) > 1 and not hive_paths(info.files)))
+        and (len(info.files) == 1 or many)
+        and not (many and hive_paths(info.files))
         and not any(is_remote(f) for f in info.files)
         and info.filters_pushed is None
         and info.filters_residual is None
@@ -384,6 +389,8 @@ def read_arrow(plan: Plan) -> Any:
     out = []
     for field, column in zip(target, table.columns, strict=True):
         kind = column.type
+        if _is_text(kind):  # not UTF-8: ArrowInvalid, and Polars reads it (and says where)
+            column.validate(full=True)
         if kind != field.type:
             if not (
                 (pa.types.is_string(kind) and pa.types.is_large_string(field.type))
@@ -398,24 +405,30 @@ def read_arrow(plan: Plan) -> Any:
 def read_text(plan: Plan, text: list[str]) -> Any:
     """The ``mixed`` read's ``text`` columns of the plan's files, by pyarrow, as
     ``large_string`` (the type Polars' export gives text), allocated from the system allocator
-    (see the module notes); ``None`` when the file no longer has them as text (replaced since
-    planning: the caller reads it through Polars).
+    (see the module notes); ``None`` when the files no longer have them as text. A file the
+    plan holds open is read through the plan's own handle (:attr:`Plan.read_paths`), so both
+    readers of a mixed read read one version of it.
 
     Raises:
-        OSError, pyarrow.ArrowException: As pyarrow's reader raises them.
+        OSError, pyarrow.ArrowException: As pyarrow's reader raises them (``ArrowInvalid``
+            for text that is not UTF-8).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     pool = pa.system_memory_pool()
-    files = plan.info.files
+    # the version the frame reads: a file held open since planning by its /proc/self/fd path
+    files = plan.read_paths or plan.info.files
     dataset = ds.dataset(files[0] if len(files) == 1 else list(files), format="parquet")
     if not all(n in dataset.schema.names and _is_text(dataset.schema.field(n).type) for n in text):
         return None
     table = dataset.to_table(columns=text, memory_pool=pool)
     out = []
     for column in table.columns:
+        # pyarrow's parquet reader does not check that text is UTF-8 (Polars' does, and says
+        # which file is bad): invalid text raises here, and the read goes through Polars
+        column.validate(full=True)
         if not pa.types.is_large_string(column.type):
             column = pc.cast(column, pa.large_string(), memory_pool=pool)
         out.append(column)

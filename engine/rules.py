@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 __all__ = [
+    "BUILTIN_RULES",
     "RULES",
     "SAMPLE_SIZE",
     "OptionDef",
@@ -383,6 +384,9 @@ RULES: dict[str, RuleDef] = {
         ),
     ]
 }
+# the rules dynio ships (each reads only the columns its expressions name); users' own rules
+# (register_rule) may read any column, by pattern or selector
+BUILTIN_RULES: frozenset[str] = frozenset(RULES)
 
 
 def register_rule(

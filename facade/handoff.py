@@ -18,13 +18,11 @@ import polars as pl
 import pyarrow as pa
 from pandas.io import _util as _pandas_io_util  # type: ignore[attr-defined,unused-ignore]
 
-from dynio.engine.arrow_export import CAST_PARALLEL_ROWS, CAST_PIECE_ROWS, export_schema, to_arrow
+from dynio.engine.arrow_export import export_schema, to_arrow
 from dynio.engine.errors import DynioError, SchemaError
 from dynio.engine.spec import SchemaSpec
 
 __all__ = [
-    "CAST_PARALLEL_ROWS",
-    "CAST_PIECE_ROWS",
     "DtypeBackend",
     "arrow_to_pandas",
     "check_dtype_backend",

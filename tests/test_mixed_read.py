@@ -10,19 +10,23 @@ through Polars. The size thresholds are lowered here so small files take it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from fixtures.otel import OtelCapture
 from fixtures.writers import WRITERS, orders, read_path_yaml, write_parquet
 
 import dynio
 import dynio.pandas as dp
-from dynio.engine import column_split, read_path
+from dynio.engine import collect, column_split, read_path
 from dynio.engine.errors import ReadError, ValidationError
 from dynio.engine.plan import plan_read
 from dynio.engine.sources.dataset import SchemaDriftWarning
@@ -189,10 +193,13 @@ def test_reads_with_nothing_to_split_are_not_mixed(
     path = tmp_path / "o.parquet"
     write_parquet(orders(ROWS), "pyarrow", path, 700)
     cat = _catalog(catalog_from, path)
-    text_only = ["country", "email", "note"]  # nothing for Polars (and a short projection)
-    cat.read("auto", columns=text_only)
-    assert cat.last_info is not None
-    assert cat.last_info.read_path != "mixed"
+    text_file = tmp_path / "text.parquet"
+    write_parquet(orders(ROWS)[["country", "email", "note"]], "pyarrow", text_file, 700)
+    text = _catalog(catalog_from, text_file)
+    out = text.read("auto")  # nothing for Polars to read
+    assert text.last_info is not None
+    assert text.last_info.read_path == "polars-split"
+    pd.testing.assert_frame_equal(out, text.read("polars"), check_exact=True)
     cat.read("auto", filters=[("qty", ">", 3)])  # a filter: one scan decides the rows
     assert cat.last_info is not None
     assert cat.last_info.read_path == "polars"
@@ -230,6 +237,9 @@ def test_text_pyarrow_cannot_read_is_read_by_polars(
     chosen = read_path.decide(plan, arrow_wanted=True)
     assert chosen.path == "mixed"
     assert chosen.text == ["country", "email", "note"]
+    assert plan.release is not None
+    plan.release()  # read by path from here: the plan no longer holds the file
+    plan = replace(plan, read_paths=())
     # replaced after planning by a file whose "email" is a number: pyarrow's text read does not
     # fit the plan (collect_mixed then gives None: the caller reads through Polars, and the
     # read is made again since its file changed, tests/test_read_paths.py)
@@ -281,3 +291,74 @@ def test_a_dataset_whose_file_lacks_a_text_column_is_not_mixed(
     finally:
         if plan.release is not None:
             plan.release()  # the files the plan's per-file reads hold open
+
+
+def test_a_file_replaced_after_planning_is_read_in_the_version_planned(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    path = tmp_path / "o.parquet"
+    planned = orders(ROWS, seed=1)
+    write_parquet(planned, "pyarrow", path, 700)
+    cat = _catalog(catalog_from, path)
+    plan = plan_read(cat.resource("auto")._spec, "local", streaming=False)
+    try:
+        chosen = read_path.decide(plan, arrow_wanted=True)
+        assert chosen.text is not None
+        # a writer renames a new version over it: as many rows, other values
+        write_parquet(orders(ROWS, seed=2), "pyarrow", tmp_path / "new.parquet", 700)
+        os.replace(tmp_path / "new.parquet", path)
+        mixed = collect.collect_mixed(plan, chosen.text)
+        assert mixed is not None
+        table = mixed.table()
+    finally:
+        if plan.release is not None:
+            plan.release()
+    # both readers read the version planned on (the one the plan holds open)
+    assert table.column("email").to_pylist() == planned["email"].tolist()
+    amount = table.column("amount").to_numpy(zero_copy_only=False)
+    np.testing.assert_array_equal(amount, planned["amount"].to_numpy())  # (NaN where NaN)
+
+
+def test_text_that_is_not_utf8_is_read_by_polars_which_names_the_file(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.parquet"
+    text = pa.array([b"ok", b"\xff\xfe not utf-8", b"fine"] * 100, pa.binary()).view(pa.string())
+    pq.write_table(pa.table({"id": list(range(300)), "s": text}), path)
+    cat = _catalog(catalog_from, path)
+    plan = plan_read(cat.resource("auto")._spec, "local", streaming=False)
+    try:
+        chosen = read_path.decide(plan, arrow_wanted=True)
+        assert chosen.text == ["s"]
+        with pytest.raises(pa.ArrowInvalid):  # pyarrow's reader alone would give it back
+            read_path.read_text(plan, chosen.text)
+    finally:
+        if plan.release is not None:
+            plan.release()
+    with pytest.raises(ReadError, match=r"bad\.parquet"):
+        cat.read("auto")
+    with pytest.raises(ReadError, match=r"bad\.parquet"):
+        cat.read("auto", dtype_backend="pyarrow")
+
+
+def test_a_read_with_a_users_own_rule_is_not_mixed(
+    catalog_from: CatalogFrom, tmp_path: Path
+) -> None:
+    @dynio.register_rule("test_mixed_any_text")
+    def any_text(col: pl.Expr) -> pl.Expr:  # reads every text column, whatever its own
+        return pl.any_horizontal(pl.col(pl.String).is_not_null()) | col.is_not_null()
+
+    try:
+        path = tmp_path / "o.parquet"
+        write_parquet(orders(ROWS), "polars", path, 700)
+        schema = _checked(_LABELS).replace(
+            "amount: {type: float64, metrics: [Min, Mean]}",
+            "amount: {type: float64, validations: {test_mixed_any_text: {apply: true}}}",
+        )
+        cat = _catalog(catalog_from, path, schema)
+        out = cat.read("auto")
+        assert cat.last_info is not None
+        assert cat.last_info.read_path == "polars-split"
+        pd.testing.assert_frame_equal(out, cat.read("polars"), check_exact=True)
+    finally:
+        dynio.unregister_rule("test_mixed_any_text")

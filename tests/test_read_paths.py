@@ -272,7 +272,7 @@ def test_the_text_casts_do_not_allocate_from_pyarrows_default_pool() -> None:
     assert out.equals(frame.to_arrow())
 
 
-@pytest.mark.parametrize("piece", [handoff.CAST_PIECE_ROWS, 10_000])
+@pytest.mark.parametrize("piece", [arrow_export.CAST_PIECE_ROWS, 10_000])
 def test_the_fast_export_of_a_large_frame_equals_polars_own(
     piece: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -280,7 +280,7 @@ def test_the_fast_export_of_a_large_frame_equals_polars_own(
     # slices when the slice size is small), with nulls, a list column (text nested in a list)
     # and a column that needs no cast between them
     monkeypatch.setattr(arrow_export, "CAST_PIECE_ROWS", piece)
-    rows = handoff.CAST_PARALLEL_ROWS + 12_345
+    rows = arrow_export.CAST_PARALLEL_ROWS + 12_345
     part = pl.DataFrame(
         {
             "s": [None if i % 97 == 0 else f"text number {i}" for i in range(rows)],

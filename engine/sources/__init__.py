@@ -127,6 +127,10 @@ class Scan:
         release: Called once the frame was collected (or the read failed): a source may hold
             the version it planned on (an open file) until then. Only for reads, never for a
             streaming scan (see :attr:`ScanRequest.streaming`).
+        read_paths: The paths the frame reads when they are not :attr:`files` themselves (a
+            local file held open since planning is read through its ``/proc/self/fd`` path,
+            the very version planned on); empty: :attr:`files`. Another reader of the same
+            read (the mixed read path's pyarrow) opens these, so both read one version.
     """
 
     frame: pl.LazyFrame
@@ -136,6 +140,7 @@ class Scan:
     pushdown: Pushdown | None = None
     changed: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
     release: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    read_paths: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def pushdown_for(self, filter: Filter | None) -> Pushdown:
         """The source's record; a source that gave none took nothing of the read."""

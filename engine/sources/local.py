@@ -201,6 +201,7 @@ def scan(spec: SourceSpec, request: ScanRequest) -> Scan:
         ),
         changed=_change_check(names, seen) if judged is None else judged.changed(),
         release=release,
+        read_paths=(held.path,) if held is not None else (),
     )
 
 
