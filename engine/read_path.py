@@ -423,12 +423,19 @@ def read_text(plan: Plan, text: list[str]) -> Any:
     dataset = ds.dataset(files[0] if len(files) == 1 else list(files), format="parquet")
     if not all(n in dataset.schema.names and _is_text(dataset.schema.field(n).type) for n in text):
         return None
-    table = dataset.to_table(columns=text, memory_pool=pool)
+    scanner = dataset.scanner(columns=text, memory_pool=pool)
+    batches = []
+    for batch in scanner.to_batches():  # in order, decoded ahead on pyarrow's threads
+        # pyarrow's parquet reader does not check that text is UTF-8 (Polars' does, and says
+        # which file is bad): invalid text raises here, and the read goes through Polars.
+        # Checked batch by batch while the next ones decode: +0.03 s on 5 M rows, where
+        # checking the whole table after the read took +0.1 s
+        for column in batch.columns:
+            column.validate(full=True)
+        batches.append(batch)
+    table = pa.Table.from_batches(batches, schema=scanner.projected_schema)
     out = []
     for column in table.columns:
-        # pyarrow's parquet reader does not check that text is UTF-8 (Polars' does, and says
-        # which file is bad): invalid text raises here, and the read goes through Polars
-        column.validate(full=True)
         if not pa.types.is_large_string(column.type):
             column = pc.cast(column, pa.large_string(), memory_pool=pool)
         out.append(column)
