@@ -164,8 +164,8 @@ def collect_mixed(plan: Plan, text: Sequence[str]) -> MixedRead | None:
     Why: Polars decodes text into string views (16 bytes a value, and the long values' bytes)
     which the pandas hand-off must then copy into ``large_string``; pyarrow decodes straight
     into ``large_string``. On the 5 M-row orders table (issue 18, round five) the read's peak
-    memory fell below pandas' own read's (MEM-R1 0.76-0.93, from 1.07-1.23), its time the
-    same or lower (the figures are in :mod:`dynio.engine.read_path`'s documentation).
+    memory fell below pandas' own read's (MEM-R1 0.76-0.94, from 1.07-1.23), its time about the
+    same (the figures are in :mod:`dynio.engine.read_path`'s documentation).
 
     ``None``: pyarrow could not read the text (a damaged file, or one replaced since planning)
     or the two readers disagree on the rows: the caller reads it through Polars, whose

@@ -26,10 +26,11 @@ by pandas, Polars and DuckDB; issue 18, round three):
    the hand-off must copy again into the ``large_string`` pandas keeps; pyarrow decodes it
    once. Measured on the 5 M-row orders table (issue 18, round five), in one process, 7
    interleaved rounds, the read and hand-off took 0.54-0.59 CPU seconds against 0.74-0.87 by
-   ``polars-split`` on the Polars, pandas (both row-group sizes) and DuckDB files (in three
-   full benchmark runs, 0.58-0.74, 0.73-0.75 and 0.63-0.72 s against round four's
-   0.72-0.77 s); the peak memory (MEM-R1) fell from
-   1.07-1.23 of pandas' own read to 0.76-0.93 on every layout, in three runs. The text columns
+   ``polars-split`` on the Polars, pandas (both row-group sizes) and DuckDB files, before the
+   UTF-8 check (in four full benchmark runs: 0.58-0.74, 0.73-0.75 and 0.63-0.72 s, then
+   0.71-0.82 s with the check, against round four's 0.72-0.77 s); the peak memory (MEM-R1)
+   fell from 1.07-1.23 of pandas' own read to 0.76-0.94 on every layout, in all four runs.
+   The text columns
    are allocated from the system allocator, which returns freed memory at once; pyarrow's
    default pool (mimalloc) kept the read's buffers and took the peak back to ~1.0.
 3. **polars-split** for a read of large local parquet data (at least
