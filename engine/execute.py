@@ -149,8 +149,7 @@ def _read_consistently(
     for attempt in range(1, READ_ATTEMPTS + 1):
         plan = planned()
         info = plan.info
-        names = checked(plan) if checked is not None else None
-        chosen = read_path.decide(plan, arrow_wanted=arrow_wanted, checked=names)
+        chosen = read_path.decide(plan, arrow_wanted=arrow_wanted, checked=checked)
         path = chosen.path
         with _scan_span(info) as sp:
             data: Any = None

@@ -78,7 +78,7 @@ projections included, otherwise as ``auto``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -193,12 +193,15 @@ def choose(plan: Plan, *, arrow_wanted: bool) -> ReadPath:
     return decide(plan, arrow_wanted=arrow_wanted).path
 
 
-def decide(plan: Plan, *, arrow_wanted: bool, checked: frozenset[str] | None = None) -> Choice:
+def decide(
+    plan: Plan, *, arrow_wanted: bool, checked: Callable[[Plan], frozenset[str]] | None = None
+) -> Choice:
     """:func:`choose`'s path with the column groups of a ``polars-split`` read (worked out
     once, for the reader: :func:`dynio.engine.collect.collect_split`) or the text columns of
     a ``mixed`` one. ``checked``: the read goes to pandas and has rules or metrics, which read
-    these columns; a mixed read then takes only other text columns through pyarrow (its Polars
-    part holds every checked column for the checks)."""
+    the columns it gives (asked only of a read large enough to be mixed); a mixed read then
+    takes only other text columns through pyarrow (its Polars part holds every checked column
+    for the checks)."""
     choice = requested(
         plan.env.source.options, {"resource": plan.info.resource, "env": plan.env.name}
     )
@@ -210,7 +213,7 @@ def decide(plan: Plan, *, arrow_wanted: bool, checked: frozenset[str] | None = N
         return Choice(ARROW)
     handed = arrow_wanted or checked is not None
     wants_mixed = handed and choice == "auto" and _plain(plan, many=True)
-    text = mixed_text(plan, first, checked or frozenset()) if wants_mixed else None
+    text = mixed_text(plan, first, checked) if wants_mixed else None
     if text is not None:
         return Choice(MIXED, text=text)
     groups = split_groups(plan, first)
@@ -251,15 +254,15 @@ _SPLIT_MIN_FILE_BYTES = 1024 * 1024
 
 
 def mixed_text(
-    plan: Plan, first: int | None = None, checked: frozenset[str] = frozenset()
+    plan: Plan, first: int | None = None, checked: Callable[[Plan], frozenset[str]] | None = None
 ) -> list[str] | None:
     """The text columns a ``mixed`` read takes through pyarrow (the others through Polars,
     at once: :func:`dynio.engine.collect.collect_mixed`), or ``None`` when the read is better
     made otherwise: small data (under :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`), a
     projection of fewer than :data:`SPLIT_MIN_PROJECTED` columns, one thread, no text
     column or nothing but text. Only for a plain read (:func:`_plain`) into pandas. ``first``:
-    the first file's size when the caller looked already; ``checked``: columns the read's
-    rules and metrics read (Polars reads them)."""
+    the first file's size when the caller looked already; ``checked``: the columns the read's
+    rules and metrics read (Polars reads them), asked once the read is large enough."""
     from dynio.engine import column_split
 
     if column_split.groups_wanted() < 2:
@@ -279,7 +282,8 @@ def mixed_text(
         files
     ) < column_split.MIN_SPLIT_BYTES:
         return None
-    text = [n for n in names if source[n] == pl.String and n not in checked]
+    kept = checked(plan) if checked is not None else frozenset()
+    text = [n for n in names if source[n] == pl.String and n not in kept]
     if not 0 < len(text) < len(names):
         return None
     if len(files) > 1:  # every file has the text columns as text (pyarrow would read nulls)
