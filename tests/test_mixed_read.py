@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from fixtures.otel import OtelCapture
@@ -362,3 +363,22 @@ def test_a_read_with_a_users_own_rule_is_not_mixed(
         pd.testing.assert_frame_equal(out, cat.read("polars"), check_exact=True)
     finally:
         dynio.unregister_rule("test_mixed_any_text")
+
+
+def test_text_of_a_file_with_no_stored_arrow_schema_is_decoded_into_large_string(
+    tmp_path: Path,
+) -> None:
+    # DuckDB's and Polars' own writers store no Arrow schema: pyarrow would read their text as
+    # ``string`` and the read would copy it into ``large_string`` (pyarrow 19 and later are told
+    # to decode it as ``large_string`` at once)
+    path = tmp_path / "duckdb.parquet"
+    write_parquet(orders(ROWS, seed=3), "duckdb", path, 700)
+    assert pq.ParquetFile(path).schema_arrow.metadata is None or (
+        b"ARROW:schema" not in pq.ParquetFile(path).schema_arrow.metadata
+    )
+    format_ = read_path._text_format()
+    read = ds.dataset(path, format=format_).to_table(columns=["country", "email"])
+    binary_type = getattr(format_.read_options, "binary_type", None)
+    expected = pa.large_string() if binary_type is not None else pa.string()
+    assert read.schema.types == [expected, expected]
+    assert pq.read_table(path, columns=["email"]).column("email").type == pa.string()  # unlike this
