@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fixtures.otel import OtelCapture
-from fixtures.writers import orders, read_path_yaml, write_parquet
+from fixtures.writers import orders, read_path_yaml, split_small_files, write_parquet
 
 import dynio
-from dynio.engine import column_split, footers, read_path
+from dynio.engine import column_split, footers
 from dynio.engine.errors import CastError, ValidationError
 
 CatalogFrom = Callable[..., dynio.Catalog]
@@ -29,10 +29,7 @@ ROWS = 4_000
 
 @pytest.fixture(autouse=True)
 def _small_files_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(read_path, "TINY_FILE_BYTES", 0)  # else the arrow path reads them
-    monkeypatch.setattr(read_path, "_SPLIT_MIN_FILE_BYTES", 0)
-    monkeypatch.setattr(column_split, "MIN_SPLIT_BYTES", 0)
-    monkeypatch.setattr(column_split, "groups_wanted", lambda: 3)  # also on a 1-core machine
+    split_small_files(monkeypatch, 3)
 
 
 def _orders() -> pd.DataFrame:

@@ -23,7 +23,14 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from fixtures.otel import OtelCapture
-from fixtures.writers import WRITERS, orders, read_path_yaml, write_parquet
+from fixtures.writers import (
+    WRITERS,
+    orders,
+    read_path_yaml,
+    split_small_files,
+    write_orders,
+    write_parquet,
+)
 
 import dynio
 import dynio.pandas as dp
@@ -39,17 +46,12 @@ BACKENDS = ("numpy", "numpy_nullable", "pyarrow")
 
 @pytest.fixture(autouse=True)
 def _small_files_mix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(read_path, "TINY_FILE_BYTES", 0)  # else the arrow path reads them
-    monkeypatch.setattr(read_path, "_SPLIT_MIN_FILE_BYTES", 0)
-    monkeypatch.setattr(column_split, "MIN_SPLIT_BYTES", 0)
-    monkeypatch.setattr(column_split, "groups_wanted", lambda: 2)  # also on a 1-core machine
+    split_small_files(monkeypatch, 2)
 
 
 @pytest.fixture(params=WRITERS)
 def written(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    path = tmp_path / f"{request.param}.parquet"
-    write_parquet(orders(ROWS, seed=5), str(request.param), path, 700)
-    return path
+    return write_orders(tmp_path, str(request.param), ROWS, 5, 700)
 
 
 def _catalog(catalog_from: CatalogFrom, path: Path, schema: str = "") -> dynio.Catalog:

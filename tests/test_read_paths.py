@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fixtures.otel import OtelCapture
-from fixtures.writers import orders, read_path_yaml, write_parquet
+from fixtures.writers import orders, read_path_yaml, write_orders, write_parquet
 
 import dynio
 from dynio import handoff
@@ -47,9 +47,8 @@ def _catalog(catalog_from: CatalogFrom, path: Path, extra: str = "") -> dynio.Ca
 
 @pytest.fixture(params=["pandas", "pyarrow", "polars", "duckdb"])
 def written(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    path = tmp_path / f"{request.param}.parquet"
-    _write(str(request.param), path)
-    return path
+    writer = str(request.param)
+    return write_orders(tmp_path, writer, ROWS, 7, _GROUP_ROWS.get(writer, ROWS))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
