@@ -93,12 +93,27 @@ def collect_arrow(plan: Plan) -> Any:
     """
     import pyarrow as pa
 
+    return _or_polars(
+        plan, read_path.ARROW, lambda: read_path.read_arrow(plan), (OSError, pa.ArrowException)
+    )
+
+
+def _or_polars(
+    plan: Plan,
+    path: str,
+    read: Callable[[], Any],
+    failures: tuple[type[BaseException], ...],
+) -> Any:
+    """``read()``, or ``None`` when it raises one of ``failures`` (logged at debug level, with
+    the exception's type only: its message may quote the data); the caller then reads through
+    Polars, whose errors say what is wrong."""
     try:
-        return read_path.read_arrow(plan)
-    except (OSError, pa.ArrowException) as exc:
+        return read()
+    except failures as exc:
         logger.debug(
-            "%s: the arrow path failed (%s); Polars reads it",
+            "%s: the %s path's read failed (%s); Polars reads it",
             plan.info.resource,
+            path,
             type(exc).__name__,
         )
         return None
@@ -175,16 +190,10 @@ def collect_mixed(plan: Plan, text: Sequence[str]) -> MixedRead | None:
     wanted = list(text)
     rest = [n for n in names if n not in set(wanted)]
 
-    def read() -> Any:
-        try:
-            return read_path.read_text(plan, wanted)
-        except Exception as exc:  # whatever pyarrow raises: Polars reads it, and explains
-            logger.debug(
-                "%s: the mixed path's text read failed (%s); Polars reads it",
-                plan.info.resource,
-                type(exc).__name__,
-            )
-            return None
+    def read() -> Any:  # whatever pyarrow raises: Polars reads it, and explains
+        return _or_polars(
+            plan, read_path.MIXED, lambda: read_path.read_text(plan, wanted), (Exception,)
+        )
 
     with ContextThreadPoolExecutor(max_workers=1, thread_name_prefix="dynio-text") as pool:
         pending = pool.submit(read)

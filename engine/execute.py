@@ -428,8 +428,9 @@ def _result(
         return _checked(plan, data.frame, mixed_convert, *quality, mixed=data)
     if isinstance(data, MixedRead):
         data = data.table()
-    if plan.info.read_path in read_path.TABLE_PATHS and convert_arrow is not None:
-        # (a read with rules or metrics never takes the arrow path; a mixed one is above)
+    if not isinstance(data, pl.DataFrame) and convert_arrow is not None:
+        # the arrow path's table, or a mixed read's (a read with rules or metrics never takes
+        # the arrow path; a mixed one is above)
         report = ValidationReport(plan.info.resource, plan.env.name, data.num_rows, 0)
         return Result(report=report, info=plan.info, converted=convert_arrow(data), table=data)
     return _checked(plan, data, convert, *quality)

@@ -100,7 +100,6 @@ __all__ = [
     "POLARS",
     "READ_PATH_OPTION",
     "SPLIT",
-    "TABLE_PATHS",
     "Choice",
     "ReadPath",
     "choose",
@@ -115,8 +114,6 @@ POLARS: ReadPath = "polars"
 ARROW: ReadPath = "arrow"
 SPLIT: ReadPath = "polars-split"
 MIXED: ReadPath = "mixed"
-# the paths whose read gives a ``pyarrow.Table`` (the others a Polars frame)
-TABLE_PATHS: frozenset[str] = frozenset({ARROW, MIXED})
 READ_PATH_OPTION = "read_path"
 _CHOICES = ("auto", POLARS, ARROW)
 
