@@ -68,12 +68,20 @@ def _literal(value: Any, dtype: pl.DataType | None, column: str = "") -> Any:
     if dtype is None or isinstance(value, pl.Expr):
         return value
     if isinstance(value, str) and (dtype.is_temporal() or dtype.is_numeric()):
+        parsed = cast_expr(pl.lit(value), pl.String(), dtype, strict=True)
         try:
-            converted = pl.select(cast_expr(pl.lit(value), pl.String(), dtype, strict=True)).item()
+            if dtype.is_temporal():
+                # its physical value (nanoseconds, days…): a Python datetime would drop
+                # anything finer than a microsecond
+                physical = pl.select(parsed.to_physical()).item()
+            else:
+                converted = pl.select(parsed).item()
         except pl.exceptions.PolarsError as exc:
             raise ValueError(
                 f"filter value {value!r} for column {column!r} is not a valid {dtype}"
             ) from exc
+        if dtype.is_temporal():
+            return pl.lit(physical).cast(dtype)
         return pl.lit(converted, dtype=dtype)
     return value
 
@@ -105,8 +113,8 @@ def _condition(item: Any, dtypes: Mapping[str, pl.DataType]) -> pl.Expr:
             # one literal at a time: each may be spelled differently ("2024-01-02" and
             # "2024-01-03T00:00:00+00:00")
             exprs = [_literal(v, dtype, column).alias(f"v{i}") for i, v in enumerate(values)]
-            converted = pl.select(exprs).row(0)
-            return fn(col, pl.Series(list(converted), dtype=dtype).implode())
+            converted = pl.select(exprs)  # kept in Polars: Python datetimes stop at µs
+            return fn(col, pl.concat(converted.get_columns()).implode())
         try:
             series = pl.Series(values, dtype=dtype if values else None)
         except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:

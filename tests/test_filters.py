@@ -183,6 +183,20 @@ def test_string_literal_on_date_column() -> None:
     assert ids([("d", "!=", "2024-01-02")]) == [1, 4]
 
 
+@pytest.mark.parametrize("op", [">=", ">", "=", "<", "in"])
+def test_string_literal_keeps_nanoseconds_on_a_nanosecond_column(op: str) -> None:
+    # a literal through a Python datetime would be cut to 00:00:00.000000 and keep row 400 too
+    base = 1_704_067_200_000_000_000
+    frame = pl.DataFrame({"t": [base + 400, base + 500, base + 600]}).with_columns(
+        pl.col("t").cast(pl.Datetime("ns"))
+    )
+    literal = "2024-01-01T00:00:00.000000500"
+    value: Any = [literal] if op == "in" else literal
+    kept = frame.filter(to_expr([("t", op, value)], {"t": pl.Datetime("ns")}))
+    expected = {">=": [500, 600], ">": [600], "=": [500], "<": [400], "in": [500]}[op]
+    assert (kept["t"].to_physical() - base).to_list() == expected
+
+
 @pytest.mark.parametrize(
     ("condition", "expected"),
     [
