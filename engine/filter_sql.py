@@ -152,9 +152,16 @@ def _convert(value: Any, source: pl.DataType) -> tuple[bool, Any]:
     if isinstance(value, str) and kind in ("numeric", "datetime", "datetime_tz", "date"):
         try:
             # the planner converts text literals the same way before comparing
-            out = pl.select(cast_expr(pl.lit(value), pl.String(), source, strict=True)).item()
+            parsed = pl.select(cast_expr(pl.lit(value), pl.String(), source, strict=True))
+            out = parsed.item()
         except (pl.exceptions.PolarsError, ValueError, OverflowError):
             return False, None
+        if isinstance(source, pl.Datetime) and source.time_unit == "ns":
+            # a Python datetime (the SQL parameter) stops at microseconds: a finer value is
+            # compared after the read instead
+            nanos = parsed.to_series().to_physical().item()
+            if nanos is not None and nanos % 1000:
+                return False, None
         return out is not None, out
     if kind == "numeric":
         ok = isinstance(value, int | float) and not isinstance(value, bool)

@@ -490,6 +490,18 @@ def test_to_sql_speaks_each_dialect() -> None:
     assert expr.to_sql(POSTGRES, source).where == ""
 
 
+def test_a_sub_microsecond_text_timestamp_is_not_pushed_to_sql() -> None:
+    # SQL parameters are Python datetimes (microseconds): such a value is compared after the
+    # read, exactly; a whole-microsecond one is pushed
+    ns = {"t": pl.Datetime("ns")}
+    fine = Filter.parse([("t", ">=", "2024-01-01T00:00:00.000000500")], ns)
+    assert fine is not None
+    assert fine.to_sql(DUCKDB, ns).where == ""
+    whole = Filter.parse([("t", ">=", "2024-01-01T00:00:00.000001")], ns)
+    assert whole is not None
+    assert whole.to_sql(DUCKDB, ns).where == '"t" >= $1'
+
+
 def test_split_says_what_was_pushed_and_what_is_left() -> None:
     parsed = Filter.parse([("n", ">", 1), ("s", "<", "m")], DTYPES)
     assert parsed is not None
