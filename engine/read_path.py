@@ -8,13 +8,16 @@ by pandas, Polars and DuckDB; issue 18, round three):
    :data:`TINY_FILE_BYTES`): pyarrow's file reader and the hand-off of its table cost less than
    Polars' fixed cost per read (F1). "Plain": one local file, no filter, no cast, no rule or
    metric, plain column types (:func:`_plain`). Also for a plain read of every column of a
-   file under :data:`ARROW_MAX_FILE_BYTES` (96 MiB): it does what ``pd.read_parquet`` does,
+   file under :data:`ARROW_MAX_FILE_BYTES` (96 MiB) that has text columns (Polars would read
+   them as string views, which the hand-off copies): it does what ``pd.read_parquet`` does,
    and took what pandas' read took (issue 18, round six: 1.03-1.07 of it, paired, on files of
    200 k-3.5 M rows by pandas and Polars), where one Polars scan took 1.04-1.39 and the mixed
    path 1.04-1.27 (its thread and second reader cost more than they save on such files:
    2 M rows of pandas' file 167 ms mixed, 131 ms arrow, 133 ms pandas; 3.5 M rows 254 ms
-   against 226 ms). From 20 k to 100 k rows the three took about the same. Its peak memory is
-   pandas' own (0.98-1.06); the mixed path's, 0.89-0.93, is what larger files take it for.
+   against 226 ms; DuckDB's 2 M-row file 118-133 ms against pandas' 137-149). From 20 k to
+   100 k rows the three took about the same. Its peak memory is pandas' own (0.98-1.06); the
+   mixed path's, 0.89-0.93, is what larger files take it for. A file with no text is read
+   better by Polars (2 M rows of numbers: one scan 40 ms, arrow 46 ms, pandas 45-49 ms).
 2. **mixed** for a read into pandas with no cast and no filter of large local parquet data
    (at least :data:`dynio.engine.column_split.MIN_SPLIT_BYTES`; one file,
    or a dataset outside hive folders whose first file is 1 MiB or more) that has text columns
@@ -27,8 +30,9 @@ by pandas, Polars and DuckDB; issue 18, round three):
    unchecked ``sku`` and ``email``: 0.37-0.38 s against 0.42 s by ``polars-split``, peak
    memory 1,142-1,179 MiB against 1,311-1,330; in one process each, 7 interleaved rounds
    against ``pd.read_parquet``, two processes each way). pyarrow does not check that parquet
-   text is UTF-8 (Polars does): the text is validated, and text that is not UTF-8 is read
-   by Polars, whose error names the file.
+   text is UTF-8 (Polars does): the text is checked (:mod:`dynio.engine.utf8`, 0.013 s for
+   the table's 345 MiB of ASCII text), and text that is not UTF-8 is read by Polars, whose
+   error names the file.
    Polars decodes text into string views (16 bytes a value, plus the long values' bytes) that
    the hand-off must copy again into the ``large_string`` pandas keeps; pyarrow decodes it
    once. Measured on the 5 M-row orders table (issue 18, round five), in one process, 7
@@ -244,8 +248,15 @@ def _first_size(plan: Plan) -> int | None:
 
 def _arrow_sized(plan: Plan, first: int) -> bool:
     """Whether a plain read is small enough for the arrow path: a tiny file, or every column of
-    a file under :data:`ARROW_MAX_FILE_BYTES` (see the module notes)."""
-    return first < TINY_FILE_BYTES or (first < ARROW_MAX_FILE_BYTES and _whole(plan))
+    a file under :data:`ARROW_MAX_FILE_BYTES` that has text (see the module notes)."""
+    if first < TINY_FILE_BYTES:
+        return True
+    source = plan.info.source_schema
+    return (
+        first < ARROW_MAX_FILE_BYTES
+        and _whole(plan)
+        and any(kind == pl.String for kind in source.values())
+    )
 
 
 def _whole(plan: Plan) -> bool:
@@ -386,16 +397,17 @@ def _read_table(path: str, columns: list[str] | None) -> Any:
 
 @functools.cache
 def _large_text() -> dict[str, Any]:
-    """pyarrow's reader option that decodes text and binary into their large types where the
-    file stores no Arrow schema (pyarrow 19 and later; before, they are cast after the read)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
+    """pyarrow's file reader option that decodes text and binary into their large types where
+    the file stores no Arrow schema (pyarrow 19 and later; before, they are cast after the
+    read). Asked of ``pyarrow.parquet`` itself, which the arrow path imports anyway (its
+    ``dataset`` module would cost a tiny file's first read 15-30 ms more)."""
+    import inspect
 
-    try:
-        ds.ParquetReadOptions(binary_type=pa.large_binary())
-    except TypeError:
-        return {}
-    return {"binary_type": pa.large_binary()}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    takes = (inspect.signature(f).parameters for f in (pq.read_table, pq.ParquetFile))
+    return {"binary_type": pa.large_binary()} if all("binary_type" in p for p in takes) else {}
 
 
 def read_arrow(plan: Plan) -> Any:
@@ -442,12 +454,14 @@ def _text_format() -> Any:
     """The parquet format ``read_text`` reads with: text straight into ``large_string`` where
     the file stores no Arrow schema (Polars' and DuckDB's files; pyarrow 19 and later), which
     saves a copy of the text (DuckDB's file on the orders table: 0.22 s -> 0.15 s)."""
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
-    large = _large_text()
-    if not large:  # pyarrow before 19: read as stored, then cast
+    try:
+        options = ds.ParquetReadOptions(binary_type=pa.large_binary())
+    except TypeError:  # pyarrow before 19: read as stored, then cast
         return ds.ParquetFileFormat()
-    return ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(**large))
+    return ds.ParquetFileFormat(read_options=options)
 
 
 def read_text(plan: Plan, text: list[str]) -> Any:
@@ -479,7 +493,7 @@ def read_text(plan: Plan, text: list[str]) -> Any:
         # pyarrow's parquet reader does not check that text is UTF-8 (Polars' does, and says
         # which file is bad): invalid text raises here, and the read goes through Polars.
         # Checked batch by batch while the next ones decode (dynio.engine.utf8: on the 5 M-row
-        # orders table's 345 MiB of text 0.03-0.04 s of CPU, 0.16-0.20 s to read it)
+        # orders table's 345 MiB of ASCII text 0.013 s, 0.16-0.20 s to read it)
         for column in batch.columns:
             check_text(column)
         batches.append(batch)

@@ -7,7 +7,8 @@ text that is not UTF-8 is read through Polars, whose error names the file.
 ``Array.validate(full=True)`` checks value by value, which on many short values costs more than
 the bytes do (the 5 M-row orders table's 345 MiB of text: 0.09-0.10 s). :func:`check_text`
 checks the same thing over whole buffers: text that is all ASCII (most text: ids, codes,
-e-mail addresses) in one pass (its largest byte; 0.01 s there), other text in three:
+e-mail addresses) in one pass (its largest byte; 0.01 s there), other text in that pass and
+two more:
 
 1. the bytes of all the values together are UTF-8 (pyarrow's validation of one value, whose
    ASCII fast path runs over the whole buffer), and

@@ -149,9 +149,11 @@ def _with_attrs(df: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(params=["arrow", "polars"])
 def parquet_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Which reader the fast path takes for a plain read (the engine's read-path choice):
-    tiny files take pyarrow's, so for ``polars`` no file counts as tiny nor tall."""
+    tiny files take pyarrow's (and whole files under 96 MiB with text), so for ``polars`` no
+    file counts as tiny, small enough nor tall."""
     if request.param == "polars":
         monkeypatch.setattr(read_path, "TINY_FILE_BYTES", 0)
+        monkeypatch.setattr(read_path, "ARROW_MAX_FILE_BYTES", 0)
         monkeypatch.setattr(read_path, "SMALL_FILE_BYTES", 0)
         monkeypatch.setattr(read_path, "ARROW_MIN_GROUP_ROWS", 10**12)
     return str(request.param)

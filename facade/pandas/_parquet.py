@@ -237,11 +237,11 @@ def read_parquet(
     not read back unchanged such as categoricals or decimals) are read by pandas.
 
     On the fast path a read with no filter takes the engine's read-path choice
-    (:mod:`dynio.engine.read_path`): pyarrow's reader for a tiny file, pyarrow for the text
-    columns and Polars for the others at once for a large file (``mixed``), Polars' scan
-    otherwise. :func:`dynio.pandas.last_read` says which reader served the call (``polars``,
-    ``arrow``, ``mixed`` or ``pandas``, with the reason pandas read it), as does the caller's
-    current span.
+    (:mod:`dynio.engine.read_path`): pyarrow's reader for a tiny file or every column of a
+    file under 96 MiB with text, pyarrow for the text columns and Polars for the others at
+    once for a larger file (``mixed``), Polars' scan otherwise. :func:`dynio.pandas.last_read`
+    says which reader served the call (``polars``, ``arrow``, ``mixed`` or ``pandas``, with the
+    reason pandas read it), as does the caller's current span.
     """
     given = _given(
         engine=engine,
