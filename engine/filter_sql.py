@@ -172,6 +172,8 @@ def _convert(value: Any, source: pl.DataType) -> tuple[bool, Any]:
         return isinstance(value, bool), value
     if kind in ("datetime", "datetime_tz"):
         if isinstance(value, dt.datetime):
+            if getattr(value, "nanosecond", 0):  # a pandas Timestamp: cut to µs as a parameter
+                return False, None
             aware = value.tzinfo is not None and value.utcoffset() is not None
             return aware == (kind == "datetime_tz"), value
         return False, None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -71,18 +72,24 @@ def _literal(value: Any, dtype: pl.DataType | None, column: str = "") -> Any:
         parsed = cast_expr(pl.lit(value), pl.String(), dtype, strict=True)
         try:
             if dtype.is_temporal():
-                # its physical value (nanoseconds, days…): a Python datetime would drop
-                # anything finer than a microsecond
-                physical = pl.select(parsed.to_physical()).item()
-            else:
-                converted = pl.select(parsed).item()
+                # its physical value (nanoseconds, days…), cast back: a Python datetime would
+                # drop anything finer than a microsecond
+                return pl.lit(pl.select(parsed.to_physical()).item()).cast(dtype)
+            return pl.lit(pl.select(parsed).item(), dtype=dtype)
         except pl.exceptions.PolarsError as exc:
             raise ValueError(
                 f"filter value {value!r} for column {column!r} is not a valid {dtype}"
             ) from exc
-        if dtype.is_temporal():
-            return pl.lit(physical).cast(dtype)
-        return pl.lit(converted, dtype=dtype)
+    if (
+        getattr(value, "nanosecond", 0)  # a pandas Timestamp finer than a microsecond
+        and isinstance(dtype, pl.Datetime)
+        and isinstance(value, datetime)
+        and (value.tzinfo is None) == (dtype.time_zone is None)
+    ):
+        # Polars would take it as a Python datetime (microseconds): its nanoseconds since the
+        # epoch (UTC for an aware one), as the column's type
+        stamp: Any = value  # (pandas' Timestamp: ``value`` is its nanoseconds since the epoch)
+        return pl.lit(int(stamp.value)).cast(pl.Datetime("ns", dtype.time_zone))
     return value
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import polars as pl
 import pytest
 import yaml
@@ -488,6 +489,23 @@ def test_to_sql_speaks_each_dialect() -> None:
     expr = Filter.parse(pl.col("n") > 1)
     assert expr is not None
     assert expr.to_sql(POSTGRES, source).where == ""
+
+
+def test_a_pandas_timestamp_keeps_its_nanoseconds() -> None:
+    base = 1_704_067_200_000_000_000
+    frame = pl.DataFrame({"t": [base + 400, base + 500, base + 600]}).with_columns(
+        pl.col("t").cast(pl.Datetime("ns"))
+    )
+    stamp = pd.Timestamp("2024-01-01 00:00:00.000000500")
+    for zone in (None, "UTC"):
+        dtype = pl.Datetime("ns", zone)
+        data = frame.with_columns(pl.col("t").dt.replace_time_zone(zone))
+        value = stamp if zone is None else stamp.tz_localize(zone)
+        kept = data.filter(to_expr([("t", ">=", value)], {"t": dtype}))
+        assert (kept["t"].to_physical() - base).to_list() == [500, 600]
+        where = Filter.parse([("t", ">=", value)], {"t": dtype})
+        assert where is not None
+        assert where.to_sql(DUCKDB, {"t": dtype}).where == ""  # compared after the read
 
 
 def test_a_sub_microsecond_text_timestamp_is_not_pushed_to_sql() -> None:

@@ -201,6 +201,34 @@ def test_time_units_compare_as_polars_compares_them(tmp_path: Path) -> None:
     assert kept == files[:1]
 
 
+@pytest.mark.parametrize(
+    ("op", "literal", "kept_files"),
+    [
+        ("<", "1970-01-01T00:00:00.000000500", [0]),
+        (">=", "1970-01-01T00:00:00.000000500", [1]),
+        (">", pd.Timestamp("1970-01-01 00:00:00.000000400"), [1]),
+    ],
+)
+def test_a_literal_finer_than_a_microsecond_is_judged_in_nanoseconds(
+    tmp_path: Path, op: str, literal: object, kept_files: list[int]
+) -> None:
+    # one file of 400 ns, one of 500 ns: a literal cut to microseconds (0) would leave out the
+    # first file for "<" (and keep both for ">=" and ">")
+    files = []
+    for i, nanos in enumerate([[400], [500]]):
+        path = tmp_path / f"p{i}.parquet"
+        pl.DataFrame(
+            {"ts": pl.Series(nanos, dtype=pl.Int64).cast(pl.Datetime("ns"))}
+        ).write_parquet(path)
+        files.append(str(path))
+    dtypes = {"ts": pl.Datetime("ns")}
+    flt = Filter.parse([("ts", op, literal)], dtypes)
+    assert flt is not None
+    assert prune_files(files, flt, dtypes) == [files[i] for i in kept_files]
+    kept = pl.scan_parquet(files).filter(flt.expr).collect()
+    assert kept.height == 1
+
+
 def test_a_partition_column_is_judged_by_its_folders_only(
     catalog_from: CatalogFrom, tmp_path: Path
 ) -> None:
