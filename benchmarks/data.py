@@ -84,6 +84,8 @@ SHAPES = {
 }
 SIZES = {name: shape.rows for name, shape in SHAPES.items()}
 F1_ROWS = 1_000
+# the mid-sized files hold the first 1/MID_FRACTION of the orders table (1 M rows at full size)
+MID_FRACTION = 5
 
 
 def orders(n: int, seed: int = 20261124) -> pl.DataFrame:
@@ -197,6 +199,15 @@ def _narrow(path: Path, t: _Tables) -> None:
     narrow(t.shape.rows).to_parquet(path)
 
 
+def _mid_pandas(path: Path, t: _Tables) -> None:
+    t.orders_pandas.head(t.shape.rows // MID_FRACTION).to_parquet(path)
+
+
+def _mid_polars(path: Path, t: _Tables) -> None:
+    mid = t.orders.head(t.shape.rows // MID_FRACTION)
+    mid.write_parquet(path, row_group_size=t.shape.row_group, statistics=True)
+
+
 def _one_k(path: Path, t: _Tables) -> None:
     t.orders_pandas.head(F1_ROWS).to_parquet(path)
 
@@ -222,6 +233,8 @@ FILES: tuple[DataFile, ...] = (
     DataFile("orders_parts", 1, _parts, "64 files of one dataset, pyarrow write_table"),
     DataFile("narrow.parquet", 1, _narrow, "narrow numeric table, pandas to_parquet"),
     DataFile("orders_1k.parquet", 1, _one_k, "1,000 rows of orders, pandas to_parquet (F1)"),
+    DataFile("orders_mid_pandas.parquet", 1, _mid_pandas, "the first fifth, pandas defaults"),
+    DataFile("orders_mid_polars.parquet", 1, _mid_polars, "the first fifth, Polars"),
 )
 # files generated before the manifest recorded versions (data version 1)
 _LEGACY = ("orders.parquet", "orders.csv", "orders.ndjson", "small")

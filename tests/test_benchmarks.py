@@ -43,6 +43,10 @@ def test_every_writer_writes_the_same_orders_table(tiny: Path) -> None:
     assert len(os.listdir(tiny / "orders_parts")) == data.PARTS
     assert len(os.listdir(tiny / "small")) == TINY.small_files
     assert len(pd.read_parquet(tiny / "orders_1k.parquet")) == data.F1_ROWS
+    fifth = expected.head(TINY.rows // data.MID_FRACTION)
+    for name in ("orders_mid_pandas.parquet", "orders_mid_polars.parquet"):
+        got = pd.read_parquet(tiny / name)
+        pd.testing.assert_frame_equal(got, fifth, check_dtype=False, obj=name)
     # the writers' own shapes: pandas' defaults are one group here, 1 M-row groups scaled down
     assert pq.ParquetFile(tiny / "orders_pandas.parquet").metadata.num_row_groups == 1
     assert pq.ParquetFile(tiny / "orders_pandas1m.parquet").metadata.num_row_groups == 3
@@ -109,7 +113,7 @@ def test_every_read_runs_on_every_writers_file() -> None:
     ids = {s.id for s in scenarios.all_scenarios()}
     for suffix in ("", "-pandas", "-pandas1m", "-duckdb"):
         assert {f"R{i}{suffix}" for i in range(1, 5)} <= ids
-    assert {"R1-parts", "R3-parts", "V2-pandas", "V3", "F1"} <= ids
+    assert {"R1-parts", "R3-parts", "R1-mid", "R1-mid-polars", "V2-pandas", "V3", "F1"} <= ids
     assert {"MEM-R1", "MEM-R3", "MEM-R1-pandas", "MEM-R3-pandas"} <= ids
     targets = {s.id: s.target for s in scenarios.all_scenarios()}
     assert all(targets[f"R1{layout.suffix}"] == 0.75 for layout in reads.LAYOUTS)

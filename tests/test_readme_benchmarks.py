@@ -49,7 +49,7 @@ def test_a_missed_target_is_bold_and_a_missing_scenario_a_dash() -> None:
         ],
     }
     table = render(result, "x.json")
-    assert "| R1 all columns | **0.80** | 0.50 | - | - | - | ≤ 0.75 |" in table
-    assert "| R3 1 % by the sort key | 0.40 / **0.60** | - | - | - | - | ≤ 0.5 |" in table
+    assert "| R1 all columns | **0.80** | 0.50 | - | - | - | - | - | ≤ 0.75 |" in table
+    assert "| R3 1 % by the sort key | 0.40 / **0.60** | - | - | - | - | - | - | ≤ 0.5 |" in table
     assert not [line for line in table.splitlines() if line.startswith("| R2")]  # not measured
     assert "F1 0.50 (a 1,000-row file read 200 times)" in table
