@@ -93,6 +93,10 @@ def _literal(value: Any, dtype: pl.DataType | None, column: str = "") -> Any:
     return value
 
 
+def _as_expr(value: Any) -> pl.Expr:
+    return value if isinstance(value, pl.Expr) else pl.lit(value)
+
+
 def _condition(item: Any, dtypes: Mapping[str, pl.DataType]) -> pl.Expr:
     if isinstance(item, pl.Expr):
         return item
@@ -116,11 +120,16 @@ def _condition(item: Any, dtypes: Mapping[str, pl.DataType]) -> pl.Expr:
             raise ValueError(f"operator {op!r} needs a list of values: {item!r}")
         values = list(value)
         texts = values and all(isinstance(v, str) for v in values)
-        if texts and dtype is not None and (dtype.is_temporal() or dtype.is_numeric()):
+        # pandas Timestamps finer than a microsecond: all of them kept as nanoseconds
+        fine = isinstance(dtype, pl.Datetime) and any(getattr(v, "nanosecond", 0) for v in values)
+        if fine or (texts and dtype is not None and (dtype.is_temporal() or dtype.is_numeric())):
             # one literal at a time: each may be spelled differently ("2024-01-02" and
             # "2024-01-03T00:00:00+00:00")
-            exprs = [_literal(v, dtype, column).alias(f"v{i}") for i, v in enumerate(values)]
-            converted = pl.select(exprs)  # kept in Polars: Python datetimes stop at µs
+            exprs = [_as_expr(_literal(v, dtype, column)) for v in values]
+            if isinstance(dtype, pl.Datetime) and fine:
+                exprs = [e.cast(pl.Datetime("ns", dtype.time_zone)) for e in exprs]
+            converted = pl.select(e.alias(f"v{i}") for i, e in enumerate(exprs))
+            # kept in Polars: Python datetimes stop at µs
             return fn(col, pl.concat(converted.get_columns()).implode())
         try:
             series = pl.Series(values, dtype=dtype if values else None)

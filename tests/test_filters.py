@@ -508,6 +508,18 @@ def test_a_pandas_timestamp_keeps_its_nanoseconds() -> None:
         assert where.to_sql(DUCKDB, {"t": dtype}).where == ""  # compared after the read
 
 
+@pytest.mark.parametrize(("op", "expected"), [("in", [500, 1000]), ("not in", [400])])
+def test_pandas_timestamps_in_a_list_keep_their_nanoseconds(op: str, expected: list[int]) -> None:
+    # the list mixes a Timestamp finer than a microsecond with a plain datetime
+    base = 1_704_067_200_000_000_000
+    frame = pl.DataFrame({"t": [base + 400, base + 500, base + 1000]}).with_columns(
+        pl.col("t").cast(pl.Datetime("ns"))
+    )
+    values = [pd.Timestamp("2024-01-01 00:00:00.000000500"), dt.datetime(2024, 1, 1, 0, 0, 0, 1)]
+    kept = frame.filter(to_expr([("t", op, values)], {"t": pl.Datetime("ns")}))
+    assert (kept["t"].to_physical() - base).to_list() == expected
+
+
 def test_a_sub_microsecond_text_timestamp_is_not_pushed_to_sql() -> None:
     # SQL parameters are Python datetimes (microseconds): such a value is compared after the
     # read, exactly; a whole-microsecond one is pushed
