@@ -15,9 +15,10 @@ whether a drop-in reader fell back to pandas).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
-__all__ = ["Scenario", "Side"]
+__all__ = ["R3_CUTOFF", "Scenario", "Side"]
 
 _DYNIO = """
 import dynio
@@ -62,9 +63,11 @@ _m.addHandler(logging.NullHandler())
 _m.setLevel(logging.INFO)
 _m.propagate = False
 """
-_R3_CUTOFF = """
+# R3's filter keeps the rows from here on: the last 1 % of the year the orders' timestamps span
+R3_CUTOFF = dt.datetime(2024, 1, 1) + dt.timedelta(days=365 * 0.99)
+_R3_CUTOFF = f"""
 import datetime as dt
-CUTOFF = dt.datetime(2024, 1, 1) + dt.timedelta(days=365 * 0.99)
+CUTOFF = dt.datetime.fromisoformat({R3_CUTOFF.isoformat()!r})
 """
 
 

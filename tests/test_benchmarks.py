@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import dynio
-from benchmarks import data, paired, reads, runner, scenarios
-from benchmarks.sides import Scenario, Side
+from benchmarks import data, floor, paired, reads, runner, scenarios
+from benchmarks.sides import R3_CUTOFF, Scenario, Side
 
 TINY = data.Shape(
     rows=3_000, ndjson_rows=500, small_files=4, small_file_rows=50, row_group=500,
@@ -144,6 +144,31 @@ def test_topic_modules_are_every_scenarios_file() -> None:
     here = Path(scenarios.__file__).parent
     expected = sorted(p.stem for p in here.glob("scenarios_*.py"))
     assert [m.__name__.rsplit(".", 1)[1] for m in scenarios.topic_modules()] == expected
+
+
+@pytest.mark.parametrize("read", floor.READS)
+def test_every_floor_reader_does_the_scenarios_read(tiny: Path, read: str) -> None:
+    table = data.orders(TINY.rows).to_pandas()
+    kept = {
+        "R1": len(table),
+        "R3": int((table["ts"] >= R3_CUTOFF).sum()),
+        "R4": int((table["customer_id"] < TINY.rows // 500).sum()),
+    }[read]
+    assert 0 < kept <= len(table) // 50 or read == "R1"  # R3 and R4 keep about 1 %
+    for layout in reads.LAYOUTS:
+        if read in layout.reads:
+            # the mid-sized files hold the table's first fifth (R1 only)
+            rows = kept // data.MID_FRACTION if layout.suffix.startswith("-mid") else kept
+            chosen = floor.readers(str(tiny / layout.path), read, TINY.rows)
+            for name, fn in chosen.items():
+                assert len(fn()) == rows, (layout.path, name)
+
+
+def test_floor_refuses_readers_that_disagree_on_the_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    two = {"baseline": lambda: [1, 2], "other": lambda: [1]}
+    monkeypatch.setattr(floor, "readers", lambda *args: two)
+    with pytest.raises(RuntimeError, match=r"baseline gave 2 rows, but \{'other': 1\}"):
+        floor.measure("somewhere.parquet", 1, "R3", 100)
 
 
 def test_select_takes_ids_and_patterns() -> None:
