@@ -14,17 +14,19 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from dynio.engine.digests import plan_digests
+from dynio.engine.digests import Digests, plan_digests
 from dynio.engine.display import MetricValues
 from dynio.engine.errors import DynioError, first_line
 from dynio.engine.metrics import METRICS
-from dynio.engine.rules import RULES, RuleExprs, resolved_options
+from dynio.engine.rules import RULES, RuleExprs, registry_generation, resolved_options
 from dynio.engine.spec import RuleSpec, SchemaSpec
 from dynio.engine.telemetry import operation_secrets, replace_secrets
 
@@ -353,27 +355,12 @@ def evaluate(
     # a lazy input is produced once: the second select (failures only) reads the collected frame
     data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
     lazy = data.lazy()
-    frame_schema = data.schema
-    active_rules, metric_cols = active_checks(schema, frame_schema, rules=rules, metrics=metrics)
+    prepared = _prepared(schema, data.schema, rules, metrics)
+    active_rules, metric_cols = prepared.active_rules, prepared.metric_cols
     if not active_rules and not metric_cols:
         return ValidationReport(resource, env, data.height, 0), []
-
-    built = [_built(rule, frame_schema) for rule in active_rules]
-    # rules and metrics answered from per-column digests rather than in the select
-    digests = plan_digests(active_rules, metric_cols, frame_schema)
-    exprs: list[pl.Expr] = [pl.len().alias("__rows")]
-    exprs += [b.passed.alias(f"__r{i}") for i, b in enumerate(built) if i not in digests.rules]
-    metric_names: list[tuple[str, str, dict[str, str]]] = []
-    for j, (column, metric) in enumerate(metric_cols):
-        dtype = frame_schema[column]
-        parts = METRICS[metric].build(_column(column, dtype), dtype)
-        names = {suffix: f"__m{j}_{suffix or 'v'}" for suffix in parts}
-        if j not in digests.metrics:
-            exprs += [expr.alias(names[s]) for s, expr in parts.items()]
-        metric_names.append((column, metric, names))
-
-    exprs += digests.exprs()
-    row, labels = _collect_with(lazy, exprs, digests.queries(lazy), resource, env)
+    built, digests, metric_names = prepared.built, prepared.digests, prepared.metric_names
+    row, labels = _collect_with(lazy, prepared.exprs, digests.queries(lazy), resource, env)
     try:
         verdicts, digested = digests.answer(data, row, labels, built, metric_cols, label_cap)
     except pl.exceptions.PolarsError as exc:
@@ -390,6 +377,72 @@ def evaluate(
     failures = _failures(lazy, built, active_rules, failed, rows, secrets, resource, env)
     report = ValidationReport(resource, env, rows, len(active_rules), tuple(failures))
     return report, _metric_values(row, metric_names, dataset, label_cap, secrets)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What :func:`evaluate` makes of a schema for a frame's columns before it looks at data:
+    the applied rules and metrics, their expressions, the digests and the fused ``select``."""
+
+    schema: SchemaSpec | None  # held: the cache names it by identity
+    active_rules: list[RuleSpec]
+    metric_cols: list[tuple[str, str]]
+    built: list[RuleExprs]
+    digests: Digests
+    exprs: list[pl.Expr]
+    metric_names: list[tuple[str, str, dict[str, str]]]
+
+
+# prepared checks by (schema, the frame's columns, rules?, metrics?, the rule registry's
+# generation): a resource read again (small files, a pipeline's every batch) builds its ~100
+# expressions once, where building them cost more than checking a 1,000-row frame
+_PREPARED: OrderedDict[Hashable, _Prepared] = OrderedDict()
+_PREPARED_MAX = 256
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepared(
+    schema: SchemaSpec | None, frame_schema: pl.Schema, rules: bool, metrics: bool
+) -> _Prepared:
+    """The checks prepared for these columns, made once per schema and column types."""
+    key = (id(schema), tuple(frame_schema.items()), rules, metrics, registry_generation())
+    try:
+        hash(key)
+    except TypeError:  # a dtype that cannot be hashed: prepared for this frame only
+        return _prepare(schema, frame_schema, rules, metrics)
+    with _PREPARED_LOCK:
+        hit = _PREPARED.get(key)
+        if hit is not None and hit.schema is schema:
+            _PREPARED.move_to_end(key)
+            return hit
+    made = _prepare(schema, frame_schema, rules, metrics)
+    with _PREPARED_LOCK:
+        _PREPARED[key] = made
+        _PREPARED.move_to_end(key)
+        while len(_PREPARED) > _PREPARED_MAX:
+            _PREPARED.popitem(last=False)
+    return made
+
+
+def _prepare(
+    schema: SchemaSpec | None, frame_schema: pl.Schema, rules: bool, metrics: bool
+) -> _Prepared:
+    active_rules, metric_cols = active_checks(schema, frame_schema, rules=rules, metrics=metrics)
+    built = [_built(rule, frame_schema) for rule in active_rules]
+    # rules and metrics answered from per-column digests rather than in the select
+    digests = plan_digests(active_rules, metric_cols, frame_schema)
+    exprs: list[pl.Expr] = [pl.len().alias("__rows")]
+    exprs += [b.passed.alias(f"__r{i}") for i, b in enumerate(built) if i not in digests.rules]
+    metric_names: list[tuple[str, str, dict[str, str]]] = []
+    for j, (column, metric) in enumerate(metric_cols):
+        dtype = frame_schema[column]
+        parts = METRICS[metric].build(_column(column, dtype), dtype)
+        names = {suffix: f"__m{j}_{suffix or 'v'}" for suffix in parts}
+        if j not in digests.metrics:
+            exprs += [expr.alias(names[s]) for s, expr in parts.items()]
+        metric_names.append((column, metric, names))
+    exprs += digests.exprs()
+    return _Prepared(schema, active_rules, metric_cols, built, digests, exprs, metric_names)
 
 
 def _failures(

@@ -31,6 +31,7 @@ __all__ = [
     "RuleDef",
     "RuleExprs",
     "register_rule",
+    "registry_generation",
     "unregister_rule",
 ]
 
@@ -306,6 +307,8 @@ _THRESHOLD = {"threshold": OptionDef(_Number, required=True)}
 
 # register_rule/unregister_rule from several threads: their check-and-set stays one step
 _REGISTRY_LOCK = threading.Lock()
+# bumped by every change to RULES: what was built from the rules before is stale then
+_generation = 0
 
 RULES: dict[str, RuleDef] = {
     d.name: d
@@ -424,6 +427,7 @@ def register_rule(
             if existing is not None and (existing.builtin or not replace):
                 raise ValueError(f"a rule named {name!r} is already registered")
             RULES[name] = rule
+            _changed()
         return fn
 
     return decorate
@@ -435,6 +439,18 @@ def unregister_rule(name: str) -> None:
         existing = RULES.get(name)
         if existing is not None and not existing.builtin:
             del RULES[name]
+            _changed()
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+
+
+def registry_generation() -> int:
+    """A number that changes whenever a rule is registered or unregistered (what was built
+    from the rules before, e.g. :mod:`dynio.engine.quality`'s prepared checks, is stale)."""
+    return _generation
 
 
 def _options_from_signature(fn: Callable[..., Any]) -> dict[str, OptionDef]:

@@ -36,6 +36,9 @@ def plain_path() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m:
         m.setattr(quality, "plan_digests", lambda *args: Digests())
         m.setattr(rules, "EQUALITY_CHAIN_MAX", 0)
+        # what the fast path prepared for the schema is not reused, nor is this kept
+        m.setattr(quality, "_PREPARED", type(quality._PREPARED)())
+        m.setattr(quality, "_PREPARED_MAX", 0)
         yield
 
 
@@ -277,6 +280,71 @@ def test_plan_takes_only_what_digests_answer() -> None:
     assert plan.distinct_columns == ["i"]
     assert sorted(plan.rules.values()) == [("has_unique_values", "i"), ("is_in", "c")]
     assert [metric_cols[j] for j in plan.metrics] == [("i", "CountsPerLabel")]
+
+
+@SETTINGS
+@given(
+    values=st.lists(st.one_of(st.none(), st.text(max_size=3), st.integers(-3, 3)), max_size=60),
+    cap=st.integers(-2, 8),
+    as_ints=st.booleans(),
+)
+def test_few_labels_rank_as_the_lazy_query_does(values: list[Any], cap: int, as_ints: bool) -> None:
+    if as_ints:
+        column = pl.Series("c", [v if isinstance(v, int) else None for v in values], pl.Int64)
+    else:
+        column = pl.Series("c", [v if not isinstance(v, int) else str(v) for v in values])
+    grouped = column.to_frame().group_by("c").agg(pl.len().alias(digests._COUNT))
+    few = digests._label_counts(grouped, "c", cap)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(digests, "_FEW_LABELS", -1)  # every grouping through the lazy query
+        assert few == digests._label_counts(grouped, "c", cap)
+
+
+def test_checks_are_prepared_once_per_schema_and_column_types() -> None:
+    schema = parse_schema(
+        {"columns": {"x": {"type": "int64", "validations": {"is_between": {
+            "options": {"lower": 0, "upper": 10}}}, "metrics": ["Min"]}}},
+        resource="res",
+    )  # fmt: skip
+    frame = pl.DataFrame({"x": [1, 2, 30]})
+    first = quality._prepared(schema, frame.schema, True, True)
+    assert quality._prepared(schema, frame.schema, True, True) is first
+    # other column types, rules or metrics alone, another schema of the same text: their own
+    as_int32 = pl.Schema({"x": pl.Int32})
+    assert quality._prepared(schema, as_int32, True, True) is not first
+    assert quality._prepared(schema, frame.schema, True, False) is not first
+    twin = parse_schema({"columns": {"x": {"type": "int64"}}}, resource="res")
+    assert quality._prepared(twin, frame.schema, True, True) is not first
+    report, values = quality.evaluate(frame, schema)
+    assert [f.rule for f in report.failures] == ["is_between"]
+    assert [v.value for v in values] == [1]
+    assert quality.evaluate(frame.cast(pl.Int32), schema)[1][0].value == 1
+
+
+def test_a_rule_registered_again_is_used_by_the_next_check() -> None:
+    name = "prepared_again_t"
+    rules.register_rule(name)(lambda c: c > 0)
+    try:
+        schema = parse_schema({"columns": {"x": {"type": "int64", "validations": {name: {}}}}})
+        frame = pl.DataFrame({"x": [1, 2]})
+        assert quality.evaluate(frame, schema)[0].ok
+        rules.register_rule(name, replace=True)(lambda c: c > 1)
+        assert not quality.evaluate(frame, schema)[0].ok
+        rules.unregister_rule(name)
+        with pytest.raises(quality.DynioError, match="no longer registered"):
+            quality.evaluate(frame, schema)
+    finally:
+        rules.unregister_rule(name)
+
+
+def test_prepared_checks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(quality, "_PREPARED", type(quality._PREPARED)())
+    monkeypatch.setattr(quality, "_PREPARED_MAX", 3)
+    frame = pl.DataFrame({"x": [1]})
+    for _ in range(5):
+        schema = parse_schema({"columns": {"x": {"type": "int64", "metrics": ["Max"]}}})
+        quality.evaluate(frame, schema)
+    assert len(quality._PREPARED) == 3
 
 
 def test_label_cap_keeps_the_most_frequent_then_by_label() -> None:
