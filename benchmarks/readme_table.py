@@ -38,6 +38,7 @@ _OTHERS = {
     "V1": "read + 9 rules + 8 metrics against dynamicio",
     "V3": "V2 on the narrow numeric table",
     "F1": "a 1,000-row file read 200 times",
+    "F1-checked": "F1 with 9 rules + 8 metrics",
     "M1": "1,000 small files into one frame",
     "H1": "the hand-off against `pl.read_parquet().to_pandas()`",
 }
