@@ -165,7 +165,8 @@ def _label_counts(grouped: pl.DataFrame, column: str, label_cap: int) -> list[di
         .select(pl.col(column).cast(pl.String).alias("label"), pl.col(_COUNT).alias("count"))
         .sort(["count", "label"], descending=[True, False])
     )
-    # only the labels kept become Python objects (a negative cap is a slice from the end)
+    # only the labels kept become Python objects (a negative cap keeps them all: the caller
+    # slices from the end)
     return (ranked.head(label_cap) if label_cap >= 0 else ranked).collect().to_dicts()
 
 

@@ -15,13 +15,15 @@ import json
 import logging
 import math
 import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
+from dynio.engine import rules as rules_module
 from dynio.engine.digests import Digests, plan_digests
 from dynio.engine.display import MetricValues
 from dynio.engine.errors import DynioError, first_line
@@ -355,6 +357,8 @@ def evaluate(
     # a lazy input is produced once: the second select (failures only) reads the collected frame
     data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
     lazy = data.lazy()
+    if schema is None or not (rules or metrics):
+        return ValidationReport(resource, env, data.height, 0), []
     prepared = _prepared(schema, data.schema, rules, metrics)
     active_rules, metric_cols = prepared.active_rules, prepared.metric_cols
     if not active_rules and not metric_cols:
@@ -384,7 +388,6 @@ class _Prepared:
     """What :func:`evaluate` makes of a schema for a frame's columns before it looks at data:
     the applied rules and metrics, their expressions, the digests and the fused ``select``."""
 
-    schema: SchemaSpec | None  # held: the cache names it by identity
     active_rules: list[RuleSpec]
     metric_cols: list[tuple[str, str]]
     built: list[RuleExprs]
@@ -393,40 +396,66 @@ class _Prepared:
     metric_names: list[tuple[str, str, dict[str, str]]]
 
 
-# prepared checks by (schema, the frame's columns, rules?, metrics?, the rule registry's
-# generation): a resource read again (small files, a pipeline's every batch) builds its ~100
-# expressions once, where building them cost more than checking a 1,000-row frame
-_PREPARED: OrderedDict[Hashable, _Prepared] = OrderedDict()
+# Prepared checks by (schema, the frame's columns, rules?, metrics?, what the builders read
+# besides: the rule registry's generation and the equality-chain bound). A resource read again
+# (small files, a pipeline's every batch) builds its ~100 expressions once, where building
+# them cost more than checking a 1,000-row frame. A schema is held weakly: its entries go with
+# it (a schema made for one call, as ``dynio.validate`` makes, holds no memory after it), and
+# the oldest entries go beyond _PREPARED_MAX.
+_Key = tuple[int, tuple[tuple[str, pl.DataType], ...], bool, bool, int, int]
+_PREPARED: OrderedDict[_Key, tuple[weakref.ref[SchemaSpec], _Prepared]] = OrderedDict()
 _PREPARED_MAX = 256
 _PREPARED_LOCK = threading.Lock()
+_WATCHED: set[int] = set()  # ids of the schemas whose entries go when they do
+# ids of schemas gone since: appended by their finalizers, which may run anywhere (inside this
+# module's lock too), and dropped from the cache by the next _prepared
+_GONE: deque[int] = deque()
 
 
-def _prepared(
-    schema: SchemaSpec | None, frame_schema: pl.Schema, rules: bool, metrics: bool
-) -> _Prepared:
+def _prepared(schema: SchemaSpec, frame_schema: pl.Schema, rules: bool, metrics: bool) -> _Prepared:
     """The checks prepared for these columns, made once per schema and column types."""
-    key = (id(schema), tuple(frame_schema.items()), rules, metrics, registry_generation())
+    key: _Key = (
+        id(schema),
+        tuple(frame_schema.items()),
+        rules,
+        metrics,
+        registry_generation(),
+        rules_module.EQUALITY_CHAIN_MAX,
+    )
     try:
-        hash(key)
+        with _PREPARED_LOCK:
+            _drop_gone()
+            hit = _PREPARED.get(key)
+            if hit is not None and hit[0]() is schema:
+                _PREPARED.move_to_end(key)
+                return hit[1]
     except TypeError:  # a dtype that cannot be hashed: prepared for this frame only
         return _prepare(schema, frame_schema, rules, metrics)
-    with _PREPARED_LOCK:
-        hit = _PREPARED.get(key)
-        if hit is not None and hit.schema is schema:
-            _PREPARED.move_to_end(key)
-            return hit
     made = _prepare(schema, frame_schema, rules, metrics)
     with _PREPARED_LOCK:
-        _PREPARED[key] = made
+        if id(schema) not in _WATCHED:
+            _WATCHED.add(id(schema))
+            weakref.finalize(schema, _GONE.append, id(schema))
+        _PREPARED[key] = (weakref.ref(schema), made)
         _PREPARED.move_to_end(key)
         while len(_PREPARED) > _PREPARED_MAX:
             _PREPARED.popitem(last=False)
     return made
 
 
-def _prepare(
-    schema: SchemaSpec | None, frame_schema: pl.Schema, rules: bool, metrics: bool
-) -> _Prepared:
+def _drop_gone() -> None:
+    """Drop the entries of the schemas gone since the last call (under the lock)."""
+    if not _GONE:
+        return
+    gone = set()
+    while _GONE:
+        gone.add(_GONE.popleft())
+    _WATCHED.difference_update(gone)
+    for key in [k for k in _PREPARED if k[0] in gone]:
+        del _PREPARED[key]
+
+
+def _prepare(schema: SchemaSpec, frame_schema: pl.Schema, rules: bool, metrics: bool) -> _Prepared:
     active_rules, metric_cols = active_checks(schema, frame_schema, rules=rules, metrics=metrics)
     built = [_built(rule, frame_schema) for rule in active_rules]
     # rules and metrics answered from per-column digests rather than in the select
@@ -442,7 +471,7 @@ def _prepare(
             exprs += [expr.alias(names[s]) for s, expr in parts.items()]
         metric_names.append((column, metric, names))
     exprs += digests.exprs()
-    return _Prepared(schema, active_rules, metric_cols, built, digests, exprs, metric_names)
+    return _Prepared(active_rules, metric_cols, built, digests, exprs, metric_names)
 
 
 def _failures(

@@ -402,6 +402,11 @@ def register_rule(
     pass (add ``has_no_null_values`` to forbid them). Register rules before loading a catalog
     that uses them.
 
+    The function is called once per schema and column type, not on every read: the expression
+    it returns is kept and evaluated on each frame, so it must depend on the column and the
+    options alone (a limit read from a global when the function runs is read once). Registering
+    or unregistering any rule makes every check build its expressions again.
+
     Args:
         name: The rule name used in YAML.
         options: The accepted options; when omitted they are taken from the function's keyword

@@ -12,6 +12,7 @@ shuffled ids, narrow and wide ranges.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -286,13 +287,24 @@ def test_plan_takes_only_what_digests_answer() -> None:
 @given(
     values=st.lists(st.one_of(st.none(), st.text(max_size=3), st.integers(-3, 3)), max_size=60),
     cap=st.integers(-2, 8),
-    as_ints=st.booleans(),
+    kind=st.sampled_from(["str", "int", "bool", "date", "category", "enum"]),
 )
-def test_few_labels_rank_as_the_lazy_query_does(values: list[Any], cap: int, as_ints: bool) -> None:
-    if as_ints:
-        column = pl.Series("c", [v if isinstance(v, int) else None for v in values], pl.Int64)
+def test_few_labels_rank_as_the_lazy_query_does(values: list[Any], cap: int, kind: str) -> None:
+    ints = [v if isinstance(v, int) else None for v in values]
+    texts = [v if not isinstance(v, int) else str(v) for v in values]
+    if kind == "int":
+        column = pl.Series("c", ints, pl.Int64)
+    elif kind == "bool":
+        column = pl.Series("c", [None if v is None else v > 0 for v in ints], pl.Boolean)
+    elif kind == "date":
+        day = dt.date(2024, 1, 1)
+        column = pl.Series("c", [None if v is None else day + dt.timedelta(v) for v in ints])
+    elif kind == "category":
+        column = pl.Series("c", texts, pl.Categorical)
+    elif kind == "enum":
+        column = pl.Series("c", texts, pl.Enum(sorted({t for t in texts if t is not None})))
     else:
-        column = pl.Series("c", [v if not isinstance(v, int) else str(v) for v in values])
+        column = pl.Series("c", texts, pl.String)
     grouped = column.to_frame().group_by("c").agg(pl.len().alias(digests._COUNT))
     few = digests._label_counts(grouped, "c", cap)
     with pytest.MonkeyPatch.context() as m:
@@ -337,14 +349,42 @@ def test_a_rule_registered_again_is_used_by_the_next_check() -> None:
         rules.unregister_rule(name)
 
 
+def test_a_schema_gone_takes_its_prepared_checks_with_it() -> None:
+    frame = pl.DataFrame({"x": [1, 2]})
+    doc = {"columns": {"x": {"type": "int64", "validations": {"is_in": {"options": {
+        "categorical_values": list(range(1000))}}}}}}  # fmt: skip
+    keep = parse_schema(doc)
+    quality.evaluate(frame, keep)
+    before = len(quality._PREPARED)
+    for _ in range(5):  # as dynio.validate(frame, mapping) does: a schema made for each call
+        assert quality.evaluate(frame, parse_schema(doc))[0].ok
+    gc.collect()
+    quality.evaluate(frame, keep)  # drops the entries of the schemas gone since
+    assert len(quality._PREPARED) == before
+    assert [k for k in quality._PREPARED if k[0] == id(keep)]
+
+
+def test_the_equality_chain_bound_is_part_of_what_is_prepared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    schema = parse_schema(text_doc("str", ["GB", "US"], None))
+    frame = pl.DataFrame({"s": ["GB", "FR"], "t": ["US", None]})
+    chained = quality._prepared(schema, frame.schema, True, True)
+    monkeypatch.setattr(rules, "EQUALITY_CHAIN_MAX", 0)
+    looked_up = quality._prepared(schema, frame.schema, True, True)
+    assert looked_up is not chained
+    assert str(looked_up.built[0].passed) != str(chained.built[0].passed)
+
+
 def test_prepared_checks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(quality, "_PREPARED", type(quality._PREPARED)())
     monkeypatch.setattr(quality, "_PREPARED_MAX", 3)
     frame = pl.DataFrame({"x": [1]})
-    for _ in range(5):
-        schema = parse_schema({"columns": {"x": {"type": "int64", "metrics": ["Max"]}}})
-        quality.evaluate(frame, schema)
-    assert len(quality._PREPARED) == 3
+    schemas = [parse_schema({"columns": {"x": {"type": "int64", "metrics": ["Max"]}}})]
+    for _ in range(4):
+        schemas.append(parse_schema({"columns": {"x": {"type": "int64", "metrics": ["Max"]}}}))
+        quality.evaluate(frame, schemas[-1])
+    assert [k[0] for k in quality._PREPARED] == [id(s) for s in schemas[-3:]]
 
 
 def test_label_cap_keeps_the_most_frequent_then_by_label() -> None:
