@@ -1,6 +1,6 @@
 """Polars frames exported to Arrow with the types ``polars.DataFrame.to_arrow()`` gives (text
-as ``large_string``), faster than Polars' own export: the engine's mixed read path puts such
-columns beside pyarrow's, and the pandas hand-off (:mod:`dynio.handoff`) converts them.
+as ``large_string``), the text cast by pyarrow on several threads: the engine's mixed read path
+puts such columns beside pyarrow's, and the pandas hand-off (:mod:`dynio.handoff`) converts them.
 """
 
 from __future__ import annotations
@@ -17,14 +17,20 @@ __all__ = ["CAST_PARALLEL_ROWS", "CAST_PIECE_ROWS", "export_schema", "to_arrow"]
 
 
 def to_arrow(frame: pl.DataFrame) -> pa.Table:
-    """The frame as ``polars.DataFrame.to_arrow()`` gives it, made faster.
+    """The frame as ``polars.DataFrame.to_arrow()`` gives it.
 
-    Polars keeps text as Arrow string views; its own export to the ``large_string`` pandas
-    converts copies every string one at a time (~0.15 s for 20 M strings). The views are
-    exported as they are (no copy) and cast by pyarrow instead, several times faster, to the
-    very types Polars' export gives (taken from the empty frame's export); a column pyarrow
-    cannot cast goes through Polars' export. The casts of a large frame run on several threads
+    Polars keeps text as Arrow string views, which the ``large_string`` pandas converts must be
+    copied from. The views are exported as they are (no copy) and cast by pyarrow to the very
+    types Polars' export gives (taken from the empty frame's export); a column pyarrow cannot
+    cast goes through Polars' export. The casts of a large frame run on several threads
     (pyarrow releases the GIL), a slice of at most :data:`CAST_PIECE_ROWS` rows each.
+
+    Which is faster depends on the frame (Polars 2.1, 5 M rows, 2 cores): one tall text column
+    (R2's ``status``) took 20-22 ms here against 34-41 ms by Polars' own export, which gives
+    each column one thread; the orders table's four text columns 87-89 ms here against
+    52-57 ms by Polars, which exports columns in parallel with half the CPU. Polars' export of
+    slices on threads was 64 ms and 26 ms. No per-frame choice is made yet (the mixed path reads
+    the text no check reads by pyarrow, so only checked text is exported here on that path).
 
     The casts allocate from the system allocator, not pyarrow's default pool: mimalloc, there,
     reserves ~4 MiB per cast (a 50k-row read's hand-off grew the process by 21 MiB for 2 MiB
