@@ -195,10 +195,12 @@ def _checked_names(
 
     def of(plan: Plan) -> frozenset[str]:
         frame_schema = plan.frame.collect_schema()
-        rules, columns = active_checks(schema, frame_schema, rules=validate, metrics=metrics)
+        rules, _ = active_checks(schema, frame_schema, rules=validate, metrics=metrics)
         if any(r.name not in BUILTIN_RULES for r in rules):
             return frozenset(frame_schema.names())  # a user's rule may read any column
-        return frozenset(checked_columns(rules, columns, frame_schema))
+        if schema is None or not (validate or metrics):
+            return frozenset()
+        return frozenset(checked_columns(schema, frame_schema, rules=validate, metrics=metrics))
 
     return of
 

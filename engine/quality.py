@@ -302,24 +302,21 @@ def active_checks(
 
 
 def checked_columns(
-    rules: Sequence[RuleSpec], metric_cols: Sequence[tuple[str, str]], frame_schema: pl.Schema
+    schema: SchemaSpec, frame_schema: pl.Schema, *, rules: bool, metrics: bool
 ) -> list[str]:
-    """The columns these rules and metrics read (in the frame's order): every column their
-    expressions name, so a frame of these alone gives :func:`evaluate` the same answers."""
-    exprs: list[pl.Expr] = []
-    named: set[str] = set()
-    for rule in rules:
-        b = _built(rule, frame_schema)
+    """The columns the applied rules and the metrics read (in the frame's order): every column
+    their expressions name, so a frame of these alone gives :func:`evaluate` the same answers.
+    From the checks as :func:`evaluate` prepares them (made once per schema)."""
+    prepared = _prepared(schema, frame_schema, rules, metrics)
+    named = {column for column, _ in prepared.metric_cols}
+    exprs = list(prepared.exprs)
+    for rule, b in zip(prepared.active_rules, prepared.built, strict=True):
         exprs += [
             e for e in (b.passed, b.failing, b.sample, b.detail, b.mask, b.value) if e is not None
         ]
         named.update(b.key)
         if rule.column is not None:
             named.add(rule.column)
-    for column, metric in metric_cols:
-        named.add(column)
-        dtype = frame_schema[column]
-        exprs += METRICS[metric].build(_column(column, dtype), dtype).values()
     for e in exprs:
         named.update(e.meta.root_names())
     return [c for c in frame_schema.names() if c in named]
