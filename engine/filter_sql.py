@@ -21,7 +21,16 @@ import polars as pl
 
 from dynio.engine.casts import cast_expr
 
-__all__ = ["ATHENA", "DUCKDB", "POSTGRES", "Dialect", "SqlWhere", "compile_sql", "quote_ident"]
+__all__ = [
+    "ATHENA",
+    "DUCKDB",
+    "POSTGRES",
+    "Dialect",
+    "SqlWhere",
+    "compile_sql",
+    "finer_than_microseconds",
+    "quote_ident",
+]
 
 _SQL_OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _EQUALITY_OPS = frozenset({"==", "!=", "in", "not in"})
@@ -144,6 +153,12 @@ def _kind(dtype: pl.DataType) -> str:
     return "other"
 
 
+def finer_than_microseconds(value: Any) -> bool:
+    """Whether a filter value is a timestamp with digits finer than a microsecond (a pandas
+    ``Timestamp``'s nanoseconds), which a Python ``datetime`` would drop."""
+    return bool(getattr(value, "nanosecond", 0))
+
+
 def _convert(value: Any, source: pl.DataType) -> tuple[bool, Any]:
     """The value as the source column holds it, or ``(False, None)`` when it does not fit."""
     kind = _kind(source)
@@ -172,7 +187,7 @@ def _convert(value: Any, source: pl.DataType) -> tuple[bool, Any]:
         return isinstance(value, bool), value
     if kind in ("datetime", "datetime_tz"):
         if isinstance(value, dt.datetime):
-            if getattr(value, "nanosecond", 0):  # a pandas Timestamp: cut to µs as a parameter
+            if finer_than_microseconds(value):  # a parameter would cut it to µs
                 return False, None
             aware = value.tzinfo is not None and value.utcoffset() is not None
             return aware == (kind == "datetime_tz"), value

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from dynio.engine.casts import cast_expr
-from dynio.engine.filter_sql import Dialect, SqlWhere, compile_sql
+from dynio.engine.filter_sql import Dialect, SqlWhere, compile_sql, finer_than_microseconds
 
 __all__ = [
     "COMPARISONS",
@@ -81,7 +81,7 @@ def _literal(value: Any, dtype: pl.DataType | None, column: str = "") -> Any:
                 f"filter value {value!r} for column {column!r} is not a valid {dtype}"
             ) from exc
     if (
-        getattr(value, "nanosecond", 0)  # a pandas Timestamp finer than a microsecond
+        finer_than_microseconds(value)  # a pandas Timestamp's nanoseconds
         and isinstance(dtype, pl.Datetime)
         and isinstance(value, datetime)
         and (value.tzinfo is None) == (dtype.time_zone is None)
@@ -121,7 +121,7 @@ def _condition(item: Any, dtypes: Mapping[str, pl.DataType]) -> pl.Expr:
         values = list(value)
         texts = values and all(isinstance(v, str) for v in values)
         # pandas Timestamps finer than a microsecond: all of them kept as nanoseconds
-        fine = isinstance(dtype, pl.Datetime) and any(getattr(v, "nanosecond", 0) for v in values)
+        fine = isinstance(dtype, pl.Datetime) and any(map(finer_than_microseconds, values))
         if fine or (texts and dtype is not None and (dtype.is_temporal() or dtype.is_numeric())):
             # one literal at a time: each may be spelled differently ("2024-01-02" and
             # "2024-01-03T00:00:00+00:00")
